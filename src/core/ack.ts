@@ -1,0 +1,50 @@
+/**
+ * Offset acknowledgement by reference counting, one token per source batch (never per record).
+ *
+ * The source creates a token holding one reference for itself. Anything that keeps data derived
+ * from the batch beyond the synchronous pass through the pipeline (an open window, a sink buffer,
+ * a scoring queue) calls `retain()` and later `release()`. The source releases its own reference
+ * once the batch has passed through the pipeline. When the count reaches zero every sink has
+ * acknowledged everything the batch contributed, and `onDone` lets the offset tracker commit it.
+ */
+export class AckToken {
+  private references = 1;
+  private readonly onDone: (token: AckToken) => void;
+  readonly partitionKey: string;
+  readonly lastOffset: bigint;
+  readonly recordCount: number;
+
+  constructor(partitionKey: string, lastOffset: bigint, recordCount: number, onDone: (token: AckToken) => void) {
+    this.partitionKey = partitionKey;
+    this.lastOffset = lastOffset;
+    this.recordCount = recordCount;
+    this.onDone = onDone;
+  }
+
+  get done(): boolean {
+    return this.references === 0;
+  }
+
+  retain(): void {
+    if (this.references === 0) throw new Error(`ack token ${this.partitionKey}@${this.lastOffset} retained after completion`);
+    this.references++;
+  }
+
+  release(): void {
+    if (this.references === 0) throw new Error(`ack token ${this.partitionKey}@${this.lastOffset} released too often`);
+    if (--this.references === 0) this.onDone(this);
+  }
+}
+
+export function retainAll(tokens: readonly AckToken[]): void {
+  for (let i = 0; i < tokens.length; i++) tokens[i]!.retain();
+}
+
+export function releaseAll(tokens: readonly AckToken[]): void {
+  for (let i = 0; i < tokens.length; i++) tokens[i]!.release();
+}
+
+/** A token that needs no acknowledgement (generator, replay and tests). */
+export function untrackedToken(recordCount = 0): AckToken {
+  return new AckToken('untracked', -1n, recordCount, () => {});
+}

@@ -1,0 +1,60 @@
+import { errorMessage, TributaryError } from './errors.ts';
+
+export interface RetryOptions {
+  /** What is being attempted, for log lines ("connect to ClickHouse at http://..."). */
+  what: string;
+  /** Attempts before giving up; Infinity retries until `signal` aborts. */
+  maxAttempts?: number;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Called before each wait with the failure, so the caller can log it. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  signal?: AbortSignal;
+}
+
+/** Whether an error is worth retrying: TributaryError says so itself; unknown errors are assumed transient. */
+export function isRetriable(error: unknown): boolean {
+  return error instanceof TributaryError ? error.retriable : true;
+}
+
+/**
+ * Runs `operation` until it succeeds, waiting with exponential backoff and full jitter between
+ * attempts. Non-retriable errors are thrown at once; after the last attempt the error is thrown
+ * with a message naming what was attempted and how often.
+ */
+export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const maxAttempts = options.maxAttempts ?? 8;
+  const initial = options.initialDelayMs ?? 100;
+  const max = options.maxDelayMs ?? 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (!isRetriable(error)) throw error;
+      if (attempt >= maxAttempts || options.signal?.aborted) {
+        throw new TributaryError(`${options.what} failed after ${attempt} attempt(s): ${errorMessage(error)}`, {
+          retriable: true,
+          code: 'RETRIES_EXHAUSTED',
+          cause: error,
+        });
+      }
+      const ceiling = Math.min(max, initial * 2 ** (attempt - 1));
+      const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+      options.onRetry?.({ attempt, delayMs, error });
+      await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The engine's Prometheus metrics. One instance per engine, each with its own registry, so tests
+ * and several topologies in one process never share counters.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly recordsIn = new Counter({ name: 'tributary_records_in_total', help: 'Records read from the source', labelNames: ['topology'], registers: [this.registry] });
+  readonly recordsDecoded = new Counter({ name: 'tributary_records_decoded_total', help: 'Records decoded successfully', labelNames: ['topology'], registers: [this.registry] });
+  readonly deadLetters = new Counter({ name: 'tributary_dead_letters_total', help: 'Records sent to the dead-letter destination', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly lateRecords = new Counter({ name: 'tributary_late_records_total', help: 'Records that arrived after their windows closed', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly windowsClosed = new Counter({ name: 'tributary_windows_closed_total', help: 'Windows closed and emitted', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly sinkRows = new Counter({ name: 'tributary_sink_rows_total', help: 'Rows acknowledged by sinks', labelNames: ['topology', 'sink'], registers: [this.registry] });
+  readonly sinkErrors = new Counter({ name: 'tributary_sink_errors_total', help: 'Failed sink writes (retried)', labelNames: ['topology', 'sink'], registers: [this.registry] });
+  readonly sinkFlushSeconds = new Histogram({ name: 'tributary_sink_flush_seconds', help: 'Sink flush latency', labelNames: ['topology', 'sink'], buckets: [0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
+  readonly scoredRows = new Counter({ name: 'tributary_scored_rows_total', help: 'Rows scored by a model', labelNames: ['topology', 'model'], registers: [this.registry] });
+  readonly scoringSeconds = new Histogram({ name: 'tributary_scoring_seconds', help: 'Model inference latency per micro-batch', labelNames: ['topology', 'model'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [this.registry] });
+  readonly inFlightRecords = new Gauge({ name: 'tributary_in_flight_records', help: 'Records fetched and not yet processed', labelNames: ['topology'], registers: [this.registry] });
+  readonly fetchBlocked = new Counter({ name: 'tributary_fetch_blocked_total', help: 'Times fetching stopped because the in-flight buffer was full', labelNames: ['topology'], registers: [this.registry] });
+  readonly watermark = new Gauge({ name: 'tributary_watermark_ms', help: 'Topology event-time watermark (epoch ms)', labelNames: ['topology'], registers: [this.registry] });
+  readonly committedOffset = new Gauge({ name: 'tributary_committed_offset', help: 'Last committed offset per partition', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  readonly wsClients = new Gauge({ name: 'tributary_websocket_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
+  readonly wsMessages = new Counter({ name: 'tributary_websocket_messages_total', help: 'Messages published to WebSocket channels', labelNames: ['channel'], registers: [this.registry] });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,78 @@
+import { Observable } from 'rxjs';
+import { releaseAll, retainAll, type AckToken } from '../../core/ack.ts';
+import type { Batch, StreamRecord } from '../../core/batch.ts';
+import type { WindowResult } from './aggregate.ts';
+
+/**
+ * Left join of two window streams computed from the same input (for example a 5-minute hopping
+ * and a 1-minute tumbling window that end together) on key and window end. Both streams emit one
+ * batch per input batch, so batch i of one pairs with batch i of the other; windows that end
+ * together close on the same watermark and so sit in the same pair.
+ *
+ * @example joinWindows(lastFiveMinutes, lastMinute, (five, one) => ({ ...five, count1m: one?.n ?? 0 }))
+ */
+export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
+  left: Observable<Batch<L>>,
+  right: Observable<Batch<R>>,
+  combine: (left: L, right: R | undefined) => O,
+): Observable<Batch<O>> {
+  return new Observable<Batch<O>>((subscriber) => {
+    const pendingLeft: Batch<L>[] = [];
+    const pendingRight: Batch<R>[] = [];
+
+    function emit(l: Batch<L>, r: Batch<R>): void {
+      const byKeyAndEnd = new Map<string, R>();
+      for (const record of r.records) byKeyAndEnd.set(`${record.key}\u0000${record.value.windowEnd}`, record.value);
+      const records: StreamRecord<O>[] = new Array(l.records.length);
+      for (let i = 0; i < l.records.length; i++) {
+        const record = l.records[i]!;
+        const match = byKeyAndEnd.get(`${record.key}\u0000${record.value.windowEnd}`);
+        records[i] = { value: combine(record.value, match), key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset };
+      }
+      subscriber.next({ records, watermark: Math.min(l.watermark, r.watermark), acks: unionOf(l.acks, r.acks), side: l.side });
+    }
+
+    // A batch waiting for its partner keeps its acks retained, or the windows that produced it
+    // could let its offsets commit before any sink has the rows.
+    const leftSubscription = left.subscribe({
+      next(batch) {
+        const partner = pendingRight.shift();
+        if (partner === undefined) {
+          retainAll(batch.acks);
+          pendingLeft.push(batch);
+          return;
+        }
+        emit(batch, partner);
+        releaseAll(partner.acks);
+      },
+      error: (error) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+    const rightSubscription = right.subscribe({
+      next(batch) {
+        const partner = pendingLeft.shift();
+        if (partner === undefined) {
+          retainAll(batch.acks);
+          pendingRight.push(batch);
+          return;
+        }
+        emit(partner, batch);
+        releaseAll(partner.acks);
+      },
+      error: (error) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      leftSubscription.unsubscribe();
+      rightSubscription.unsubscribe();
+    };
+  });
+}
+
+function unionOf(a: AckToken[], b: AckToken[]): AckToken[] {
+  if (a === b || b.length === 0) return a;
+  if (a.length === 0) return b;
+  const union = a.slice();
+  for (const token of b) if (!union.includes(token)) union.push(token);
+  return union;
+}

@@ -1,0 +1,245 @@
+import { Subject, config as rxConfig } from 'rxjs';
+import type { Batch } from '../core/batch.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
+import { sleep } from '../core/retry.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { Metrics } from '../observability/metrics.ts';
+import { startPushServer } from '../push/uws-push-server.ts';
+import type { Source, SourceBatch, SourceContext, SourceSpec } from '../sources/source.ts';
+import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
+import { EventTimeClock } from './event-time-clock.ts';
+import { InFlightBuffer } from './in-flight-buffer.ts';
+import { RuntimeEnvironment } from './environment.ts';
+import { SinkSet } from './sink-set.ts';
+
+export interface EngineOptions {
+  config?: EngineConfig;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Serve the WebSocket endpoint and dashboard on config.port. Default true. */
+  push?: boolean;
+  /** Replaces the topology's source (tests, backfill). */
+  source?: SourceSpec<unknown>;
+}
+
+export interface EngineStats {
+  /** Records fetched and not yet through the pipeline. */
+  inFlight: number;
+  /** The most that were ever in flight at once. */
+  peakInFlight: number;
+  maxInFlight: number;
+  /** Times the source had to wait for room (fetching stopped). */
+  fetchBlocked: number;
+  /** Times processing waited for a full sink. */
+  sinkWaits: number;
+  processedRecords: number;
+  watermark: number;
+  routed: Record<string, number>;
+}
+
+interface QueuedBatch {
+  batch: SourceBatch<unknown>;
+  size: number;
+}
+
+/**
+ * Runs one topology: source → bounded in-flight buffer → pipeline → sinks, with event-time
+ * watermarks and acknowledgement-driven offset commits. Fetching waits when the buffer is full;
+ * processing waits when a sink is full; so memory stays bounded when anything downstream is slow.
+ */
+export class Engine {
+  readonly topology: AnyTopology;
+  readonly config: EngineConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly environment: RuntimeEnvironment;
+  /** Resolves when a bounded source has been fully processed and flushed; rejects on a fatal error. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  private readonly buffer: InFlightBuffer<QueuedBatch>;
+  private readonly input = new Subject<Batch<unknown>>();
+  private readonly sinks: SinkSet;
+  private clock!: EventTimeClock;
+  private source!: Source<unknown>;
+  private completions: Promise<void>[] = [];
+  private processLoop: Promise<void> = Promise.resolve();
+  private fetchBlocked = 0;
+  private sinkWaits = 0;
+  private processedRecords = 0;
+  private stopping: Promise<void> | null = null;
+  private ended = false;
+
+  private constructor(topology: AnyTopology, options: EngineOptions) {
+    this.topology = topology;
+    this.config = options.config ?? loadConfig();
+    this.logger = options.logger ?? createLogger(`tributary:${topology.name}`);
+    this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error));
+    this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
+    this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    this.done.catch(() => {}); // observed through `done` by callers that care
+  }
+
+  static async start(topology: AnyTopology, options: EngineOptions = {}): Promise<Engine> {
+    const engine = new Engine(topology, options);
+    await engine.startAll(options);
+    return engine;
+  }
+
+  private async startAll(options: EngineOptions): Promise<void> {
+    const { config, logger, topology } = this;
+    const spec = options.source ?? (config.kafkaBrokers ? topology.source : topology.demoSource);
+    if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
+    rxConfig.onUnhandledError = (error) => this.fail(error);
+    if (options.push ?? true) {
+      const server = await startPushServer({ port: config.port, host: config.host, logger, metrics: this.metrics, topology: topology.name });
+      this.environment.pushServer = server;
+      logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
+    }
+    await this.sinks.open();
+    const outputs = buildOutputs(topology, this.input.asObservable());
+    this.completions = this.sinks.connect(outputs, (error) => this.fail(error));
+    this.clock = new EventTimeClock(spec.outOfOrdernessMs);
+    this.source = spec.create({
+      topology: topology.name,
+      logger,
+      metrics: this.metrics,
+      schemasDir: config.schemasDir,
+      kafkaBrokers: config.kafkaBrokers,
+      groupId: config.groupId ?? `tributary-${topology.name}`,
+      commitIntervalMs: config.commitIntervalMs,
+      maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
+    });
+    this.processLoop = this.runProcessLoop();
+    await this.source.start(this.sourceContext());
+    logger.info({ source: this.source.description, maxInFlight: config.maxInFlightRecords }, `topology ${topology.name} running`);
+  }
+
+  private sourceContext(): SourceContext<unknown> {
+    return {
+      logger: this.logger,
+      metrics: this.metrics,
+      topology: this.topology.name,
+      push: (batch, keepAlive) => this.admit(batch, keepAlive),
+      assigned: (keys) => this.clock.assign(keys),
+      fail: (error) => this.fail(error),
+      end: () => {
+        this.ended = true;
+        this.buffer.close();
+      },
+    };
+  }
+
+  /** Queues a source batch, waiting (and keeping the consumer alive) while the buffer is full. */
+  private async admit(batch: SourceBatch<unknown>, keepAlive?: () => Promise<void>): Promise<void> {
+    const size = Math.max(1, batch.records.length + batch.deadLetters.length);
+    if (!this.buffer.hasRoomFor(size)) {
+      this.fetchBlocked++;
+      this.metrics.fetchBlocked.inc({ topology: this.topology.name });
+      while (!this.buffer.hasRoomFor(size)) {
+        await Promise.race([this.buffer.waitForRoom(size), sleep(1_000)]);
+        if (keepAlive) await keepAlive();
+      }
+    }
+    this.buffer.push({ batch, size });
+    this.metrics.recordsIn.inc({ topology: this.topology.name }, size);
+    this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
+  }
+
+  private async runProcessLoop(): Promise<void> {
+    for (;;) {
+      const item = await this.buffer.take();
+      if (item === null) break;
+      if (this.sinks.isFull()) {
+        this.sinkWaits++;
+        await this.sinks.whenReady();
+      }
+      try {
+        this.process(item.batch);
+      } catch (error) {
+        this.fail(error);
+      }
+      this.buffer.release(item.size);
+      this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
+    }
+    if (this.ended && !this.stopping) await this.finishBoundedInput();
+  }
+
+  private process(sourceBatch: SourceBatch<unknown>): void {
+    const watermark = sourceBatch.records.length > 0 ? this.clock.observe(sourceBatch.partitionKey, sourceBatch.maxEventTime) : this.clock.watermark;
+    const batch: Batch<unknown> = { records: sourceBatch.records, watermark, acks: [sourceBatch.token], side: { late: [], deadLetters: sourceBatch.deadLetters } };
+    this.processedRecords += sourceBatch.records.length;
+    this.sinks.route('raw', batch);
+    this.input.next(batch);
+    this.sinks.drainSideOutputs(batch.side, batch.acks);
+    this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(watermark) ? watermark : 0);
+    sourceBatch.token.release();
+  }
+
+  /** End of a bounded input: close every window, let async steps finish, flush sinks. */
+  private async finishBoundedInput(): Promise<void> {
+    try {
+      const side = { late: [], deadLetters: [] };
+      this.input.next({ records: [], watermark: this.clock.finish(), acks: [], side });
+      this.input.complete();
+      await Promise.all(this.completions);
+      await this.sinks.flush();
+      this.resolveDone();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  stats(): EngineStats {
+    return {
+      inFlight: this.buffer.size,
+      peakInFlight: this.buffer.highWaterMark,
+      maxInFlight: this.buffer.capacity,
+      fetchBlocked: this.fetchBlocked,
+      sinkWaits: this.sinkWaits,
+      processedRecords: this.processedRecords,
+      watermark: this.clock?.watermark ?? -Infinity,
+      routed: Object.fromEntries(this.sinks.routed),
+    };
+  }
+
+  /** The source, for tests that inspect it (group joins of a Kafka consumer). */
+  get activeSource(): Source<unknown> {
+    return this.source;
+  }
+
+  private fail(error: unknown): void {
+    this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');
+    this.rejectDone(error);
+    void this.stop().catch(() => {});
+  }
+
+  /**
+   * Stops fetching, processes what was already fetched, flushes every sink, commits the offsets
+   * they acknowledged and closes connections. Open windows are not emitted: their offsets were
+   * not committed, so a restart reads their records again.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.source?.stop().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'source stop failed'));
+      this.buffer.close();
+      await this.processLoop;
+      if (!this.input.closed) this.input.complete();
+      await Promise.all(this.completions);
+      await this.sinks.flush().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final sink flush failed'));
+      await this.source?.commit();
+      await this.source?.close().catch(() => {});
+      await this.sinks.close().catch(() => {});
+      await this.environment.close();
+      this.resolveDone();
+      this.logger.info(this.stats(), `topology ${this.topology.name} stopped`);
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,53 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
+import type { SinkEnvironment } from '../sinks/sink.ts';
+import type { KeyValueStore } from '../state/key-value-store.ts';
+import { MemoryKeyValueStore } from '../state/memory-store.ts';
+import { RedisKeyValueStore } from '../state/redis-store.ts';
+import type { PushServer } from '../push/push-server.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { EngineConfig } from '../topology/config.ts';
+
+/**
+ * The services sinks use, each created on first use and shared: a topology without ClickHouse
+ * sinks never opens chDB, one without Redis state never connects to Redis.
+ */
+export class RuntimeEnvironment {
+  private clickhouseClient: Promise<ClickHouseClient> | null = null;
+  private stateStore: Promise<KeyValueStore> | null = null;
+  pushServer: PushServer | undefined;
+  readonly sinkEnvironment: SinkEnvironment;
+
+  constructor(
+    private readonly config: EngineConfig,
+    topology: string,
+    logger: Logger,
+    metrics: Metrics,
+    fail: (error: unknown) => void,
+  ) {
+    this.sinkEnvironment = {
+      topology,
+      logger,
+      metrics,
+      schemasDir: config.schemasDir,
+      clickhouse: () => (this.clickhouseClient ??= connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger })),
+      state: () => (this.stateStore ??= this.openState(topology, logger)),
+      push: () => this.pushServer,
+      fail,
+    };
+  }
+
+  private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
+    if (!this.config.redisUrl) return new MemoryKeyValueStore();
+    return RedisKeyValueStore.connect(this.config.redisUrl, { prefix: `tributary:${topology}:`, logger });
+  }
+
+  async close(): Promise<void> {
+    const closing: Promise<unknown>[] = [];
+    if (this.clickhouseClient) closing.push(this.clickhouseClient.then((client) => client.close()).catch(() => {}));
+    if (this.stateStore) closing.push(this.stateStore.then((store) => store.close()).catch(() => {}));
+    if (this.pushServer) closing.push(this.pushServer.close());
+    await Promise.all(closing);
+  }
+}

@@ -1,0 +1,104 @@
+import type { Observable, Subscription } from 'rxjs';
+import type { Batch, DeadLetter, LateRecord, SideOutputs, StreamRecord } from '../core/batch.ts';
+import type { AckToken } from '../core/ack.ts';
+import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
+import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
+
+/**
+ * The topology's sinks, instantiated: routes each pipeline output, the raw events and the side
+ * outputs (late records, dead letters) to them, and answers whether all of them have room.
+ */
+export class SinkSet {
+  private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
+  private readonly late: Sink<LateRecord> | null;
+  private readonly deadLetter: Sink<DeadLetter> | null;
+  private readonly all: Sink<unknown>[] = [];
+  private readonly environment: SinkEnvironment;
+  private readonly subscriptions: Subscription[] = [];
+  /** Rows routed per output, for tests and the closing log line. */
+  readonly routed = new Map<string, number>();
+
+  constructor(topology: AnyTopology, environment: SinkEnvironment) {
+    this.environment = environment;
+    for (const [output, specs] of Object.entries(topology.sinks)) {
+      const sinks = (specs ?? []).map((spec) => spec.create(environment) as Sink<StreamRecord<unknown>>);
+      this.byOutput.set(output, sinks);
+      this.all.push(...(sinks as Sink<unknown>[]));
+    }
+    this.late = topology.late ? topology.late.create(environment) : null;
+    this.deadLetter = topology.deadLetter ? topology.deadLetter.create(environment) : null;
+    if (this.late) this.all.push(this.late as Sink<unknown>);
+    if (this.deadLetter) this.all.push(this.deadLetter as Sink<unknown>);
+  }
+
+  async open(): Promise<void> {
+    for (const sink of this.all) await sink.open();
+  }
+
+  /** Subscribes every output stream; `onError` receives a stream failure (a bug, not bad input). */
+  connect(outputs: PipelineOutputs, onError: (error: unknown) => void): Promise<void>[] {
+    const completions: Promise<void>[] = [];
+    for (const [name, stream] of Object.entries(outputs)) {
+      completions.push(
+        new Promise<void>((resolve) => {
+          this.subscriptions.push(
+            (stream as Observable<Batch<unknown>>).subscribe({
+              next: (batch) => this.route(name, batch),
+              error: (error) => {
+                onError(error);
+                resolve();
+              },
+              complete: () => resolve(),
+            }),
+          );
+        }),
+      );
+    }
+    return completions;
+  }
+
+  /** Writes a batch's records to the sinks of `output` and its side outputs to theirs. */
+  route(output: string, batch: Batch<unknown>): void {
+    if (batch.records.length > 0) {
+      const sinks = this.byOutput.get(output);
+      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks);
+      this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
+    }
+    this.drainSideOutputs(batch.side, batch.acks);
+  }
+
+  /** Moves late records and dead letters to their sinks; each is counted, none is dropped silently. */
+  drainSideOutputs(side: SideOutputs, acks: readonly AckToken[]): void {
+    const { metrics, topology, logger } = this.environment;
+    if (side.late.length > 0) {
+      const late = side.late.splice(0);
+      for (const record of late) metrics.lateRecords.inc({ topology, step: record.step });
+      if (this.late) this.late.write(late, acks);
+      else logger.warn({ count: late.length, first: late[0] }, 'late records and no late sink declared');
+    }
+    if (side.deadLetters.length > 0) {
+      const dead = side.deadLetters.splice(0);
+      for (const letter of dead) metrics.deadLetters.inc({ topology, step: letter.step });
+      if (this.deadLetter) this.deadLetter.write(dead, acks);
+      else logger.error({ count: dead.length, first: { ...dead[0], raw: undefined } }, 'dead letters and no deadLetter sink declared');
+    }
+  }
+
+  isFull(): boolean {
+    for (const sink of this.all) if (sink.isFull()) return true;
+    return false;
+  }
+
+  async whenReady(): Promise<void> {
+    for (const sink of this.all) if (sink.isFull()) await sink.whenReady();
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.all.map((sink) => sink.flush()));
+  }
+
+  async close(): Promise<void> {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    await Promise.all(this.all.map((sink) => sink.close()));
+  }
+}

@@ -1,0 +1,44 @@
+import type { AckToken } from '../core/ack.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { KeyValueStore } from '../state/key-value-store.ts';
+import type { PushServer } from '../push/push-server.ts';
+
+/**
+ * The sink contract. `write` is synchronous and only buffers: a sink retains the ack tokens of
+ * what it buffered and releases them once the destination has acknowledged the rows. A sink
+ * that cannot keep up reports `isFull()`; the runtime then stops pulling from the source until
+ * it drains, which pauses fetching from Kafka.
+ */
+export interface Sink<T = unknown> {
+  readonly name: string;
+  open(): Promise<void>;
+  write(rows: readonly T[], acks: readonly AckToken[]): void;
+  isFull(): boolean;
+  /** Resolves when the sink has room again. */
+  whenReady(): Promise<void>;
+  /** Writes everything buffered and waits for the acknowledgement. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What sinks need from the running engine; built once by the runner. */
+export interface SinkEnvironment {
+  topology: string;
+  logger: Logger;
+  metrics: Metrics;
+  clickhouse: () => Promise<ClickHouseClient>;
+  state: () => Promise<KeyValueStore>;
+  push: () => PushServer | undefined;
+  schemasDir: string;
+  /** Stops the engine with this error (a sink that can never succeed, e.g. rows the table rejects). */
+  fail: (error: unknown) => void;
+}
+
+/** A sink as declared in a topology; the runner instantiates it with the environment. */
+export interface SinkSpec<T = unknown> {
+  readonly description: string;
+  create(env: SinkEnvironment): Sink<T>;
+}
+

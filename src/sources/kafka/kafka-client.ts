@@ -1,0 +1,79 @@
+/**
+ * The one internal interface to Kafka. The engine, tests and benchmarks use only this, so a
+ * faster maintained client (@platformatic/kafka) can replace kafkajs behind it when benchmarks
+ * say so.
+ */
+export interface KafkaMessage {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Broker or producer timestamp, epoch ms as a string (kafkajs convention). */
+  timestamp: string;
+}
+
+export interface FetchedBatch {
+  topic: string;
+  partition: number;
+  messages: KafkaMessage[];
+}
+
+export interface BatchControl {
+  /** Keeps the group membership alive while a handler waits (backpressure). */
+  heartbeat(): Promise<void>;
+  isRunning(): boolean;
+  /** True when a rebalance made this batch obsolete. */
+  isStale(): boolean;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** Wait for at least this many bytes per fetch (bigger batches, fewer round trips). */
+  minBytes?: number;
+  maxWaitTimeMs?: number;
+  maxBytesPerPartition?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+}
+
+export interface BatchConsumer {
+  connect(): Promise<void>;
+  subscribe(topic: string, options: { fromBeginning: boolean }): Promise<void>;
+  /** Delivers batches one at a time; the next fetch waits for the handler (autoCommit off). */
+  run(handler: (batch: FetchedBatch, control: BatchControl) => Promise<void>): Promise<void>;
+  commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
+  /** Stops fetching; the group membership stays so offsets can still be committed. */
+  stop(): Promise<void>;
+  /** Called with this member's partitions after every group join. */
+  onAssignment(listener: (assignment: ReadonlyArray<{ topic: string; partitions: number[] }>) => void): void;
+  /** Number of group joins since connect (a rebalance adds one). */
+  readonly groupJoins: number;
+  disconnect(): Promise<void>;
+}
+
+export interface ProducedMessage {
+  key?: string | Buffer | null;
+  value: Buffer | string | null;
+  partition?: number;
+  timestamp?: string;
+}
+
+export interface Producer {
+  connect(): Promise<void>;
+  send(topic: string, messages: ProducedMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface Admin {
+  connect(): Promise<void>;
+  createTopic(topic: string, options: { partitions: number }): Promise<void>;
+  /** Sum of (high watermark) per partition: the number of messages ever written. */
+  topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string }>>;
+  committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaClient {
+  consumer(options: ConsumerOptions): BatchConsumer;
+  producer(): Producer;
+  admin(): Admin;
+}

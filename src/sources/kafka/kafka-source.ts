@@ -1,0 +1,159 @@
+import { ConfigError, ConnectionError, DecodeError, errorMessage } from '../../core/errors.ts';
+import { toMillis, type Duration } from '../../core/duration.ts';
+import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
+import { retry } from '../../core/retry.ts';
+import { OffsetTracker } from '../../runtime/offset-tracker.ts';
+import type { Decoder } from '../../serde/decoder.ts';
+import { createDecoder, type DecoderFormat } from '../../serde/create-decoder.ts';
+import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
+import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
+import { createKafkajsClient } from './kafkajs-client.ts';
+import type { BatchConsumer, BatchControl, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
+
+export interface KafkaTopicOptions<T> {
+  topic: string;
+  format: DecoderFormat;
+  /** Schema file in schemas/ ('avro' needs it; 'avro-confluent' reads the id from each message). */
+  schema?: string;
+  eventTime: (value: T) => number;
+  /** How far behind the largest event time seen a partition's watermark trails. Default 5s. */
+  outOfOrderness?: Duration;
+  /** Where a new consumer group starts. Default true (the whole topic). */
+  fromBeginning?: boolean;
+  consumer?: Partial<Omit<ConsumerOptions, 'groupId'>>;
+  /** Replaces kafkajs (tests, other clients). */
+  client?: (brokers: string[], environment: SourceEnvironment) => KafkaClient;
+}
+
+/**
+ * A Kafka topic read by a consumer group: one batch per partition fetch, decoded in place,
+ * undecodable records dead-lettered with their bytes, offsets committed on a timer only up to
+ * what every sink acknowledged.
+ *
+ * @example kafkaTopic({ topic: 'payments', format: 'avro-confluent', eventTime: (p) => p.ts })
+ */
+export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
+  if (!options.topic) throw new ConfigError('source.topic', 'no topic given', "set kafkaTopic({ topic: 'payments', ... })");
+  return {
+    description: `kafka topic ${options.topic}`,
+    outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
+    eventTime: options.eventTime,
+    create: (environment) => new KafkaSource(options, environment),
+  };
+}
+
+class KafkaSource<T> implements Source<T> {
+  readonly description: string;
+  private readonly options: KafkaTopicOptions<T>;
+  private readonly environment: SourceEnvironment;
+  private readonly tracker = new OffsetTracker();
+  private consumer: BatchConsumer | null = null;
+  private decoder: Decoder<T> | null = null;
+  private context: SourceContext<T> | null = null;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> = Promise.resolve();
+
+  constructor(options: KafkaTopicOptions<T>, environment: SourceEnvironment) {
+    this.options = options;
+    this.environment = environment;
+    this.description = `kafka topic ${options.topic}`;
+  }
+
+  /** Group joins so far; more than one means a rebalance happened. */
+  get groupJoins(): number {
+    return this.consumer?.groupJoins ?? 0;
+  }
+
+  async start(context: SourceContext<T>): Promise<void> {
+    const { environment, options } = this;
+    const brokers = environment.kafkaBrokers;
+    if (!brokers || brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'no brokers configured for a Kafka source', 'set KAFKA_BROKERS=host:port');
+    this.context = context;
+    const registry = LocalSchemaRegistry.fromDirectory(environment.schemasDir);
+    this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
+    const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger: environment.logger });
+    const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
+    this.consumer = consumer;
+    await retry(() => consumer.connect(), {
+      what: `connect to Kafka at ${brokers.join(',')}`,
+      maxAttempts: 6,
+      initialDelayMs: 500,
+      onRetry: ({ attempt, delayMs, error }) => environment.logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
+    }).catch((error) => {
+      throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error);
+    });
+    consumer.onAssignment((assignment) => {
+      const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
+      environment.logger.info({ partitions: keys }, 'partitions assigned');
+      this.tracker.retainOnly(new Set(keys));
+      context.assigned(keys);
+    });
+    await consumer.subscribe(options.topic, { fromBeginning: options.fromBeginning ?? true });
+    await consumer.run((batch, control) => this.handleBatch(batch, control));
+    this.commitTimer = setInterval(() => void this.commit(), environment.commitIntervalMs);
+    this.commitTimer.unref();
+  }
+
+  /** Decodes one fetched batch in chunks and hands each to the engine, waiting while it is full. */
+  private async handleBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
+    const context = this.context!;
+    const decoder = this.decoder!;
+    const eventTimeOf = this.options.eventTime;
+    const { topic, partition, messages } = batch;
+    const partitionKey = `${topic}:${partition}`;
+    const chunk = this.environment.maxChunkRecords;
+    const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
+    for (let start = 0; start < messages.length; start += chunk) {
+      if (!control.isRunning() || control.isStale()) return;
+      const end = Math.min(start + chunk, messages.length);
+      const records: StreamRecord<T>[] = [];
+      const deadLetters: DeadLetter[] = [];
+      let maxEventTime = -Infinity;
+      for (let i = start; i < end; i++) {
+        const message = messages[i]!;
+        try {
+          if (message.value === null) throw new DecodeError('message has no value (tombstone)', { code: 'EMPTY' });
+          const value = decoder.decode(message.value);
+          const eventTime = eventTimeOf(value);
+          if (typeof eventTime !== 'number' || !Number.isFinite(eventTime)) throw new DecodeError(`event time is ${String(eventTime)}, not a number of epoch milliseconds`, { code: 'EVENT_TIME' });
+          if (eventTime > maxEventTime) maxEventTime = eventTime;
+          records.push({ value, key: '', eventTime, topic, partition, offset: message.offset });
+        } catch (error) {
+          deadLetters.push({ step: 'decode', topic, partition, offset: message.offset, error: errorMessage(error), raw: message.value, timestamp: Number(message.timestamp) });
+        }
+      }
+      const token = this.tracker.track(topic, partition, BigInt(messages[end - 1]!.offset), end - start);
+      await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
+    }
+  }
+
+  async commit(): Promise<void> {
+    // One commit at a time, in order.
+    this.committing = this.committing.then(async () => {
+      const consumer = this.consumer;
+      const offsets = this.tracker.pending();
+      if (!consumer || offsets.length === 0) return;
+      try {
+        await consumer.commit(offsets);
+        this.tracker.markCommitted(offsets);
+        for (const { topic, partition, offset } of offsets) {
+          this.environment.metrics.committedOffset.set({ topology: this.environment.topology, topic, partition: String(partition) }, Number(offset));
+        }
+      } catch (error) {
+        this.environment.logger.warn({ err: errorMessage(error), offsets }, 'offset commit failed; will retry on the next interval');
+      }
+    });
+    return this.committing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    this.commitTimer = null;
+    await this.consumer?.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+}

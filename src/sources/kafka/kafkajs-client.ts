@@ -1,0 +1,99 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { Logger } from '../../observability/logger.ts';
+import type { Admin, BatchConsumer, ConsumerOptions, KafkaClient, Producer } from './kafka-client.ts';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** KafkaClient over kafkajs 2.2 (pure JS; in maintenance mode upstream). */
+export function createKafkajsClient(options: { brokers: string[]; clientId: string; logger: Logger }): KafkaClient {
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3_000,
+    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...extra } = entry.log;
+      options.logger[LEVELS[entry.level] ?? 'info']({ kafka: entry.namespace, ...extra }, message);
+    },
+  });
+
+  return {
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
+    producer: () => kafkajsProducer(kafka),
+    admin: () => kafkajsAdmin(kafka),
+  };
+}
+
+function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    minBytes: options.minBytes ?? 256 * 1024,
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+    allowAutoTopicCreation: false,
+  });
+  const listeners: Array<(assignment: Array<{ topic: string; partitions: number[] }>) => void> = [];
+  let groupJoins = 0;
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    groupJoins++;
+    const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
+    for (const listener of listeners) listener(assignment);
+  });
+
+  return {
+    connect: () => consumer.connect(),
+    subscribe: (topic, { fromBeginning }) => consumer.subscribe({ topics: [topic], fromBeginning }),
+    run: (handler) =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: true,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+          await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages }, { heartbeat, isRunning, isStale });
+        },
+      }),
+    commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
+    stop: () => consumer.stop(),
+    onAssignment: (listener) => listeners.push(listener),
+    get groupJoins() {
+      return groupJoins;
+    },
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+function kafkajsProducer(kafka: Kafka): Producer {
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  return {
+    connect: () => producer.connect(),
+    send: async (topic, messages) => {
+      await producer.send({ topic, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp })) });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+function kafkajsAdmin(kafka: Kafka): Admin {
+  const admin = kafka.admin();
+  return {
+    connect: () => admin.connect(),
+    createTopic: async (topic, { partitions }) => {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    },
+    topicEndOffsets: async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, high })),
+    committedOffsets: async (groupId, topic) => {
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
+    },
+    disconnect: () => admin.disconnect(),
+  };
+}

@@ -1,0 +1,70 @@
+import type { AckToken } from '../core/ack.ts';
+import type { DeadLetter, StreamRecord } from '../core/batch.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+/** Records decoded from one fetch of one partition, and the token that acknowledges them. */
+export interface SourceBatch<T> {
+  /** 'topic:partition', the unit of watermarks and offsets. */
+  partitionKey: string;
+  records: StreamRecord<T>[];
+  /** Records that could not be decoded, with their raw bytes. */
+  deadLetters: DeadLetter[];
+  /** Largest event time among `records` (-Infinity when none). */
+  maxEventTime: number;
+  token: AckToken;
+}
+
+/** What the runtime gives a source. */
+export interface SourceContext<T> {
+  logger: Logger;
+  metrics: Metrics;
+  topology: string;
+  /**
+   * Hands a batch to the engine. Resolves once it is queued; it waits while the in-flight
+   * buffer is full, and that wait is the backpressure: a source stops fetching meanwhile.
+   * `keepAlive` is called periodically while waiting (Kafka heartbeats).
+   */
+  push(batch: SourceBatch<T>, keepAlive?: () => Promise<void>): Promise<void>;
+  /** The partitions this instance now reads; the watermark is the minimum over them. */
+  assigned(partitionKeys: readonly string[]): void;
+  /** A fatal source failure: the engine stops and reports it. */
+  fail(error: unknown): void;
+  /** A bounded source delivered its last batch: the engine drains, closes all windows and ends. */
+  end(): void;
+}
+
+/** A source of records: Kafka, the generator, or a replay of stored events. */
+export interface Source<T> {
+  readonly description: string;
+  /** Starts delivering batches through `context.push`; resolves once running. */
+  start(context: SourceContext<T>): Promise<void>;
+  /** Stops fetching; already pushed batches are still processed. */
+  stop(): Promise<void>;
+  /** Commits what has been acknowledged so far (a no-op for sources without offsets). */
+  commit(): Promise<void>;
+  /** Releases connections; called after the last commit. */
+  close(): Promise<void>;
+}
+
+export interface SourceEnvironment {
+  topology: string;
+  logger: Logger;
+  metrics: Metrics;
+  schemasDir: string;
+  kafkaBrokers?: string[];
+  groupId: string;
+  commitIntervalMs: number;
+  /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */
+  maxChunkRecords: number;
+}
+
+/** A source as declared in a topology; created when the engine starts. */
+export interface SourceSpec<T> {
+  readonly description: string;
+  /** Bounded out-of-orderness: each partition's watermark trails its largest event time by this. */
+  readonly outOfOrdernessMs: number;
+  /** Event time of a decoded value (epoch ms); used by replays and plain-array runs too. */
+  readonly eventTime: (value: T) => number;
+  create(environment: SourceEnvironment): Source<T>;
+}

@@ -1,0 +1,30 @@
+import type { KeyValueStore } from './key-value-store.ts';
+
+/** Hot state in this process (the embedded default). Expired entries are dropped on read. */
+export class MemoryKeyValueStore implements KeyValueStore {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
+
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs = 0): Promise<void> {
+    const expiresAt = ttlMs > 0 ? Date.now() + ttlMs : Infinity;
+    for (const [key, value] of entries) this.entries.set(key, { value, expiresAt });
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value as T;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async close(): Promise<void> {
+    this.entries.clear();
+  }
+}

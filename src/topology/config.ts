@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import path from 'node:path';
+import { ConfigError } from '../core/errors.ts';
+
+/** Everything the engine reads from the environment, validated once at startup. */
+export interface EngineConfig {
+  /** Kafka bootstrap servers; unset means the embedded demo source. */
+  kafkaBrokers?: string[];
+  /** ClickHouse over HTTP; unset means embedded chDB in clickhouseDataDir. */
+  clickhouseUrl?: string;
+  clickhouseDataDir: string;
+  /** Redis for hot state; unset means in memory. */
+  redisUrl?: string;
+  port: number;
+  host: string;
+  groupId?: string;
+  maxInFlightRecords: number;
+  commitIntervalMs: number;
+  schemasDir: string;
+}
+
+const FIELDS = {
+  KAFKA_BROKERS: 'comma-separated host:port list, e.g. KAFKA_BROKERS=127.0.0.1:9092 (unset it to run the embedded demo)',
+  CLICKHOUSE_URL: 'an http(s) URL such as http://127.0.0.1:8123 (unset it to use embedded chDB)',
+  REDIS_URL: 'a redis:// URL such as redis://127.0.0.1:6379 (unset it to keep state in memory)',
+  PORT: 'a port number between 0 and 65535, e.g. PORT=8080',
+  TRIBUTARY_MAX_IN_FLIGHT: 'a positive number of records, e.g. TRIBUTARY_MAX_IN_FLIGHT=50000',
+  TRIBUTARY_COMMIT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 1000',
+} as const;
+
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+
+const schema = z.object({
+  KAFKA_BROKERS: z
+    .string()
+    .trim()
+    .transform((text) => text.split(',').map((broker) => broker.trim()).filter(Boolean))
+    .refine((brokers) => brokers.length > 0 && brokers.every((broker) => hostPort.test(broker)), 'expected host:port entries')
+    .optional(),
+  CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CLICKHOUSE_DATA_DIR: z.string().default('data/chdb'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  TRIBUTARY_GROUP_ID: z.string().min(1).optional(),
+  TRIBUTARY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(50_000),
+  TRIBUTARY_COMMIT_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  TRIBUTARY_SCHEMAS_DIR: z.string().default('schemas'),
+});
+
+/** Reads and validates the environment; the error names the variable and how to fix it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = String(issue.path[0] ?? 'environment');
+    const given = present[field];
+    const fix = FIELDS[field as keyof typeof FIELDS] ?? 'see README "Configuration"';
+    throw new ConfigError(field, `${JSON.stringify(given)} is invalid (${issue.message})`, fix);
+  }
+  const values = parsed.data;
+  return {
+    kafkaBrokers: values.KAFKA_BROKERS,
+    clickhouseUrl: values.CLICKHOUSE_URL,
+    clickhouseDataDir: path.resolve(values.CLICKHOUSE_DATA_DIR),
+    redisUrl: values.REDIS_URL,
+    port: values.PORT,
+    host: values.HOST,
+    groupId: values.TRIBUTARY_GROUP_ID,
+    maxInFlightRecords: values.TRIBUTARY_MAX_IN_FLIGHT,
+    commitIntervalMs: values.TRIBUTARY_COMMIT_INTERVAL_MS,
+    schemasDir: path.resolve(values.TRIBUTARY_SCHEMAS_DIR),
+  };
+}

@@ -1,0 +1,68 @@
+import type { Observable } from 'rxjs';
+import type { Batch, DeadLetter, LateRecord, StreamRecord } from '../core/batch.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { SinkSpec } from '../sinks/sink.ts';
+import type { SourceSpec } from '../sources/source.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PipelineOutputs = Record<string, Observable<Batch<any>>>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RecordSink = SinkSpec<StreamRecord<any>>;
+
+/** A topology: where events come from, how they become results, and where results go. */
+export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
+  /** Stable name: keys consumer groups, state, metrics and tables' topology column. */
+  name: string;
+  /** The online source (Kafka). */
+  source: SourceSpec<TIn>;
+  /** Used instead of `source` when no broker is configured (the embedded demo). */
+  demoSource?: SourceSpec<TIn>;
+  /** The same function runs online, in the demo and over arrays in tests. */
+  pipeline: (input: Observable<Batch<TIn>>) => O;
+  /** Sinks per pipeline output; `raw` receives the decoded source events. */
+  sinks: { raw?: SinkSpec<StreamRecord<TIn>>[] } & { [K in keyof O]?: RecordSink[] };
+  /** Where records later than every window they belong to go. */
+  late?: SinkSpec<LateRecord>;
+  /** Where records that cannot be decoded or processed go. */
+  deadLetter?: SinkSpec<DeadLetter>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTopology = TopologyDefinition<any, PipelineOutputs>;
+
+const NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** Declares a topology; checks the declaration eagerly so mistakes fail at startup, not mid-stream. */
+export function defineTopology<TIn, O extends PipelineOutputs>(definition: TopologyDefinition<TIn, O>): TopologyDefinition<TIn, O> {
+  if (typeof definition.name !== 'string' || !NAME_PATTERN.test(definition.name)) {
+    throw new ConfigError('name', `"${String(definition.name)}" is not a valid topology name`, 'use lowercase letters, digits, - and _ (e.g. "card-fraud")');
+  }
+  if (!definition.source || typeof definition.source.create !== 'function') {
+    throw new ConfigError('source', 'no source is declared', 'set source: kafkaTopic({ topic, format, schema, eventTime })');
+  }
+  if (typeof definition.pipeline !== 'function') {
+    throw new ConfigError('pipeline', 'pipeline must be a function from the input stream to named outputs', 'write pipeline: (events) => ({ results: events.pipe(...) })');
+  }
+  if (!definition.sinks || typeof definition.sinks !== 'object') {
+    throw new ConfigError('sinks', 'no sinks are declared', 'map pipeline outputs to sinks, e.g. sinks: { results: [clickhouseTable(...)] }');
+  }
+  for (const [output, specs] of Object.entries(definition.sinks)) {
+    if (!Array.isArray(specs)) throw new ConfigError(`sinks.${output}`, 'must be an array of sinks', `write sinks: { ${output}: [clickhouseTable(...)] }`);
+  }
+  return definition;
+}
+
+/** Calls the pipeline and checks that every sinks entry names an output it returns. */
+export function buildOutputs<TIn>(topology: AnyTopology, input: Observable<Batch<TIn>>): PipelineOutputs {
+  const outputs = topology.pipeline(input);
+  if (!outputs || typeof outputs !== 'object') {
+    throw new ConfigError('pipeline', 'the pipeline did not return an object of named streams', 'return e.g. { features, predictions }');
+  }
+  for (const name of Object.keys(topology.sinks)) {
+    if (name !== 'raw' && !(name in outputs)) {
+      throw new ConfigError(`sinks.${name}`, `the pipeline returns no output named "${name}" (it returns: ${Object.keys(outputs).join(', ') || 'nothing'})`, 'rename the sinks entry or return that stream from the pipeline');
+    }
+  }
+  return outputs;
+}

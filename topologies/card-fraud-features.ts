@@ -1,0 +1,61 @@
+import { share, type Observable } from 'rxjs';
+import type { Batch } from '../src/core/batch.ts';
+import { keyBy } from '../src/operators/key-by.ts';
+import { aggregate } from '../src/operators/windows/aggregate.ts';
+import { count, max, sum } from '../src/operators/windows/aggregations.ts';
+import { hopping } from '../src/operators/windows/hopping.ts';
+import { joinWindows } from '../src/operators/windows/join-windows.ts';
+import { tumbling } from '../src/operators/windows/tumbling.ts';
+import type { Payment } from '../src/sources/generator/card-payments.ts';
+
+/** Per-card features at one window end (schemas/card_features.avsc). */
+export interface CardFeatures {
+  cardId: string;
+  /** Start of the 5-minute window. */
+  windowStart: number;
+  windowEnd: number;
+  count1m: number;
+  sum1m: number;
+  max1m: number;
+  count5m: number;
+  sum5m: number;
+  max5m: number;
+}
+
+export const WINDOW_GRACE = '10s';
+
+/** Money sums are kept to the cent, so they do not depend on the order of float additions. */
+export function cents(amount: number): number {
+  return Math.round(amount * 100) / 100;
+}
+
+const perCard = { count: count<Payment>(), sum: sum<Payment>((p) => p.amount), max: max<Payment>((p) => p.amount) };
+
+/**
+ * The feature definition, used online, in the demo, in training and in tests: per card, count,
+ * sum and max amount over the last minute (tumbling) and the last five minutes (hopping by one
+ * minute), joined on the window end they share.
+ */
+export function cardFeatures(payments: Observable<Batch<Payment>>): Observable<Batch<CardFeatures>> {
+  const byCard = payments.pipe(keyBy((p) => p.cardId), share());
+  const lastMinute = byCard.pipe(tumbling('1m', { grace: WINDOW_GRACE }), aggregate(perCard, { name: 'card-1m' }));
+  const lastFiveMinutes = byCard.pipe(hopping('5m', '1m', { grace: WINDOW_GRACE }), aggregate(perCard, { name: 'card-5m' }));
+  return joinWindows(lastFiveMinutes, lastMinute, (five, one) => ({
+    cardId: five.key,
+    windowStart: five.windowStart,
+    windowEnd: five.windowEnd,
+    count1m: one?.count ?? 0,
+    sum1m: cents(one?.sum ?? 0),
+    max1m: one?.max ?? 0,
+    count5m: five.count,
+    sum5m: cents(five.sum),
+    max5m: five.max,
+  })).pipe(share());
+}
+
+/** The model's input, in order; the names are stored in the ONNX file and checked at load. */
+export const FRAUD_FEATURE_NAMES = ['count1m', 'log_sum1m', 'log_max1m', 'count5m', 'log_sum5m', 'log_max5m'] as const;
+
+export function fraudFeatureVector(f: CardFeatures): number[] {
+  return [f.count1m, Math.log1p(f.sum1m), Math.log1p(f.max1m), f.count5m, Math.log1p(f.sum5m), Math.log1p(f.max5m)];
+}

@@ -1,0 +1,86 @@
+import { fileURLToPath } from 'node:url';
+import { defineTopology } from '../src/topology/define-topology.ts';
+import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
+import { generatorSource } from '../src/sources/generator/generator-source.ts';
+import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
+import { score } from '../src/operators/score.ts';
+import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
+import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
+import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
+import { websocketChannel } from '../src/sinks/websocket-channel.ts';
+import { onlineState } from '../src/sinks/online-state.ts';
+import { cardFeatures, FRAUD_FEATURE_NAMES, fraudFeatureVector, type CardFeatures } from './card-fraud-features.ts';
+
+/** The model's output row (schemas/fraud_prediction.avsc). */
+export interface FraudPrediction extends Omit<CardFeatures, 'windowStart'> {
+  probability: number;
+  model: string;
+}
+
+export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/fraud-lr.onnx', import.meta.url));
+
+export interface CardFraudOptions {
+  topic?: string;
+  /** Prefix for every ClickHouse table (tests use a random one). */
+  tablePrefix?: string;
+  modelPath?: string;
+  /** WebSocket channel for predictions. */
+  channel?: string;
+  /** Demo generator: events per second of event time, and seed. */
+  demoRate?: number;
+  demoSeed?: number;
+}
+
+/**
+ * Card-payment fraud: per card, windowed spend features over 1 and 5 minutes, scored by a
+ * logistic regression in ONNX; raw payments, features, predictions, late records and dead letters
+ * go to ClickHouse, latest features and scores to the state store, predictions to channel `fraud`.
+ */
+export function createCardFraudTopology(options: CardFraudOptions = {}) {
+  const tables = options.tablePrefix ?? '';
+  const seed = options.demoSeed ?? 7;
+  return defineTopology({
+    name: 'card-fraud',
+    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s' }),
+    demoSource: generatorSource<Payment>({
+      name: 'card-payments',
+      events: () => {
+        const model = new CardPaymentModel({ seed });
+        return { next: (time) => model.next(time).payment };
+      },
+      eventTime: (p) => p.ts,
+      eventsPerSecond: options.demoRate ?? 200,
+      startBehind: '6m',
+      speedup: 30,
+      outOfOrderness: '5s',
+    }),
+    pipeline: (payments) => {
+      const features = cardFeatures(payments);
+      const predictions = features.pipe(
+        score(options.modelPath ?? DEFAULT_MODEL_PATH, {
+          name: 'fraud-score',
+          featureNames: FRAUD_FEATURE_NAMES,
+          features: fraudFeatureVector,
+          output: ({ windowStart: _start, ...f }, probability, model): FraudPrediction => ({ ...f, probability, model: `${model.name}@${model.version}` }),
+        }),
+      );
+      return { features, predictions };
+    },
+    sinks: {
+      raw: [clickhouseTable<Payment>(`${tables}payments`, { schema: 'payment.avsc', orderBy: ['cardId', 'ts'], timeField: 'ts', provenance: true })],
+      features: [
+        clickhouseTable<CardFeatures>(`${tables}card_features`, { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd' }),
+        onlineState<CardFeatures>({ prefix: 'features:card:', ttl: '1h' }),
+      ],
+      predictions: [
+        clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd' }),
+        onlineState<FraudPrediction>({ prefix: 'prediction:card:', ttl: '1h' }),
+        websocketChannel<FraudPrediction>(options.channel ?? 'fraud'),
+      ],
+    },
+    late: clickhouseLateRecords(`${tables}late_records`),
+    deadLetter: clickhouseDeadLetters(`${tables}dead_letters`),
+  });
+}
+
+export default createCardFraudTopology({ topic: process.env.PAYMENTS_TOPIC });
