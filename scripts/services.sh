@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# Real local services for tests and benchmarks, without Docker.
+#
+#   bash scripts/services.sh start    install what is missing, start Kafka + ClickHouse + Redis (parallel)
+#   bash scripts/services.sh stop     stop what this script started, remove their data dirs
+#   bash scripts/services.sh status   print up/down per service (exit 0 when all up, 3 otherwise)
+#   bash scripts/services.sh env      print the export line for KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL
+#
+# Kafka:      Apache Kafka 4.1.1 (jars from Maven Central, see scripts/kafka/pom.xml) on Java 17,
+#             one combined broker+controller KRaft node, PLAINTEXT 127.0.0.1:$KAFKA_PORT.
+# ClickHouse: Debian's clickhouse-server (18.16), HTTP 127.0.0.1:$CLICKHOUSE_HTTP_PORT.
+# Redis:      reuses a Redis already answering on 127.0.0.1:$REDIS_PORT, else starts one
+#             (and only then stops it again).
+#
+# State (pid files, logs, data, classpath cache) lives in ${TRIBUTARY_SERVICES_DIR:-<repo>/.services}.
+# Environment knobs: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), CLICKHOUSE_HTTP_PORT (18123),
+# CLICKHOUSE_TCP_PORT (19000), REDIS_PORT (6379), KAFKA_START_TIMEOUT (90), CLICKHOUSE_START_TIMEOUT (60),
+# KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, TRIBUTARY_NEED_BROWSER=1 (install chromium).
+set -Eeuo pipefail
+trap 'printf "[services] ERROR: \"%s\" failed (exit %s) at %s line %s\n" "$BASH_COMMAND" "$?" "${BASH_SOURCE[0]}" "$LINENO" >&2' ERR
+set +m # no job control: a background `setsid cmd` then execs in place, so $! is the daemon's pid and pgid
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${TRIBUTARY_SERVICES_DIR:-$ROOT/.services}"
+HOST=127.0.0.1
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
+CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+CLICKHOUSE_START_TIMEOUT="${CLICKHOUSE_START_TIMEOUT:-60}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms64m -Xmx512m}"
+KAFKA_JVM_PERFORMANCE_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-10}"
+CLICKHOUSE_BIN=/usr/sbin/clickhouse-server
+for _v in KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT REDIS_PORT; do
+  [[ ${!_v} =~ ^[0-9]+$ ]] || { echo "[services] ERROR: $_v must be a port number, got '${!_v}'" >&2; exit 2; }
+done
+
+# ---------------------------------------------------------------- helpers
+
+log() { printf '[services] %s\n' "$*"; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+elapsed() { # elapsed START_EPOCHREALTIME -> seconds with one decimal
+  awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+port_open() { # port_open HOST PORT
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+port_owner() { # what listens on a TCP port (for error messages)
+  ss -ltnpH "sport = :$1" 2>/dev/null || true
+}
+
+redis_ping() { # PING over raw RESP: works without redis-cli
+  timeout 2 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "PING\r\n" >&3
+    IFS= read -r -t 2 line <&3 || exit 1
+    [[ $line == "+PONG"* ]]' "$HOST" "$REDIS_PORT" 2>/dev/null
+}
+
+clickhouse_ping() {
+  [[ "$(curl -s --max-time 2 "http://$HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" == "Ok." ]]
+}
+
+read_pid() { # read_pid FILE -> pid or empty
+  if [[ -s $1 ]]; then tr -dc '0-9' <"$1"; fi
+}
+
+# our_pid NAME PATTERN -> prints the pid from $STATE/NAME.pid if that process is alive and its
+# command line matches PATTERN (guards against pid reuse); returns 1 otherwise.
+our_pid() {
+  local pid cmd
+  pid="$(read_pid "$STATE/$1.pid")"
+  [[ -n $pid ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ $cmd =~ $2 ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+
+# stop_group NAME PATTERN: TERM the process group recorded in $STATE/NAME.pid, KILL after STOP_TIMEOUT s.
+stop_group() {
+  local name=$1 pattern=$2 pid t0 deadline
+  if pid="$(our_pid "$name" "$pattern")"; then
+    t0=$EPOCHREALTIME
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    while group_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+    if group_alive "$pid"; then
+      log "$name: still running after ${STOP_TIMEOUT}s, sending KILL"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      while group_alive "$pid"; do sleep 0.1; done
+    fi
+    log "$name: stopped (pid $pid) in $(elapsed "$t0") s"
+  fi
+  rm -f "$STATE/$name.pid"
+}
+
+as_root() {
+  if ((EUID == 0)); then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root to run: $*"
+  fi
+}
+
+apt_install() { # apt_install PKG... (apt-get update only when the first try fails)
+  log "installing with apt-get: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! as_root apt-get install -y "$@"; then
+    as_root apt-get update
+    as_root apt-get install -y "$@" || die "apt-get install $* failed"
+  fi
+}
+
+ensure_browser() { # chromium for browser tests, only on request
+  if [[ ${TRIBUTARY_NEED_BROWSER:-0} == 1 && ! -x /usr/bin/chromium ]]; then apt_install chromium; fi
+}
+
+ensure_packages() { # sequential (dpkg lock), before the parallel start
+  local pkgs=()
+  command -v curl >/dev/null || pkgs+=(curl)
+  command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || pkgs+=(maven)
+  [[ -x $CLICKHOUSE_BIN ]] || pkgs+=(clickhouse-server)
+  if ! redis_ping && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
+  if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
+  ensure_browser
+}
+
+# ---------------------------------------------------------------- Kafka
+
+KAFKA_PATTERN='java .*kafka\.Kafka '
+KAFKA_CP=""
+
+kafka_classpath() { # sets KAFKA_CP; Maven runs only when the pom changed or a cached jar is gone
+  local pom="$ROOT/scripts/kafka/pom.xml" hash cpfile jar ok=1 t0
+  hash="$(sha256sum "$pom" | cut -c1-16)"
+  cpfile="$STATE/cache/kafka-classpath-$hash.txt"
+  if [[ -s $cpfile ]]; then
+    IFS=: read -r -a jars <"$cpfile" || true # the file has no trailing newline
+    for jar in "${jars[@]}"; do [[ -f $jar ]] || { ok=0; break; }; done
+    if ((ok)); then KAFKA_CP="$(<"$cpfile")"; return 0; fi
+  fi
+  mkdir -p "$STATE/cache"
+  t0=$EPOCHREALTIME
+  log "kafka: resolving the broker classpath with Maven (jars cached in ~/.m2)"
+  if ! mvn -q -B -f "$pom" dependency:build-classpath -Dmdep.outputFile="$cpfile.tmp" \
+    >"$STATE/cache/mvn.log" 2>&1; then
+    tail -n 40 "$STATE/cache/mvn.log" >&2
+    die "kafka: Maven could not resolve $pom (log: $STATE/cache/mvn.log)"
+  fi
+  [[ -s $cpfile.tmp ]] || die "kafka: Maven wrote an empty classpath"
+  mv "$cpfile.tmp" "$cpfile"
+  log "kafka: classpath resolved in $(elapsed "$t0") s"
+  KAFKA_CP="$(<"$cpfile")"
+}
+
+kafka_cluster_id() { # 16 random bytes, base64url without padding = 22 chars (Kafka's Uuid format)
+  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+kafka_fail() { # kafka_fail DIR MESSAGE
+  local dir=$1
+  printf '[services] ERROR: %s\n' "$2" >&2
+  for f in "$dir/logs/server.log" "$dir/logs/stdout.log"; do
+    [[ -s $f ]] && { printf -- '--- tail of %s\n' "$f" >&2; tail -n 40 "$f" >&2; }
+  done
+  stop_group kafka "$KAFKA_PATTERN" >&2
+  exit 1
+}
+
+start_kafka() {
+  local dir="$STATE/kafka" pid cluster_id deadline
+  local -a jvm
+  if pid="$(our_pid kafka "$KAFKA_PATTERN")" && port_open "$HOST" "$KAFKA_PORT"; then
+    log "kafka: already running (pid $pid) on $HOST:$KAFKA_PORT"
+    return 0
+  fi
+  stop_group kafka "$KAFKA_PATTERN" # a stale or half-started one of ours
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open "$HOST" "$p" && die "kafka: port $p is in use by a process this script did not start: $(port_owner "$p")"
+  done
+  kafka_classpath
+  rm -rf "$dir"
+  mkdir -p "$dir/data" "$dir/logs"
+  cat >"$dir/server.properties" <<EOF
+# generated by scripts/services.sh
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=3
+auto.create.topics.enable=true
+delete.topic.enable=true
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+background.threads=4
+log.retention.hours=24
+EOF
+  jvm=($KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS
+    "-Dkafka.logs.dir=$dir/logs" "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties")
+  cluster_id="$(kafka_cluster_id)"
+  if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "-Dkafka.logs.dir=$dir/logs" \
+    "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties" -cp "$KAFKA_CP" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" --standalone \
+    >"$dir/logs/format.log" 2>&1; then
+    cat "$dir/logs/format.log" >&2
+    die "kafka: storage format failed"
+  fi
+  (cd "$dir" && exec setsid java "${jvm[@]}" -cp "$KAFKA_CP" kafka.Kafka "$dir/server.properties" \
+    >"$dir/logs/stdout.log" 2>&1 </dev/null 9>&-) &
+  pid=$!
+  STARTED=1
+  echo "$pid" >"$STATE/kafka.pid"
+  deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  until grep -q 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null && port_open "$HOST" "$KAFKA_PORT"; do
+    kill -0 "$pid" 2>/dev/null || kafka_fail "$dir" "kafka: broker exited during startup"
+    ((SECONDS < deadline)) || kafka_fail "$dir" "kafka: not ready after ${KAFKA_START_TIMEOUT}s"
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- ClickHouse
+
+CLICKHOUSE_PATTERN='clickhouse-server .*--config-file='
+
+clickhouse_fail() {
+  local dir=$1
+  printf '[services] ERROR: %s\n' "$2" >&2
+  for f in "$dir/log/clickhouse-server.err.log" "$dir/log/stdout.log"; do
+    [[ -s $f ]] && { printf -- '--- tail of %s\n' "$f" >&2; tail -n 40 "$f" >&2; }
+  done
+  stop_group clickhouse "$CLICKHOUSE_PATTERN" >&2
+  exit 1
+}
+
+clickhouse_remove_dirs() { # the default dir and, if one was used, the /tmp fallback
+  if [[ -s $STATE/clickhouse.dir ]]; then rm -rf "$(<"$STATE/clickhouse.dir")"; fi
+  rm -rf "$STATE/clickhouse" "$STATE/clickhouse.dir"
+}
+
+start_clickhouse() {
+  local dir="$STATE/clickhouse" pid deadline esc
+  local -a runner=()
+  if pid="$(our_pid clickhouse "$CLICKHOUSE_PATTERN")" && clickhouse_ping; then
+    log "clickhouse: already running (pid $pid) on http://$HOST:$CLICKHOUSE_HTTP_PORT"
+    return 0
+  fi
+  stop_group clickhouse "$CLICKHOUSE_PATTERN"
+  for p in "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT"; do
+    port_open "$HOST" "$p" && die "clickhouse: port $p is in use by a process this script did not start: $(port_owner "$p")"
+  done
+  clickhouse_remove_dirs
+  if ((EUID == 0)); then
+    id clickhouse >/dev/null 2>&1 || die "clickhouse: user 'clickhouse' missing (reinstall clickhouse-server)"
+    runner=(runuser -u clickhouse --)
+    mkdir -p "$dir"
+    chown clickhouse:clickhouse "$dir"
+    if ! runuser -u clickhouse -- test -w "$dir"; then
+      # A parent of the state dir is not traversable for the clickhouse user (e.g. a checkout
+      # under /root): keep ClickHouse's files in /tmp instead, remembered for `stop`.
+      rmdir "$dir"
+      dir="${TMPDIR:-/tmp}/tributary-clickhouse-$(printf '%s' "$STATE" | sha256sum | cut -c1-12)"
+      log "clickhouse: user 'clickhouse' cannot reach $STATE; using $dir"
+      rm -rf "$dir"
+      mkdir -p "$dir"
+      chmod 755 "$dir"
+      chown clickhouse:clickhouse "$dir"
+      echo "$dir" >"$STATE/clickhouse.dir"
+      runuser -u clickhouse -- test -w "$dir" || die "clickhouse: user 'clickhouse' cannot write $dir either"
+    fi
+  fi
+  mkdir -p "$dir"/{etc,data,tmp,user_files,format_schemas,log}
+  esc="$(printf '%s' "$dir" | sed 's/[&|\\]/\\&/g')"
+  for f in config.xml users.xml; do
+    sed -e "s|@STATE@|$esc|g" -e "s|@HTTP_PORT@|$CLICKHOUSE_HTTP_PORT|g" -e "s|@TCP_PORT@|$CLICKHOUSE_TCP_PORT|g" \
+      "$ROOT/scripts/clickhouse/$f" >"$dir/etc/$f"
+  done
+  ((EUID != 0)) || chown -R clickhouse:clickhouse "$dir"
+  (cd "$dir" && exec setsid "${runner[@]}" "$CLICKHOUSE_BIN" --config-file="$dir/etc/config.xml" \
+    >"$dir/log/stdout.log" 2>&1 </dev/null 9>&-) &
+  pid=$!
+  STARTED=1
+  echo "$pid" >"$STATE/clickhouse.pid"
+  deadline=$((SECONDS + CLICKHOUSE_START_TIMEOUT))
+  until clickhouse_ping; do
+    kill -0 "$pid" 2>/dev/null || clickhouse_fail "$dir" "clickhouse: server exited during startup"
+    ((SECONDS < deadline)) || clickhouse_fail "$dir" "clickhouse: no /ping answer after ${CLICKHOUSE_START_TIMEOUT}s"
+    sleep 0.1
+  done
+}
+
+# ---------------------------------------------------------------- Redis
+
+REDIS_PATTERN='redis-server'
+
+start_redis() {
+  local dir="$STATE/redis" pid deadline
+  if redis_ping; then
+    if pid="$(our_pid redis "$REDIS_PATTERN")"; then
+      log "redis: already running (pid $pid, started by this script) on $HOST:$REDIS_PORT"
+    else
+      log "redis: already running on $HOST:$REDIS_PORT (not started by this script; stop leaves it alone)"
+    fi
+    return 0
+  fi
+  rm -f "$STATE/redis.pid"
+  port_open "$HOST" "$REDIS_PORT" && die "redis: port $REDIS_PORT is open but does not answer PING: $(port_owner "$REDIS_PORT")"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" 9>&- ||
+    die "redis: redis-server failed to start (log: $dir/redis.log)"
+  STARTED=1
+  deadline=$((SECONDS + 15))
+  until redis_ping && [[ -s $dir/redis.pid ]]; do
+    ((SECONDS < deadline)) || { tail -n 20 "$dir/redis.log" >&2 || true; die "redis: no PONG after 15s"; }
+    sleep 0.1
+  done
+  cp "$dir/redis.pid" "$STATE/redis.pid" # presence of redis.pid = we started it
+}
+
+# ---------------------------------------------------------------- commands
+
+lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock -w 300 9 || die "another services.sh start/stop holds $STATE/.lock"
+}
+
+cmd_start() {
+  local t0=$EPOCHREALTIME svc failed=() rc
+  declare -A jobs
+  lock
+  ensure_packages
+  for svc in kafka clickhouse redis; do
+    (
+      t=$EPOCHREALTIME STARTED=0
+      "start_$svc"
+      ((STARTED == 0)) || log "$svc: started and ready in $(elapsed "$t") s"
+    ) &
+    jobs[$svc]=$!
+  done
+  for svc in kafka clickhouse redis; do
+    rc=0
+    wait "${jobs[$svc]}" || rc=$?
+    ((rc == 0)) || failed+=("$svc")
+  done
+  ((${#failed[@]} == 0)) || die "failed to start: ${failed[*]} (the others are left running; run: bash scripts/services.sh stop)"
+  log "all services ready in $(elapsed "$t0") s"
+  cmd_env
+}
+
+cmd_stop() {
+  lock
+  stop_group kafka "$KAFKA_PATTERN" &
+  local k=$!
+  stop_group clickhouse "$CLICKHOUSE_PATTERN" &
+  local c=$!
+  local pid
+  if pid="$(our_pid redis "$REDIS_PATTERN")"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    log "redis: stopped (pid $pid)"
+  elif redis_ping; then
+    log "redis: left running (not started by this script)"
+  fi
+  rm -f "$STATE/redis.pid"
+  wait "$k" "$c"
+  clickhouse_remove_dirs
+  rm -rf "$STATE/kafka" "$STATE/redis"
+}
+
+cmd_status() {
+  local pid all=0
+  if pid="$(our_pid kafka "$KAFKA_PATTERN")" && port_open "$HOST" "$KAFKA_PORT"; then
+    echo "kafka       up    $HOST:$KAFKA_PORT (pid $pid)"
+  elif port_open "$HOST" "$KAFKA_PORT"; then
+    echo "kafka       up?   $HOST:$KAFKA_PORT is open, but not a broker this script started"
+  else
+    echo "kafka       down"; all=3
+  fi
+  if clickhouse_ping; then
+    if pid="$(our_pid clickhouse "$CLICKHOUSE_PATTERN")"; then
+      echo "clickhouse  up    http://$HOST:$CLICKHOUSE_HTTP_PORT (pid $pid)"
+    else
+      echo "clickhouse  up    http://$HOST:$CLICKHOUSE_HTTP_PORT (not started by this script)"
+    fi
+  else
+    echo "clickhouse  down"; all=3
+  fi
+  if redis_ping; then
+    if pid="$(our_pid redis "$REDIS_PATTERN")"; then
+      echo "redis       up    redis://$HOST:$REDIS_PORT (pid $pid)"
+    else
+      echo "redis       up    redis://$HOST:$REDIS_PORT (not started by this script)"
+    fi
+  else
+    echo "redis       down"; all=3
+  fi
+  return "$all"
+}
+
+cmd_env() {
+  echo "export KAFKA_BROKERS=$HOST:$KAFKA_PORT CLICKHOUSE_URL=http://$HOST:$CLICKHOUSE_HTTP_PORT REDIS_URL=redis://$HOST:$REDIS_PORT"
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status || exit $? ;;
+env) cmd_env ;;
+*)
+  echo "usage: bash scripts/services.sh start|stop|status|env" >&2
+  exit 2
+  ;;
+esac

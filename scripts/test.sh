@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The full test command (`npm test`): typecheck, then every *.test.ts under test/ and topologies/
+# with node's test runner (through tsx) against real local Kafka, ClickHouse and Redis
+# started by scripts/services.sh. TRIBUTARY_KEEP_SERVICES=1 leaves the services running afterwards.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ! -d node_modules ]]; then
+  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci
+fi
+
+if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then
+  trap 'bash scripts/services.sh stop || true' EXIT
+fi
+bash scripts/services.sh start
+eval "$(bash scripts/services.sh env)"
+
+echo "[test] typecheck: tsc --noEmit"
+npx tsc --noEmit
+
+dirs=()
+for d in test topologies; do [[ -d $d ]] && dirs+=("$d"); done
+files=()
+if ((${#dirs[@]})); then
+  mapfile -t files < <(find "${dirs[@]}" -name '*.test.ts' -type f -not -path '*/node_modules/*' | sort)
+fi
+if ((${#files[@]} == 0)); then
+  echo "[test] ERROR: no *.test.ts files found under test/ or topologies/" >&2
+  exit 1
+fi
+
+echo "[test] running ${#files[@]} test file(s)"
+status=0
+node --import tsx --test --test-concurrency=2 --test-timeout=180000 "${files[@]}" || status=$?
+exit "$status"
