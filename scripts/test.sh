@@ -12,6 +12,8 @@ fi
 if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then
   trap 'bash scripts/services.sh stop || true' EXIT
 fi
+# The dashboard tests drive Debian's chromium; services.sh installs it when missing.
+export TRIBUTARY_NEED_BROWSER=1
 bash scripts/services.sh start
 eval "$(bash scripts/services.sh env)"
 

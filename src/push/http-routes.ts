@@ -1,0 +1,75 @@
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { errorMessage as describeError } from '../core/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+/** Lets the caller add HTTP routes (health details, admin) on the push server's port. */
+export type ExtraRoutes = (app: TemplatedApp) => void;
+
+export interface HttpRoutesOptions {
+  dashboardHtml: string;
+  logger: Logger;
+  metrics?: Metrics;
+  extraRoutes?: ExtraRoutes;
+}
+
+/** The page only talks to its own origin; inline script and style are ours (no user content is inlined). */
+const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** GET / (dashboard), GET /metrics (Prometheus), GET /healthz, and 404 for everything else except /ws. */
+export function registerHttpRoutes(app: TemplatedApp, options: HttpRoutesOptions): void {
+  const { dashboardHtml, logger, metrics, extraRoutes } = options;
+
+  app.get('/', (res) => {
+    res
+      .writeStatus('200 OK')
+      .writeHeader('Content-Type', 'text/html; charset=utf-8')
+      .writeHeader('Cache-Control', 'no-cache')
+      .writeHeader('X-Content-Type-Options', 'nosniff')
+      .writeHeader('Content-Security-Policy', DASHBOARD_CSP)
+      .end(dashboardHtml);
+  });
+
+  app.get('/healthz', (res) => {
+    res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('ok');
+  });
+
+  app.get('/metrics', (res) => {
+    if (metrics === undefined) return endText(res, '404 Not Found', 'metrics are not enabled on this server');
+    serveMetrics(res, metrics, logger);
+  });
+
+  extraRoutes?.(app);
+
+  // Registered last; uWS prefers the more specific routes above (and the /ws upgrade route) anyway.
+  app.any('/*', (res) => endText(res, '404 Not Found', 'not found'));
+}
+
+/**
+ * The registry renders asynchronously, so the response outlives this handler: uWS requires an
+ * onAborted handler before returning, and a cork around the late writes (one syscall, and required
+ * by uWS outside the handler's own tick).
+ */
+function serveMetrics(res: HttpResponse, metrics: Metrics, logger: Logger): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  metrics.registry.metrics().then(
+    (body) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus('200 OK').writeHeader('Content-Type', metrics.registry.contentType).end(body);
+      });
+    },
+    (error: unknown) => {
+      logger.warn({ err: describeError(error) }, 'rendering /metrics failed');
+      if (aborted) return;
+      res.cork(() => endText(res, '500 Internal Server Error', 'metrics unavailable'));
+    },
+  );
+}
+
+function endText(res: HttpResponse, status: string, body: string): void {
+  res.writeStatus(status).writeHeader('Content-Type', 'text/plain; charset=utf-8').end(body);
+}
