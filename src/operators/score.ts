@@ -1,0 +1,184 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import { releaseAll, retainAll } from '../core/ack.ts';
+import type { Batch, StreamRecord } from '../core/batch.ts';
+import { ConfigError, errorMessage, TributaryError } from '../core/errors.ts';
+import { retry } from '../core/retry.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { MicroBatcher, type SettledBatch } from '../scoring/micro-batcher.ts';
+import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
+import { SharedModel, type ModelSource } from '../scoring/shared-model.ts';
+
+export interface ScoreOptions<T, U> {
+  /** The model's input for one record, in the model's feature order. */
+  features: (value: T) => ArrayLike<number>;
+  /** The output record's value. */
+  output: (value: T, probability: number, model: ScoringModel) => U;
+  /** Step name for dead letters, logs and metrics. Default 'score'. */
+  name?: string;
+  /** The topology's declared feature names, checked against the model's own list when it loads. */
+  featureNames?: readonly string[];
+  /** Most rows per model call. Default 1024. */
+  maxBatchRows?: number;
+  /** Longest a row waits for others to join its micro-batch. Default 10 ms. */
+  maxDelayMs?: number;
+  /** Attempts per micro-batch before its rows go to the dead letters. Defaults: 3 attempts, 50 ms, 1 s. */
+  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  metrics?: { metrics: Metrics; topology: string };
+  logger?: Logger;
+}
+
+/**
+ * Scores records with a model, micro-batching rows across input batches: one model call per
+ * `maxBatchRows` rows or per `maxDelayMs`, whichever fills first. Each input batch gives exactly
+ * one output batch, in input order; its ack tokens are held until that output has been emitted.
+ * A micro-batch that still fails after retries sends its records to the dead letters (step
+ * `name`); so does a record whose feature function throws. Completion waits for pending rows.
+ *
+ * `model` is an .onnx path (loaded once, closed after the last subscription), a model the
+ * caller owns, or a factory whose model the operator owns.
+ *
+ * @example windows.pipe(score('models/fraud.onnx', {
+ *   features: (w) => [w.n, w.total, w.maxAmount],
+ *   output: (w, probability, model) => ({ ...w, probability, model: model.version }),
+ * }))
+ */
+export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
+  const step = options.name ?? 'score';
+  const maxBatchRows = options.maxBatchRows ?? 1024;
+  const maxDelayMs = options.maxDelayMs ?? 10;
+  if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) {
+    throw new ConfigError(`${step}.maxBatchRows`, `${maxBatchRows} is not a positive integer`, 'use e.g. 1024');
+  }
+  if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
+    throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
+  }
+  const shared = new SharedModel(model);
+  // A model instance's width is known before its (already settled) load promise resolves.
+  const passedIn = typeof model === 'object' ? model : undefined;
+
+  return (source) =>
+    new Observable<Batch<U>>((subscriber) => {
+      let loaded: ScoringModel | undefined;
+      let lastRun: Promise<unknown> = Promise.resolve();
+      const stop = new AbortController();
+
+      const batcher = new MicroBatcher<T>({
+        maxBatchRows,
+        maxDelayMs,
+        features: options.features,
+        featureWidth: () => (loaded ?? passedIn)?.featureCount ?? options.featureNames?.length,
+        run: (features, rows, width) => {
+          const run = scoreMicroBatch(features, rows, width);
+          lastRun = run.catch(() => undefined);
+          return run;
+        },
+        emit: emitSettled,
+      });
+
+      // A model that cannot load (missing file, wrong features) ends the stream: nothing could be scored.
+      const ready = shared.acquire().then((candidate) => {
+        if (options.featureNames) checkFeatureNames(candidate, options.featureNames);
+        loaded = candidate;
+        return candidate;
+      });
+      ready.catch((error: unknown) => {
+        batcher.dispose();
+        subscriber.error(error);
+      });
+
+      async function scoreMicroBatch(features: Float32Array, rows: number, width: number): Promise<Float32Array> {
+        const scorer = await ready;
+        if (scorer.featureCount !== undefined && width !== scorer.featureCount) {
+          throw new ConfigError(`${step}.features`, `feature vectors have ${width} values but model ${scorer.name}@${scorer.version} takes ${scorer.featureCount}`, 'return one value per model feature');
+        }
+        return retry(
+          async () => {
+            const started = performance.now();
+            const probabilities = await scorer.score(features, rows);
+            recordScoring(scorer, rows, (performance.now() - started) / 1000);
+            return probabilities;
+          },
+          {
+            what: `${step}: scoring ${rows} rows with model ${scorer.name}@${scorer.version}`,
+            maxAttempts: options.retry?.maxAttempts ?? 3,
+            initialDelayMs: options.retry?.initialDelayMs ?? 50,
+            maxDelayMs: options.retry?.maxDelayMs ?? 1_000,
+            signal: stop.signal,
+            onRetry: ({ attempt, delayMs, error }) => options.logger?.warn({ step, attempt, delayMs, err: errorMessage(error) }, 'scoring failed, retrying'),
+          },
+        );
+      }
+
+      function emitSettled(settled: SettledBatch<T>): void {
+        const { batch, rows, probabilities, rowErrors } = settled;
+        let failed = 0;
+        for (const failure of settled.featureFailures) failed += deadLetter(batch, step, failure.record, failure.error);
+        const records: StreamRecord<U>[] = [];
+        for (let i = 0; i < rows.length; i++) {
+          const record = rows[i]!;
+          const scoringError = rowErrors?.[i];
+          if (scoringError !== undefined) {
+            failed += deadLetter(batch, step, record, scoringError);
+            continue;
+          }
+          try {
+            const value = options.output(record.value, probabilities[i]!, scoredBy());
+            records.push({ value, key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
+          } catch (error) {
+            failed += deadLetter(batch, step, record, `output: ${errorMessage(error)}`);
+          }
+        }
+        if (failed > 0) options.metrics?.metrics.deadLetters.inc({ topology: options.metrics.topology, step }, failed);
+        // Never acknowledge what downstream did not receive: those offsets must be read again.
+        if (subscriber.closed) return;
+        subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
+        releaseAll(batch.acks);
+      }
+
+      /** Rows are only settled as scored after `ready` resolved, which set `loaded`. */
+      function scoredBy(): ScoringModel {
+        if (loaded === undefined) throw new TributaryError(`${step}: model not loaded`, { code: 'SCORING_STATE' });
+        return loaded;
+      }
+
+      function recordScoring(scorer: ScoringModel, rows: number, seconds: number): void {
+        if (!options.metrics) return;
+        const labels = { topology: options.metrics.topology, model: scorer.name };
+        options.metrics.metrics.scoredRows.inc(labels, rows);
+        options.metrics.metrics.scoringSeconds.observe(labels, seconds);
+      }
+
+      const subscription = source.subscribe({
+        next(batch) {
+          // Held until this batch's output is emitted; a pass-through batch releases at once.
+          retainAll(batch.acks);
+          batcher.add(batch);
+        },
+        error: (error: unknown) => void batcher.whenDrained().then(() => subscriber.error(error)),
+        complete: () => void batcher.whenDrained().then(() => subscriber.complete()),
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        stop.abort();
+        batcher.dispose();
+        // Close an owned model only after its last run settled: releasing a running session crashes it.
+        void lastRun.then(() => shared.release());
+      };
+    });
+}
+
+function deadLetter(batch: Batch<unknown>, step: string, record: StreamRecord<unknown>, error: string): 1 {
+  batch.side.deadLetters.push({
+    step,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    error,
+    raw: null,
+    key: record.key,
+    timestamp: record.eventTime,
+  });
+  return 1;
+}

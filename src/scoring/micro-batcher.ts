@@ -1,0 +1,235 @@
+import type { Batch, StreamRecord } from '../core/batch.ts';
+import { errorMessage } from '../core/errors.ts';
+
+/**
+ * Groups the rows of many input batches into micro-batches for one model call each, and hands
+ * the batches back in arrival order once all their rows are scored.
+ *
+ * Rows are copied into one Float32Array per micro-batch as they arrive. A micro-batch is sealed
+ * when it holds `maxBatchRows` rows or `maxDelayMs` after its first row, whichever comes first;
+ * sealed micro-batches run one at a time (the model gets one core, never the event loop's too).
+ * A batch leaves only after every batch before it has left, so order is preserved exactly.
+ */
+
+/** A record whose features could not be extracted or scored, with the reason. */
+export interface RowFailure<T> {
+  record: StreamRecord<T>;
+  error: string;
+}
+
+/** An input batch with all its rows settled, handed to `emit` in arrival order. */
+export interface SettledBatch<T> {
+  batch: Batch<T>;
+  /** Records that were sent to the model, in input order. */
+  rows: StreamRecord<T>[];
+  /** probabilities[i] belongs to rows[i] unless rowErrors[i] is set. */
+  probabilities: Float32Array;
+  /** Per-row scoring failure (the whole micro-batch failed); null when every row was scored. */
+  rowErrors: (string | undefined)[] | null;
+  /** Records whose features could not be extracted; never sent to the model. */
+  featureFailures: RowFailure<T>[];
+}
+
+export interface MicroBatcherOptions<T> {
+  maxBatchRows: number;
+  maxDelayMs: number;
+  features: (value: T) => ArrayLike<number>;
+  /** Values per row once known (the model's width); before that each micro-batch takes the width of its rows. */
+  featureWidth: () => number | undefined;
+  /** Scores one micro-batch (`features` holds exactly rows * width values); a rejection fails its rows. */
+  run: (features: Float32Array, rows: number, width: number) => Promise<Float32Array>;
+  /** Receives settled batches in arrival order, synchronously where possible. */
+  emit: (settled: SettledBatch<T>) => void;
+}
+
+interface Slice<T> {
+  entry: SettledBatch<T> & { unscored: number };
+  /** Index of the slice's first row in entry.rows. */
+  entryStart: number;
+  count: number;
+}
+
+interface MicroBatch<T> {
+  width: number;
+  values: Float32Array;
+  rows: number;
+  slices: Slice<T>[];
+}
+
+type Pending<T> = Slice<T>['entry'];
+
+const INITIAL_CAPACITY_ROWS = 64;
+
+export class MicroBatcher<T> {
+  private readonly options: MicroBatcherOptions<T>;
+  private readonly queue: Pending<T>[] = [];
+  private readonly sealed: MicroBatch<T>[] = [];
+  private open: MicroBatch<T> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private draining = false;
+  private disposed = false;
+  private drainedWaiters: (() => void)[] = [];
+
+  constructor(options: MicroBatcherOptions<T>) {
+    this.options = options;
+  }
+
+  /** Batches waiting for their rows or for an earlier batch. */
+  get pendingBatches(): number {
+    return this.queue.length;
+  }
+
+  /** Takes one input batch; emits it at once when it has nothing to score and nothing is ahead of it. */
+  add(batch: Batch<T>): void {
+    if (this.disposed) return;
+    const records = batch.records;
+    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], unscored: 0 };
+    for (let i = 0; i < records.length; i++) this.addRow(entry, records[i]!);
+    if (entry.unscored === 0 && this.queue.length === 0 && !this.draining) {
+      this.options.emit(entry);
+      return;
+    }
+    this.queue.push(entry);
+    this.drain();
+  }
+
+  /** Seals the open micro-batch now and resolves once every batch taken so far has been emitted. */
+  whenDrained(): Promise<void> {
+    this.seal();
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainedWaiters.push(resolve));
+  }
+
+  /** Stops timers and emissions; a micro-batch already running finishes without emitting. */
+  dispose(): void {
+    this.disposed = true;
+    this.clearTimer();
+    this.open = null;
+    this.sealed.length = 0;
+    this.queue.length = 0;
+  }
+
+  private addRow(entry: Pending<T>, record: StreamRecord<T>): void {
+    let values: ArrayLike<number>;
+    try {
+      values = this.options.features(record.value);
+    } catch (error) {
+      entry.featureFailures.push({ record, error: `features: ${errorMessage(error)}` });
+      return;
+    }
+    const expected = this.options.featureWidth();
+    if (values.length === 0 || (expected !== undefined && values.length !== expected)) {
+      entry.featureFailures.push({ record, error: `features: feature vector has ${values.length} values, the model takes ${expected ?? 'at least 1'}` });
+      return;
+    }
+    // Before the model's width is known, a micro-batch holds rows of one width; the model rejects a wrong one as a whole.
+    if (this.open !== null && this.open.width !== values.length) this.seal();
+    const target = this.open ?? this.startMicroBatch(values.length);
+    const problem = writeRow(target, values);
+    if (problem !== undefined) {
+      entry.featureFailures.push({ record, error: `features: ${problem}` });
+      return;
+    }
+    const last = target.slices[target.slices.length - 1];
+    if (last !== undefined && last.entry === entry) last.count++;
+    else target.slices.push({ entry, entryStart: entry.rows.length, count: 1 });
+    entry.rows.push(record);
+    entry.unscored++;
+    target.rows++;
+    if (target.rows === 1) this.timer = setTimeout(() => this.seal(), this.options.maxDelayMs);
+    if (target.rows >= this.options.maxBatchRows) this.seal();
+  }
+
+  private startMicroBatch(width: number): MicroBatch<T> {
+    const capacity = Math.min(this.options.maxBatchRows, INITIAL_CAPACITY_ROWS);
+    this.open = { width, values: new Float32Array(capacity * width), rows: 0, slices: [] };
+    return this.open;
+  }
+
+  private seal(): void {
+    this.clearTimer();
+    const batch = this.open;
+    this.open = null; // an empty one (its only row was rejected) is dropped
+    if (batch === null || batch.rows === 0) return;
+    this.sealed.push(batch);
+    void this.runNext();
+  }
+
+  private async runNext(): Promise<void> {
+    if (this.running || this.disposed) return;
+    const batch = this.sealed.shift();
+    if (batch === undefined) return;
+    this.running = true;
+    let probabilities: Float32Array | undefined;
+    let failure: string | undefined;
+    try {
+      probabilities = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width);
+      if (probabilities.length < batch.rows) failure = `model returned ${probabilities.length} probabilities for ${batch.rows} rows`;
+    } catch (error) {
+      failure = errorMessage(error);
+    }
+    this.running = false;
+    if (this.disposed) return;
+    settle(batch, failure === undefined ? probabilities : undefined, failure);
+    this.drain();
+    void this.runNext();
+  }
+
+  /** Emits settled batches from the head of the queue; re-entrant calls (from emit) are absorbed by the running loop. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (!this.disposed && this.queue.length > 0 && this.queue[0]!.unscored === 0) {
+        this.options.emit(this.queue.shift()!);
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (this.queue.length === 0 && this.drainedWaiters.length > 0) {
+      const waiters = this.drainedWaiters;
+      this.drainedWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer === null) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Copies one row into the micro-batch; returns why it cannot be scored, or undefined. */
+function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>): string | undefined {
+  const { width } = batch;
+  const offset = batch.rows * width;
+  if (offset + width > batch.values.length) {
+    const grown = new Float32Array(Math.max(width, batch.values.length * 2));
+    grown.set(batch.values);
+    batch.values = grown;
+  }
+  for (let j = 0; j < width; j++) {
+    const value = values[j]!;
+    // NaN or Infinity would come back as a plausible-looking NaN score; reject the row instead.
+    if (!Number.isFinite(value)) return `feature ${j} is ${value}`;
+    batch.values[offset + j] = value;
+  }
+  return undefined;
+}
+
+/** Hands each slice its probabilities, or marks its rows failed. */
+function settle<T>(batch: MicroBatch<T>, probabilities: Float32Array | undefined, failure: string | undefined): void {
+  let offset = 0;
+  for (const { entry, entryStart, count } of batch.slices) {
+    if (probabilities !== undefined) {
+      entry.probabilities.set(probabilities.subarray(offset, offset + count), entryStart);
+    } else {
+      entry.rowErrors ??= new Array<string | undefined>(entry.rows.length);
+      for (let i = 0; i < count; i++) entry.rowErrors[entryStart + i] = failure;
+    }
+    entry.unscored -= count;
+    offset += count;
+  }
+}
