@@ -1,0 +1,223 @@
+import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
+import { isRetriable, sleep } from '../core/retry.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Sink } from './sink.ts';
+
+export interface BatchingSinkOptions {
+  name: string;
+  topology: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Flush as soon as this many rows are buffered (default 10,000). */
+  maxRows?: number;
+  /** Flush this long after the first row entered an empty buffer (default 1000 ms). */
+  maxDelayMs?: number;
+  /** `isFull()` once this many rows are buffered or in flight (default 4 * maxRows). */
+  maxBufferedRows?: number;
+  /** Backoff between failed writes: doubles from initialDelayMs up to maxDelayMs, with jitter. */
+  retry?: { initialDelayMs?: number; maxDelayMs?: number; nonRetriableAttempts?: number };
+  /**
+   * Called once when a write failed with a non-retriable error `nonRetriableAttempts` times
+   * (default 3): the rows can never be written, so the engine must stop instead of spinning.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+/**
+ * A sink that buffers rows and writes them in large chunks, one chunk in flight at a time.
+ * Subclasses implement `writeRows`; this class owns batching, retries, backpressure and acks:
+ * the ack tokens of a chunk are released only after `writeRows` resolved for it.
+ */
+export abstract class BatchingSink<T> implements Sink<T> {
+  readonly name: string;
+  protected readonly logger: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly labels: { topology: string; sink: string };
+  private readonly maxRows: number;
+  private readonly maxDelayMs: number;
+  private readonly maxBufferedRows: number;
+  private readonly initialRetryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly nonRetriableAttempts: number;
+  private readonly onFatal: ((error: Error) => void) | undefined;
+
+  private buffer: T[] = [];
+  private bufferAcks: AckToken[] = [];
+  private inFlight: Promise<void> | null = null;
+  private inFlightRows = 0;
+  /** Set when a flush was due while another was in flight. */
+  private flushPending = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private fatalError: Error | null = null;
+  private closed = false;
+
+  constructor(options: BatchingSinkOptions) {
+    this.name = options.name;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.labels = { topology: options.topology, sink: options.name };
+    this.maxRows = positive(options.maxRows ?? 10_000, `${options.name}.maxRows`);
+    this.maxDelayMs = options.maxDelayMs ?? 1000;
+    this.maxBufferedRows = positive(options.maxBufferedRows ?? 4 * this.maxRows, `${options.name}.maxBufferedRows`);
+    this.initialRetryDelayMs = options.retry?.initialDelayMs ?? 200;
+    this.maxRetryDelayMs = options.retry?.maxDelayMs ?? 10_000;
+    this.nonRetriableAttempts = options.retry?.nonRetriableAttempts ?? 3;
+    this.onFatal = options.onFatal;
+  }
+
+  /** Writes one chunk to the destination; resolves once the destination acknowledged it. */
+  protected abstract writeRows(rows: T[]): Promise<void>;
+
+  async open(): Promise<void> {}
+
+  write(rows: readonly T[], acks: readonly AckToken[]): void {
+    if (this.fatalError) throw this.fatalError;
+    if (this.closed) throw new Error(`sink ${this.name}: write after close`);
+    // Nothing buffered means nothing to acknowledge later: the acks need no reference from us.
+    if (rows.length === 0) return;
+    const buffer = this.buffer;
+    for (let i = 0; i < rows.length; i++) buffer.push(rows[i]!);
+    retainAll(acks);
+    for (let i = 0; i < acks.length; i++) this.bufferAcks.push(acks[i]!);
+    if (buffer.length >= this.maxRows) this.requestFlush();
+    else if (this.timer === null && !this.flushPending) this.startTimer();
+  }
+
+  /** Rows buffered plus rows in flight: what this sink holds in memory. */
+  get bufferedRows(): number {
+    return this.buffer.length + this.inFlightRows;
+  }
+
+  isFull(): boolean {
+    return this.fatalError !== null || this.bufferedRows >= this.maxBufferedRows;
+  }
+
+  whenReady(): Promise<void> {
+    if (this.fatalError) return Promise.reject(this.fatalError);
+    if (this.bufferedRows < this.maxBufferedRows) return Promise.resolve();
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  async flush(): Promise<void> {
+    while (this.buffer.length > 0 || this.inFlight !== null) {
+      if (this.fatalError) throw this.fatalError;
+      if (this.inFlight === null) this.startFlush();
+      await this.inFlight;
+    }
+    if (this.fatalError) throw this.fatalError;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      this.clearTimer();
+    }
+  }
+
+  private startTimer(): void {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.requestFlush();
+    }, this.maxDelayMs);
+    // A pending flush must never keep the process alive on its own.
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private requestFlush(): void {
+    if (this.fatalError) return;
+    if (this.inFlight !== null) this.flushPending = true;
+    else this.startFlush();
+  }
+
+  private startFlush(): void {
+    this.clearTimer();
+    this.flushPending = false;
+    const rows = this.buffer;
+    const acks = this.bufferAcks;
+    this.buffer = [];
+    this.bufferAcks = [];
+    this.inFlightRows = rows.length;
+    this.inFlight = this.writeWithRetry(rows, acks).then(() => this.afterFlush());
+  }
+
+  private afterFlush(): void {
+    this.inFlight = null;
+    this.inFlightRows = 0;
+    if (this.fatalError) return;
+    if (this.buffer.length > 0) {
+      if (this.flushPending || this.buffer.length >= this.maxRows) this.startFlush();
+      else if (this.timer === null) this.startTimer();
+    }
+    this.notifyReady();
+  }
+
+  private notifyReady(): void {
+    if (this.readyWaiters.length === 0 || this.bufferedRows >= this.maxBufferedRows) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /** Never rejects: transient failures are retried forever, permanent ones end in `fail`. */
+  private async writeWithRetry(rows: T[], acks: AckToken[]): Promise<void> {
+    let permanentFailures = 0;
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
+      try {
+        await this.writeRows(rows);
+        this.metrics?.sinkFlushSeconds.observe(this.labels, (performance.now() - started) / 1000);
+        this.metrics?.sinkRows.inc(this.labels, rows.length);
+        releaseAll(acks);
+        return;
+      } catch (error) {
+        this.metrics?.sinkErrors.inc(this.labels);
+        // Rows the destination rejects as invalid get a few tries (the cause may still be
+        // transient, e.g. a table being recreated), then stop the engine rather than spin.
+        if (!isRetriable(error) && ++permanentFailures >= this.nonRetriableAttempts) {
+          this.fail(error, rows.length, attempt);
+          return;
+        }
+        const delayMs = this.backoffMs(attempt);
+        this.logger.warn(
+          { sink: this.name, attempt, rows: rows.length, delayMs, err: errorMessage(error) },
+          `sink ${this.name}: writing ${rows.length} rows failed (${errorMessage(error)}), retrying in ${delayMs} ms (attempt ${attempt + 1})`,
+        );
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  private backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.maxRetryDelayMs, this.initialRetryDelayMs * 2 ** Math.min(attempt - 1, 30));
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  private fail(error: unknown, rows: number, attempts: number): void {
+    const fatal = error instanceof Error ? error : new Error(String(error));
+    this.fatalError = fatal;
+    this.clearTimer();
+    this.logger.error(
+      { sink: this.name, attempts, rows, err: errorMessage(error) },
+      `sink ${this.name}: giving up on ${rows} rows after ${attempts} attempts: ${errorMessage(error)}`,
+    );
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const waiter of waiters) waiter.reject(fatal);
+    this.onFatal?.(fatal);
+  }
+}
+
+function positive(value: number, field: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new ConfigError(field, `${value} is not a positive integer`, 'use a whole number of rows, e.g. 10000');
+  return value;
+}

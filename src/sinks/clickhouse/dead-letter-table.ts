@@ -1,0 +1,53 @@
+import type { DeadLetter } from '../../core/batch.ts';
+import type { SinkSpec } from '../sink.ts';
+import { ClickHouseSink } from './clickhouse-sink.ts';
+import { createTableSql, type ColumnDef } from './create-table.ts';
+import { quoteTableName } from './sql.ts';
+
+const COLUMNS: ColumnDef[] = [
+  { name: 'topology', type: 'String' },
+  { name: 'step', type: 'String', comment: 'Step that failed (decode, a named operator, a sink)' },
+  { name: 'topic', type: 'String' },
+  { name: 'partition', type: 'Int32' },
+  { name: 'offset', type: 'String', comment: 'Kafka offset as a decimal string' },
+  { name: 'error', type: 'String' },
+  { name: 'raw_base64', type: 'String', comment: "The record's original bytes, base64 ('' when unknown)" },
+  { name: 'raw_size', type: 'UInt32' },
+  { name: 'key', type: 'String' },
+  { name: 'event_timestamp', type: 'Int64', comment: 'Record timestamp, epoch ms (0 when unknown)' },
+  { name: 'ingested_at', type: 'DateTime', default: 'now()' },
+];
+
+/** Every column but ingested_at, which the server fills in. */
+const WRITTEN = COLUMNS.filter((c) => c.default === undefined).map((c) => c.name);
+
+/**
+ * Dead letters in a ClickHouse table, one row per failed record with its original bytes
+ * (base64, so that any bytes survive JSON exactly), ready to inspect and replay.
+ */
+export function clickhouseDeadLetters(table = 'dead_letters'): SinkSpec<DeadLetter> {
+  quoteTableName(table);
+  return {
+    description: `ClickHouse dead-letter table ${table}`,
+    create: (env) =>
+      new ClickHouseSink<DeadLetter>(env, {
+        table,
+        plan: (dialect) => ({
+          ddl: createTableSql(table, COLUMNS, { orderBy: ['topology', 'topic', 'partition', 'offset'], dialect }),
+          columns: WRITTEN,
+          toRow: (letter) => ({
+            topology: env.topology,
+            step: letter.step,
+            topic: letter.topic,
+            partition: letter.partition,
+            offset: letter.offset,
+            error: letter.error,
+            raw_base64: letter.raw ? Buffer.from(letter.raw.buffer, letter.raw.byteOffset, letter.raw.byteLength).toString('base64') : '',
+            raw_size: letter.raw ? letter.raw.byteLength : 0,
+            key: letter.key ?? '',
+            event_timestamp: letter.timestamp ?? 0,
+          }),
+        }),
+      }),
+  };
+}

@@ -1,0 +1,74 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/**
+ * What the connected ClickHouse can do. Features are detected from the server's own system
+ * tables (data type families, settings, columns) rather than guessed from version numbers, so
+ * the answers hold for 18.16 over HTTP, embedded chDB and anything in between.
+ */
+export interface ClickHouseDialect {
+  /** As reported by SELECT version(), e.g. '18.16.1' or '26.7.2.1'. */
+  version: string;
+  major: number;
+  minor: number;
+  supportsDateTime64: boolean;
+  /** LowCardinality usable without extra settings (18.16 needs allow_experimental_low_cardinality_type=1). */
+  supportsLowCardinality: boolean;
+  supportsMap: boolean;
+  /** `insert_deduplication_token` exists (newer servers; makes replayed inserts idempotent). */
+  supportsInsertDeduplicationToken: boolean;
+  /** `async_insert` exists; chDB enables it by default. */
+  supportsAsyncInsert: boolean;
+  /** Column `COMMENT '...'` in CREATE TABLE (18.16 has it; table comments it does not). */
+  supportsColumnComments: boolean;
+  /** JSON output quotes (U)Int64 as strings (18.16's default): read them back with Number() or BigInt(). */
+  quotes64BitIntegersInJson: boolean;
+}
+
+const detected = new WeakMap<ClickHouseClient, Promise<ClickHouseDialect>>();
+
+/** Detects the dialect once per client; later calls share the answer. */
+export function detectDialect(client: ClickHouseClient): Promise<ClickHouseDialect> {
+  let dialect = detected.get(client);
+  if (!dialect) {
+    dialect = queryDialect(client);
+    detected.set(client, dialect);
+    dialect.catch(() => detected.delete(client));
+  }
+  return dialect;
+}
+
+async function queryDialect(client: ClickHouseClient): Promise<ClickHouseDialect> {
+  // One statement after another: chDB runs a single session per connection.
+  const [{ version }] = await rows<{ version: string }>(client, 'SELECT version() AS version');
+  const families = new Set(
+    (await rows<{ name: string }>(client, "SELECT name FROM system.data_type_families WHERE name IN ('DateTime64', 'LowCardinality', 'Map')")).map((r) => r.name),
+  );
+  const settings = new Map(
+    (
+      await rows<{ name: string; value: string }>(
+        client,
+        "SELECT name, value FROM system.settings WHERE name IN ('insert_deduplication_token', 'async_insert', 'allow_experimental_low_cardinality_type', 'output_format_json_quote_64bit_integers')",
+      )
+    ).map((r) => [r.name, r.value]),
+  );
+  const comment = await rows<{ name: string }>(client, "SELECT name FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'comment'");
+  const [major = 0, minor = 0] = version!.split('.').map(Number);
+  const lowCardinalityFlag = settings.get('allow_experimental_low_cardinality_type');
+  return {
+    version: version!,
+    major,
+    minor,
+    supportsDateTime64: families.has('DateTime64'),
+    supportsLowCardinality: families.has('LowCardinality') && (lowCardinalityFlag === undefined || lowCardinalityFlag === '1'),
+    supportsMap: families.has('Map'),
+    supportsInsertDeduplicationToken: settings.has('insert_deduplication_token'),
+    supportsAsyncInsert: settings.has('async_insert'),
+    supportsColumnComments: comment.length > 0,
+    quotes64BitIntegersInJson: settings.get('output_format_json_quote_64bit_integers') !== '0',
+  };
+}
+
+async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  return result.json<T>();
+}

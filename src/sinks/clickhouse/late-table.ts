@@ -1,0 +1,62 @@
+import type { LateRecord } from '../../core/batch.ts';
+import type { SinkSpec } from '../sink.ts';
+import { ClickHouseSink } from './clickhouse-sink.ts';
+import { createTableSql, type ColumnDef } from './create-table.ts';
+import { quoteTableName } from './sql.ts';
+
+const COLUMNS: ColumnDef[] = [
+  { name: 'topology', type: 'String' },
+  { name: 'step', type: 'String', comment: 'Windowed step the record was late for' },
+  { name: 'key', type: 'String' },
+  { name: 'event_time', type: 'Int64', comment: 'Event time, epoch ms' },
+  { name: 'event_time_time', type: 'DateTime', alias: 'toDateTime(intDiv(`event_time`, 1000))', comment: 'event_time as DateTime (seconds)' },
+  { name: 'watermark', type: 'Int64', comment: 'Watermark when the record arrived, epoch ms' },
+  { name: 'topic', type: 'String' },
+  { name: 'partition', type: 'Int32' },
+  { name: 'offset', type: 'String' },
+  { name: 'payload', type: 'String', comment: 'The record value as JSON' },
+  { name: 'ingested_at', type: 'DateTime', default: 'now()' },
+];
+
+const WRITTEN = COLUMNS.filter((c) => c.default === undefined && c.alias === undefined).map((c) => c.name);
+
+/** Records that arrived after their windows closed, kept for analysis and backfills. */
+export function clickhouseLateRecords(table = 'late_records'): SinkSpec<LateRecord> {
+  quoteTableName(table);
+  return {
+    description: `ClickHouse late-record table ${table}`,
+    create: (env) =>
+      new ClickHouseSink<LateRecord>(env, {
+        table,
+        plan: (dialect) => ({
+          ddl: createTableSql(table, COLUMNS, { orderBy: ['topology', 'step', 'event_time'], dialect }),
+          columns: WRITTEN,
+          toRow: (late) => ({
+            topology: env.topology,
+            step: late.step,
+            key: late.key,
+            event_time: epochMillis(late.eventTime),
+            watermark: epochMillis(late.watermark),
+            topic: late.topic,
+            partition: late.partition,
+            offset: late.offset,
+            payload: payloadJson(late.value),
+          }),
+        }),
+      }),
+  };
+}
+
+/** Int64 columns cannot hold NaN or ±Infinity (a watermark before any data is -Infinity). */
+function epochMillis(ms: number): number {
+  return Number.isFinite(ms) ? Math.trunc(ms) : 0;
+}
+
+function payloadJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null';
+  } catch (error) {
+    // A late record must never stop the sink: keep what can be said about the value.
+    return JSON.stringify({ unserializable: String(error) });
+  }
+}

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StreamRecord } from '../../core/batch.ts';
+import { ConfigError, errorMessage } from '../../core/errors.ts';
+import type { SinkSpec } from '../sink.ts';
+import { avroFieldColumns, type AvroFieldColumn } from './avro-columns.ts';
+import { ddlFromAvro, type ColumnDef } from './avro-ddl.ts';
+import { ClickHouseSink, type TablePlan } from './clickhouse-sink.ts';
+import { quoteTableName } from './sql.ts';
+
+export interface ClickHouseTableOptions<T> {
+  /** Avro schema file in schemas/ (e.g. 'payment.avsc'): the table's columns. */
+  schema: string;
+  orderBy: string[];
+  /** A timestamp-millis field: the table is partitioned by its day. */
+  timeField?: string;
+  /** Adds _topic String, _partition Int32, _offset Int64 (-1 for derived records) from the record. */
+  provenance?: boolean;
+  /**
+   * The object to store, shaped like the schema's record (default: record.value). Only the
+   * schema's fields are taken from it, in schema order.
+   */
+  toRow?: (record: StreamRecord<T>) => Record<string, unknown>;
+  maxRows?: number;
+  maxDelayMs?: number;
+  maxBufferedRows?: number;
+}
+
+const PROVENANCE_COLUMNS: ColumnDef[] = [
+  { name: '_topic', type: 'String', comment: 'Kafka topic of the source record' },
+  { name: '_partition', type: 'Int32', comment: 'Kafka partition of the source record' },
+  { name: '_offset', type: 'Int64', comment: 'Kafka offset of the source record (-1 for derived records)' },
+];
+
+/** A ClickHouse table whose columns come from an Avro schema; created on open if absent. */
+export function clickhouseTable<T>(table: string, options: ClickHouseTableOptions<T>): SinkSpec<StreamRecord<T>> {
+  quoteTableName(table); // a bad name fails when the topology is defined, not when it starts
+  return {
+    description: `ClickHouse table ${table} (${options.schema})`,
+    create: (env) =>
+      new ClickHouseSink<StreamRecord<T>>(env, {
+        table,
+        maxRows: options.maxRows,
+        maxDelayMs: options.maxDelayMs,
+        maxBufferedRows: options.maxBufferedRows,
+        plan: async (dialect) => {
+          const schema = await loadSchema(env.schemasDir, options.schema, table);
+          const fields = avroFieldColumns(schema);
+          const provenance = options.provenance === true;
+          const ddl = ddlFromAvro(schema, {
+            table,
+            orderBy: options.orderBy,
+            partitionByTimeField: options.timeField,
+            extraColumns: provenance ? PROVENANCE_COLUMNS : [],
+            dialect,
+          });
+          const columns = fields.map((f) => f.name).concat(provenance ? PROVENANCE_COLUMNS.map((c) => c.name) : []);
+          return { ddl, columns, toRow: recordToRow(fields, options.toRow, provenance) } satisfies TablePlan<StreamRecord<T>>;
+        },
+      }),
+  };
+}
+
+/** Builds the row from the schema's fields in schema order, converting where JSON needs it. */
+function recordToRow<T>(
+  fields: AvroFieldColumn[],
+  toRow: ((record: StreamRecord<T>) => Record<string, unknown>) | undefined,
+  provenance: boolean,
+): (record: StreamRecord<T>) => Record<string, unknown> {
+  const names = fields.map((f) => f.name);
+  const converters = fields.map((f) => f.convert);
+  return (record) => {
+    const source = toRow ? toRow(record) : (record.value as Record<string, unknown>);
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) {
+      const value = source[names[i]!];
+      const convert = converters[i];
+      row[names[i]!] = convert ? convert(value) : value;
+    }
+    if (provenance) {
+      row._topic = record.topic;
+      row._partition = record.partition;
+      // A decimal string keeps offsets above 2^53 exact; both servers parse quoted Int64.
+      row._offset = record.offset === '' ? -1 : record.offset;
+    }
+    return row;
+  };
+}
+
+async function loadSchema(schemasDir: string, file: string, table: string): Promise<object> {
+  const path = join(schemasDir, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`clickhouse table ${table} schema`, `cannot read ${path} (${errorMessage(error)})`, 'name an .avsc file in the schemas folder, e.g. "payment.avsc"');
+  }
+  try {
+    return JSON.parse(text) as object;
+  } catch (error) {
+    throw new ConfigError(`clickhouse table ${table} schema`, `${path} is not valid JSON (${errorMessage(error)})`, 'fix the .avsc file');
+  }
+}
