@@ -1,0 +1,47 @@
+import type { Payment } from '../../src/sources/generator/card-payments.ts';
+import { cents, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+
+/**
+ * The card-fraud features computed independently of the engine: plain loops over the events,
+ * summing in the given order (the per-card order of a Kafka partition).
+ */
+export function referenceCardFeatures(payments: readonly Payment[]): CardFeatures[] {
+  const oneMinute = new Map<string, { count: number; sum: number; max: number }>();
+  const fiveMinutes = new Map<string, { cardId: string; end: number; count: number; sum: number; max: number }>();
+  for (const p of payments) {
+    const end1 = Math.floor(p.ts / 60_000) * 60_000 + 60_000;
+    const one = oneMinute.get(`${p.cardId}|${end1}`) ?? { count: 0, sum: 0, max: -Infinity };
+    one.count++;
+    one.sum += p.amount;
+    one.max = Math.max(one.max, p.amount);
+    oneMinute.set(`${p.cardId}|${end1}`, one);
+    for (let k = 0; k < 5; k++) {
+      const end5 = end1 + k * 60_000;
+      const five = fiveMinutes.get(`${p.cardId}|${end5}`) ?? { cardId: p.cardId, end: end5, count: 0, sum: 0, max: -Infinity };
+      five.count++;
+      five.sum += p.amount;
+      five.max = Math.max(five.max, p.amount);
+      fiveMinutes.set(`${p.cardId}|${end5}`, five);
+    }
+  }
+  const rows: CardFeatures[] = [];
+  for (const five of fiveMinutes.values()) {
+    const one = oneMinute.get(`${five.cardId}|${five.end}`);
+    rows.push({
+      cardId: five.cardId,
+      windowStart: five.end - 300_000,
+      windowEnd: five.end,
+      count1m: one?.count ?? 0,
+      sum1m: cents(one?.sum ?? 0),
+      max1m: one?.max ?? 0,
+      count5m: five.count,
+      sum5m: cents(five.sum),
+      max5m: five.max,
+    });
+  }
+  return rows.sort(byCardAndEnd);
+}
+
+export function byCardAndEnd(a: { cardId: string; windowEnd: number }, b: { cardId: string; windowEnd: number }): number {
+  return a.cardId < b.cardId ? -1 : a.cardId > b.cardId ? 1 : a.windowEnd - b.windowEnd;
+}

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { EngineConfig } from '../../src/topology/config.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SCHEMAS_DIR = path.join(REPO_ROOT, 'schemas');
+
+/**
+ * The address of a real service started by scripts/services.sh. Integration tests fail (never
+ * skip) without it: run them through `npm test`.
+ */
+export function requireService(variable: 'KAFKA_BROKERS' | 'CLICKHOUSE_URL' | 'REDIS_URL'): string {
+  const value = process.env[variable];
+  if (!value) throw new Error(`${variable} is not set: integration tests need the real services; run them with \`npm test\` (scripts/test.sh starts Kafka, ClickHouse and Redis)`);
+  return value;
+}
+
+/** A random lowercase name, so test files can run in parallel against one broker and server. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
+}
+
+export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
+  return {
+    kafkaBrokers: requireService('KAFKA_BROKERS').split(','),
+    clickhouseUrl: requireService('CLICKHOUSE_URL'),
+    clickhouseDataDir: path.join(REPO_ROOT, 'data', 'unused'),
+    redisUrl: requireService('REDIS_URL'),
+    port: 0,
+    host: '127.0.0.1',
+    groupId: uniqueName('group'),
+    maxInFlightRecords: 20_000,
+    commitIntervalMs: 300,
+    schemasDir: SCHEMAS_DIR,
+    ...overrides,
+  };
+}
+
+export function clickhouse(): ClickHouseClient {
+  return createClient({ url: requireService('CLICKHOUSE_URL') });
+}
+
+export async function queryRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+/** Polls `probe` until it returns a value for which `done` holds, or fails with the last value. */
+export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    last = await probe();
+  }
+  return last;
+}
