@@ -41,8 +41,8 @@ export interface BatchConsumer {
   /** Delivers batches one at a time; the next fetch waits for the handler (autoCommit off). */
   run(handler: (batch: FetchedBatch, control: BatchControl) => Promise<void>): Promise<void>;
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
-  /** Stops fetching; the group membership stays so offsets can still be committed. */
-  stop(): Promise<void>;
+  /** Stops fetching from every partition of `topic`; the membership stays, so commits still work. */
+  pause(topic: string): void;
   /** Called with this member's partitions after every group join. */
   onAssignment(listener: (assignment: ReadonlyArray<{ topic: string; partitions: number[] }>) => void): void;
   /** Number of group joins since connect (a rebalance adds one). */

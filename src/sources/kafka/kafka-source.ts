@@ -52,6 +52,9 @@ class KafkaSource<T> implements Source<T> {
   private context: SourceContext<T> | null = null;
   private commitTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> = Promise.resolve();
+  private stopping = false;
+  /** The batch handler in progress, so stop() can wait for it to hand over its last chunk. */
+  private handling: Promise<void> = Promise.resolve();
 
   constructor(options: KafkaTopicOptions<T>, environment: SourceEnvironment) {
     this.options = options;
@@ -89,7 +92,7 @@ class KafkaSource<T> implements Source<T> {
       context.assigned(keys);
     });
     await consumer.subscribe(options.topic, { fromBeginning: options.fromBeginning ?? true });
-    await consumer.run((batch, control) => this.handleBatch(batch, control));
+    await consumer.run((batch, control) => (this.handling = this.handleBatch(batch, control)));
     this.commitTimer = setInterval(() => void this.commit(), environment.commitIntervalMs);
     this.commitTimer.unref();
   }
@@ -104,7 +107,8 @@ class KafkaSource<T> implements Source<T> {
     const chunk = this.environment.maxChunkRecords;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
-      if (!control.isRunning() || control.isStale()) return;
+      // Records not handed over are not tracked, so they are not committed and are read again.
+      if (this.stopping || !control.isRunning() || control.isStale()) return;
       const end = Math.min(start + chunk, messages.length);
       const records: StreamRecord<T>[] = [];
       const deadLetters: DeadLetter[] = [];
@@ -147,9 +151,11 @@ class KafkaSource<T> implements Source<T> {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.commitTimer) clearInterval(this.commitTimer);
     this.commitTimer = null;
-    await this.consumer?.stop();
+    this.consumer?.pause(this.options.topic);
+    await this.handling.catch(() => {});
   }
 
   async close(): Promise<void> {

@@ -62,7 +62,8 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
         },
       }),
     commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
-    stop: () => consumer.stop(),
+    // kafkajs forgets its consumer group on stop(), after which commits fail; pausing keeps it.
+    pause: (topic) => consumer.pause([{ topic }]),
     onAssignment: (listener) => listeners.push(listener),
     get groupJoins() {
       return groupJoins;
