@@ -1,0 +1,63 @@
+/**
+ * Tributary's public API. Everything a topology author, a test or an embedding service needs is
+ * exported here; modules not re-exported are internal and may change.
+ */
+
+// Topologies
+export { defineTopology, type TopologyDefinition, type PipelineOutputs } from './topology/define-topology.ts';
+export { runOnArray, type ArrayRunResult, type ArrayRunOptions } from './topology/run-on-array.ts';
+export { loadConfig, type EngineConfig } from './topology/config.ts';
+export { Engine, type EngineOptions, type EngineStats } from './runtime/engine.ts';
+
+// Records and errors
+export type { Batch, StreamRecord, DeadLetter, LateRecord } from './core/batch.ts';
+export { TributaryError, ConfigError, DecodeError, ConnectionError, SinkError, ScoringError } from './core/errors.ts';
+export { toMillis, type Duration } from './core/duration.ts';
+
+// Sources
+export { kafkaTopic, type KafkaTopicOptions } from './sources/kafka/kafka-source.ts';
+export { generatorSource, type GeneratorOptions } from './sources/generator/generator-source.ts';
+export { CardPaymentModel, type Payment } from './sources/generator/card-payments.ts';
+export type { KafkaClient, BatchConsumer, Producer, Admin } from './sources/kafka/kafka-client.ts';
+export { createKafkajsClient } from './sources/kafka/kafkajs-client.ts';
+
+// Operators
+export { map } from './operators/map.ts';
+export { filter } from './operators/filter.ts';
+export { keyBy } from './operators/key-by.ts';
+export { tumbling } from './operators/windows/tumbling.ts';
+export { hopping } from './operators/windows/hopping.ts';
+export { aggregate, type WindowResult, type Windowed } from './operators/windows/aggregate.ts';
+export { count, sum, min, max, avg, last, type Aggregation } from './operators/windows/aggregations.ts';
+export { joinWindows } from './operators/windows/join-windows.ts';
+export { score, type ScoreOptions } from './operators/score.ts';
+
+// Scoring
+export { OnnxModel } from './scoring/onnx-model.ts';
+export type { ScoringModel } from './scoring/scoring-model.ts';
+export { trainLogisticRegression, evaluate, predictProbability, type LogisticRegressionModel } from './scoring/logistic-regression.ts';
+export { logisticRegressionToOnnx } from './scoring/logistic-regression-onnx.ts';
+
+// Serde
+export { createDecoder, type DecoderFormat } from './serde/create-decoder.ts';
+export { createAvroEncoder } from './serde/avro.ts';
+export { LocalSchemaRegistry } from './serde/schema-registry.ts';
+
+// Sinks
+export type { Sink, SinkSpec, SinkEnvironment } from './sinks/sink.ts';
+export { BatchingSink } from './sinks/batching-sink.ts';
+export { clickhouseTable } from './sinks/clickhouse/table-sink.ts';
+export { clickhouseDeadLetters } from './sinks/clickhouse/dead-letter-table.ts';
+export { clickhouseLateRecords } from './sinks/clickhouse/late-table.ts';
+export { connectClickHouse } from './sinks/clickhouse/connection.ts';
+export { websocketChannel } from './sinks/websocket-channel.ts';
+export { onlineState } from './sinks/online-state.ts';
+
+// State and push
+export type { KeyValueStore } from './state/key-value-store.ts';
+export { MemoryKeyValueStore } from './state/memory-store.ts';
+export { RedisKeyValueStore } from './state/redis-store.ts';
+export { startPushServer } from './push/uws-push-server.ts';
+export type { PushServer } from './push/push-server.ts';
+export { Metrics } from './observability/metrics.ts';
+export { createLogger } from './observability/logger.ts';
