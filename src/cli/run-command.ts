@@ -21,7 +21,11 @@ export async function runCommand(file: string): Promise<void> {
     if (++signals > 1) process.exit(130);
     logger.info(`${signal}: draining, flushing sinks and committing offsets`);
     engine.stop().then(
-      () => process.exit(0),
+      () => {
+        const stats = engine.stats();
+        process.stdout.write(`Stopped cleanly after ${stats.processedRecords} records: sinks flushed, offsets committed.\n`);
+        process.exit(0);
+      },
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
