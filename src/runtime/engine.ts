@@ -1,7 +1,6 @@
 import { Subject, config as rxConfig } from 'rxjs';
 import type { Batch } from '../core/batch.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
-import { sleep } from '../core/retry.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import { startPushServer } from '../push/uws-push-server.ts';
@@ -142,10 +141,8 @@ export class Engine {
     if (!this.buffer.hasRoomFor(size)) {
       this.fetchBlocked++;
       this.metrics.fetchBlocked.inc({ topology: this.topology.name });
-      while (!this.buffer.hasRoomFor(size)) {
-        await Promise.race([this.buffer.waitForRoom(size), sleep(1_000)]);
-        if (keepAlive) await keepAlive();
-      }
+      // Wake at least every second to keep the Kafka group membership alive while waiting.
+      while (!(await this.buffer.waitForRoom(size, 1_000))) if (keepAlive) await keepAlive();
     }
     this.buffer.push({ batch, size });
     this.metrics.recordsIn.inc({ topology: this.topology.name }, size);

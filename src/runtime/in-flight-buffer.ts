@@ -9,8 +9,9 @@ export class InFlightBuffer<T extends { size: number }> {
   private head = 0;
   private count = 0;
   private peak = 0;
-  private spaceWaiters: Array<() => void> = [];
-  private itemWaiter: (() => void) | null = null;
+  /** Each returns true once satisfied (and is then dropped). */
+  private spaceWaiters: Array<() => boolean> = [];
+  private itemWaiters: Array<() => void> = [];
   private closed = false;
   readonly capacity: number;
 
@@ -32,9 +33,28 @@ export class InFlightBuffer<T extends { size: number }> {
     return this.count === 0 || this.count + size <= this.capacity;
   }
 
-  /** Resolves when `size` more records fit. */
-  async waitForRoom(size: number): Promise<void> {
-    while (!this.hasRoomFor(size)) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+  /**
+   * Resolves true when `size` more records fit, or false after `timeoutMs` (so a waiting source
+   * can send a heartbeat and wait again without leaving waiters behind).
+   */
+  waitForRoom(size: number, timeoutMs = Infinity): Promise<boolean> {
+    if (this.hasRoomFor(size)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = () => {
+        if (!this.hasRoomFor(size)) return false;
+        clearTimeout(timer);
+        resolve(true);
+        return true;
+      };
+      this.spaceWaiters.push(waiter);
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          this.spaceWaiters = this.spaceWaiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
   }
 
   /** Adds an item; call only when `hasRoomFor(item.size)`. */
@@ -42,16 +62,14 @@ export class InFlightBuffer<T extends { size: number }> {
     this.items.push(item);
     this.count += item.size;
     if (this.count > this.peak) this.peak = this.count;
-    const waiter = this.itemWaiter;
-    this.itemWaiter = null;
-    waiter?.();
+    this.itemWaiters.shift()?.();
   }
 
   /** The next item, waiting until one arrives; null once the buffer is closed and empty. */
   async take(): Promise<T | null> {
     while (this.head >= this.items.length) {
       if (this.closed) return null;
-      await new Promise<void>((resolve) => (this.itemWaiter = resolve));
+      await new Promise<void>((resolve) => this.itemWaiters.push(resolve));
     }
     const item = this.items[this.head]!;
     this.items[this.head++] = undefined as unknown as T;
@@ -65,16 +83,14 @@ export class InFlightBuffer<T extends { size: number }> {
   /** Marks a taken item's records as processed, making room. */
   release(size: number): void {
     this.count -= size;
-    const waiters = this.spaceWaiters;
-    this.spaceWaiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.spaceWaiters.length > 0) this.spaceWaiters = this.spaceWaiters.filter((satisfied) => !satisfied());
   }
 
   /** No more pushes: `take()` returns what is queued, then null. */
   close(): void {
     this.closed = true;
-    const waiter = this.itemWaiter;
-    this.itemWaiter = null;
-    waiter?.();
+    const waiters = this.itemWaiters;
+    this.itemWaiters = [];
+    for (const wake of waiters) wake();
   }
 }

@@ -28,23 +28,27 @@ const FIELDS = {
   TRIBUTARY_COMMIT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 1000',
 } as const;
 
-const hostPort = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
+const validBroker = (broker: string) => {
+  const port = hostPort.exec(broker)?.[1];
+  return port !== undefined && Number(port) >= 1 && Number(port) <= 65535;
+};
 
 const schema = z.object({
   KAFKA_BROKERS: z
     .string()
     .trim()
     .transform((text) => text.split(',').map((broker) => broker.trim()).filter(Boolean))
-    .refine((brokers) => brokers.length > 0 && brokers.every((broker) => hostPort.test(broker)), 'expected host:port entries')
+    .refine((brokers) => brokers.length > 0 && brokers.every(validBroker), 'expected host:port entries with ports 1-65535')
     .optional(),
   CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CLICKHOUSE_DATA_DIR: z.string().default('data/chdb'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: z.string().trim().regex(/^\d{1,5}$/, 'expected a decimal port number').transform(Number).pipe(z.number().max(65535)).default(8080),
   HOST: z.string().default('127.0.0.1'),
   TRIBUTARY_GROUP_ID: z.string().min(1).optional(),
-  TRIBUTARY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(50_000),
-  TRIBUTARY_COMMIT_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  TRIBUTARY_MAX_IN_FLIGHT: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(50_000),
+  TRIBUTARY_COMMIT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(1_000),
   TRIBUTARY_SCHEMAS_DIR: z.string().default('schemas'),
 });
 

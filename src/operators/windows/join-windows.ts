@@ -18,6 +18,11 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
 ): Observable<Batch<O>> {
   return new Observable<Batch<O>>((subscriber) => {
     const pendingLeft: Batch<L>[] = [];
+    let completed = 0;
+    // The join completes when both sides have: a batch may still be waiting for its partner.
+    const completeOne = () => {
+      if (++completed === 2) subscriber.complete();
+    };
     const pendingRight: Batch<R>[] = [];
 
     function emit(l: Batch<L>, r: Batch<R>): void {
@@ -46,7 +51,7 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
         releaseAll(partner.acks);
       },
       error: (error) => subscriber.error(error),
-      complete: () => subscriber.complete(),
+      complete: completeOne,
     });
     const rightSubscription = right.subscribe({
       next(batch) {
@@ -60,7 +65,7 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
         releaseAll(partner.acks);
       },
       error: (error) => subscriber.error(error),
-      complete: () => subscriber.complete(),
+      complete: completeOne,
     });
     return () => {
       leftSubscription.unsubscribe();
