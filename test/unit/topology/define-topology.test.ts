@@ -116,7 +116,7 @@ test('buildOutputs rejects a sinks entry naming no pipeline output, listing the 
 });
 
 test('buildOutputs says "nothing" when the pipeline returns no outputs', () => {
-  const topology = defineTopology({ ...valid(), pipeline: (): PipelineOutputs => ({}), sinks: { features: [sink] } });
+  const topology = defineTopology({ ...valid(), pipeline: (): PipelineOutputs => ({}), sinks: { features: [sink] } as never });
   assert.throws(() => buildOutputs(topology, new Subject<Batch<Event>>()), (error: unknown) => {
     assert.ok(error instanceof ConfigError);
     assert.equal(error.field, 'sinks.features');
