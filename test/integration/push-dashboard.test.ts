@@ -181,6 +181,7 @@ test('the dashboard subscribes, renders predictions, and reconnects after a serv
     await relay.close();
     chromium.process.kill();
     await new Promise((resolve) => chromium.process.once('exit', resolve));
-    rmSync(chromium.profile, { recursive: true, force: true });
+    // Chromium helper processes may still be writing the profile for a moment after exit.
+    rmSync(chromium.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 });

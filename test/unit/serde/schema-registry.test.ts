@@ -35,18 +35,21 @@ function configErrorOf(files: Record<string, string>): ConfigError {
 }
 
 test('loads the project schemas with their ids', () => {
-  assert.deepEqual(registry.fileNames, ['card_features.avsc', 'fraud_prediction.avsc', 'payment.avsc']);
+  assert.deepEqual(registry.fileNames, ['card_features.avsc', 'fraud_prediction.avsc', 'payment.avsc', 'payment_v2.avsc']);
+  assert.equal(registry.byId(4), registry.schema('payment_v2.avsc'));
   assert.equal(registry.byId(1), registry.schema('payment.avsc'));
   assert.equal(registry.byId(2), registry.schema('card_features.avsc'));
   assert.equal(registry.byId(3), registry.schema('fraud_prediction.avsc'));
-  assert.equal(registry.byId(4), undefined);
+  assert.equal(registry.byId(5), undefined);
   assert.equal(registry.has('payment.avsc'), true);
   assert.equal(registry.has('nope.avsc'), false);
 });
 
 test('idOf accepts a file name or a record full name', () => {
   assert.equal(registry.idOf('payment.avsc'), 1);
-  assert.equal(registry.idOf('dev.tributary.examples.Payment'), 1);
+  // Two versions share the record name Payment: the full name means the newest (v2, id 4).
+  assert.equal(registry.idOf('dev.tributary.examples.Payment'), 4);
+  assert.equal(registry.idOf('payment_v2.avsc'), 4);
   assert.equal(registry.idOf('dev.tributary.examples.FraudPrediction'), 3);
   assert.throws(() => registry.idOf('Payment'), ConfigError);
 });
