@@ -50,8 +50,10 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       },
       eventTime: (p) => p.ts,
       eventsPerSecond: options.demoRate ?? 200,
-      startBehind: '6m',
-      speedup: 30,
+      // Start half an hour behind and replay at 10x: a window closes every 6 s for the first
+      // ~3 minutes, then once a minute in real time.
+      startBehind: '30m',
+      speedup: 10,
       outOfOrderness: '5s',
     }),
     pipeline: (payments) => {
