@@ -50,10 +50,10 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       },
       eventTime: (p) => p.ts,
       eventsPerSecond: options.demoRate ?? 200,
-      // Start half an hour behind and replay at 10x: a window closes every 6 s for the first
-      // ~3 minutes, then once a minute in real time.
-      startBehind: '30m',
-      speedup: 10,
+      // Start 20 minutes behind and replay at 20x: the first predictions within seconds, a window
+      // closing every 3 s for about a minute, then once a minute in real time.
+      startBehind: '20m',
+      speedup: 20,
       outOfOrderness: '5s',
     }),
     pipeline: (payments) => {
