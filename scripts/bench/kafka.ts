@@ -1,0 +1,212 @@
+/**
+ * Kafka phases on one fresh topic (3 partitions): preload N Avro (Confluent wire) payments with
+ * the project's producer, count them back with a bare kafkajs consumer, decode them alone, then
+ * drain the topic with the full card-fraud topology (ClickHouse server, Redis, push disabled).
+ */
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import type { Logger } from '../../src/observability/logger.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { Engine } from '../../src/runtime/engine.ts';
+import { createAvroDecoder, createAvroEncoder } from '../../src/serde/avro.ts';
+import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
+import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import type { Payment } from '../../src/sources/generator/card-payments.ts';
+import { BENCH_TOPOLOGY, benchConfig, fullTopology, log, paymentStream, result, SCHEMAS_DIR, startPhase, type BenchOptions, type BenchResult } from './common.ts';
+
+export interface Services {
+  kafkaBrokers: string;
+  clickhouseUrl: string;
+  redisUrl: string;
+}
+
+const PARTITIONS = 3;
+// kafkajs groups each send's messages per partition by copying arrays (quadratic in the
+// send's size), so moderate sends with several in flight produce fastest.
+const PRODUCE_BATCH = 1_000; // messages per producer.send
+const PRODUCE_IN_FLIGHT = 8; // sends awaited together
+
+export async function benchKafka(options: BenchOptions & { keep: boolean }, services: Services, logger: Logger): Promise<BenchResult[]> {
+  const n = options.events;
+  const brokers = services.kafkaBrokers.split(',');
+  const topic = `bench_payments_${randomBytes(5).toString('hex')}`;
+  const prefix = `bench_${randomBytes(4).toString('hex')}_`;
+  const results: BenchResult[] = [];
+  const registry = LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR);
+
+  log(`kafka: generating and encoding ${n} payments`);
+  const encoder = createAvroEncoder<Payment>({ wire: 'confluent', registry, schema: 'payment.avsc' });
+  const payments = paymentStream(options, n);
+  let phase = startPhase();
+  const values = payments.map((p) => encoder.encode(p));
+  results.push(result('avro encode (Confluent wire)', n, phase()));
+
+  const client = createKafkajsClient({ brokers, clientId: 'tributary-bench', logger });
+  const admin = client.admin();
+  await admin.connect();
+  const producer = client.producer();
+  await producer.connect();
+  try {
+    await admin.createTopic(topic, { partitions: PARTITIONS });
+    log(`kafka: producing ${n} messages to ${topic} (${PRODUCE_BATCH} per send, ${PRODUCE_IN_FLIGHT} sends in flight)`);
+    phase = startPhase();
+    // Keyed by card, as the integration test does: each card's order is its partition's order.
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < n; i += PRODUCE_BATCH) {
+      const end = Math.min(i + PRODUCE_BATCH, n);
+      const messages = [];
+      for (let j = i; j < end; j++) messages.push({ key: payments[j]!.cardId, value: values[j]! });
+      sends.push(producer.send(topic, messages));
+      if (sends.length >= PRODUCE_IN_FLIGHT) await sends.shift();
+    }
+    await Promise.all(sends);
+    results.push(result('kafka produce (project producer, acks=all)', n, phase(), { note: `${PARTITIONS} partitions, topic ${topic}` }));
+    const written = (await admin.topicEndOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+    if (written !== n) throw new Error(`topic ${topic} holds ${written} messages, expected ${n}`);
+
+    results.push(await rawConsume(brokers, topic, n));
+
+    log(`avro decode of ${n} messages`);
+    const decoder = createAvroDecoder<Payment>({ wire: 'confluent', registry });
+    for (let i = 0; i < Math.min(n, 20_000); i++) decoder.decode(values[i]!); // warm-up
+    phase = startPhase();
+    let checksum = 0;
+    for (let i = 0; i < n; i++) checksum += decoder.decode(values[i]!).ts & 1;
+    results.push(result('avro decode only', n, phase(), { details: { checksum } }));
+
+    results.push(await engineDrain(options, services, topic, prefix, logger));
+  } finally {
+    await producer.disconnect().catch(() => {});
+    await admin.disconnect().catch(() => {});
+    if (!options.keep) await cleanUp(services, brokers, topic, prefix, logger);
+    else log(`kept topic ${topic} and tables ${prefix}*`);
+  }
+  return results;
+}
+
+/** A bare kafkajs consumer with the engine's fetch settings, counting messages and nothing else. */
+async function rawConsume(brokers: string[], topic: string, n: number): Promise<BenchResult> {
+  log(`kafka: raw kafkajs consume of ${n} messages (new group, fromBeginning)`);
+  const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, logLevel: logLevel.NOTHING });
+  // Same settings as src/sources/kafka/kafkajs-client.ts.
+  const consumer = kafka.consumer({
+    groupId: `bench-raw-${randomBytes(5).toString('hex')}`,
+    minBytes: 256 * 1024,
+    maxWaitTimeInMs: 100,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytes: 16 * 1024 * 1024,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    allowAutoTopicCreation: false,
+  });
+  const phase = startPhase();
+  const t0 = performance.now();
+  let count = 0;
+  let batches = 0;
+  let firstBatchSeconds = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((resolve) => (finished = resolve));
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: true,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch }) => {
+      if (batches++ === 0) firstBatchSeconds = (performance.now() - t0) / 1000;
+      count += batch.messages.length;
+      if (count >= n) finished();
+    },
+  });
+  await all;
+  const measure = phase();
+  await consumer.disconnect();
+  const steady = n / (measure.seconds - firstBatchSeconds);
+  // The rate after the first batch means little when the rest took a few fetches.
+  const after = measure.seconds - firstBatchSeconds > 0.1 ? `; ${Math.round(steady)}/s after it` : '';
+  return result('raw kafkajs consume (count only)', n, measure, {
+    note: `${batches} batches; first batch after ${firstBatchSeconds.toFixed(2)} s${after}`,
+    details: { batches, firstBatchSeconds, eventsPerSecondAfterFirstBatch: steady },
+  });
+}
+
+/**
+ * The full topology from Engine.start until stats().processedRecords reaches N, then
+ * engine.stop() (final sink flush, offset commit, disconnect) is included in the time.
+ */
+async function engineDrain(options: BenchOptions, services: Services, topic: string, prefix: string, logger: Logger): Promise<BenchResult> {
+  const n = options.events;
+  log(`kafka: card-fraud topology draining ${n} events (ClickHouse ${services.clickhouseUrl}, Redis ${services.redisUrl})`);
+  const config = benchConfig({ KAFKA_BROKERS: services.kafkaBrokers, CLICKHOUSE_URL: services.clickhouseUrl, REDIS_URL: services.redisUrl, TRIBUTARY_GROUP_ID: `bench-${randomBytes(5).toString('hex')}` });
+  const phase = startPhase();
+  const t0 = performance.now();
+  const engine = await Engine.start(fullTopology({ topic, tablePrefix: prefix }), { config, logger, push: false, metrics: new Metrics() });
+  const startupSeconds = (performance.now() - t0) / 1000;
+  let firstRecordSeconds = 0;
+  let failure: unknown;
+  engine.done.catch((error) => (failure = error));
+  // Polled every 5 ms. The poll only runs when the engine yields to the event loop, so the
+  // 'all processed' time can be late; the reported total runs to the end of engine.stop().
+  while (engine.stats().processedRecords < n) {
+    if (failure !== undefined) throw failure;
+    if (firstRecordSeconds === 0 && engine.stats().processedRecords > 0) firstRecordSeconds = (performance.now() - t0) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const processedSeconds = (performance.now() - t0) / 1000;
+  const stats = engine.stats();
+  // Windows computed but not yet scored when the last event was processed: stop() waits for them.
+  const unscored = (stats.routed.features ?? 0) - (stats.routed.predictions ?? 0);
+  await engine.stop();
+  if (failure !== undefined) throw failure;
+  const measure = phase();
+  const stopSeconds = measure.seconds - processedSeconds;
+  const rows = await countServerRows(services.clickhouseUrl, prefix, logger);
+  if (rows.payments !== n) throw new Error(`ClickHouse holds ${rows.payments} payments, expected ${n}`);
+  return result('kafka pipeline (full topology, drain)', n, measure, {
+    note: `startup ${startupSeconds.toFixed(2)} s; first record ${firstRecordSeconds > 0 ? `${firstRecordSeconds.toFixed(2)} s` : 'not seen by the poll'}; all processed ${processedSeconds.toFixed(2)} s (${Math.round(n / processedSeconds)}/s), ${unscored} windows then still unscored; stop+flush ${stopSeconds.toFixed(2)} s`,
+    details: { startupSeconds, firstRecordSeconds, processedSeconds, stopSeconds, eventsPerSecondToProcessed: n / processedSeconds, unscoredAtProcessed: unscored, rows, stats },
+  });
+}
+
+async function countServerRows(url: string, prefix: string, logger: Logger): Promise<Record<string, number>> {
+  const client = await connectClickHouse({ url, logger });
+  try {
+    const out: Record<string, number> = {};
+    for (const [name, table] of Object.entries({ payments: 'payments', features: 'card_features', predictions: 'fraud_predictions', late: 'late_records', deadLetters: 'dead_letters' })) {
+      const rows = await (await client.query({ query: `SELECT count() AS n FROM ${prefix}${table}`, format: 'JSONEachRow' })).json<{ n: string }>();
+      out[name] = Number(rows[0]?.n ?? 0);
+    }
+    return out;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Drops the bench topic, tables and Redis keys so repeated runs do not fill the shared services. */
+async function cleanUp(services: Services, brokers: string[], topic: string, prefix: string, logger: Logger): Promise<void> {
+  const kafka = new Kafka({ clientId: 'tributary-bench-cleanup', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch((error) => log(`could not delete topic ${topic}: ${String(error)}`));
+  await admin.disconnect().catch(() => {});
+  const client = await connectClickHouse({ url: services.clickhouseUrl, logger }).catch(() => null);
+  for (const table of ['payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters']) {
+    await client?.command({ query: `DROP TABLE IF EXISTS ${prefix}${table}` }).catch((error) => log(`could not drop ${prefix}${table}: ${String(error)}`));
+  }
+  await client?.close();
+  const redis = new Redis(services.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `tributary:${BENCH_TOPOLOGY}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch (error) {
+    log(`could not remove Redis keys tributary:${BENCH_TOPOLOGY}:*: ${String(error)}`);
+  } finally {
+    redis.disconnect();
+  }
+}
