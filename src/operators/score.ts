@@ -18,7 +18,7 @@ export interface ScoreOptions<T, U> {
   name?: string;
   /** The topology's declared feature names, checked against the model's own list when it loads. */
   featureNames?: readonly string[];
-  /** Most rows per model call. Default 1024. */
+  /** Most rows per model call. Default 4096 (a window close emits every key at once). */
   maxBatchRows?: number;
   /** Longest a row waits for others to join its micro-batch. Default 10 ms. */
   maxDelayMs?: number;
@@ -45,7 +45,7 @@ export interface ScoreOptions<T, U> {
  */
 export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
   const step = options.name ?? 'score';
-  const maxBatchRows = options.maxBatchRows ?? 1024;
+  const maxBatchRows = options.maxBatchRows ?? 4096;
   const maxDelayMs = options.maxDelayMs ?? 10;
   if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) {
     throw new ConfigError(`${step}.maxBatchRows`, `${maxBatchRows} is not a positive integer`, 'use e.g. 1024');

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Subject, config as rxConfig } from 'rxjs';
 import type { Batch } from '../core/batch.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
@@ -150,9 +151,16 @@ export class Engine {
   }
 
   private async runProcessLoop(): Promise<void> {
+    let lastYield = performance.now();
     for (;;) {
       const item = await this.buffer.take();
       if (item === null) break;
+      // Queued batches resolve as microtasks, which starve timers and I/O (model results, sink
+      // acknowledgements, commits, heartbeats, WebSocket sends): give them a turn every 5 ms.
+      if (performance.now() - lastYield > 5) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
       if (this.sinks.isFull()) {
         this.sinkWaits++;
         await this.sinks.whenReady();

@@ -79,8 +79,8 @@ class KafkaSource<T> implements Source<T> {
     this.consumer = consumer;
     await retry(() => consumer.connect(), {
       what: `connect to Kafka at ${brokers.join(',')}`,
-      maxAttempts: 6,
-      initialDelayMs: 500,
+      maxAttempts: 3,
+      initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => environment.logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
       throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error);

@@ -15,7 +15,8 @@ export function createKafkajsClient(options: { brokers: string[]; clientId: stri
     clientId: options.clientId,
     brokers: options.brokers,
     connectionTimeout: 3_000,
-    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    // Bounded, so an unreachable broker is reported within a minute instead of retried for ever.
+    retry: { initialRetryTime: 300, retries: 5, maxRetryTime: 5_000 },
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
