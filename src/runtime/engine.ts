@@ -88,7 +88,13 @@ export class Engine {
 
   static async start(topology: AnyTopology, options: EngineOptions = {}): Promise<Engine> {
     const engine = new Engine(topology, options);
-    await engine.startAll(options);
+    try {
+      await engine.startAll(options);
+    } catch (error) {
+      // Release what did start (port, chDB lock, connections) so the caller can retry or exit.
+      await engine.stop().catch(() => {});
+      throw error;
+    }
     return engine;
   }
 
