@@ -104,4 +104,4 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   });
 }
 
-export default createCardFraudTopology({ topic: process.env.PAYMENTS_TOPIC });
+export default createCardFraudTopology({ topic: process.env.PAYMENTS_TOPIC, demoRate: Number(process.env.DEMO_RATE) || undefined });
