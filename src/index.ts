@@ -28,7 +28,7 @@ export { keyBy } from './operators/key-by.ts';
 export { tumbling } from './operators/windows/tumbling.ts';
 export { hopping } from './operators/windows/hopping.ts';
 export { aggregate, type WindowResult, type Windowed } from './operators/windows/aggregate.ts';
-export { count, sum, min, max, avg, last, type Aggregation } from './operators/windows/aggregations.ts';
+export { count, sum, min, max, avg, last, first, stddev, distinctCount, type Aggregation } from './operators/windows/aggregations.ts';
 export { joinWindows } from './operators/windows/join-windows.ts';
 export { score, type ScoreOptions } from './operators/score.ts';
 

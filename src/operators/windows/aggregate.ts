@@ -1,8 +1,8 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { AckToken } from '../../core/ack.ts';
 import type { Batch, StreamRecord } from '../../core/batch.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
-import { lastWindowEnd, windowsPerEvent, type WindowedBatch } from './window-spec.ts';
+import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
+import { WindowSlices, type ClosedWindow } from './window-slices.ts';
 
 /** Identity of a closed window, merged into every aggregate result. */
 export interface WindowResult {
@@ -15,23 +15,16 @@ export interface WindowResult {
 
 export type Windowed<R> = WindowResult & R;
 
-/** Open windows that end at the same time, for every key (design rule 6: buckets keyed by end). */
-interface Bucket {
-  start: number;
-  end: number;
-  states: Map<string, unknown[]>;
-  /** Source batches with records in this bucket: their offsets commit only after it is emitted. */
-  acks: AckToken[];
-  lastBatch: object | null;
-}
-
 /**
  * Aggregates the records of each key and window, and emits one result per key when the
  * watermark passes the window's end plus grace (emit mode "final"). A record whose windows have
  * all closed goes to the late destination, counted under the step name; never dropped silently.
  *
  * Lateness is judged against the watermark before the record's batch; windows close against the
- * watermark after it.
+ * watermark after it. Windows are emitted in end order; within a window, keys in first-seen
+ * order over its slices (earliest slice first). State is one partial accumulator per key and
+ * hop-long slice, merged when a window closes; a slice holds the acks of the batches that
+ * contributed to it until the last window containing it has been emitted.
  *
  * @example byCard.pipe(tumbling('1m', { grace: '10s' }), aggregate({ n: count(), total: sum((p) => p.amount) }))
  */
@@ -45,85 +38,52 @@ export function aggregate<T, M extends AggregationMap<T>>(
 
   return (source) =>
     new Observable<Batch<Out>>((subscriber) => {
-      const buckets = new Map<number, Bucket>();
+      let slices: WindowSlices<T> | null = null;
       let watermark = -Infinity;
 
-      function newState(): unknown[] {
-        const state = new Array<unknown>(aggs.length);
-        for (let i = 0; i < aggs.length; i++) state[i] = aggs[i]!.init();
-        return state;
-      }
-
-      function bucketFor(end: number, sizeMs: number, batch: Batch<T>): Bucket {
-        let bucket = buckets.get(end);
-        if (bucket === undefined) {
-          bucket = { start: end - sizeMs, end, states: new Map(), acks: [], lastBatch: null };
-          buckets.set(end, bucket);
-        }
-        if (bucket.lastBatch !== batch) {
-          bucket.lastBatch = batch;
-          for (const token of batch.acks) {
-            token.retain();
-            bucket.acks.push(token);
-          }
-        }
-        return bucket;
-      }
-
-      function addRecord(batch: WindowedBatch<T>, record: StreamRecord<T>, step: string): void {
+      function addRecords(batch: WindowedBatch<T>, state: WindowSlices<T>, step: string): void {
         const spec = batch.window;
-        const t = record.eventTime;
-        let end = lastWindowEnd(spec, t);
-        let accepted = false;
-        for (let k = windowsPerEvent(spec); k > 0; k--, end -= spec.hopMs) {
-          if (end + spec.graceMs <= watermark) continue; // this window already closed
-          const bucket = bucketFor(end, spec.sizeMs, batch);
-          let state = bucket.states.get(record.key);
-          if (state === undefined) {
-            state = newState();
-            bucket.states.set(record.key, state);
+        const input = batch.records;
+        for (let r = 0; r < input.length; r++) {
+          const record = input[r]!;
+          const t = record.eventTime;
+          // Late only when the last window containing the record has closed, i.e. all of them.
+          if (lastWindowEnd(spec, t) + spec.graceMs <= watermark) {
+            batch.side.late.push({ step, key: record.key, eventTime: t, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
+            continue;
           }
-          for (let i = 0; i < aggs.length; i++) state[i] = aggs[i]!.add(state[i], record.value, t);
-          accepted = true;
-        }
-        if (!accepted) {
-          batch.side.late.push({ step, key: record.key, eventTime: t, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
+          state.add(state.sliceFor(t, batch), record.key, record.value, t);
         }
       }
 
-      function closeWindows(graceMs: number): { records: StreamRecord<Out>[]; closed: Bucket[] } {
+      function toRecords(windows: readonly ClosedWindow[]): StreamRecord<Out>[] {
         const records: StreamRecord<Out>[] = [];
-        const closed: Bucket[] = [];
-        for (const bucket of buckets.values()) if (bucket.end + graceMs <= watermark) closed.push(bucket);
-        if (closed.length === 0) return { records, closed };
-        closed.sort((a, b) => a.end - b.end);
-        for (const bucket of closed) {
-          buckets.delete(bucket.end);
-          for (const [key, state] of bucket.states) {
-            const value = { key, windowStart: bucket.start, windowEnd: bucket.end } as Record<string, unknown>;
+        for (const window of windows) {
+          for (const [key, state] of window.states) {
+            const value = { key, windowStart: window.start, windowEnd: window.end } as Record<string, unknown>;
             for (let i = 0; i < aggs.length; i++) value[names[i]!] = aggs[i]!.result(state[i]);
-            records.push({ value: value as Out, key, eventTime: bucket.end - 1, topic: '', partition: -1, offset: '' });
+            records.push({ value: value as Out, key, eventTime: window.end - 1, topic: '', partition: -1, offset: '' });
           }
         }
-        return { records, closed };
+        return records;
       }
 
       return source.subscribe({
         next(batch) {
           const step = options.name ?? batch.window.name;
-          const input = batch.records;
-          for (let i = 0; i < input.length; i++) addRecord(batch, input[i]!, step);
+          slices ??= new WindowSlices<T>(batch.window, aggs);
+          addRecords(batch, slices, step);
           if (batch.watermark > watermark) watermark = batch.watermark;
-          const { records, closed } = closeWindows(batch.window.graceMs);
+          const { windows, acks: windowAcks, dropped } = slices.closeThrough(watermark - batch.window.graceMs);
           let acks = batch.acks;
-          if (closed.length > 0) {
+          if (windowAcks.length > 0) {
             const union = new Set(acks);
-            for (const bucket of closed) for (const token of bucket.acks) union.add(token);
+            for (const token of windowAcks) union.add(token);
             acks = [...union];
           }
-          subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
-          // Downstream has retained what it keeps; the windows' own holds can go now.
-          for (const bucket of closed) for (const token of bucket.acks) token.release();
+          subscriber.next({ records: toRecords(windows), watermark: batch.watermark, acks, side: batch.side });
+          // Downstream has retained what it keeps; a slice's own holds go once its last window is out.
+          for (const slice of dropped) for (const token of slice.acks) token.release();
         },
         error: (error) => subscriber.error(error),
         complete: () => subscriber.complete(),

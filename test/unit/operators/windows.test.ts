@@ -9,6 +9,9 @@ import { hopping } from '../../../src/operators/windows/hopping.ts';
 import { aggregate } from '../../../src/operators/windows/aggregate.ts';
 import { avg, count, last, max, min, sum } from '../../../src/operators/windows/aggregations.ts';
 import { SeededRandom } from '../../../src/sources/generator/random.ts';
+import { Subject } from 'rxjs';
+import { AckToken, untrackedToken } from '../../../src/core/ack.ts';
+import { makeWindowSpec, type WindowedBatch } from '../../../src/operators/windows/window-spec.ts';
 
 interface Event {
   k: string;
@@ -144,4 +147,50 @@ test('a key function that throws dead-letters only that record', async () => {
   assert.equal(deadLetters[0]!.step, 'keyBy');
   assert.equal(deadLetters[0]!.offset, '1');
   assert.equal(deadLetters[0]!.error, 'negative value');
+});
+
+test('hopping output order: by window end, then keys by their earliest slice in the window, then first arrival there', async () => {
+  const t0 = 1_700_000_000_000 - (1_700_000_000_000 % 10_000);
+  const events: Event[] = [
+    { k: 'b', t: t0 + 6_000, v: 1 }, // slice [t0+5s, t0+10s)
+    { k: 'a', t: t0 + 1_000, v: 2 }, // slice [t0, t0+5s): earlier slice, later arrival
+    { k: 'c', t: t0 + 2_000, v: 3 },
+    { k: 'a', t: t0 + 7_000, v: 4 },
+  ];
+  const { outputs } = await runOnArray(topologyWith('hopping'), events, { batchSize: 1 });
+  const windows = outputs.windows as Array<{ key: string; windowEnd: number; n: number }>;
+  assert.deepEqual(
+    windows.map((w) => [w.windowEnd - t0, w.key, w.n]),
+    [
+      [5_000, 'a', 1],
+      [5_000, 'c', 1],
+      [10_000, 'a', 2],
+      [10_000, 'c', 1],
+      [10_000, 'b', 1],
+      [15_000, 'b', 1],
+      [15_000, 'a', 1],
+    ],
+  );
+});
+
+test('a hopping slice keeps its batch acks until the last window containing it is emitted', () => {
+  const spec = makeWindowSpec('hopping', '10s', '5s', {});
+  const input = new Subject<WindowedBatch<Event>>();
+  const emitted: Array<{ ends: number[]; acks: AckToken[] }> = [];
+  input.pipe(aggregate({ n: count() })).subscribe((batch) => emitted.push({ ends: batch.records.map((r) => r.value.windowEnd), acks: batch.acks }));
+  const token = new AckToken('p0', 0n, 1, () => {});
+  const send = (watermark: number, records: Event[], acks: AckToken[]) => {
+    input.next({ records: records.map((e) => ({ value: e, key: e.k, eventTime: e.t, topic: 't', partition: 0, offset: '0' })), watermark, acks, side: { late: [], deadLetters: [] }, window: spec });
+    for (const ack of acks) ack.release(); // the source's own reference, as the engine does
+  };
+  send(1_000, [{ k: 'a', t: 7_000, v: 1 }], [token]); // in windows ending at 10s and 15s
+  assert.equal(token.done, false);
+  send(10_000, [], [untrackedToken()]); // the window ending at 10s is emitted
+  assert.deepEqual(emitted[1]!.ends, [10_000]);
+  assert.ok(emitted[1]!.acks.includes(token));
+  assert.equal(token.done, false, 'the slice is still part of the window ending at 15s');
+  send(15_000, [], [untrackedToken()]);
+  assert.deepEqual(emitted[2]!.ends, [15_000]);
+  assert.ok(emitted[2]!.acks.includes(token));
+  assert.equal(token.done, true);
 });
