@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Subject, config as rxConfig } from 'rxjs';
-import type { Batch } from '../core/batch.ts';
+import { newSideOutputs, type Batch } from '../core/batch.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
@@ -39,7 +39,8 @@ export interface EngineStats {
 }
 
 interface QueuedBatch {
-  batch: SourceBatch<unknown>;
+  /** null: an idleness tick, queued so it keeps its place behind the batches before it. */
+  batch: SourceBatch<unknown> | null;
   size: number;
 }
 
@@ -62,6 +63,8 @@ export class Engine {
   private readonly input = new Subject<Batch<unknown>>();
   private readonly sinks: SinkSet;
   private clock!: EventTimeClock;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private tickQueued = false;
   private source!: Source<unknown>;
   private completions: Promise<void>[] = [];
   private processLoop: Promise<void> = Promise.resolve();
@@ -111,7 +114,8 @@ export class Engine {
     await this.sinks.open();
     const outputs = buildOutputs(topology, this.input.asObservable());
     this.completions = this.sinks.connect(outputs, (error) => this.fail(error));
-    this.clock = new EventTimeClock(spec.outOfOrdernessMs);
+    this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
+    this.startIdleTicks(spec.idleTimeoutMs ?? 0);
     this.source = spec.create({
       topology: topology.name,
       logger,
@@ -148,9 +152,15 @@ export class Engine {
     if (!this.buffer.hasRoomFor(size)) {
       this.fetchBlocked++;
       this.metrics.fetchBlocked.inc({ topology: this.topology.name });
+      this.clock.pauseIdleness(); // the source is held back, not silent: this wait is no idleness
       // Wake at least every second to keep the Kafka group membership alive while waiting.
-      while (!(await this.buffer.waitForRoom(size, 1_000))) if (keepAlive) await keepAlive();
+      try {
+        while (!(await this.buffer.waitForRoom(size, 1_000))) if (keepAlive) await keepAlive();
+      } finally {
+        this.clock.resumeIdleness();
+      }
     }
+    if (batch.records.length > 0) this.clock.touch(batch.partitionKey); // queued records: not idle
     this.buffer.push({ batch, size });
     this.metrics.recordsIn.inc({ topology: this.topology.name }, size);
     this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
@@ -172,7 +182,8 @@ export class Engine {
         await this.sinks.whenReady();
       }
       try {
-        this.process(item.batch);
+        if (item.batch) this.process(item.batch);
+        else this.idleTick();
       } catch (error) {
         this.fail(error);
       }
@@ -191,6 +202,34 @@ export class Engine {
     this.sinks.drainSideOutputs(batch.side, batch.acks);
     this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(watermark) ? watermark : 0);
     sourceBatch.token.release();
+  }
+
+  /**
+   * With an idle timeout, queues a tick every min(1 s, timeout / 2) so idleness is re-evaluated
+   * even when nothing arrives. Ticks go through the in-flight buffer, not a timer callback: the
+   * loop then applies them in order after the batches fetched before, and only when the sinks
+   * have room (closing windows writes rows).
+   */
+  private startIdleTicks(idleTimeoutMs: number): void {
+    if (idleTimeoutMs <= 0) return;
+    this.idleTimer = setInterval(() => {
+      if (this.tickQueued || this.stopping || this.ended) return;
+      this.tickQueued = true;
+      this.buffer.push({ batch: null, size: 0 });
+    }, Math.max(10, Math.min(1_000, idleTimeoutMs / 2)));
+    this.idleTimer.unref();
+  }
+
+  /** If idleness alone advanced the watermark, an empty batch carries it so windows close. */
+  private idleTick(): void {
+    this.tickQueued = false;
+    const before = this.clock.watermark;
+    const watermark = this.clock.tick();
+    if (!(watermark > before)) return;
+    const batch: Batch<unknown> = { records: [], watermark, acks: [], side: newSideOutputs() };
+    this.input.next(batch);
+    this.sinks.drainSideOutputs(batch.side, batch.acks);
+    this.metrics.watermark.set({ topology: this.topology.name }, watermark);
   }
 
   /** End of a bounded input: close every window, let async steps finish, flush sinks. */
@@ -237,6 +276,7 @@ export class Engine {
    * not committed, so a restart reads their records again.
    */
   stop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
     this.stopping ??= (async () => {
       await this.source?.stop().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'source stop failed'));
       this.buffer.close();

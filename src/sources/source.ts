@@ -64,6 +64,11 @@ export interface SourceSpec<T> {
   readonly description: string;
   /** Bounded out-of-orderness: each partition's watermark trails its largest event time by this. */
   readonly outOfOrdernessMs: number;
+  /**
+   * Processing time without records after which a partition stops holding the watermark back
+   * (it rejoins when it delivers again). Absent or 0: partitions never count as idle.
+   */
+  readonly idleTimeoutMs?: number;
   /** Event time of a decoded value (epoch ms); used by replays and plain-array runs too. */
   readonly eventTime: (value: T) => number;
   create(environment: SourceEnvironment): Source<T>;

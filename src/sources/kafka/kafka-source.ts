@@ -18,6 +18,12 @@ export interface KafkaTopicOptions<T> {
   eventTime: (value: T) => number;
   /** How far behind the largest event time seen a partition's watermark trails. Default 5s. */
   outOfOrderness?: Duration;
+  /**
+   * A partition that delivers nothing for this long (wall-clock time) is left out of the
+   * watermark until it delivers again, so an empty partition cannot hold windows open for ever.
+   * Default 30s; `false` or 0 disables it.
+   */
+  idleTimeout?: Duration | false;
   /** Where a new consumer group starts. Default true (the whole topic). */
   fromBeginning?: boolean;
   consumer?: Partial<Omit<ConsumerOptions, 'groupId'>>;
@@ -37,6 +43,7 @@ export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
   return {
     description: `kafka topic ${options.topic}`,
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
+    idleTimeoutMs: options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout'),
     eventTime: options.eventTime,
     create: (environment) => new KafkaSource(options, environment),
   };

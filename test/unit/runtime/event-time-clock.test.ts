@@ -114,3 +114,157 @@ test('the watermark is monotonic over a random interleaving of partitions', () =
     previous = watermark;
   }
 });
+
+// Idleness (Flink's withIdleness): a fake wall clock makes every step deterministic.
+function idleClock(outOfOrdernessMs: number, idleTimeoutMs: number) {
+  const time = { now: 1_000_000 };
+  const clock = new EventTimeClock(outOfOrdernessMs, { idleTimeoutMs, now: () => time.now });
+  return { clock, time };
+}
+
+test('idleness: a silent partition is left out of the minimum after the timeout', () => {
+  const { clock, time } = idleClock(1_000, 2_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  clock.observe('t:1', 50_000);
+  assert.equal(clock.watermark, 9_000, 't:0 decides');
+  time.now += 1_999;
+  assert.equal(clock.observe('t:1', 60_000), 9_000, 't:0 is silent for 1,999 ms: still active');
+  time.now += 1;
+  assert.equal(clock.idlePartitions, 0);
+  assert.equal(clock.tick(), 59_000, 't:0 silent for 2,000 ms (t:1 delivered 1 ms ago): only t:1 counts');
+  assert.equal(clock.idlePartitions, 1);
+});
+
+test('idleness: an assigned partition that never delivers is idle the timeout after its assignment', () => {
+  const { clock, time } = idleClock(0, 5_000);
+  clock.assign(['t:0', 't:1']);
+  time.now += 3_000;
+  assert.equal(clock.observe('t:0', 20_000), -Infinity, 't:1 was assigned 3 s ago');
+  time.now += 1_999;
+  assert.equal(clock.tick(), -Infinity);
+  time.now += 1;
+  assert.equal(clock.tick(), 20_000, 't:1 assigned 5 s ago and unseen; t:0 delivered 2 s ago');
+  // A partition newly assigned by a rebalance gets its own full timeout, an old one keeps its time.
+  time.now += 1_000;
+  clock.assign(['t:0', 't:1', 't:2']);
+  assert.equal(clock.observe('t:0', 30_000), 20_000, 't:2 (unseen, just assigned) holds it');
+  time.now += 5_000;
+  assert.equal(clock.observe('t:0', 31_000), 31_000, 't:2 and t:1 idle');
+  assert.equal(clock.idlePartitions, 2);
+});
+
+test('idleness: a partition that delivers again rejoins; the watermark never goes back', () => {
+  const { clock, time } = idleClock(0, 1_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 100_000);
+  clock.observe('t:1', 5_000);
+  time.now += 1_000;
+  assert.equal(clock.observe('t:0', 100_000), 100_000, 't:1 idle');
+  // t:1 rejoins with old records (they are late downstream): the watermark holds, not backwards.
+  assert.equal(clock.observe('t:1', 7_000), 100_000);
+  assert.equal(clock.idlePartitions, 0);
+  assert.equal(clock.observe('t:0', 200_000), 100_000, 't:1 (7,000) is active again and the slowest');
+  assert.equal(clock.observe('t:1', 150_000), 150_000, 'min(200,000, 150,000)');
+  // touch keeps a partition active without an event time (records queued, not yet observed).
+  time.now += 900;
+  clock.touch('t:1');
+  time.now += 900;
+  assert.equal(clock.observe('t:0', 300_000), 150_000, 't:1 touched 900 ms ago: still active');
+});
+
+test('idleness: when every assigned partition is idle the watermark stays where it is', () => {
+  const { clock, time } = idleClock(500, 1_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  clock.observe('t:1', 20_000);
+  assert.equal(clock.watermark, 9_500);
+  time.now += 60_000;
+  assert.equal(clock.tick(), 9_500, 'never +Infinity, never t:1 alone without evidence');
+  assert.equal(clock.idlePartitions, 2);
+  assert.equal(clock.observe('t:1', 20_000), 19_500, 't:1 delivers again: it alone is active');
+});
+
+test('idleness: all idle at the next evaluation holds the value from just before the last went idle', () => {
+  const { clock, time } = idleClock(0, 1_000);
+  clock.assign(['t:0', 't:1', 't:2']);
+  clock.observe('t:0', 10_000);
+  clock.observe('t:1', 40_000);
+  clock.observe('t:2', 30_000);
+  time.now += 200;
+  clock.observe('t:1', 40_000);
+  clock.observe('t:2', 35_000);
+  assert.equal(clock.watermark, 10_000);
+  // No evaluation between t:0 going idle (+1,000) and t:1, t:2 going idle (+1,200): a continuous
+  // evaluation would have seen min(40,000, 35,000) in between, and that is where it stops.
+  time.now += 5_000;
+  assert.equal(clock.tick(), 35_000);
+  time.now += 60_000;
+  assert.equal(clock.tick(), 35_000, 'and stays');
+});
+
+test('idleness: a timeout of 0 disables it; an unseen partition holds the watermark for ever', () => {
+  const { clock, time } = idleClock(0, 0);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  time.now += 3_600_000;
+  assert.equal(clock.tick(), -Infinity);
+  assert.equal(clock.idlePartitions, 0);
+});
+
+test('idleness: time while the idle clock is paused (backpressure) does not count', () => {
+  const { clock, time } = idleClock(0, 1_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  clock.observe('t:1', 20_000);
+  time.now += 500;
+  clock.pauseIdleness();
+  clock.pauseIdleness(); // nested
+  time.now += 10_000;
+  clock.resumeIdleness();
+  assert.equal(clock.observe('t:1', 30_000), 10_000, 'still paused (one resume left)');
+  clock.resumeIdleness();
+  time.now += 499;
+  assert.equal(clock.observe('t:1', 30_000), 10_000, 't:0 silent for 999 ms of unpaused time');
+  time.now += 1;
+  assert.equal(clock.tick(), 30_000);
+});
+
+test('idleness: the watermark is monotonic and matches a reference over random deliveries and silences', () => {
+  const keys = ['a', 'b', 'c'];
+  const timeout = 700;
+  const { clock, time } = idleClock(250, timeout);
+  clock.assign(keys);
+  const assignedAt = time.now;
+  const maxima = new Map<string, number>();
+  const lastSeen = new Map<string, number>();
+  const idleCounts = new Set<number>();
+  let previous = -Infinity;
+  let state = 987654;
+  // The high bits of the LCG: its low bits repeat with a short period.
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 8;
+  for (let i = 0; i < 5_000; i++) {
+    time.now += next() % 20 === 0 ? 700 + (next() % 400) : next() % 150; // sometimes everything goes silent
+    let watermark: number;
+    if (next() % 4 === 0) {
+      watermark = clock.tick();
+    } else {
+      const key = keys[next() % 8 === 0 ? 0 : 1 + (next() % 2)]!; // 'a' delivers rarely
+      const eventTime = 1_000 + i * 10 - (next() % 2_000);
+      maxima.set(key, Math.max(maxima.get(key) ?? -Infinity, eventTime));
+      lastSeen.set(key, time.now);
+      watermark = clock.observe(key, eventTime);
+    }
+    // Continuous semantics: with every partition idle, those that went idle last count.
+    const seenAt = (k: string) => lastSeen.get(k) ?? assignedAt;
+    const active = keys.filter((k) => time.now - seenAt(k) < timeout);
+    const latest = Math.max(...keys.map(seenAt));
+    const counted = active.length > 0 ? active : keys.filter((k) => seenAt(k) === latest);
+    const least = Math.min(...counted.map((k) => maxima.get(k) ?? -Infinity)) - 250;
+    assert.equal(watermark, Math.max(previous, least), `step ${i}`);
+    assert.equal(clock.idlePartitions, keys.length - active.length);
+    idleCounts.add(active.length);
+    previous = watermark;
+  }
+  assert.deepEqual([...idleCounts].sort(), [0, 1, 2, 3], '0, 1, 2 and 3 active partitions all occurred');
+});
