@@ -1,7 +1,9 @@
 /**
  * Insert throughput of the ClickHouse table sink: 100k payment records through
- * clickhouseTable(...) (row building, JSONEachRow, INSERT), into the server at CLICKHOUSE_URL
- * (skipped when unset) and into embedded chDB in a temporary directory.
+ * clickhouseTable(...) (row building, JSON encoding, INSERT), into the server at CLICKHOUSE_URL
+ * (skipped when unset) and into embedded chDB in a temporary directory. First, without any
+ * server, the cost per row of building and encoding rows in each insert format (the sink's
+ * own work on the main thread), through a client that only JSON-encodes as the real one does.
  *
  *   CLICKHOUSE_URL=http://127.0.0.1:8123 npx tsx scripts/bench-clickhouse.ts [rows] [maxRows]
  */
@@ -10,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient, InsertParams } from '@clickhouse/client';
 import { untrackedToken } from '../src/core/ack.ts';
 import type { StreamRecord } from '../src/core/batch.ts';
 import { Metrics } from '../src/observability/metrics.ts';
@@ -40,7 +42,7 @@ const records: StreamRecord<Record<string, unknown>>[] = Array.from({ length: RO
   offset: String(i),
 }));
 
-async function runOnce(client: ClickHouseClient, table: string): Promise<number> {
+async function runOnce(client: ClickHouseClient, table: string, check = true): Promise<number> {
   const sink = clickhouseTable(table, { schema: 'payment.avsc', orderBy: ['cardId', 'ts'], timeField: 'ts', provenance: true, maxRows: MAX_ROWS }).create({
     topology: 'bench',
     logger: silentLogger,
@@ -62,6 +64,7 @@ async function runOnce(client: ClickHouseClient, table: string): Promise<number>
   }
   await sink.close();
   const seconds = (performance.now() - started) / 1000;
+  if (!check) return ROWS / seconds;
   const [row] = await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{ n: string | number }>();
   if (Number(row!.n) !== ROWS) throw new Error(`${table}: expected ${ROWS} rows, found ${row!.n}`);
   return ROWS / seconds;
@@ -83,6 +86,46 @@ async function bench(label: string, client: ClickHouseClient): Promise<void> {
   console.log(`${label}: ${ROWS.toLocaleString('en-US')} rows, inserts of up to ${MAX_ROWS.toLocaleString('en-US')}: median ${fmt(rates[Math.floor(rates.length / 2)]!)} rows/s (runs: ${rates.map(fmt).join(', ')})`);
 }
 
+/** A client whose dialect queries answer as 18.16 or a current server and whose inserts only encode. */
+const formats = new Set<string>(); // as sent, for the label
+
+function encodingClient(compact: boolean): ClickHouseClient {
+  const answer = (query: string): unknown[] => {
+    if (query.includes('version()')) return [{ version: compact ? '26.7' : '18.16.1' }];
+    if (query.includes('system.tables')) return [{ name: 'formats' }];
+    if (query.includes('system.formats')) return compact ? [{ name: 'JSONCompactEachRow' }] : [];
+    return [];
+  };
+  let bytes = 0;
+  return {
+    query: async ({ query }: { query: string }) => ({ json: async () => answer(query) }),
+    command: async () => ({}),
+    // As @clickhouse/client encodes an array of rows: one JSON.stringify per row, joined.
+    insert: async ({ values, format }: InsertParams) => {
+      formats.add(String(format));
+      bytes += (values as unknown[]).map((v) => JSON.stringify(v) + '\n').join('').length;
+    },
+    close: async () => void bytes,
+  } as unknown as ClickHouseClient;
+}
+
+async function benchEncoding(): Promise<void> {
+  for (const compact of [false, true]) {
+    const client = encodingClient(compact);
+    formats.clear();
+    const times: number[] = [];
+    for (let run = 0; run <= 5; run++) {
+      const started = performance.now();
+      await runOnce(client, 'bench_encode', false);
+      if (run > 0) times.push(((performance.now() - started) * 1000) / ROWS);
+    }
+    times.sort((a, b) => a - b);
+    const label = `${compact ? 'current server' : '18.16'} dialect, FORMAT ${[...formats].join(', ')}`;
+    console.log(`encode only, ${label}: median ${times[Math.floor(times.length / 2)]!.toFixed(2)} µs/row (runs: ${times.map((t) => t.toFixed(2)).join(', ')})`);
+  }
+}
+
+await benchEncoding();
 const url = process.env.CLICKHOUSE_URL;
 if (url) {
   const client = await connectClickHouse({ url, logger: silentLogger });

@@ -10,6 +10,7 @@ import { AckToken } from '../../src/core/ack.ts';
 import type { DeadLetter, LateRecord, StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
+import { ClickHouseSink } from '../../src/sinks/clickhouse/clickhouse-sink.ts';
 import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
 import { clickhouseDeadLetters } from '../../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseLateRecords } from '../../src/sinks/clickhouse/late-table.ts';
@@ -21,11 +22,17 @@ interface Payment { paymentId: string; cardId: string; merchantId: string; amoun
 const schemasDir = fileURLToPath(new URL('../../schemas', import.meta.url));
 const T0 = 1_700_000_000_000; // 2023-11-14 22:13:20 UTC
 
-/** The same suite runs against the 18.16 server (CLICKHOUSE_URL, required) and embedded chDB. */
-const targets: Array<{ label: string; connect: () => Promise<ClickHouseClient>; cleanup?: () => Promise<void> }> = [];
+/**
+ * The same suite runs against the 18.16 server (CLICKHOUSE_URL, required), which inserts
+ * JSONEachRow objects, and embedded chDB, which inserts JSONCompactEachRow arrays: the exact
+ * values asserted below hold for both encodings.
+ */
+type Format = 'JSONEachRow' | 'JSONCompactEachRow';
+const targets: Array<{ label: string; format: Format; connect: () => Promise<ClickHouseClient>; cleanup?: () => Promise<void> }> = [];
 let chdbDir = '';
 targets.push({
   label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
+  format: 'JSONEachRow', // 18.16 has no JSONCompactEachRow
   connect: () => {
     const url = process.env.CLICKHOUSE_URL;
     if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
@@ -34,16 +41,19 @@ targets.push({
 });
 targets.push({
   label: 'embedded chDB',
+  format: 'JSONCompactEachRow',
   connect: async () => connectClickHouse({ dataDir: (chdbDir = await mkdtemp(join(tmpdir(), 'tributary-chdb-'))), logger: silentLogger }),
   cleanup: () => rm(chdbDir, { recursive: true, force: true }),
 });
 
-for (const target of targets) describe(target.label, () => sinkSuite(target.connect, target.cleanup));
+for (const target of targets) describe(target.label, () => sinkSuite(target.format, target.connect, target.cleanup));
 
-function sinkSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Promise<void>): void {
+function sinkSuite(format: Format, connect: () => Promise<ClickHouseClient>, cleanup?: () => Promise<void>): void {
   const suffix = randomBytes(4).toString('hex');
-  const tables = { payments: `payments_${suffix}`, features: `card_features_${suffix}`, dead: `dead_letters_${suffix}`, late: `late_${suffix}`, bad: `bad_${suffix}`, types: `types_${suffix}` };
+  const tables = { format: `format_${suffix}`, payments: `payments_${suffix}`, features: `card_features_${suffix}`, dead: `dead_letters_${suffix}`, late: `late_${suffix}`, bad: `bad_${suffix}`, types: `types_${suffix}` };
   let client: ClickHouseClient;
+  /** FORMAT of every INSERT the sinks sent, by table. */
+  const inserts: Array<{ table: string; format: string }> = [];
   const fatal: unknown[] = [];
   let env: SinkEnvironment;
   const rows = async <T,>(query: string): Promise<T[]> => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
@@ -51,7 +61,7 @@ function sinkSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Pro
   before(async () => {
     client = await connect();
     env = {
-      topology: 'it-clickhouse', logger: silentLogger, metrics: new Metrics(), clickhouse: async () => client,
+      topology: 'it-clickhouse', logger: silentLogger, metrics: new Metrics(), clickhouse: async () => recordingInserts(client, inserts),
       state: () => Promise.reject(new Error('no state store in this test')), push: () => undefined, schemasDir,
       fail: (error) => void fatal.push(error),
     };
@@ -63,6 +73,24 @@ function sinkSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Pro
       await client.close();
     }
     await cleanup?.();
+  });
+
+  test(`inserts use ${format}, and every insert of this suite did`, async () => {
+    const sink = clickhouseTable<Payment>(tables.format, { schema: 'payment.avsc', orderBy: ['ts'] }).create(env);
+    assert.ok(sink instanceof ClickHouseSink); // insertFormat says what open() chose
+    await sink.open();
+    assert.equal(sink.insertFormat, format);
+    sink.write([record(payment(3), 'payments', 0, '3')], []);
+    await sink.close();
+    assert.deepEqual(inserts, [{ table: `\`${tables.format}\``, format }]);
+    const [row] = await rows<Record<string, unknown>>(`SELECT * FROM ${tables.format}`);
+    assert.deepEqual(numbers('ts')(row!), payment(3));
+  });
+
+  after(() => {
+    // The other tests wrote through the same client: none of them used the other format.
+    assert.deepEqual([...new Set(inserts.map((i) => i.format))], [format]);
+    assert.deepEqual(new Set(inserts.map((i) => i.table)), new Set(Object.values(tables).map((t) => `\`${t}\``)));
   });
 
   test('payments: 25,000 records in 250 writes arrive exactly, with provenance and readable times', async () => {
@@ -127,6 +155,8 @@ function sinkSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Pro
     sink.write([
       record({ ...base, id: 'a', flag: true, maybeFlag: null, big: 2n ** 62n, score: Number.NaN, blob: Uint8Array.from([0, 255]), maybeTags: null, seenAt: new Date(T0), note: null }, 't', 0, '1'),
       record({ ...base, id: 'b', flag: false, maybeFlag: false, big: 5, score: -Infinity, blob: new Uint8Array(0), maybeTags: [1, 2], seenAt: null, note: "it's" }, 't', 0, '2'),
+      // Fields a row lacks: an absent key in JSONEachRow, null in JSONCompactEachRow; both the column default.
+      record({ id: 'c', flag: true, big: 1, ratio: 2, score: 3, blob: 'x' }, 't', 0, '3'),
     ], []);
     await sink.close();
     const found = await rows<Record<string, unknown>>(
@@ -135,6 +165,7 @@ function sinkSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Pro
     assert.deepEqual(found.map((row) => ({ ...row, seenAt: row.seenAt === null ? null : Number(row.seenAt) })), [
       { ...base, id: 'a', flag: 1, maybeFlag: null, big: '4611686018427387904', score: 'nan', blob: 'AP8=', maybeTags: [], seenAt: T0, seenText: '2023-11-14 22:13:20', note: null },
       { ...base, id: 'b', flag: 0, maybeFlag: 0, big: '5', score: '-inf', blob: '', maybeTags: ['1', '2'], seenAt: null, seenText: null, note: "it's" },
+      { id: 'c', flag: 1, maybeFlag: null, small: 0, big: '1', ratio: 2, score: '3', blob: 'x', kind: '', otherKind: '', tags: [], maybeTags: [], seenAt: null, seenText: null, note: null },
     ]);
     const [comment] = await rows<{ comment: string }>(`SELECT comment FROM system.columns WHERE database = currentDatabase() AND table = '${tables.types}' AND name = 'seenAt'`);
     assert.equal(comment!.comment, "When it's seen, or null");
@@ -219,6 +250,22 @@ function payment(i: number): Payment {
     country: ['DE', 'FR', 'GB', 'US'][i % 4]!,
     ts: T0 + i * 1_237,
   };
+}
+
+/** The client, with each insert's table and FORMAT appended to `log` (as sent on the wire). */
+function recordingInserts(client: ClickHouseClient, log: Array<{ table: string; format: string }>): ClickHouseClient {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'insert') {
+        return (params: Parameters<ClickHouseClient['insert']>[0]) => {
+          log.push({ table: params.table, format: String(params.format) });
+          return target.insert(params);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function record<T>(value: T, topic: string, partition: number, offset: string): StreamRecord<T> {

@@ -22,6 +22,11 @@ export interface ClickHouseDialect {
   supportsColumnComments: boolean;
   /** JSON output quotes (U)Int64 as strings (18.16's default): read them back with Number() or BigInt(). */
   quotes64BitIntegersInJson: boolean;
+  /**
+   * Inserts accept JSONCompactEachRow (one JSON array per row, in the INSERT's column order).
+   * Cheaper to build than JSONEachRow objects; 18.16 answers "Unknown format".
+   */
+  supportsJsonCompactEachRow: boolean;
 }
 
 const detected = new WeakMap<ClickHouseClient, Promise<ClickHouseDialect>>();
@@ -51,6 +56,7 @@ async function queryDialect(client: ClickHouseClient): Promise<ClickHouseDialect
       )
     ).map((r) => [r.name, r.value]),
   );
+  const compact = await hasInputFormat(client, 'JSONCompactEachRow');
   const comment = await rows<{ name: string }>(client, "SELECT name FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'comment'");
   const [major = 0, minor = 0] = version!.split('.').map(Number);
   const lowCardinalityFlag = settings.get('allow_experimental_low_cardinality_type');
@@ -65,7 +71,16 @@ async function queryDialect(client: ClickHouseClient): Promise<ClickHouseDialect
     supportsAsyncInsert: settings.has('async_insert'),
     supportsColumnComments: comment.length > 0,
     quotes64BitIntegersInJson: settings.get('output_format_json_quote_64bit_integers') !== '0',
+    supportsJsonCompactEachRow: compact,
   };
+}
+
+/** Whether system.formats lists `name` as an input format; false where that table is absent. */
+async function hasInputFormat(client: ClickHouseClient, name: string): Promise<boolean> {
+  const table = await rows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = 'system' AND name = 'formats'");
+  if (table.length === 0) return false;
+  // `name` is one of our constants, never user input, so it is inlined (18.16 has no query_params).
+  return (await rows<{ name: string }>(client, `SELECT name FROM system.formats WHERE name = '${name}' AND is_input = 1`)).length > 0;
 }
 
 async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
