@@ -1,0 +1,90 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { AckToken } from '../../core/ack.ts';
+import type { Batch, StreamRecord } from '../../core/batch.ts';
+import { toMillis, type Duration } from '../../core/duration.ts';
+import { ConfigError } from '../../core/errors.ts';
+import type { Windowed } from './aggregate.ts';
+import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
+import { SessionStore, type Session } from './session-store.ts';
+
+export interface SessionWindowOptions {
+  /** Inactivity gap: consecutive events of a session are less than `gap` apart. Must be positive. */
+  gap: Duration;
+  /** Time after a session's end during which it still accepts records (event time). Default 0. */
+  grace?: Duration;
+  /** Step name for late records; default 'session-<gap>ms'. */
+  name?: string;
+}
+
+/**
+ * Session windows per key, aggregated in one step (emit mode "final"). A session is a maximal
+ * run of a key's events whose consecutive event times are less than `gap` apart; its window is
+ * [first event, last event + gap). Out-of-order events may extend a session either way, and an
+ * event within `gap` of two open sessions merges them (with `Aggregation.merge`).
+ *
+ * - Closing: a session closes and emits once when the watermark after a batch reaches
+ *   windowEnd + grace. Rows of one batch come out by windowEnd, then key (string order).
+ * - Lateness, against the watermark W before the record's batch: a record is late iff it lies
+ *   within `gap` of no open session of its key (so it would neither join, extend nor bridge one)
+ *   and its own session would already be closed: t + gap + grace <= W. Every open session has
+ *   end + grace > W, so a record that touches one is never late. Late records go to
+ *   `side.late` under the step name; never dropped silently.
+ * - Acks: a session retains the acks of every batch that contributed a record (a merge keeps
+ *   the union); the batch that emits it carries them, and the session releases after emitting.
+ *
+ * Cost: O(log s + m) per record for a key with s open sessions, m of them merged; closing is
+ * O(log h) per session on a min-heap of session ends (no timer per window).
+ *
+ * @example
+ * payments.pipe(keyBy((p) => p.cardId), sessionWindows({ gap: '30s', grace: '10s' }, { n: count(), total: sum((p) => p.amount) }))
+ */
+export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionWindowOptions, aggregations: M): OperatorFunction<Batch<T>, Batch<Windowed<AggregateResult<T, M>>>> {
+  type Out = Windowed<AggregateResult<T, M>>;
+  const gapMs = toMillis(options.gap, 'sessionWindows.gap');
+  const graceMs = toMillis(options.grace ?? 0, 'sessionWindows.grace');
+  if (gapMs <= 0) throw new ConfigError('sessionWindows.gap', 'the inactivity gap must be positive', "use e.g. '30s'");
+  const step = options.name ?? `session-${gapMs}ms`;
+  const names = Object.keys(aggregations);
+  const aggs: Aggregation<T, unknown, unknown>[] = names.map((name) => aggregations[name]!);
+
+  function toRecord(session: Session): StreamRecord<Out> {
+    const windowEnd = session.last + gapMs;
+    const value = { key: session.key, windowStart: session.start, windowEnd } as Record<string, unknown>;
+    for (let i = 0; i < aggs.length; i++) value[names[i]!] = aggs[i]!.result(session.state[i]);
+    return { value: value as Out, key: session.key, eventTime: windowEnd - 1, topic: '', partition: -1, offset: '' };
+  }
+
+  return (source) =>
+    new Observable<Batch<Out>>((subscriber) => {
+      const store = new SessionStore<T>(gapMs, aggs);
+      let watermark = -Infinity;
+      return source.subscribe({
+        next(batch) {
+          const closeLimit = watermark - graceMs;
+          const input = batch.records;
+          for (let r = 0; r < input.length; r++) {
+            const record = input[r]!;
+            if (store.add(batch, record.key, record.value, record.eventTime, closeLimit)) continue;
+            batch.side.late.push({ step, key: record.key, eventTime: record.eventTime, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
+          }
+          if (batch.watermark > watermark) watermark = batch.watermark;
+          const closed = store.closeThrough(watermark - graceMs);
+          const records: StreamRecord<Out>[] = new Array(closed.length);
+          let acks = batch.acks;
+          if (closed.length > 0) {
+            const union = new Set<AckToken>(acks);
+            for (let i = 0; i < closed.length; i++) {
+              records[i] = toRecord(closed[i]!);
+              for (const token of closed[i]!.acks) union.add(token);
+            }
+            acks = [...union];
+          }
+          subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
+          // Downstream has retained what it keeps; each closed session drops its own holds.
+          for (let i = 0; i < closed.length; i++) for (const token of closed[i]!.acks) token.release();
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
