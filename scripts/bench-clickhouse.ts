@@ -50,6 +50,7 @@ async function runOnce(client: ClickHouseClient, table: string, check = true): P
     clickhouse: async () => client,
     state: () => Promise.reject(new Error('unused')),
     push: () => undefined,
+    kafkaProducer: () => Promise.reject(new Error("no Kafka in this benchmark")),
     schemasDir: fileURLToPath(new URL('../schemas', import.meta.url)),
     fail: (error) => {
       throw error;

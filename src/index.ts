@@ -53,6 +53,7 @@ export { clickhouseDeadLetters } from './sinks/clickhouse/dead-letter-table.ts';
 export { clickhouseLateRecords } from './sinks/clickhouse/late-table.ts';
 export { connectClickHouse } from './sinks/clickhouse/connection.ts';
 export { websocketChannel } from './sinks/websocket-channel.ts';
+export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';
 export { onlineState } from './sinks/online-state.ts';
 
 // State and push

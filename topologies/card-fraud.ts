@@ -7,6 +7,7 @@ import { score } from '../src/operators/score.ts';
 import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
 import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
+import { kafkaDeadLetters } from '../src/sinks/kafka/dead-letter-topic.ts';
 import { websocketChannel } from '../src/sinks/websocket-channel.ts';
 import { onlineState } from '../src/sinks/online-state.ts';
 import { cardFeatures, FRAUD_FEATURE_NAMES, fraudFeatureVector, type CardFeatures } from './card-fraud-features.ts';
@@ -33,6 +34,8 @@ export interface CardFraudOptions {
   modelPath?: string;
   /** WebSocket channel for predictions. */
   channel?: string;
+  /** Also send dead letters to this Kafka topic (raw bytes + provenance headers). */
+  deadLetterTopic?: string;
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
@@ -100,8 +103,12 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       ],
     },
     late: clickhouseLateRecords(`${tables}late_records`),
-    deadLetter: clickhouseDeadLetters(`${tables}dead_letters`),
+    deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
   });
 }
 
-export default createCardFraudTopology({ topic: process.env.PAYMENTS_TOPIC, demoRate: Number(process.env.DEMO_RATE) || undefined });
+export default createCardFraudTopology({
+  topic: process.env.PAYMENTS_TOPIC,
+  deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.PAYMENTS_DLQ_TOPIC : undefined,
+  demoRate: Number(process.env.DEMO_RATE) || undefined,
+});

@@ -8,6 +8,9 @@ import type { PushServer } from '../push/push-server.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineConfig } from '../topology/config.ts';
+import { ConfigError } from '../core/errors.ts';
+import { createKafkajsClient } from '../sources/kafka/kafkajs-client.ts';
+import type { Producer } from '../sources/kafka/kafka-client.ts';
 
 /**
  * The services sinks use, each created on first use and shared: a topology without ClickHouse
@@ -16,6 +19,7 @@ import type { EngineConfig } from '../topology/config.ts';
 export class RuntimeEnvironment {
   private clickhouseClient: Promise<ClickHouseClient> | null = null;
   private stateStore: Promise<KeyValueStore> | null = null;
+  private producer: Promise<Producer> | null = null;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
 
@@ -34,6 +38,7 @@ export class RuntimeEnvironment {
       clickhouse: () => (this.clickhouseClient ??= connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger })),
       state: () => (this.stateStore ??= this.openState(topology, logger)),
       push: () => this.pushServer,
+      kafkaProducer: () => (this.producer ??= this.connectProducer(topology, logger)),
       fail,
     };
   }
@@ -43,8 +48,17 @@ export class RuntimeEnvironment {
     return RedisKeyValueStore.connect(this.config.redisUrl, { prefix: `tributary:${topology}:`, logger });
   }
 
+  private async connectProducer(topology: string, logger: Logger): Promise<Producer> {
+    const brokers = this.config.kafkaBrokers;
+    if (!brokers) throw new ConfigError('KAFKA_BROKERS', 'a Kafka sink (dead-letter topic) needs a broker', 'set KAFKA_BROKERS=host:port or use a ClickHouse dead-letter table');
+    const producer = createKafkajsClient({ brokers, clientId: `tributary-${topology}-producer`, logger }).producer();
+    await producer.connect();
+    return producer;
+  }
+
   async close(): Promise<void> {
     const closing: Promise<unknown>[] = [];
+    if (this.producer) closing.push(this.producer.then((producer) => producer.disconnect()).catch(() => {}));
     if (this.clickhouseClient) closing.push(this.clickhouseClient.then((client) => client.close()).catch(() => {}));
     if (this.stateStore) closing.push(this.stateStore.then((store) => store.close()).catch(() => {}));
     if (this.pushServer) closing.push(this.pushServer.close());

@@ -11,7 +11,7 @@ import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.t
 export class SinkSet {
   private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
   private readonly late: Sink<LateRecord> | null;
-  private readonly deadLetter: Sink<DeadLetter> | null;
+  private readonly deadLetters: Sink<DeadLetter>[];
   private readonly all: Sink<unknown>[] = [];
   private readonly environment: SinkEnvironment;
   private readonly subscriptions: Subscription[] = [];
@@ -26,9 +26,9 @@ export class SinkSet {
       this.all.push(...(sinks as Sink<unknown>[]));
     }
     this.late = topology.late ? topology.late.create(environment) : null;
-    this.deadLetter = topology.deadLetter ? topology.deadLetter.create(environment) : null;
+    this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(environment));
     if (this.late) this.all.push(this.late as Sink<unknown>);
-    if (this.deadLetter) this.all.push(this.deadLetter as Sink<unknown>);
+    this.all.push(...(this.deadLetters as Sink<unknown>[]));
   }
 
   async open(): Promise<void> {
@@ -79,7 +79,7 @@ export class SinkSet {
     if (side.deadLetters.length > 0) {
       const dead = side.deadLetters.splice(0);
       for (const letter of dead) metrics.deadLetters.inc({ topology, step: letter.step });
-      if (this.deadLetter) this.deadLetter.write(dead, acks);
+      if (this.deadLetters.length > 0) for (const sink of this.deadLetters) sink.write(dead, acks);
       else logger.error({ count: dead.length, first: { ...dead[0], raw: undefined } }, 'dead letters and no deadLetter sink declared');
     }
   }

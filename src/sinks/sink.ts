@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { PushServer } from '../push/push-server.ts';
+import type { Producer } from '../sources/kafka/kafka-client.ts';
 
 /**
  * The sink contract. `write` is synchronous and only buffers: a sink retains the ack tokens of
@@ -31,6 +32,8 @@ export interface SinkEnvironment {
   clickhouse: () => Promise<ClickHouseClient>;
   state: () => Promise<KeyValueStore>;
   push: () => PushServer | undefined;
+  /** A connected producer on KAFKA_BROKERS (dead-letter topics); fails with ConfigError without brokers. */
+  kafkaProducer: () => Promise<Producer>;
   schemasDir: string;
   /** Stops the engine with this error (a sink that can never succeed, e.g. rows the table rejects). */
   fail: (error: unknown) => void;

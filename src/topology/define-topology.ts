@@ -24,8 +24,8 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
   sinks: { raw?: SinkSpec<StreamRecord<TIn>>[] } & { [K in keyof O]?: RecordSink[] };
   /** Where records later than every window they belong to go. */
   late?: SinkSpec<LateRecord>;
-  /** Where records that cannot be decoded or processed go. */
-  deadLetter?: SinkSpec<DeadLetter>;
+  /** Where records that cannot be decoded or processed go (one destination or several). */
+  deadLetter?: SinkSpec<DeadLetter> | SinkSpec<DeadLetter>[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -62,7 +62,7 @@ function sinkSuite(format: Format, connect: () => Promise<ClickHouseClient>, cle
     client = await connect();
     env = {
       topology: 'it-clickhouse', logger: silentLogger, metrics: new Metrics(), clickhouse: async () => recordingInserts(client, inserts),
-      state: () => Promise.reject(new Error('no state store in this test')), push: () => undefined, schemasDir,
+      state: () => Promise.reject(new Error('no state store in this test')), push: () => undefined, kafkaProducer: () => Promise.reject(new Error('no Kafka in this test')), schemasDir,
       fail: (error) => void fatal.push(error),
     };
   });

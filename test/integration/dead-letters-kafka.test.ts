@@ -29,12 +29,14 @@ function blockCountAttack(v2: Buffer): Buffer {
 
 test('bad records go to the dead-letter table with provenance and raw bytes; every other record is processed', { timeout: 120_000 }, async (t) => {
   const topic = uniqueName('payments_dlq');
+  const dlqTopic = `${topic}.dlq`;
   const prefix = `${uniqueName('t')}_`;
   const config = engineConfig();
   const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'dlq-test', logger: silentLogger });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopic(topic, { partitions: 1 });
+  await admin.createTopic(dlqTopic, { partitions: 1 });
   const producer = kafka.producer();
   await producer.connect();
   const ch = clickhouse();
@@ -66,7 +68,7 @@ test('bad records go to the dead-letter table with provenance and raw bytes; eve
   const badOffsets = messages.flatMap((m, offset) => (m.bad ? [{ offset, kind: m.bad, value: m.value }] : []));
   assert.equal(badOffsets.length, 10);
 
-  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: silentLogger, push: false });
+  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, deadLetterTopic: dlqTopic }), { config, logger: silentLogger, push: false });
   t.after(async () => {
     await engine.stop();
     await producer.disconnect();
@@ -99,7 +101,39 @@ test('bad records go to the dead-letter table with provenance and raw bytes; eve
   const metrics = await engine.metrics.registry.getSingleMetricAsString('tributary_dead_letters_total');
   assert.match(metrics, /tributary_dead_letters_total\{topology="card-fraud",step="decode"\} 10\b/);
   assert.equal(engine.stats().processedRecords, VALID);
+
+  // The same dead letters on the Kafka topic: the original bytes, provenance in headers.
+  const received = await readTopic(config.kafkaBrokers!, dlqTopic, badOffsets.length);
+  assert.deepEqual(
+    received.map((m) => [m.headers['tributary-offset'], m.headers['tributary-topic'], m.headers['tributary-partition'], m.headers['tributary-step'], m.value?.toString('base64') ?? null]),
+    badOffsets.map((b) => [String(b.offset), topic, '0', 'decode', b.value?.toString('base64') ?? null]),
+  );
+  assert.ok(received.every((m) => m.headers['tributary-topology'] === 'card-fraud' && m.headers['tributary-error']!.length > 0));
 });
+
+/** Reads `count` messages from the start of a topic with a throwaway consumer group. */
+async function readTopic(brokers: string[], topic: string, count: number) {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const consumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: uniqueName('dlq_reader') });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  const messages: Array<{ value: Buffer | null; headers: Record<string, string> }> = [];
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${messages.length} of ${count} dead letters on ${topic}`)), 30_000);
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        messages.push({ value: message.value, headers });
+        if (messages.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
+  });
+  await consumer.disconnect();
+  return messages;
+}
 
 async function count(ch: ReturnType<typeof clickhouse>, table: string): Promise<number> {
   const [row] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`);

@@ -55,6 +55,7 @@ export interface ProducedMessage {
   value: Buffer | string | null;
   partition?: number;
   timestamp?: string;
+  headers?: Record<string, string | Buffer>;
 }
 
 export interface Producer {

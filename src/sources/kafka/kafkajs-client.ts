@@ -78,7 +78,7 @@ function kafkajsProducer(kafka: Kafka): Producer {
   return {
     connect: () => producer.connect(),
     send: async (topic, messages) => {
-      await producer.send({ topic, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp })) });
+      await producer.send({ topic, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp, headers: m.headers })) });
     },
     disconnect: () => producer.disconnect(),
   };

@@ -40,7 +40,7 @@ async function insertWith<T>(compact: boolean, spec: SinkSpec<T>, items: T[]): P
   const client = fakeClient(compact, inserts);
   const sink = spec.create({
     topology: 'unit', logger: silentLogger, metrics: new Metrics(), clickhouse: async () => client,
-    state: () => Promise.reject(new Error('unused')), push: () => undefined,
+    state: () => Promise.reject(new Error('unused')), push: () => undefined, kafkaProducer: () => Promise.reject(new Error('unused')),
     schemasDir: fileURLToPath(new URL('../../../schemas', import.meta.url)),
     fail: (error) => {
       throw error;
