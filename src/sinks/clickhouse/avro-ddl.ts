@@ -13,6 +13,8 @@ export interface AvroDdlOptions {
   partitionByTimeField?: string;
   /** Appended after the schema's columns (e.g. provenance). */
   extraColumns?: ColumnDef[];
+  /** ReplacingMergeTree(<this column>); it must be among the schema's or the extra columns. */
+  versionColumn?: string;
   dialect: ClickHouseDialect;
 }
 
@@ -23,9 +25,15 @@ export interface AvroDdlOptions {
  */
 export function ddlFromAvro(schema: object, options: AvroDdlOptions): string {
   const fields = avroFieldColumns(schema);
+  const timeField = options.partitionByTimeField;
+  // Rows are replaced only within a partition: a key that could span two would keep both.
+  if (options.versionColumn !== undefined && timeField !== undefined && !options.orderBy.includes(timeField)) {
+    throw new ConfigError(`clickhouse table ${options.table} timeField`, `"${timeField}" partitions a versioned table but is not in orderBy, so revisions of one key could land in different partitions and never replace each other`, `add "${timeField}" to orderBy, or drop timeField`);
+  }
   return createTableSql(options.table, tableColumns(fields, options.extraColumns ?? []), {
     orderBy: options.orderBy,
-    partitionBy: options.partitionByTimeField === undefined ? undefined : dayPartition(fields, options.partitionByTimeField, options.table),
+    partitionBy: timeField === undefined ? undefined : dayPartition(fields, timeField, options.table),
+    versionColumn: options.versionColumn,
     dialect: options.dialect,
   });
 }

@@ -1,10 +1,10 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
-import { SinkError, errorMessage } from '../../core/errors.ts';
+import { ConfigError, SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment } from '../sink.ts';
 import { detectDialect, type ClickHouseDialect } from './dialect.ts';
 import { toSinkError } from './errors.ts';
-import { quoteIdentifier, quoteTableName } from './sql.ts';
+import { quoteIdentifier, quoteString, quoteTableName } from './sql.ts';
 
 /** How rows of type T land in one table, known once the server's dialect is. */
 export interface TablePlan<T> {
@@ -19,6 +19,11 @@ export interface TablePlan<T> {
    * array), without the object. Derived from `toRow` when absent.
    */
   toValues?: (row: T) => unknown[];
+  /**
+   * The engine the table must have (system.tables.engine). CREATE TABLE IF NOT EXISTS leaves an
+   * existing table as it is, so a table created before e.g. a versionColumn was set is caught here.
+   */
+  engine?: string;
 }
 
 /** The two JSON insert formats: arrays where the server reads them, objects elsewhere. */
@@ -41,6 +46,7 @@ export interface ClickHouseSinkOptions<T> {
 export class ClickHouseSink<T> extends BatchingSink<T> {
   private readonly env: SinkEnvironment;
   private readonly table: string;
+  private readonly tableName: string;
   private readonly makePlan: ClickHouseSinkOptions<T>['plan'];
   private client: ClickHouseClient | undefined;
   private encode: ((row: T) => unknown) | undefined;
@@ -62,6 +68,7 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     });
     this.env = env;
     this.table = quoteTableName(options.table);
+    this.tableName = options.table;
     this.makePlan = options.plan;
   }
 
@@ -74,6 +81,7 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     } catch (error) {
       throw toSinkError(this.name, `creating table ${this.table}`, error);
     }
+    if (plan.engine !== undefined) await this.checkEngine(client, plan.engine);
     const [first, ...rest] = plan.columns;
     if (first === undefined) throw new SinkError(this.name, `table ${this.table} has no columns to write`, { retriable: false });
     this.client = client;
@@ -84,6 +92,26 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     // 18.16 rejects unknown settings, hence only where the setting exists.
     this.settings = dialect.supportsAsyncInsert ? { async_insert: 0 } : {};
     this.logger.debug({ sink: this.name, ddl: plan.ddl, format: this.format }, `table ${this.table} ready`);
+  }
+
+  private async checkEngine(client: ClickHouseClient, expected: string): Promise<void> {
+    // A validated `table` or `database.table`; 18.16 has no query_params, hence quoted literals.
+    const [database, name] = this.tableName.includes('.') ? this.tableName.split('.') : [undefined, this.tableName];
+    const query = `SELECT engine FROM system.tables WHERE database = ${database === undefined ? 'currentDatabase()' : quoteString(database)} AND name = ${quoteString(name!)}`;
+    let found: Array<{ engine: string }>;
+    try {
+      found = await (await client.query({ query, format: 'JSONEachRow' })).json<{ engine: string }>();
+    } catch (error) {
+      throw toSinkError(this.name, `reading the engine of ${this.table}`, error);
+    }
+    const engine = found[0]?.engine;
+    if (engine !== expected) {
+      throw new ConfigError(
+        `clickhouse table ${this.tableName}`,
+        `the table exists with engine ${engine ?? '(not found)'}, not ${expected}; CREATE TABLE IF NOT EXISTS leaves an existing table as it is`,
+        `move its rows to a new table (CREATE TABLE new ... ENGINE = ${expected}(...), INSERT INTO new SELECT ..., RENAME TABLE), or drop it, or remove versionColumn`,
+      );
+    }
   }
 
   /** The format of this sink's inserts, known after open(). */

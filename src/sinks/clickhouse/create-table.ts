@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/errors.ts';
 import type { ClickHouseDialect } from './dialect.ts';
+import { replacingEngine } from './replacing.ts';
 import { quoteIdentifier, quoteString, quoteTableName } from './sql.ts';
 
 /** A column of a CREATE TABLE statement. `default` and `alias` are SQL expressions. */
@@ -15,11 +16,13 @@ export interface CreateTableOptions {
   orderBy: string[];
   /** SQL expression for PARTITION BY. */
   partitionBy?: string;
+  /** A version column: ReplacingMergeTree(<it>) instead of MergeTree (see replacing.ts). */
+  versionColumn?: string;
   dialect: ClickHouseDialect;
 }
 
 /**
- * `CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree` in the syntax every server since 18.16
+ * `CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree` (or ReplacingMergeTree(version)) in the syntax every server since 18.16
  * accepts. Checks the sorting key against the columns, since the server's error for a bad
  * key (or a Nullable one, which 18.16 forbids) names neither the sink nor the fix.
  */
@@ -38,10 +41,11 @@ export function createTableSql(table: string, columns: ColumnDef[], options: Cre
       throw new ConfigError(`clickhouse table ${table} orderBy`, `"${key}" is Nullable, which cannot be part of a sorting key`, 'order by non-nullable columns');
     }
   }
+  const engine = options.versionColumn === undefined ? 'MergeTree' : replacingEngine(table, byName, options.orderBy, options.versionColumn);
   const definitions = columns.map((column) => '  ' + columnSql(column, options.dialect)).join(',\n');
   const orderBy = options.orderBy.length === 0 ? 'tuple()' : `(${options.orderBy.map(quoteIdentifier).join(', ')})`;
   const partitionBy = options.partitionBy === undefined ? '' : `\nPARTITION BY ${options.partitionBy}`;
-  return `CREATE TABLE IF NOT EXISTS ${quoteTableName(table)}\n(\n${definitions}\n)\nENGINE = MergeTree${partitionBy}\nORDER BY ${orderBy}`;
+  return `CREATE TABLE IF NOT EXISTS ${quoteTableName(table)}\n(\n${definitions}\n)\nENGINE = ${engine}${partitionBy}\nORDER BY ${orderBy}`;
 }
 
 function columnSql(column: ColumnDef, dialect: ClickHouseDialect): string {

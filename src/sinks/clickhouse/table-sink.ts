@@ -4,8 +4,9 @@ import type { StreamRecord } from '../../core/batch.ts';
 import { ConfigError, errorMessage } from '../../core/errors.ts';
 import type { SinkSpec } from '../sink.ts';
 import { avroFieldColumns, type AvroFieldColumn } from './avro-columns.ts';
-import { ddlFromAvro, type ColumnDef } from './avro-ddl.ts';
+import { ddlFromAvro, tableColumns, type ColumnDef } from './avro-ddl.ts';
 import { ClickHouseSink, type TablePlan } from './clickhouse-sink.ts';
+import { versionColumnDef, versionValue } from './replacing.ts';
 import { quoteTableName } from './sql.ts';
 
 export interface ClickHouseTableOptions<T> {
@@ -16,6 +17,16 @@ export interface ClickHouseTableOptions<T> {
   timeField?: string;
   /** Adds _topic String, _partition Int32, _offset Int64 (-1 for derived records) from the record. */
   provenance?: boolean;
+  /**
+   * Keep only the latest revision of each orderBy key: the table is created as
+   * ReplacingMergeTree(<versionColumn>), and merges keep the row with the highest version.
+   * A schema field (a non-null int or long, not in orderBy), or a name the schema lacks: then
+   * a `<name> UInt32 DEFAULT 0` column is added after the schema's, filled from the row's field
+   * of that name (0 when absent). Merges are eventual: read with `FROM t FINAL`, or
+   * `argMax(col, <versionColumn>) ... GROUP BY <orderBy>`, to see one row per key.
+   * An existing table keeps its engine: open() fails if it is not a ReplacingMergeTree.
+   */
+  versionColumn?: string;
   /**
    * The object to store, shaped like the schema's record (default: record.value). Only the
    * schema's fields are taken from it, in schema order.
@@ -47,22 +58,21 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
           const schema = await loadSchema(env.schemasDir, options.schema, table);
           const fields = avroFieldColumns(schema);
           const provenance = options.provenance === true;
-          const ddl = ddlFromAvro(schema, {
-            table,
-            orderBy: options.orderBy,
-            partitionByTimeField: options.timeField,
-            extraColumns: provenance ? PROVENANCE_COLUMNS : [],
-            dialect,
-          });
-          const columns = fields.map((f) => f.name).concat(provenance ? PROVENANCE_COLUMNS.map((c) => c.name) : []);
-          return { ddl, columns, ...recordEncoders(fields, options.toRow, provenance) } satisfies TablePlan<StreamRecord<T>>;
+          const version = options.versionColumn;
+          // The added version column, where the schema has no column of that name (ALIAS ones included).
+          const added = version !== undefined && !tableColumns(fields, []).some((c) => c.name === version) ? version : undefined;
+          const extraColumns = (added === undefined ? [] : [versionColumnDef(added)]).concat(provenance ? PROVENANCE_COLUMNS : []);
+          const ddl = ddlFromAvro(schema, { table, orderBy: options.orderBy, partitionByTimeField: options.timeField, extraColumns, versionColumn: version, dialect });
+          const columns = fields.map((f) => f.name).concat(extraColumns.map((c) => c.name));
+          const encoders = recordEncoders(fields, options.toRow, provenance, added);
+          return { ddl, columns, ...encoders, ...(version === undefined ? {} : { engine: 'ReplacingMergeTree' }) } satisfies TablePlan<StreamRecord<T>>;
         },
       }),
   };
 }
 
 /**
- * The row from the schema's fields in schema order (then provenance), converting where JSON
+ * The row from the schema's fields in schema order (then the added version, then provenance), converting where JSON
  * needs it: as a column-ordered array (JSONCompactEachRow) and as an object (JSONEachRow).
  * Both read the same fields through the same converters, so they store the same row.
  */
@@ -70,7 +80,9 @@ function recordEncoders<T>(
   fields: AvroFieldColumn[],
   toRow: ((record: StreamRecord<T>) => Record<string, unknown>) | undefined,
   provenance: boolean,
+  version: string | undefined,
 ): Pick<TablePlan<StreamRecord<T>>, 'toValues' | 'toRow'> {
+  const toVersion = version === undefined ? undefined : versionValue(version);
   const names = fields.map((f) => f.name);
   const converters = fields.map((f) => f.convert);
   const count = names.length;
@@ -86,6 +98,7 @@ function recordEncoders<T>(
         const convert = converters[i];
         values.push(convert ? convert(value) : value);
       }
+      if (toVersion) values.push(toVersion(source[version!]));
       if (provenance) values.push(record.topic, record.partition, offsetValue(record));
       return values;
     },
@@ -97,6 +110,7 @@ function recordEncoders<T>(
         const convert = converters[i];
         row[names[i]!] = convert ? convert(value) : value;
       }
+      if (toVersion) row[version!] = toVersion(source[version!]);
       if (provenance) {
         row._topic = record.topic;
         row._partition = record.partition;
