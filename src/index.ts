@@ -30,6 +30,7 @@ export { hopping } from './operators/windows/hopping.ts';
 export { aggregate, type WindowResult, type Windowed } from './operators/windows/aggregate.ts';
 export { count, sum, min, max, avg, last, first, stddev, distinctCount, type Aggregation } from './operators/windows/aggregations.ts';
 export { joinWindows } from './operators/windows/join-windows.ts';
+export { intervalJoin, type IntervalJoinOptions } from './operators/interval-join.ts';
 export { sessionWindows, type SessionWindowOptions } from './operators/windows/session.ts';
 export { sliding, type SlidingOptions } from './operators/windows/sliding.ts';
 export { score, type ScoreOptions } from './operators/score.ts';
