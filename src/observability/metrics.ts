@@ -19,6 +19,7 @@ export class Metrics {
   readonly inFlightRecords = new Gauge({ name: 'tributary_in_flight_records', help: 'Records fetched and not yet processed', labelNames: ['topology'], registers: [this.registry] });
   readonly fetchBlocked = new Counter({ name: 'tributary_fetch_blocked_total', help: 'Times fetching stopped because the in-flight buffer was full', labelNames: ['topology'], registers: [this.registry] });
   readonly watermark = new Gauge({ name: 'tributary_watermark_ms', help: 'Topology event-time watermark (epoch ms)', labelNames: ['topology'], registers: [this.registry] });
+  readonly idlePartitions = new Gauge({ name: 'tributary_idle_partitions', help: 'Assigned partitions excluded from the watermark as idle', labelNames: ['topology'], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'tributary_committed_offset', help: 'Last committed offset per partition', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
   readonly wsClients = new Gauge({ name: 'tributary_websocket_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsMessages = new Counter({ name: 'tributary_websocket_messages_total', help: 'Messages published to WebSocket channels', labelNames: ['channel'], registers: [this.registry] });

@@ -225,6 +225,7 @@ export class Engine {
     this.tickQueued = false;
     const before = this.clock.watermark;
     const watermark = this.clock.tick();
+    this.metrics.idlePartitions.set({ topology: this.topology.name }, this.clock.idlePartitions);
     if (!(watermark > before)) return;
     const batch: Batch<unknown> = { records: [], watermark, acks: [], side: newSideOutputs() };
     this.input.next(batch);

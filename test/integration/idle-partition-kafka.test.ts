@@ -21,6 +21,8 @@ interface Event {
 interface Row {
   key: string;
   windowStart: number;
+  /** Final emission only (no allowed lateness): always 0. */
+  revision: number;
   windowEnd: number;
   n: number;
 }
@@ -52,7 +54,7 @@ function referenceCounts(events: readonly Event[], watermark: number): Row[] {
     const windowStart = Math.floor(e.ts / WINDOW_MS) * WINDOW_MS;
     if (windowStart + WINDOW_MS > watermark) continue;
     const id = `${e.k}@${windowStart}`;
-    const row = counts.get(id) ?? { key: e.k, windowStart, windowEnd: windowStart + WINDOW_MS, n: 0 };
+    const row = counts.get(id) ?? { key: e.k, windowStart, windowEnd: windowStart + WINDOW_MS, revision: 0, n: 0 };
     row.n++;
     counts.set(id, row);
   }
@@ -107,6 +109,8 @@ test('an idle partition stops holding the watermark; when it delivers again its 
   assert.deepEqual(rows(), expected1);
   assert.equal(engine.stats().watermark, watermark1);
   assert.deepEqual(late!.rows, []);
+  const idleGauge = async () => (await engine.metrics.idlePartitions.get()).values[0]?.value;
+  assert.ok((await waitFor('the idle-partition gauge', idleGauge, (v) => (v ?? 0) >= 1, 10_000))! >= 1);
 
   // 2. Partition 1 delivers a record of the closed window [0 s, 10 s): it rejoins, the record is late.
   const old: Event = { k: 'a', ts: BASE + 5_000 };

@@ -3,6 +3,7 @@ import type { Batch, StreamRecord } from '../../core/batch.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
 import { WindowSlices, type ClosedWindow } from './window-slices.ts';
+import { RevisionEmitter } from './emit-revisions.ts';
 
 /** Identity of a closed window, merged into every aggregate result. */
 export interface WindowResult {
@@ -15,30 +16,45 @@ export interface WindowResult {
 
 export type Windowed<R> = WindowResult & R;
 
+/** A tumbling/hopping row: which emission of its key and window it is (0 for the first). */
+export interface WindowRevision extends WindowResult {
+  /** 0, then +1 for each re-emission of the same key and window (emit 'current', allowed lateness). */
+  revision: number;
+}
+
+export type Revised<R> = WindowRevision & R;
+
 /**
- * Aggregates the records of each key and window, and emits one result per key when the
- * watermark passes the window's end plus grace (emit mode "final"). A record whose windows have
- * all closed goes to the late destination, counted under the step name; never dropped silently.
+ * Aggregates the records of each key and window. Emit mode "final" (default): one row per key
+ * when the watermark passes the window's end plus grace (revision 0); with `allowedLateness` L
+ * the window stays open to records until end + grace + L and each batch that changes a key
+ * re-emits that key's full aggregate with the next revision. Emit mode "current": each batch
+ * that changes a key and window emits it (revisions 0, 1, 2, ...). A record whose windows are
+ * all past end + grace + L goes to the late destination, counted under the step name; never
+ * dropped silently.
  *
  * Lateness is judged against the watermark before the record's batch; windows close against the
- * watermark after it. Windows are emitted in end order; within a window, keys in first-seen
- * order over its slices (earliest slice first). State is one partial accumulator per key and
- * hop-long slice, merged when a window closes; a slice holds the acks of the batches that
- * contributed to it until the last window containing it has been emitted.
+ * watermark after it. Rows of one batch come in window end order; within a window, keys in
+ * first-seen order over its slices (earliest slice first). State is one partial accumulator per
+ * key and hop-long slice, merged on emission; a slice holds the acks of the batches that
+ * contributed to it until its last window is past end + grace + L, and every emitted batch
+ * carries the acks of all slices of the windows it emits.
  *
  * @example byCard.pipe(tumbling('1m', { grace: '10s' }), aggregate({ n: count(), total: sum((p) => p.amount) }))
+ * @example byCard.pipe(tumbling('1m', { allowedLateness: '5m' }), aggregate({ n: count() })) // revisions 0, 1, ...
  */
 export function aggregate<T, M extends AggregationMap<T>>(
   aggregations: M,
   options: { name?: string } = {},
-): OperatorFunction<WindowedBatch<T>, Batch<Windowed<AggregateResult<T, M>>>> {
-  type Out = Windowed<AggregateResult<T, M>>;
+): OperatorFunction<WindowedBatch<T>, Batch<Revised<AggregateResult<T, M>>>> {
+  type Out = Revised<AggregateResult<T, M>>;
   const names = Object.keys(aggregations);
   const aggs: Aggregation<T, unknown, unknown>[] = names.map((name) => aggregations[name]!);
 
   return (source) =>
     new Observable<Batch<Out>>((subscriber) => {
       let slices: WindowSlices<T> | null = null;
+      let emitter: RevisionEmitter<T> | null = null;
       let watermark = -Infinity;
 
       function addRecords(batch: WindowedBatch<T>, state: WindowSlices<T>, step: string): void {
@@ -47,8 +63,8 @@ export function aggregate<T, M extends AggregationMap<T>>(
         for (let r = 0; r < input.length; r++) {
           const record = input[r]!;
           const t = record.eventTime;
-          // Late only when the last window containing the record has closed, i.e. all of them.
-          if (lastWindowEnd(spec, t) + spec.graceMs <= watermark) {
+          // Late only when the last window containing the record is final, i.e. all of them.
+          if (lastWindowEnd(spec, t) + spec.graceMs + spec.allowedLatenessMs <= watermark) {
             batch.side.late.push({ step, key: record.key, eventTime: t, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
             continue;
           }
@@ -60,7 +76,7 @@ export function aggregate<T, M extends AggregationMap<T>>(
         const records: StreamRecord<Out>[] = [];
         for (const window of windows) {
           for (const [key, state] of window.states) {
-            const value = { key, windowStart: window.start, windowEnd: window.end } as Record<string, unknown>;
+            const value = { key, windowStart: window.start, windowEnd: window.end, revision: window.revisions?.get(key) ?? 0 } as Record<string, unknown>;
             for (let i = 0; i < aggs.length; i++) value[names[i]!] = aggs[i]!.result(state[i]);
             records.push({ value: value as Out, key, eventTime: window.end - 1, topic: '', partition: -1, offset: '' });
           }
@@ -71,10 +87,13 @@ export function aggregate<T, M extends AggregationMap<T>>(
       return source.subscribe({
         next(batch) {
           const step = options.name ?? batch.window.name;
-          slices ??= new WindowSlices<T>(batch.window, aggs);
+          if (slices === null) {
+            slices = new WindowSlices<T>(batch.window, aggs);
+            if (slices.tracking) emitter = new RevisionEmitter(batch.window, slices);
+          }
           addRecords(batch, slices, step);
           if (batch.watermark > watermark) watermark = batch.watermark;
-          const { windows, acks: windowAcks, dropped } = slices.closeThrough(watermark - batch.window.graceMs);
+          const { windows, acks: windowAcks, dropped } = emitter !== null ? emitter.advance(watermark) : slices.closeThrough(watermark - batch.window.graceMs);
           let acks = batch.acks;
           if (windowAcks.length > 0) {
             const union = new Set(acks);

@@ -15,14 +15,20 @@ export interface Slice {
   /** Source batches with records in this slice: retained until its last window is emitted. */
   acks: AckToken[];
   lastBatch: object | null;
+  /** Revision-tracking specs only (see emit-revisions.ts): keys changed in the current batch. */
+  changed: Set<string> | null;
+  /** Revision-tracking specs only: each key's first-seen sequence, for the output order of a subset. */
+  seq: Map<string, number> | null;
 }
 
-/** A window whose end + grace the watermark has passed, with the merged state of each key. */
+/** A window being emitted (closed, or updated in a revision-tracking spec), with the merged state of each key. */
 export interface ClosedWindow {
   start: number;
   end: number;
   /** Keys in first-seen order: earliest slice first, then the slice's own first-seen order. */
   states: Map<string, unknown[]>;
+  /** Revision of each key's row; absent: every row is revision 0. */
+  revisions?: Map<string, number>;
 }
 
 export interface CloseResult {
@@ -37,6 +43,8 @@ const NOTHING_CLOSED: CloseResult = { windows: [], acks: [], dropped: [] };
 
 /**
  * The open slices of one aggregate step, keyed by slice start, and the windows built from them.
+ * With emit 'current' or an allowed lateness, slices also record the keys each batch changed and
+ * `RevisionEmitter` (emit-revisions.ts) decides what to emit instead of `closeThrough`.
  *
  * @example
  * const slices = new WindowSlices(spec, [count()]);
@@ -50,12 +58,22 @@ export class WindowSlices<T> {
   private readonly slicesPerWindow: number;
   // One-entry cache: consecutive records mostly fall into the same slice.
   private recent: Slice | null = null;
+  /** Whether slices record changed keys (emit 'current' or allowed lateness > 0). */
+  readonly tracking: boolean;
+  private touched: Slice[] = [];
+  private nextSeq = 0;
 
   constructor(
     private readonly spec: WindowSpec,
     private readonly aggs: readonly Aggregation<T, unknown, unknown>[],
   ) {
     this.slicesPerWindow = spec.sizeMs / spec.hopMs;
+    this.tracking = spec.emit === 'current' || spec.allowedLatenessMs > 0;
+  }
+
+  /** Every window ending at or before this has had its first close. */
+  get closedLimit(): number {
+    return this.closedThrough;
   }
 
   /** The slice containing `eventTime`, created if needed; it retains `batch`'s acks once. */
@@ -63,7 +81,7 @@ export class WindowSlices<T> {
     const start = Math.floor(eventTime / this.spec.hopMs) * this.spec.hopMs;
     let slice = this.recent !== null && this.recent.start === start ? this.recent : this.slices.get(start);
     if (slice === undefined) {
-      slice = { start, states: new Map(), acks: [], lastBatch: null };
+      slice = { start, states: new Map(), acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };
       this.slices.set(start, slice);
     }
     this.recent = slice;
@@ -83,40 +101,96 @@ export class WindowSlices<T> {
     if (state === undefined) {
       state = this.newState();
       slice.states.set(key, state);
+      if (slice.seq !== null) slice.seq.set(key, this.nextSeq++);
     }
     for (let i = 0; i < aggs.length; i++) state[i] = aggs[i]!.add(state[i], value, eventTime);
+    if (slice.changed !== null) {
+      if (slice.changed.size === 0) this.touched.push(slice);
+      slice.changed.add(key);
+    }
+  }
+
+  /** Slices changed since the last call (tracking specs); the caller clears their `changed`. */
+  takeTouched(): Slice[] {
+    const touched = this.touched;
+    this.touched = [];
+    return touched;
+  }
+
+  /** Ends in (previous limit, `limit`] of windows with records, ascending; marks them closed. */
+  closingEnds(limit: number): number[] {
+    if (limit <= this.closedThrough) return [];
+    const { hopMs, sizeMs } = this.spec;
+    const ends = new Set<number>();
+    for (const slice of this.slices.values()) {
+      const last = Math.min(slice.start + sizeMs, limit);
+      for (let end = slice.start + hopMs; end <= last; end += hopMs) if (end > this.closedThrough) ends.add(end);
+    }
+    this.closedThrough = limit;
+    return [...ends].sort((a, b) => a - b);
+  }
+
+  /** Adds the ack tokens of the slices of the window ending at `end` to `into`. */
+  collectAcks(end: number, into: Set<AckToken>): void {
+    for (let start = end - this.spec.sizeMs; start < end; start += this.spec.hopMs) {
+      const slice = this.slices.get(start);
+      if (slice !== undefined) for (const token of slice.acks) into.add(token);
+    }
+  }
+
+  /** Removes the slices whose last window ends at or before `horizon`; release their acks after emitting. */
+  dropThrough(horizon: number): Slice[] {
+    const dropped: Slice[] = [];
+    for (const slice of this.slices.values()) if (slice.start + this.spec.sizeMs <= horizon) dropped.push(slice);
+    for (const slice of dropped) this.slices.delete(slice.start);
+    if (this.recent !== null && this.recent.start + this.spec.sizeMs <= horizon) this.recent = null;
+    return dropped;
+  }
+
+  /**
+   * The merged state of `keys` only in the window ending at `end` (tracking specs), in the window's
+   * output order: by the key's earliest slice in the window, then its first arrival there.
+   */
+  mergeKeys(end: number, keys: Iterable<string>): Map<string, unknown[]> {
+    const { sizeMs, hopMs } = this.spec;
+    const aggs = this.aggs;
+    const found: Array<{ key: string; slot: number; seq: number; state: unknown[] }> = [];
+    for (const key of keys) {
+      let entry: (typeof found)[number] | undefined;
+      for (let start = end - sizeMs, slot = 0; start < end; start += hopMs, slot++) {
+        const slice = this.slices.get(start);
+        const partial = slice?.states.get(key);
+        if (partial === undefined) continue;
+        if (entry === undefined) {
+          // One slice per window (tumbling): its accumulator is the window's, as in buildWindow.
+          entry = { key, slot, seq: slice!.seq!.get(key)!, state: this.slicesPerWindow === 1 ? partial : this.newState() };
+          found.push(entry);
+          if (this.slicesPerWindow === 1) break;
+        }
+        for (let i = 0; i < aggs.length; i++) entry.state[i] = aggs[i]!.merge(entry.state[i], partial[i]);
+      }
+    }
+    found.sort((a, b) => a.slot - b.slot || a.seq - b.seq);
+    return new Map(found.map((e) => [e.key, e.state]));
   }
 
   /** Closes every window ending in (previous limit, `limit`], in end order; drops finished slices. */
   closeThrough(limit: number): CloseResult {
     if (limit <= this.closedThrough) return NOTHING_CLOSED;
-    const { hopMs, sizeMs } = this.spec;
-    const ends = new Set<number>();
-    for (const slice of this.slices.values()) {
-      // The windows containing a slice end at start + hop, ..., start + size.
-      const last = Math.min(slice.start + sizeMs, limit);
-      for (let end = slice.start + hopMs; end <= last; end += hopMs) if (end > this.closedThrough) ends.add(end);
-    }
-    this.closedThrough = limit;
-    const dropped: Slice[] = [];
-    for (const slice of this.slices.values()) if (slice.start + sizeMs <= limit) dropped.push(slice);
-    if (ends.size === 0 && dropped.length === 0) return NOTHING_CLOSED;
+    const ends = this.closingEnds(limit);
     const windows: ClosedWindow[] = [];
     const acks = new Set<AckToken>();
-    for (const end of [...ends].sort((a, b) => a - b)) {
-      const window = this.buildWindow(end);
-      windows.push(window);
-      for (let start = end - sizeMs; start < end; start += hopMs) {
-        const slice = this.slices.get(start);
-        if (slice !== undefined) for (const token of slice.acks) acks.add(token);
-      }
+    for (const end of ends) {
+      windows.push(this.buildWindow(end));
+      this.collectAcks(end, acks);
     }
-    for (const slice of dropped) this.slices.delete(slice.start);
-    if (this.recent !== null && this.recent.start + sizeMs <= limit) this.recent = null;
+    const dropped = this.dropThrough(limit);
+    if (windows.length === 0 && dropped.length === 0) return NOTHING_CLOSED;
     return { windows, acks: [...acks], dropped };
   }
 
-  private buildWindow(end: number): ClosedWindow {
+  /** The merged state of every key in the window ending at `end`, in output order. */
+  buildWindow(end: number): ClosedWindow {
     const start = end - this.spec.sizeMs;
     if (this.slicesPerWindow === 1) return { start, end, states: this.slices.get(start)?.states ?? new Map() };
     const aggs = this.aggs;

@@ -11,8 +11,12 @@ export interface WindowSpec {
   readonly kind: 'tumbling' | 'hopping';
   readonly sizeMs: number;
   readonly hopMs: number;
-  /** How long after its end a window still accepts records (event time). */
+  /** How long after its end a window still accepts records before its first emission (event time). */
   readonly graceMs: number;
+  /** After end + grace, how much longer records still update the window and re-emit it. */
+  readonly allowedLatenessMs: number;
+  /** 'final': emit when the window closes (then once per late update); 'current': on every change. */
+  readonly emit: EmitMode;
   /** Default step name for the aggregate that follows, e.g. 'tumbling-60000ms'. */
   readonly name: string;
 }
@@ -22,20 +26,39 @@ export interface WindowedBatch<T> extends Batch<T> {
   window: WindowSpec;
 }
 
+/**
+ * When a window's rows are emitted. 'final': once when the watermark passes end + grace
+ * (revision 0), then again for each batch that updates it within the allowed lateness.
+ * 'current': in every batch that changes it, revisions 0, 1, 2, ... per key and window.
+ */
+export type EmitMode = 'final' | 'current';
+
 export interface WindowOptions {
   /** Time after the window end during which late records still update it. Default 0. */
   grace?: Duration;
+  /** Default 'final'. */
+  emit?: EmitMode;
+  /**
+   * Time after end + grace during which records still update the window, each update re-emitting
+   * it with the next revision; past it records are late. Default 0.
+   *
+   * @example tumbling('1m', { grace: '10s', allowedLateness: '5m' })
+   */
+  allowedLateness?: Duration;
 }
 
 export function makeWindowSpec(kind: WindowSpec['kind'], size: Duration, hop: Duration, options: WindowOptions): WindowSpec {
   const sizeMs = toMillis(size, `${kind}.size`);
   const hopMs = toMillis(hop, `${kind}.hop`);
   const graceMs = toMillis(options.grace ?? 0, `${kind}.grace`);
+  const allowedLatenessMs = toMillis(options.allowedLateness ?? 0, `${kind}.allowedLateness`);
+  const emit = options.emit ?? 'final';
+  if (emit !== 'final' && emit !== 'current') throw new ConfigError(`${kind}.emit`, `"${String(emit)}" is not an emit mode`, "use 'final' or 'current'");
   if (sizeMs <= 0) throw new ConfigError(`${kind}.size`, 'the window size must be positive', "use e.g. '1m'");
   if (hopMs <= 0 || hopMs > sizeMs) throw new ConfigError(`${kind}.hop`, `hop ${hopMs} ms must be positive and at most the size ${sizeMs} ms`, 'choose a hop that divides the size, e.g. 5m windows every 1m');
   if (sizeMs % hopMs !== 0) throw new ConfigError(`${kind}.hop`, `size ${sizeMs} ms is not a multiple of hop ${hopMs} ms`, 'choose a hop that divides the size');
   const name = kind === 'tumbling' ? `tumbling-${sizeMs}ms` : `hopping-${sizeMs}ms-every-${hopMs}ms`;
-  return { kind, sizeMs, hopMs, graceMs, name };
+  return { kind, sizeMs, hopMs, graceMs, allowedLatenessMs, emit, name };
 }
 
 /** End (exclusive) of the latest window containing `eventTime`. */

@@ -28,6 +28,7 @@ interface Row {
   key: string;
   windowStart: number;
   windowEnd: number;
+  revision: number;
   n: number;
   total: number;
   lo: number;
@@ -118,6 +119,7 @@ function reference(events: readonly Event[], setup: Setup) {
         key,
         windowStart: end - size,
         windowEnd: end,
+        revision: 0,
         n: vs.length,
         total,
         lo: Math.min(...vs),

@@ -61,7 +61,7 @@ function reference(events: Event[], size: number, hop: number, grace: number) {
     const vs = w.values.map((x) => x.v);
     let latest = w.values[0]!;
     for (const x of w.values) if (x.t >= latest.t) latest = x;
-    return { key: w.key, windowStart: w.start, windowEnd: w.end, n: vs.length, total: vs.reduce((a, b) => a + b, 0), lo: Math.min(...vs), hi: Math.max(...vs), mean: vs.reduce((a, b) => a + b, 0) / vs.length, latest: latest.v };
+    return { key: w.key, windowStart: w.start, windowEnd: w.end, revision: 0, n: vs.length, total: vs.reduce((a, b) => a + b, 0), lo: Math.min(...vs), hi: Math.max(...vs), mean: vs.reduce((a, b) => a + b, 0) / vs.length, latest: latest.v };
   });
   return { results, late };
 }
