@@ -30,6 +30,7 @@ export { hopping } from './operators/windows/hopping.ts';
 export { aggregate, type WindowResult, type Windowed, type WindowRevision, type Revised } from './operators/windows/aggregate.ts';
 export { type EmitMode, type WindowOptions } from './operators/windows/window-spec.ts';
 export { count, sum, min, max, avg, last, first, stddev, distinctCount, type Aggregation } from './operators/windows/aggregations.ts';
+export { quantiles, approxDistinct, topK, quantileKey, hyperLogLogStandardError, type QuantilesOptions, type ApproxDistinctOptions, type TopKOptions } from './operators/windows/sketch-aggregations.ts';
 export { joinWindows } from './operators/windows/join-windows.ts';
 export { intervalJoin, type IntervalJoinOptions } from './operators/interval-join.ts';
 export { sessionWindows, type SessionWindowOptions } from './operators/windows/session.ts';
