@@ -225,7 +225,7 @@ EOF
   cluster_id="$(kafka_cluster_id)"
   if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "-Dkafka.logs.dir=$dir/logs" \
     "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties" -cp "$KAFKA_CP" \
-    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" --standalone \
+    kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/server.properties" --standalone \
     >"$dir/logs/format.log" 2>&1; then
     cat "$dir/logs/format.log" >&2
     die "kafka: storage format failed"
