@@ -44,6 +44,15 @@ export function releaseAll(tokens: readonly AckToken[]): void {
   for (let i = 0; i < tokens.length; i++) tokens[i]!.release();
 }
 
+/** Both token lists without duplicates (reuses an input when the other adds nothing). */
+export function unionOfAcks(a: AckToken[], b: AckToken[]): AckToken[] {
+  if (a === b || b.length === 0) return a;
+  if (a.length === 0) return b;
+  const union = a.slice();
+  for (const token of b) if (!union.includes(token)) union.push(token);
+  return union;
+}
+
 /** A token that needs no acknowledgement (generator, replay and tests). */
 export function untrackedToken(recordCount = 0): AckToken {
   return new AckToken('untracked', -1n, recordCount, () => {});

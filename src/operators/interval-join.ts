@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
+import { releaseAll, unionOfAcks, type AckToken } from '../core/ack.ts';
+import { subscribePairs } from './paired-batches.ts';
 import type { Batch, SideOutputs, StreamRecord } from '../core/batch.ts';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -63,17 +64,11 @@ export function intervalJoin<L, R, O>(left: Observable<Batch<L>>, right: Observa
   return new Observable<Batch<O>>((subscriber) => {
     const buffers = new IntervalJoinBuffers<L, R>(withinMs + graceMs);
     let watermark = -Infinity;
-    const pendingLeft: Batch<L>[] = [];
-    const pendingRight: Batch<R>[] = [];
-    let completed = 0;
-    const completeOne = () => {
-      if (++completed === 2) subscriber.complete();
-    };
 
     function process(lb: Batch<L>, rb: Batch<R>): void {
       const side = mergeSides(lb.side, rb.side);
       const lateLimit = watermark - graceMs;
-      const acks = unionOf(lb.acks, rb.acks);
+      const acks = unionOfAcks(lb.acks, rb.acks);
       const hold: Hold = { acks, live: 0 };
       const output: StreamRecord<O>[] = [];
       const contributors = new Set<Hold>(); // earlier batches whose records are in this output
@@ -148,39 +143,7 @@ export function intervalJoin<L, R, O>(left: Observable<Batch<L>>, right: Observa
       side.late.push({ step, key: record.key, eventTime: record.eventTime, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
     }
 
-    // A batch waiting for its partner keeps its acks retained (as in joinWindows).
-    const leftSubscription = left.subscribe({
-      next(batch) {
-        const partner = pendingRight.shift();
-        if (partner === undefined) {
-          retainAll(batch.acks);
-          pendingLeft.push(batch);
-          return;
-        }
-        process(batch, partner);
-        releaseAll(partner.acks);
-      },
-      error: (error) => subscriber.error(error),
-      complete: completeOne,
-    });
-    const rightSubscription = right.subscribe({
-      next(batch) {
-        const partner = pendingLeft.shift();
-        if (partner === undefined) {
-          retainAll(batch.acks);
-          pendingRight.push(batch);
-          return;
-        }
-        process(partner, batch);
-        releaseAll(partner.acks);
-      },
-      error: (error) => subscriber.error(error),
-      complete: completeOne,
-    });
-    return () => {
-      leftSubscription.unsubscribe();
-      rightSubscription.unsubscribe();
-    };
+    return subscribePairs(left, right, subscriber, process);
   });
 }
 
@@ -191,14 +154,6 @@ function mergeSides(a: SideOutputs, b: SideOutputs): SideOutputs {
     a.deadLetters.push(...b.deadLetters.splice(0));
   }
   return a;
-}
-
-function unionOf(a: AckToken[], b: AckToken[]): AckToken[] {
-  if (a === b || b.length === 0) return a;
-  if (a.length === 0) return b;
-  const union = a.slice();
-  for (const token of b) if (!union.includes(token)) union.push(token);
-  return union;
 }
 
 function withHolds(acks: AckToken[], holds: Set<Hold>): AckToken[] {

@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
-import { releaseAll, retainAll, type AckToken } from '../../core/ack.ts';
+import { unionOfAcks } from '../../core/ack.ts';
+import { subscribePairs } from '../paired-batches.ts';
 import type { Batch, StreamRecord } from '../../core/batch.ts';
 import type { WindowResult } from './aggregate.ts';
 
@@ -17,14 +18,6 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
   combine: (left: L, right: R | undefined) => O,
 ): Observable<Batch<O>> {
   return new Observable<Batch<O>>((subscriber) => {
-    const pendingLeft: Batch<L>[] = [];
-    let completed = 0;
-    // The join completes when both sides have: a batch may still be waiting for its partner.
-    const completeOne = () => {
-      if (++completed === 2) subscriber.complete();
-    };
-    const pendingRight: Batch<R>[] = [];
-
     function emit(l: Batch<L>, r: Batch<R>): void {
       const byKeyAndEnd = new Map<string, R>();
       for (const record of r.records) byKeyAndEnd.set(`${record.key}\u0000${record.value.windowEnd}`, record.value);
@@ -34,50 +27,9 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
         const match = byKeyAndEnd.get(`${record.key}\u0000${record.value.windowEnd}`);
         records[i] = { value: combine(record.value, match), key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset };
       }
-      subscriber.next({ records, watermark: Math.min(l.watermark, r.watermark), acks: unionOf(l.acks, r.acks), side: l.side });
+      subscriber.next({ records, watermark: Math.min(l.watermark, r.watermark), acks: unionOfAcks(l.acks, r.acks), side: l.side });
     }
 
-    // A batch waiting for its partner keeps its acks retained, or the windows that produced it
-    // could let its offsets commit before any sink has the rows.
-    const leftSubscription = left.subscribe({
-      next(batch) {
-        const partner = pendingRight.shift();
-        if (partner === undefined) {
-          retainAll(batch.acks);
-          pendingLeft.push(batch);
-          return;
-        }
-        emit(batch, partner);
-        releaseAll(partner.acks);
-      },
-      error: (error) => subscriber.error(error),
-      complete: completeOne,
-    });
-    const rightSubscription = right.subscribe({
-      next(batch) {
-        const partner = pendingLeft.shift();
-        if (partner === undefined) {
-          retainAll(batch.acks);
-          pendingRight.push(batch);
-          return;
-        }
-        emit(partner, batch);
-        releaseAll(partner.acks);
-      },
-      error: (error) => subscriber.error(error),
-      complete: completeOne,
-    });
-    return () => {
-      leftSubscription.unsubscribe();
-      rightSubscription.unsubscribe();
-    };
+    return subscribePairs(left, right, subscriber, emit);
   });
-}
-
-function unionOf(a: AckToken[], b: AckToken[]): AckToken[] {
-  if (a === b || b.length === 0) return a;
-  if (a.length === 0) return b;
-  const union = a.slice();
-  for (const token of b) if (!union.includes(token)) union.push(token);
-  return union;
 }
