@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { defineTopology } from '../../../src/topology/define-topology.ts';
+import { eventTopology, lateSummary, randomEventLists, type Event } from '../../helpers/window-property.ts';
 import { runOnArray } from '../../../src/topology/run-on-array.ts';
-import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { keyBy } from '../../../src/operators/key-by.ts';
 import { tumbling } from '../../../src/operators/windows/tumbling.ts';
 import { hopping } from '../../../src/operators/windows/hopping.ts';
 import { aggregate } from '../../../src/operators/windows/aggregate.ts';
 import { avg, count, distinctCount, first, last, max, min, stddev, sum } from '../../../src/operators/windows/aggregations.ts';
-
-interface Event {
-  k: string;
-  t: number;
-  v: number;
-}
 
 interface Setup {
   hop: number;
@@ -42,28 +35,23 @@ interface Row {
 
 function topologyFor(setup: Setup) {
   const { size, hop, grace } = setup;
-  return defineTopology({
-    name: 'aggregations-property',
-    source: generatorSource<Event>({ events: () => ({ next: () => ({ k: 'a', t: 0, v: 0 }) }), eventTime: (e) => e.t, eventsPerSecond: 1, outOfOrderness: setup.outOfOrderness }),
-    pipeline: (events) => ({
-      windows: events.pipe(
-        keyBy((e) => e.k),
-        size === hop ? tumbling(size, { grace }) : hopping(size, hop, { grace }),
-        aggregate({
-          n: count(),
-          total: sum((e: Event) => e.v),
-          lo: min((e: Event) => e.v),
-          hi: max((e: Event) => e.v),
-          mean: avg((e: Event) => e.v),
-          earliest: first((e: Event) => e.v),
-          latest: last((e: Event) => e.v),
-          spread: stddev((e: Event) => e.v),
-          distinct: distinctCount((e: Event) => e.v),
-        }),
-      ),
-    }),
-    sinks: {},
-  });
+  return eventTopology('aggregations-property', setup.outOfOrderness, (events) => ({
+    windows: events.pipe(
+      keyBy((e) => e.k),
+      size === hop ? tumbling(size, { grace }) : hopping(size, hop, { grace }),
+      aggregate({
+        n: count(),
+        total: sum((e: Event) => e.v),
+        lo: min((e: Event) => e.v),
+        hi: max((e: Event) => e.v),
+        mean: avg((e: Event) => e.v),
+        earliest: first((e: Event) => e.v),
+        latest: last((e: Event) => e.v),
+        spread: stddev((e: Event) => e.v),
+        distinct: distinctCount((e: Event) => e.v),
+      }),
+    ),
+  }));
 }
 
 interface Accepted {
@@ -150,23 +138,7 @@ const setups = fc
  * Times are multiples of 250 ms, so watermarks often land exactly on window boundaries and
  * records often share an event time (the tie rules of first and last).
  */
-const eventLists = fc
-  .array(
-    fc.record({
-      k: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
-      step: fc.integer({ min: 0, max: 3 }),
-      behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }),
-      v: fc.integer({ min: -20, max: 20 }),
-    }),
-    { minLength: 1, maxLength: 250, size: 'max' },
-  )
-  .map((draws) => {
-    let now = 1_700_000_000_000;
-    return draws.map(({ k, step, behind, v }): Event => {
-      now += step * 250;
-      return { k, t: now - behind * 250, v };
-    });
-  });
+const eventLists = randomEventLists({ keys: ['a', 'b', 'c', 'd', 'e'], step: fc.integer({ min: 0, max: 3 }), behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }) });
 
 /** Stddev within 1e-9 relative; every other field and the row order exactly. */
 function assertRowsEqual(actual: Row[], expected: Row[]): void {
@@ -187,7 +159,7 @@ test('tumbling and hopping windows with every aggregate equal a brute-force refe
       assertRowsEqual(outputs.windows as Row[], expected.rows);
       const step = setup.size === setup.hop ? `tumbling-${setup.size}ms` : `hopping-${setup.size}ms-every-${setup.hop}ms`;
       assert.deepEqual(
-        late.map((l) => ({ key: l.key, eventTime: l.eventTime, watermark: l.watermark, value: l.value })),
+        lateSummary(late),
         expected.late,
       );
       assert.ok(late.every((l) => l.step === step));

@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { defineTopology } from '../../../src/topology/define-topology.ts';
+import { eventTopology, lateSummary, randomEventLists, type Event } from '../../helpers/window-property.ts';
 import { runOnArray } from '../../../src/topology/run-on-array.ts';
-import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { keyBy } from '../../../src/operators/key-by.ts';
 import { sessionWindows } from '../../../src/operators/windows/session.ts';
 import { count, first, last, max, min, sum } from '../../../src/operators/windows/aggregations.ts';
-
-interface Event {
-  k: string;
-  t: number;
-  v: number;
-}
 
 interface Setup {
   gap: number;
@@ -34,27 +27,22 @@ interface Row {
 }
 
 function topologyFor(setup: Setup) {
-  return defineTopology({
-    name: 'session-property',
-    source: generatorSource<Event>({ events: () => ({ next: () => ({ k: 'a', t: 0, v: 0 }) }), eventTime: (e) => e.t, eventsPerSecond: 1, outOfOrderness: setup.outOfOrderness }),
-    pipeline: (events) => ({
-      sessions: events.pipe(
-        keyBy((e) => e.k),
-        sessionWindows(
-          { gap: setup.gap, grace: setup.grace },
-          {
-            n: count(),
-            total: sum((e: Event) => e.v),
-            lo: min((e: Event) => e.v),
-            hi: max((e: Event) => e.v),
-            earliest: first((e: Event) => e.v),
-            latest: last((e: Event) => e.v),
-          },
-        ),
+  return eventTopology('session-property', setup.outOfOrderness, (events) => ({
+    sessions: events.pipe(
+      keyBy((e) => e.k),
+      sessionWindows(
+        { gap: setup.gap, grace: setup.grace },
+        {
+          n: count(),
+          total: sum((e: Event) => e.v),
+          lo: min((e: Event) => e.v),
+          hi: max((e: Event) => e.v),
+          earliest: first((e: Event) => e.v),
+          latest: last((e: Event) => e.v),
+        },
       ),
-    }),
-    sinks: {},
-  });
+    ),
+  }));
 }
 
 interface Accepted {
@@ -138,23 +126,7 @@ const setups = fc.record({
  * behind (they extend or bridge sessions), a few far behind (late). Multiples of 250 ms make
  * distances equal to the gap, watermarks on session ends and equal event times common.
  */
-const eventLists = fc
-  .array(
-    fc.record({
-      k: fc.constantFrom('a', 'b', 'c', 'd'),
-      step: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 4, max: 24 }) }),
-      behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }),
-      v: fc.integer({ min: -20, max: 20 }),
-    }),
-    { minLength: 1, maxLength: 250, size: 'max' },
-  )
-  .map((draws) => {
-    let now = 1_700_000_000_000;
-    return draws.map(({ k, step, behind, v }): Event => {
-      now += step * 250;
-      return { k, t: now - behind * 250, v };
-    });
-  });
+const eventLists = randomEventLists({ keys: ['a', 'b', 'c', 'd'], step: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }) }, { weight: 1, arbitrary: fc.integer({ min: 4, max: 24 }) }), behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }) });
 
 test('session windows with count, sum, min, max, first and last equal a brute-force reference (disorder, bridges, lateness, batch sizes 1..50)', async () => {
   await fc.assert(
@@ -163,7 +135,7 @@ test('session windows with count, sum, min, max, first and last equal a brute-fo
       const expected = reference(events, setup);
       assert.deepEqual(outputs.sessions as Row[], expected.rows);
       assert.deepEqual(
-        late.map((l) => ({ key: l.key, eventTime: l.eventTime, watermark: l.watermark, value: l.value })),
+        lateSummary(late),
         expected.late,
       );
       assert.ok(late.every((l) => l.step === `session-${setup.gap}ms`));

@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { defineTopology } from '../../../src/topology/define-topology.ts';
+import { eventTopology, randomEventLists, type Event } from '../../helpers/window-property.ts';
 import { runOnArray } from '../../../src/topology/run-on-array.ts';
-import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { keyBy } from '../../../src/operators/key-by.ts';
 import { tumbling } from '../../../src/operators/windows/tumbling.ts';
 import { hopping } from '../../../src/operators/windows/hopping.ts';
 import { aggregate } from '../../../src/operators/windows/aggregate.ts';
 import { approxDistinct, quantiles, topK } from '../../../src/operators/windows/sketch-aggregations.ts';
-
-interface Event {
-  k: string;
-  t: number;
-  v: number;
-}
 
 interface Setup {
   hop: number;
@@ -40,23 +33,18 @@ const TOP_CAPACITY = 4;
 
 function topologyFor(setup: Setup) {
   const { size, hop, grace } = setup;
-  return defineTopology({
-    name: 'sketch-aggregations-windows',
-    source: generatorSource<Event>({ events: () => ({ next: () => ({ k: 'a', t: 0, v: 0 }) }), eventTime: (e) => e.t, eventsPerSecond: 1, outOfOrderness: setup.outOfOrderness }),
-    pipeline: (events) => ({
-      windows: events.pipe(
-        keyBy((e) => e.k),
-        size === hop ? tumbling(size, { grace }) : hopping(size, hop, { grace }),
-        aggregate({
-          qs: quantiles((e: Event) => e.v, QS, { relativeAccuracy: 0.02 }),
-          distinct: approxDistinct((e: Event) => e.v),
-          top: topK((e: Event) => e.v, 2, { capacity: TOP_CAPACITY }),
-          topExact: topK((e: Event) => e.v, 3, { capacity: 41 }),
-        }),
-      ),
-    }),
-    sinks: {},
-  });
+  return eventTopology('sketch-aggregations-windows', setup.outOfOrderness, (events) => ({
+    windows: events.pipe(
+      keyBy((e) => e.k),
+      size === hop ? tumbling(size, { grace }) : hopping(size, hop, { grace }),
+      aggregate({
+        qs: quantiles((e: Event) => e.v, QS, { relativeAccuracy: 0.02 }),
+        distinct: approxDistinct((e: Event) => e.v),
+        top: topK((e: Event) => e.v, 2, { capacity: TOP_CAPACITY }),
+        topExact: topK((e: Event) => e.v, 3, { capacity: 41 }),
+      }),
+    ),
+  }));
 }
 
 /**
@@ -108,23 +96,7 @@ const setups = fc
   .map(({ hop, slicesPerWindow, ...rest }): Setup => ({ hop, size: hop * slicesPerWindow, ...rest }));
 
 /** Mostly in order with jitter and a few late records; values skewed towards small magnitudes, of both signs. */
-const eventLists = fc
-  .array(
-    fc.record({
-      k: fc.constantFrom('a', 'b', 'c'),
-      step: fc.integer({ min: 0, max: 3 }),
-      behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }),
-      v: fc.oneof(fc.integer({ min: -20, max: 20 }), fc.integer({ min: 1, max: 3 })),
-    }),
-    { minLength: 1, maxLength: 250, size: 'max' },
-  )
-  .map((draws) => {
-    let now = 1_700_000_000_000;
-    return draws.map(({ k, step, behind, v }): Event => {
-      now += step * 250;
-      return { k, t: now - behind * 250, v };
-    });
-  });
+const eventLists = randomEventLists({ keys: ['a', 'b', 'c'], step: fc.integer({ min: 0, max: 3 }), behind: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 160 }) }), value: fc.oneof(fc.integer({ min: -20, max: 20 }), fc.integer({ min: 1, max: 3 })) });
 
 function exactTop(values: readonly number[], k: number) {
   const counts = new Map<string, number>();

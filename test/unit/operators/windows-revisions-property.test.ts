@@ -1,21 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { defineTopology } from '../../../src/topology/define-topology.ts';
+import { eventTopology, lateSummary, randomEventLists, type Event } from '../../helpers/window-property.ts';
 import { runOnArray } from '../../../src/topology/run-on-array.ts';
-import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { keyBy } from '../../../src/operators/key-by.ts';
 import { tumbling } from '../../../src/operators/windows/tumbling.ts';
 import { hopping } from '../../../src/operators/windows/hopping.ts';
 import { aggregate } from '../../../src/operators/windows/aggregate.ts';
 import { avg, count, distinctCount, first, last, max, min, sum } from '../../../src/operators/windows/aggregations.ts';
 import type { EmitMode } from '../../../src/operators/windows/window-spec.ts';
-
-interface Event {
-  k: string;
-  t: number;
-  v: number;
-}
 
 interface Setup {
   hop: number;
@@ -45,27 +38,22 @@ interface Row {
 function topologyFor(setup: Setup) {
   const { size, hop, grace, allowedLateness, emit } = setup;
   const options = { grace, allowedLateness, emit };
-  return defineTopology({
-    name: 'revisions-property',
-    source: generatorSource<Event>({ events: () => ({ next: () => ({ k: 'a', t: 0, v: 0 }) }), eventTime: (e) => e.t, eventsPerSecond: 1, outOfOrderness: setup.outOfOrderness }),
-    pipeline: (events) => ({
-      windows: events.pipe(
-        keyBy((e) => e.k),
-        size === hop ? tumbling(size, options) : hopping(size, hop, options),
-        aggregate({
-          n: count(),
-          total: sum((e: Event) => e.v),
-          lo: min((e: Event) => e.v),
-          hi: max((e: Event) => e.v),
-          mean: avg((e: Event) => e.v),
-          earliest: first((e: Event) => e.v),
-          latest: last((e: Event) => e.v),
-          distinct: distinctCount((e: Event) => e.v),
-        }),
-      ),
-    }),
-    sinks: {},
-  });
+  return eventTopology('revisions-property', setup.outOfOrderness, (events) => ({
+    windows: events.pipe(
+      keyBy((e) => e.k),
+      size === hop ? tumbling(size, options) : hopping(size, hop, options),
+      aggregate({
+        n: count(),
+        total: sum((e: Event) => e.v),
+        lo: min((e: Event) => e.v),
+        hi: max((e: Event) => e.v),
+        mean: avg((e: Event) => e.v),
+        earliest: first((e: Event) => e.v),
+        latest: last((e: Event) => e.v),
+        distinct: distinctCount((e: Event) => e.v),
+      }),
+    ),
+  }));
 }
 
 interface Accepted {
@@ -180,23 +168,7 @@ const setups = fc
   .map(({ hop, slicesPerWindow, ...rest }): Setup => ({ hop, size: hop * slicesPerWindow, ...rest }));
 
 /** Time moves forward with jitter; some records a little behind, a few far behind (beyond any lateness). */
-const eventLists = fc
-  .array(
-    fc.record({
-      k: fc.constantFrom('a', 'b', 'c', 'd'),
-      step: fc.integer({ min: 0, max: 3 }),
-      behind: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 60 }) }),
-      v: fc.integer({ min: -20, max: 20 }),
-    }),
-    { minLength: 1, maxLength: 200, size: 'max' },
-  )
-  .map((draws) => {
-    let now = 1_700_000_000_000;
-    return draws.map(({ k, step, behind, v }): Event => {
-      now += step * 250;
-      return { k, t: now - behind * 250, v };
-    });
-  });
+const eventLists = randomEventLists({ keys: ['a', 'b', 'c', 'd'], step: fc.integer({ min: 0, max: 3 }), behind: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }) }, { weight: 2, arbitrary: fc.integer({ min: 0, max: 60 }) }), maxLength: 200 });
 
 test('emit modes and allowed lateness equal a brute-force reference of revisions (random disorder, grace, lateness, batch sizes)', async () => {
   let revised = 0;
@@ -206,7 +178,7 @@ test('emit modes and allowed lateness equal a brute-force reference of revisions
       const expected = reference(events, setup);
       assert.deepEqual(outputs.windows as Row[], expected.rows);
       assert.deepEqual(
-        late.map((l) => ({ key: l.key, eventTime: l.eventTime, watermark: l.watermark, value: l.value })),
+        lateSummary(late),
         expected.late,
       );
       if (expected.rows.some((r) => r.revision > 0)) revised++;
