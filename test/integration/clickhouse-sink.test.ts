@@ -16,8 +16,7 @@ import { clickhouseDeadLetters } from '../../src/sinks/clickhouse/dead-letter-ta
 import { clickhouseLateRecords } from '../../src/sinks/clickhouse/late-table.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import type { Sink, SinkEnvironment } from '../../src/sinks/sink.ts';
-
-interface Payment { paymentId: string; cardId: string; merchantId: string; amount: number; currency: string; country: string; ts: number }
+import type { Payment } from '../../src/sources/generator/card-payments.ts';
 
 const schemasDir = fileURLToPath(new URL('../../schemas', import.meta.url));
 const T0 = 1_700_000_000_000; // 2023-11-14 22:13:20 UTC

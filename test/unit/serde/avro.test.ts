@@ -7,18 +7,9 @@ import { createAvroDecoder, createAvroEncoder } from '../../../src/serde/avro.ts
 import { EncodeError } from '../../../src/serde/encode-error.ts';
 import { LocalSchemaRegistry } from '../../../src/serde/schema-registry.ts';
 import { confluentHeader, toPlain } from '../../fixtures/serde/avro-bytes.ts';
+import type { Payment } from '../../../src/sources/generator/card-payments.ts';
 
 const registry = LocalSchemaRegistry.fromDirectory(fileURLToPath(new URL('../../../schemas', import.meta.url)));
-
-interface Payment {
-  paymentId: string;
-  cardId: string;
-  merchantId: string;
-  amount: number;
-  currency: string;
-  country: string;
-  ts: number;
-}
 
 const payment: Payment = {
   paymentId: 'p-1',
