@@ -3,6 +3,7 @@ import { untrackedToken } from '../core/ack.ts';
 import type { Batch, DeadLetter, LateRecord, StreamRecord } from '../core/batch.ts';
 import { errorMessage } from '../core/errors.ts';
 import { EventTimeClock } from '../runtime/event-time-clock.ts';
+import { eventTimeOf } from '../sources/event-time.ts';
 import { buildOutputs, type PipelineOutputs, type TopologyDefinition } from './define-topology.ts';
 
 export interface ArrayRunResult {
@@ -55,8 +56,7 @@ export async function runOnArray<TIn, O extends PipelineOutputs>(topology: Topol
     for (let i = start; i < Math.min(start + batchSize, events.length); i++) {
       const value = events[i]!;
       try {
-        const eventTime = spec.eventTime(value);
-        if (!Number.isFinite(eventTime)) throw new Error(`event time is ${String(eventTime)}`);
+        const eventTime = eventTimeOf(spec.eventTime, value);
         if (eventTime > maxEventTime) maxEventTime = eventTime;
         records.push({ value, key: '', eventTime, topic: 'array', partition: 0, offset: String(i) });
       } catch (error) {

@@ -1,7 +1,8 @@
 import { AckToken } from '../../core/ack.ts';
 import { toMillis, type Duration } from '../../core/duration.ts';
-import type { StreamRecord } from '../../core/batch.ts';
-import { ConfigError } from '../../core/errors.ts';
+import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
+import { ConfigError, errorMessage } from '../../core/errors.ts';
+import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceSpec } from '../source.ts';
 
 export interface GeneratorOptions<T> {
@@ -81,16 +82,22 @@ class GeneratorSource<T> implements Source<T> {
       }
       while (nominal < eventClock && this.produced < limit && this.running) {
         const records: StreamRecord<T>[] = [];
+        const deadLetters: DeadLetter[] = [];
         let maxEventTime = -Infinity;
-        while (nominal < eventClock && records.length < this.chunk && this.produced < limit) {
+        for (let size = 0; nominal < eventClock && size < this.chunk && this.produced < limit; size++) {
           const value = factory.next(nominal);
-          const eventTime = options.eventTime(value);
-          if (eventTime > maxEventTime) maxEventTime = eventTime;
-          records.push({ value, key: '', eventTime, topic: 'generator', partition: 0, offset: String(this.produced++) });
+          const offset = String(this.produced++);
           nominal += gapMs;
+          try {
+            const eventTime = eventTimeOf(options.eventTime, value);
+            if (eventTime > maxEventTime) maxEventTime = eventTime;
+            records.push({ value, key: '', eventTime, topic: 'generator', partition: 0, offset });
+          } catch (error) {
+            deadLetters.push({ step: 'event-time', topic: 'generator', partition: 0, offset, error: errorMessage(error), raw: null });
+          }
         }
-        const token = new AckToken('generator:0', BigInt(this.produced - 1), records.length, () => {});
-        await context.push({ partitionKey: 'generator:0', records, deadLetters: [], maxEventTime, token });
+        const token = new AckToken('generator:0', BigInt(this.produced - 1), records.length + deadLetters.length, () => {});
+        await context.push({ partitionKey: 'generator:0', records, deadLetters, maxEventTime, token });
       }
     }
     if (this.produced >= limit) context.end();

@@ -6,6 +6,7 @@ import { OffsetTracker } from '../../runtime/offset-tracker.ts';
 import type { Decoder } from '../../serde/decoder.ts';
 import { createDecoder, type DecoderFormat } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
+import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
 import { createKafkajsClient } from './kafkajs-client.ts';
 import type { BatchConsumer, BatchControl, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
@@ -108,7 +109,7 @@ class KafkaSource<T> implements Source<T> {
   private async handleBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
     const context = this.context!;
     const decoder = this.decoder!;
-    const eventTimeOf = this.options.eventTime;
+    const selectEventTime = this.options.eventTime;
     const { topic, partition, messages } = batch;
     const partitionKey = `${topic}:${partition}`;
     const chunk = this.environment.maxChunkRecords;
@@ -125,8 +126,7 @@ class KafkaSource<T> implements Source<T> {
         try {
           if (message.value === null) throw new DecodeError('message has no value (tombstone)', { code: 'EMPTY' });
           const value = decoder.decode(message.value);
-          const eventTime = eventTimeOf(value);
-          if (typeof eventTime !== 'number' || !Number.isFinite(eventTime)) throw new DecodeError(`event time is ${String(eventTime)}, not a number of epoch milliseconds`, { code: 'EVENT_TIME' });
+          const eventTime = eventTimeOf(selectEventTime, value);
           if (eventTime > maxEventTime) maxEventTime = eventTime;
           records.push({ value, key: '', eventTime, topic, partition, offset: message.offset });
         } catch (error) {

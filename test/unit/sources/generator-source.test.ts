@@ -249,3 +249,18 @@ test('realtime pace starting behind the clock catches up and delivers a bounded 
   await source.commit();
   await source.close();
 });
+
+test('an event whose event time is not a finite number is dead-lettered, the others delivered', async () => {
+  const { sourceSpec } = spec({ limit: 9, eventTime: (e) => (e.seq % 3 === 1 ? Number.NaN : e.t) });
+  const source = sourceSpec.create(environment(4));
+  const fake = fakeContext();
+  await source.start(fake.context);
+  await fake.finished;
+  await source.stop();
+  const delivered = fake.pushed.flatMap((b) => b.records.map((r) => r.offset));
+  const dead = fake.pushed.flatMap((b) => b.deadLetters);
+  assert.deepEqual(delivered, ['0', '2', '3', '5', '6', '8']);
+  assert.deepEqual(dead.map((d) => [d.offset, d.step]), [['1', 'event-time'], ['4', 'event-time'], ['7', 'event-time']]);
+  assert.equal(dead[0]!.error, 'event time is NaN, not a number of epoch milliseconds');
+  assert.ok(fake.pushed.every((b) => Number.isFinite(b.maxEventTime)));
+});
