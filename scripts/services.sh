@@ -166,14 +166,18 @@ kafka_cluster_id() { # 16 random bytes, base64url without padding = 22 chars (Ka
   head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
 }
 
-kafka_fail() { # kafka_fail DIR MESSAGE
-  local dir=$1
-  printf '[services] ERROR: %s\n' "$2" >&2
-  for f in "$dir/logs/server.log" "$dir/logs/stdout.log"; do
+service_fail() { # service_fail NAME PATTERN MESSAGE LOG...: why it failed, its logs' tails, stop it, exit 1
+  local name=$1 pattern=$2 f
+  printf '[services] ERROR: %s\n' "$3" >&2
+  for f in "${@:4}"; do
     [[ -s $f ]] && { printf -- '--- tail of %s\n' "$f" >&2; tail -n 40 "$f" >&2; }
   done
-  stop_group kafka "$KAFKA_PATTERN" >&2
+  stop_group "$name" "$pattern" >&2
   exit 1
+}
+
+kafka_fail() { # kafka_fail DIR MESSAGE
+  service_fail kafka "$KAFKA_PATTERN" "$2" "$1/logs/server.log" "$1/logs/stdout.log"
 }
 
 start_kafka() {
@@ -247,14 +251,8 @@ EOF
 
 CLICKHOUSE_PATTERN='clickhouse-server .*--config-file='
 
-clickhouse_fail() {
-  local dir=$1
-  printf '[services] ERROR: %s\n' "$2" >&2
-  for f in "$dir/log/clickhouse-server.err.log" "$dir/log/stdout.log"; do
-    [[ -s $f ]] && { printf -- '--- tail of %s\n' "$f" >&2; tail -n 40 "$f" >&2; }
-  done
-  stop_group clickhouse "$CLICKHOUSE_PATTERN" >&2
-  exit 1
+clickhouse_fail() { # clickhouse_fail DIR MESSAGE
+  service_fail clickhouse "$CLICKHOUSE_PATTERN" "$2" "$1/log/clickhouse-server.err.log" "$1/log/stdout.log"
 }
 
 clickhouse_remove_dirs() { # the default dir and, if one was used, the /tmp fallback
