@@ -1,4 +1,5 @@
 import type { AckToken } from './ack.ts';
+import type { StateRegistry } from '../state/step-state.ts';
 
 /** One event moving through a topology, with the provenance it needs for dead letters and lateness. */
 export interface StreamRecord<T> {
@@ -42,6 +43,11 @@ export interface DeadLetter {
 export interface SideOutputs {
   late: LateRecord[];
   deadLetters: DeadLetter[];
+  /**
+   * The running topology's stateful steps (see state/step-state.ts), carried with every batch so
+   * each stateful step can register once; absent in plain-array runs and unit tests.
+   */
+  state?: StateRegistry;
 }
 
 /**

@@ -55,6 +55,15 @@ export class ScoringError extends TributaryError {
   }
 }
 
+/** A stateful step reached a bound that keeps memory in check (open windows). Not retriable: the same input hits it again. */
+export class StateLimitError extends TributaryError {
+  readonly step: string;
+  constructor(step: string, message: string) {
+    super(`step ${step}: ${message}`, { retriable: false, code: 'STATE_LIMIT' });
+    this.step = step;
+  }
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -20,6 +20,10 @@ export class Metrics {
   readonly fetchBlocked = new Counter({ name: 'tributary_fetch_blocked_total', help: 'Times fetching stopped because the in-flight buffer was full', labelNames: ['topology'], registers: [this.registry] });
   readonly watermark = new Gauge({ name: 'tributary_watermark_ms', help: 'Topology event-time watermark (epoch ms)', labelNames: ['topology'], registers: [this.registry] });
   readonly idlePartitions = new Gauge({ name: 'tributary_idle_partitions', help: 'Assigned partitions excluded from the watermark as idle', labelNames: ['topology'], registers: [this.registry] });
+  readonly openWindows = new Gauge({ name: 'tributary_open_windows', help: 'Open windows (key x window) held by a stateful step; bounded by TRIBUTARY_MAX_OPEN_WINDOWS', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly checkpoints = new Counter({ name: 'tributary_checkpoints_total', help: 'Checkpoints of window state and offsets saved', labelNames: ['topology'], registers: [this.registry] });
+  readonly checkpointBytes = new Gauge({ name: 'tributary_checkpoint_bytes', help: 'Size of the last saved checkpoint', labelNames: ['topology'], registers: [this.registry] });
+  readonly checkpointSeconds = new Histogram({ name: 'tributary_checkpoint_seconds', help: 'Time to snapshot window state (blocking) and to save a checkpoint', labelNames: ['topology', 'phase'], buckets: [0.0005, 0.002, 0.01, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'tributary_committed_offset', help: 'Last committed offset per partition', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
   readonly wsClients = new Gauge({ name: 'tributary_websocket_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsMessages = new Counter({ name: 'tributary_websocket_messages_total', help: 'Messages published to WebSocket channels', labelNames: ['channel'], registers: [this.registry] });

@@ -149,8 +149,14 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         options.metrics.metrics.scoringSeconds.observe(labels, seconds);
       }
 
+      let registered = false;
       const subscription = source.subscribe({
         next(batch) {
+          if (!registered) {
+            registered = true;
+            // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
+            batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
+          }
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);
           batcher.add(batch);

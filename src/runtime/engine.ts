@@ -12,6 +12,10 @@ import { EventTimeClock } from './event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
+import { startTables, type RunningTables } from './tables.ts';
+import type { Checkpointer } from './checkpointer.ts';
+import type { StateRegistry } from '../state/step-state.ts';
+import { openWindowState } from './window-state.ts';
 
 export interface EngineOptions {
   config?: EngineConfig;
@@ -66,6 +70,10 @@ export class Engine {
   private idleTimer: NodeJS.Timeout | null = null;
   private tickQueued = false;
   private source!: Source<unknown>;
+  private tables: RunningTables | null = null;
+  private registry!: StateRegistry;
+  /** Durable window state only. */
+  private checkpointer: Checkpointer | null = null;
   private completions: Promise<void>[] = [];
   private processLoop: Promise<void> = Promise.resolve();
   private fetchBlocked = 0;
@@ -115,16 +123,20 @@ export class Engine {
     const outputs = buildOutputs(topology, this.input.asObservable());
     this.completions = this.sinks.connect(outputs, (error) => this.fail(error));
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
+    const groupId = config.groupId ?? `tributary-${topology.name}`;
+    ({ registry: this.registry, checkpointer: this.checkpointer } = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock }));
     this.startIdleTicks(spec.idleTimeoutMs ?? 0);
+    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId });
     this.source = spec.create({
       topology: topology.name,
       logger,
       metrics: this.metrics,
       schemasDir: config.schemasDir,
       kafkaBrokers: config.kafkaBrokers,
-      groupId: config.groupId ?? `tributary-${topology.name}`,
+      groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
+      resumeFrom: this.checkpointer?.resumeFrom(),
     });
     this.processLoop = this.runProcessLoop();
     await this.source.start(this.sourceContext());
@@ -143,6 +155,7 @@ export class Engine {
         this.ended = true;
         this.buffer.close();
       },
+      commitGate: this.checkpointer ? (acknowledged) => this.checkpointer!.commitGate(acknowledged) : undefined,
     };
   }
 
@@ -184,6 +197,7 @@ export class Engine {
       try {
         if (item.batch) this.process(item.batch);
         else this.idleTick();
+        if (this.checkpointer?.due) await this.checkpointer.capture();
       } catch (error) {
         this.fail(error);
       }
@@ -195,10 +209,11 @@ export class Engine {
 
   private process(sourceBatch: SourceBatch<unknown>): void {
     const watermark = sourceBatch.records.length > 0 ? this.clock.observe(sourceBatch.partitionKey, sourceBatch.maxEventTime) : this.clock.watermark;
-    const batch: Batch<unknown> = { records: sourceBatch.records, watermark, acks: [sourceBatch.token], side: { late: [], deadLetters: sourceBatch.deadLetters } };
+    const batch: Batch<unknown> = { records: sourceBatch.records, watermark, acks: [sourceBatch.token], side: { late: [], deadLetters: sourceBatch.deadLetters, state: this.registry } };
     this.processedRecords += sourceBatch.records.length;
     this.sinks.route('raw', batch);
     this.input.next(batch);
+    this.checkpointer?.noteProcessed(sourceBatch.token.partitionKey, sourceBatch.token.lastOffset);
     this.sinks.drainSideOutputs(batch.side, batch.acks);
     this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(watermark) ? watermark : 0);
     sourceBatch.token.release();
@@ -227,7 +242,7 @@ export class Engine {
     const watermark = this.clock.tick();
     this.metrics.idlePartitions.set({ topology: this.topology.name }, this.clock.idlePartitions);
     if (!(watermark > before)) return;
-    const batch: Batch<unknown> = { records: [], watermark, acks: [], side: newSideOutputs() };
+    const batch: Batch<unknown> = { records: [], watermark, acks: [], side: { ...newSideOutputs(), state: this.registry } };
     this.input.next(batch);
     this.sinks.drainSideOutputs(batch.side, batch.acks);
     this.metrics.watermark.set({ topology: this.topology.name }, watermark);
@@ -236,7 +251,7 @@ export class Engine {
   /** End of a bounded input: close every window, let async steps finish, flush sinks. */
   private async finishBoundedInput(): Promise<void> {
     try {
-      const side = { late: [], deadLetters: [] };
+      const side = { late: [], deadLetters: [], state: this.registry };
       this.input.next({ records: [], watermark: this.clock.finish(), acks: [], side });
       this.input.complete();
       await Promise.all(this.completions);
@@ -266,6 +281,7 @@ export class Engine {
   }
 
   private fail(error: unknown): void {
+    this.checkpointer?.abandon();
     this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');
     this.rejectDone(error);
     void this.stop().catch(() => {});
@@ -273,8 +289,9 @@ export class Engine {
 
   /**
    * Stops fetching, processes what was already fetched, flushes every sink, commits the offsets
-   * they acknowledged and closes connections. Open windows are not emitted: their offsets were
-   * not committed, so a restart reads their records again.
+   * they acknowledged and closes connections. Open windows are not emitted: in memory their
+   * offsets were not committed, so a restart reads their records again; with durable state a
+   * last checkpoint holds them and a restart continues them.
    */
   stop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
@@ -282,11 +299,15 @@ export class Engine {
       await this.source?.stop().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'source stop failed'));
       this.buffer.close();
       await this.processLoop;
+      // Durable state: a last capture, saved by the final commit once the sinks are flushed.
+      await this.checkpointer?.capture().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final checkpoint capture failed'));
       if (!this.input.closed) this.input.complete();
       await Promise.all(this.completions);
       await this.sinks.flush().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final sink flush failed'));
       await this.source?.commit();
       await this.source?.close().catch(() => {});
+      await this.tables?.close().catch(() => {});
+      await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
       await this.environment.close();
       this.resolveDone();

@@ -8,6 +8,12 @@ export interface EventTimeClockOptions {
   now?: () => number;
 }
 
+/** Checkpointed form of the clock: the watermark and each partition's largest event time. */
+export interface ClockState {
+  watermark: number;
+  partitionMax: Map<string, number>;
+}
+
 /**
  * The event-time clock of one topology instance. Each partition's watermark is the largest event
  * time it has delivered minus the allowed out-of-orderness; the topology watermark is the
@@ -105,6 +111,17 @@ export class EventTimeClock {
   resumeIdleness(): void {
     if (this.pauses === 0) return;
     if (--this.pauses === 0) this.pausedTotal += this.wallClock() - this.pausedAt;
+  }
+
+  /** The event-time part of the clock (idleness is wall-clock time and starts afresh). */
+  snapshot(): ClockState {
+    return { watermark: this.current, partitionMax: new Map(this.partitionMax) };
+  }
+
+  /** Continues from a checkpointed clock: the watermark never goes back behind it. */
+  restore(state: ClockState): void {
+    for (const [key, max] of state.partitionMax) this.partitionMax.set(key, Math.max(max, this.partitionMax.get(key) ?? -Infinity));
+    if (state.watermark > this.current) this.current = state.watermark;
   }
 
   /** Moves the watermark to +Infinity: bounded inputs close every window at their end. */

@@ -47,11 +47,26 @@ export class OffsetTracker {
     return offsets;
   }
 
+  /** Per 'topic:partition', the next offset after the longest acknowledged prefix. */
+  acknowledged(): Map<string, bigint> {
+    const offsets = new Map<string, bigint>();
+    for (const [key, log] of this.partitions) if (log.committable >= 0n) offsets.set(key, log.committable + 1n);
+    return offsets;
+  }
+
+  /** The offsets in `offsets` beyond what was committed (checkpointed sources commit these). */
+  notCommitted(offsets: readonly CommittableOffset[]): CommittableOffset[] {
+    return offsets.filter(({ topic, partition, offset }) => BigInt(offset) - 1n > (this.partitions.get(`${topic}:${partition}`)?.committed ?? -1n));
+  }
+
   markCommitted(offsets: readonly CommittableOffset[]): void {
     for (const { topic, partition, offset } of offsets) {
-      const log = this.partitions.get(`${topic}:${partition}`);
+      const key = `${topic}:${partition}`;
+      let log = this.partitions.get(key);
+      // A resumed partition may commit a checkpoint's offset before it delivered a batch.
+      if (log === undefined) this.partitions.set(key, (log = { topic, partition, tokens: [], head: 0, committable: -1n, committed: -1n }));
       const last = BigInt(offset) - 1n;
-      if (log && last > log.committed) log.committed = last;
+      if (last > log.committed) log.committed = last;
     }
   }
 

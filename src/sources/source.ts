@@ -1,4 +1,5 @@
 import type { AckToken } from '../core/ack.ts';
+import type { CommittableOffset } from '../runtime/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -32,6 +33,12 @@ export interface SourceContext<T> {
   fail(error: unknown): void;
   /** A bounded source delivered its last batch: the engine drains, closes all windows and ends. */
   end(): void;
+  /**
+   * Durable state only: called before each commit with the acknowledged offsets (next offset per
+   * 'topic:partition'); returns the offsets that may be committed (those of the last saved
+   * checkpoint), so committed offsets never pass the saved window state.
+   */
+  commitGate?: (acknowledged: ReadonlyMap<string, bigint>) => Promise<CommittableOffset[]>;
 }
 
 /** A source of records: Kafka, the generator, or a replay of stored events. */
@@ -57,6 +64,11 @@ export interface SourceEnvironment {
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */
   maxChunkRecords: number;
+  /**
+   * Resuming a checkpoint: per 'topic:partition', the first offset it does not cover. Records
+   * below it are already in the restored state and are skipped if the broker delivers them.
+   */
+  resumeFrom?: ReadonlyMap<string, bigint>;
 }
 
 /** A source as declared in a topology; created when the engine starts. */
@@ -71,5 +83,7 @@ export interface SourceSpec<T> {
   readonly idleTimeoutMs?: number;
   /** Event time of a decoded value (epoch ms); used by replays and plain-array runs too. */
   readonly eventTime: (value: T) => number;
+  /** The source has offsets to resume from, so durable window state can be checkpointed with them. */
+  readonly resumable?: boolean;
   create(environment: SourceEnvironment): Source<T>;
 }

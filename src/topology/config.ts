@@ -17,6 +17,11 @@ export interface EngineConfig {
   maxInFlightRecords: number;
   commitIntervalMs: number;
   schemasDir: string;
+  /** Where open window state lives: 'memory' (lost on restart; offsets wait for windows to close) or 'redis' (checkpointed). */
+  windowState: 'memory' | 'redis';
+  checkpointIntervalMs: number;
+  /** Most open windows one stateful step may hold before the engine stops with a clear error. */
+  maxOpenWindows: number;
 }
 
 const FIELDS = {
@@ -26,6 +31,9 @@ const FIELDS = {
   PORT: 'a port number between 0 and 65535, e.g. PORT=8080',
   TRIBUTARY_MAX_IN_FLIGHT: 'a positive number of records, e.g. TRIBUTARY_MAX_IN_FLIGHT=50000',
   TRIBUTARY_COMMIT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 1000',
+  TRIBUTARY_WINDOW_STATE: "'memory' (default) or 'redis' (checkpointed, survives restarts; needs REDIS_URL and a Kafka source)",
+  TRIBUTARY_CHECKPOINT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 5000',
+  TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
 } as const;
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
@@ -50,6 +58,9 @@ const schema = z.object({
   TRIBUTARY_MAX_IN_FLIGHT: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(50_000),
   TRIBUTARY_COMMIT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(1_000),
   TRIBUTARY_SCHEMAS_DIR: z.string().default('schemas'),
+  TRIBUTARY_WINDOW_STATE: z.enum(['memory', 'redis']).default('memory'),
+  TRIBUTARY_CHECKPOINT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000),
+  TRIBUTARY_MAX_OPEN_WINDOWS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000_000),
 });
 
 /** Reads and validates the environment; the error names the variable and how to fix it. */
@@ -64,6 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     throw new ConfigError(field, `${JSON.stringify(given)} is invalid (${issue.message})`, fix);
   }
   const values = parsed.data;
+  if (values.TRIBUTARY_WINDOW_STATE === 'redis' && !values.REDIS_URL) {
+    throw new ConfigError('TRIBUTARY_WINDOW_STATE', 'durable window state "redis" needs a Redis server, but REDIS_URL is not set', 'set REDIS_URL=redis://127.0.0.1:6379, or unset TRIBUTARY_WINDOW_STATE to keep windows in memory');
+  }
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -75,5 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     maxInFlightRecords: values.TRIBUTARY_MAX_IN_FLIGHT,
     commitIntervalMs: values.TRIBUTARY_COMMIT_INTERVAL_MS,
     schemasDir: path.resolve(values.TRIBUTARY_SCHEMAS_DIR),
+    windowState: values.TRIBUTARY_WINDOW_STATE,
+    checkpointIntervalMs: values.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
+    maxOpenWindows: values.TRIBUTARY_MAX_OPEN_WINDOWS,
   };
 }

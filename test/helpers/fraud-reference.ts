@@ -45,3 +45,23 @@ export function referenceCardFeatures(payments: readonly Payment[]): CardFeature
 export function byCardAndEnd(a: { cardId: string; windowEnd: number }, b: { cardId: string; windowEnd: number }): number {
   return a.cardId < b.cardId ? -1 : a.cardId > b.cardId ? 1 : a.windowEnd - b.windowEnd;
 }
+
+/** Money in whole cents: ClickHouse 18.16 parses JSON floats with up to one ulp of error. */
+export function inCents(f: CardFeatures) {
+  return { ...f, sum1m: Math.round(f.sum1m * 100), max1m: Math.round(f.max1m * 100), sum5m: Math.round(f.sum5m * 100), max5m: Math.round(f.max5m * 100) };
+}
+
+/** A card_features row as ClickHouse returns it (numbers as strings) → CardFeatures. */
+export function toFeatures(row: Record<string, unknown>): CardFeatures {
+  return {
+    cardId: String(row.cardId),
+    windowStart: Number(row.windowStart),
+    windowEnd: Number(row.windowEnd),
+    count1m: Number(row.count1m),
+    sum1m: Number(row.sum1m),
+    max1m: Number(row.max1m),
+    count5m: Number(row.count5m),
+    sum5m: Number(row.sum5m),
+    max5m: Number(row.max5m),
+  };
+}

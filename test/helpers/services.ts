@@ -34,6 +34,9 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     maxInFlightRecords: 20_000,
     commitIntervalMs: 300,
     schemasDir: SCHEMAS_DIR,
+    windowState: 'memory',
+    checkpointIntervalMs: 500,
+    maxOpenWindows: 5_000_000,
     ...overrides,
   };
 }

@@ -9,8 +9,8 @@ import { CardPaymentModel, type Payment } from '../../src/sources/generator/card
 import { OnnxModel } from '../../src/scoring/onnx-model.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import { createCardFraudTopology, DEFAULT_MODEL_PATH, type FraudPrediction } from '../../topologies/card-fraud.ts';
-import { fraudFeatureVector, type CardFeatures } from '../../topologies/card-fraud-features.ts';
-import { byCardAndEnd, referenceCardFeatures } from '../helpers/fraud-reference.ts';
+import { fraudFeatureVector } from '../../topologies/card-fraud-features.ts';
+import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
 import { clickhouse, engineConfig, queryRows, SCHEMAS_DIR, uniqueName, waitFor } from '../helpers/services.ts';
 
 const PARTITIONS = 3;
@@ -148,22 +148,4 @@ async function countRows(ch: ReturnType<typeof clickhouse>, table: string): Prom
 async function offsetOf(ch: ReturnType<typeof clickhouse>, table: string, partition: number, cardId: string): Promise<number> {
   const [row] = await queryRows<{ o: string }>(ch, `SELECT _offset AS o FROM ${table} WHERE _partition = ${partition} AND cardId = '${cardId}'`);
   return Number(row!.o);
-}
-
-function inCents(f: CardFeatures) {
-  return { ...f, sum1m: Math.round(f.sum1m * 100), max1m: Math.round(f.max1m * 100), sum5m: Math.round(f.sum5m * 100), max5m: Math.round(f.max5m * 100) };
-}
-
-function toFeatures(row: Record<string, unknown>): CardFeatures {
-  return {
-    cardId: String(row.cardId),
-    windowStart: Number(row.windowStart),
-    windowEnd: Number(row.windowEnd),
-    count1m: Number(row.count1m),
-    sum1m: Number(row.sum1m),
-    max1m: Number(row.max1m),
-    count5m: Number(row.count5m),
-    sum5m: Number(row.sum5m),
-    max5m: Number(row.max5m),
-  };
 }

@@ -2,8 +2,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch, StreamRecord } from '../../core/batch.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
-import { WindowSlices, type ClosedWindow } from './window-slices.ts';
-import { RevisionEmitter } from './emit-revisions.ts';
+import { WindowSlices, type ClosedWindow, type WindowSlicesState } from './window-slices.ts';
+import { RevisionEmitter, type RevisionState } from './emit-revisions.ts';
 
 /** Identity of a closed window, merged into every aggregate result. */
 export interface WindowResult {
@@ -23,6 +23,13 @@ export interface WindowRevision extends WindowResult {
 }
 
 export type Revised<R> = WindowRevision & R;
+
+/** Checkpointed state of one aggregate step. */
+interface AggregateState {
+  watermark: number;
+  slices: WindowSlicesState;
+  revisions: RevisionState | null;
+}
 
 /**
  * Aggregates the records of each key and window. Emit mode "final" (default): one row per key
@@ -87,11 +94,28 @@ export function aggregate<T, M extends AggregationMap<T>>(
       return source.subscribe({
         next(batch) {
           const step = options.name ?? batch.window.name;
+          const registry = batch.side.state;
           if (slices === null) {
-            slices = new WindowSlices<T>(batch.window, aggs);
-            if (slices.tracking) emitter = new RevisionEmitter(batch.window, slices);
+            const state = new WindowSlices<T>(batch.window, aggs, !registry?.durable);
+            slices = state;
+            if (state.tracking) emitter = new RevisionEmitter(batch.window, state);
+            registry?.register(step, {
+              snapshot: (): AggregateState => ({ watermark, slices: state.snapshot(), revisions: emitter?.snapshot() ?? null }),
+              restore: (saved) => {
+                const { watermark: savedWatermark, slices: savedSlices, revisions } = saved as AggregateState;
+                watermark = savedWatermark;
+                state.restore(savedSlices);
+                if (revisions !== null) emitter?.restore(revisions);
+              },
+            });
           }
           addRecords(batch, slices, step);
+          try {
+            registry?.checkOpenWindows(step, slices.openEntries);
+          } catch (error) {
+            subscriber.error(error); // stops the topology; the windows' offsets stay uncommitted
+            return;
+          }
           if (batch.watermark > watermark) watermark = batch.watermark;
           const { windows, acks: windowAcks, dropped } = emitter !== null ? emitter.advance(watermark) : slices.closeThrough(watermark - batch.window.graceMs);
           let acks = batch.acks;

@@ -14,6 +14,33 @@ export interface Aggregation<T, A, R> {
    */
   merge(a: A, b: A): A;
   result(accumulator: A): R;
+  /**
+   * For durable window state: turns an accumulator that is not plain data (a class instance)
+   * into data `v8.serialize` keeps, and back. Omit both when the accumulator is plain data.
+   */
+  toState?(accumulator: A): unknown;
+  fromState?(state: unknown): A;
+}
+
+/** Accumulators as checkpointable data (see Aggregation.toState). Returns `states` itself when no aggregation needs converting. */
+export function accumulatorsToState<T>(aggs: readonly Aggregation<T, unknown, unknown>[], states: unknown[]): unknown[] {
+  let converted: unknown[] | null = null;
+  for (let i = 0; i < aggs.length; i++) {
+    const toState = aggs[i]!.toState;
+    if (toState === undefined) continue;
+    converted ??= states.slice();
+    converted[i] = toState(states[i]);
+  }
+  return converted ?? states;
+}
+
+/** The inverse of accumulatorsToState, in place. */
+export function accumulatorsFromState<T>(aggs: readonly Aggregation<T, unknown, unknown>[], states: unknown[]): unknown[] {
+  for (let i = 0; i < aggs.length; i++) {
+    const fromState = aggs[i]!.fromState;
+    if (fromState !== undefined) states[i] = fromState(states[i]);
+  }
+  return states;
 }
 
 /**

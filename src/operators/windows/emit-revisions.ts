@@ -19,6 +19,12 @@ import type { CloseResult, ClosedWindow, WindowSlices } from './window-slices.ts
  * const emitter = new RevisionEmitter(spec, slices);
  * const { windows, acks, dropped } = emitter.advance(watermark); // windows carry `revisions`
  */
+/** Checkpointed form of RevisionEmitter. */
+export interface RevisionState {
+  horizon: number;
+  revisions: Map<number, Map<string, number>>;
+}
+
 export class RevisionEmitter<T> {
   /** Windows ending at or before this are final (horizon after the previous batch). */
   private horizon = -Infinity;
@@ -29,6 +35,17 @@ export class RevisionEmitter<T> {
     private readonly spec: WindowSpec,
     private readonly slices: WindowSlices<T>,
   ) {}
+
+  /** Revision bookkeeping as checkpointable data. */
+  snapshot(): RevisionState {
+    return { horizon: this.horizon, revisions: this.revisions };
+  }
+
+  restore(state: RevisionState): void {
+    this.horizon = state.horizon;
+    this.revisions.clear();
+    for (const [end, keys] of state.revisions) this.revisions.set(end, keys);
+  }
 
   /** Emits what changed or closed in the batch just added, for the watermark after it. */
   advance(watermark: number): CloseResult {

@@ -1,6 +1,6 @@
 import type { AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
-import type { Aggregation } from './aggregations.ts';
+import { accumulatorsFromState, accumulatorsToState, type Aggregation } from './aggregations.ts';
 import type { WindowSpec } from './window-spec.ts';
 
 /**
@@ -39,6 +39,13 @@ export interface CloseResult {
   dropped: Slice[];
 }
 
+/** Checkpointed form of WindowSlices. */
+export interface WindowSlicesState {
+  closedThrough: number;
+  nextSeq: number;
+  slices: Array<{ start: number; states: Map<string, unknown[]>; seq: Map<string, number> | null }>;
+}
+
 const NOTHING_CLOSED: CloseResult = { windows: [], acks: [], dropped: [] };
 
 /**
@@ -62,13 +69,25 @@ export class WindowSlices<T> {
   readonly tracking: boolean;
   private touched: Slice[] = [];
   private nextSeq = 0;
+  /** Accumulators held (one per key and slice): the open-window count bounded by the runtime. */
+  private entries = 0;
 
+  /**
+   * @param holdAcks false with durable state: checkpoints cover the open slices, so slices keep
+   * no ack tokens and offsets are not held back by open windows.
+   */
   constructor(
     private readonly spec: WindowSpec,
     private readonly aggs: readonly Aggregation<T, unknown, unknown>[],
+    private readonly holdAcks = true,
   ) {
     this.slicesPerWindow = spec.sizeMs / spec.hopMs;
     this.tracking = spec.emit === 'current' || spec.allowedLatenessMs > 0;
+  }
+
+  /** Accumulators held over all open slices (one per key and slice). */
+  get openEntries(): number {
+    return this.entries;
   }
 
   /** Every window ending at or before this has had its first close. */
@@ -85,7 +104,7 @@ export class WindowSlices<T> {
       this.slices.set(start, slice);
     }
     this.recent = slice;
-    if (slice.lastBatch !== batch) {
+    if (this.holdAcks && slice.lastBatch !== batch) {
       slice.lastBatch = batch;
       for (const token of batch.acks) {
         token.retain();
@@ -101,6 +120,7 @@ export class WindowSlices<T> {
     if (state === undefined) {
       state = this.newState();
       slice.states.set(key, state);
+      this.entries++;
       if (slice.seq !== null) slice.seq.set(key, this.nextSeq++);
     }
     for (let i = 0; i < aggs.length; i++) state[i] = aggs[i]!.add(state[i], value, eventTime);
@@ -142,7 +162,10 @@ export class WindowSlices<T> {
   dropThrough(horizon: number): Slice[] {
     const dropped: Slice[] = [];
     for (const slice of this.slices.values()) if (slice.start + this.spec.sizeMs <= horizon) dropped.push(slice);
-    for (const slice of dropped) this.slices.delete(slice.start);
+    for (const slice of dropped) {
+      this.slices.delete(slice.start);
+      this.entries -= slice.states.size;
+    }
     if (this.recent !== null && this.recent.start + this.spec.sizeMs <= horizon) this.recent = null;
     return dropped;
   }
@@ -208,6 +231,31 @@ export class WindowSlices<T> {
       }
     }
     return { start, end, states: merged };
+  }
+
+  /** The open slices as checkpointable data (see state/step-state.ts); call between batches. */
+  snapshot(): WindowSlicesState {
+    const slices: WindowSlicesState['slices'] = [];
+    for (const slice of this.slices.values()) {
+      const states = new Map<string, unknown[]>();
+      for (const [key, state] of slice.states) states.set(key, accumulatorsToState(this.aggs, state));
+      slices.push({ start: slice.start, states, seq: slice.seq });
+    }
+    return { closedThrough: this.closedThrough, nextSeq: this.nextSeq, slices };
+  }
+
+  /** Replaces the (empty) slices with checkpointed ones; they hold no acks (durable state). */
+  restore(state: WindowSlicesState): void {
+    this.slices.clear();
+    this.recent = null;
+    this.entries = 0;
+    this.closedThrough = state.closedThrough;
+    this.nextSeq = state.nextSeq;
+    for (const saved of state.slices) {
+      for (const accumulators of saved.states.values()) accumulatorsFromState(this.aggs, accumulators);
+      this.slices.set(saved.start, { start: saved.start, states: saved.states, acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
+      this.entries += saved.states.size;
+    }
   }
 
   private newState(): unknown[] {

@@ -46,6 +46,7 @@ export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
     idleTimeoutMs: options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout'),
     eventTime: options.eventTime,
+    resumable: true,
     create: (environment) => new KafkaSource(options, environment),
   };
 }
@@ -110,8 +111,9 @@ class KafkaSource<T> implements Source<T> {
     const context = this.context!;
     const decoder = this.decoder!;
     const selectEventTime = this.options.eventTime;
-    const { topic, partition, messages } = batch;
+    const { topic, partition } = batch;
     const partitionKey = `${topic}:${partition}`;
+    const messages = this.afterCheckpoint(partitionKey, batch.messages);
     const chunk = this.environment.maxChunkRecords;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
@@ -138,12 +140,26 @@ class KafkaSource<T> implements Source<T> {
     }
   }
 
+  /**
+   * Drops records a resumed checkpoint already covers (Kafka's committed offset can trail the
+   * checkpoint when the process died between saving it and committing).
+   */
+  private afterCheckpoint(partitionKey: string, messages: FetchedBatch['messages']): FetchedBatch['messages'] {
+    const from = this.environment.resumeFrom?.get(partitionKey);
+    if (from === undefined || messages.length === 0 || BigInt(messages[0]!.offset) >= from) return messages;
+    const kept = messages.filter((message) => BigInt(message.offset) >= from);
+    this.environment.logger.info({ partition: partitionKey, skipped: messages.length - kept.length, from: from.toString() }, 'skipped records already in the restored checkpoint');
+    return kept;
+  }
+
   async commit(): Promise<void> {
     // One commit at a time, in order.
     this.committing = this.committing.then(async () => {
       const consumer = this.consumer;
-      const offsets = this.tracker.pending();
-      if (!consumer || offsets.length === 0) return;
+      if (!consumer) return;
+      const gate = this.context?.commitGate;
+      const offsets = gate ? this.tracker.notCommitted(await gate(this.tracker.acknowledged())) : this.tracker.pending();
+      if (offsets.length === 0) return;
       try {
         await consumer.commit(offsets);
         this.tracker.markCommitted(offsets);

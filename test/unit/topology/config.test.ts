@@ -34,6 +34,9 @@ test('an empty environment gives the embedded defaults', () => {
     maxInFlightRecords: 50_000,
     commitIntervalMs: 1_000,
     schemasDir: path.resolve('schemas'),
+    windowState: 'memory',
+    checkpointIntervalMs: 5_000,
+    maxOpenWindows: 5_000_000,
   });
 });
 
@@ -63,6 +66,9 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_MAX_IN_FLIGHT: '1000',
     TRIBUTARY_COMMIT_INTERVAL_MS: '250',
     TRIBUTARY_SCHEMAS_DIR: 'custom/schemas',
+    TRIBUTARY_WINDOW_STATE: 'redis',
+    TRIBUTARY_CHECKPOINT_INTERVAL_MS: '2000',
+    TRIBUTARY_MAX_OPEN_WINDOWS: '1000000',
   });
   assert.deepEqual(config, {
     kafkaBrokers: ['broker-1:9092', '10.0.0.2:19092'],
@@ -75,6 +81,9 @@ test('every setting is read from its variable', () => {
     maxInFlightRecords: 1000,
     commitIntervalMs: 250,
     schemasDir: path.resolve('custom/schemas'),
+    windowState: 'redis',
+    checkpointIntervalMs: 2_000,
+    maxOpenWindows: 1_000_000,
   });
 });
 
@@ -140,4 +149,13 @@ test('ports must be decimal numbers in range, brokers included', () => {
   }
   assert.equal(loadConfig({ PORT: ' 8081 ' }).port, 8081);
   assert.deepEqual(loadConfig({ KAFKA_BROKERS: 'a:1,b:65535' }).kafkaBrokers, ['a:1', 'b:65535']);
+});
+
+test('durable window state without Redis names the variable and the fix', () => {
+  assert.throws(
+    () => loadConfig({ TRIBUTARY_WINDOW_STATE: 'redis' }),
+    (error: unknown) => error instanceof ConfigError && error.field === 'TRIBUTARY_WINDOW_STATE' && error.message.includes('set REDIS_URL=redis://127.0.0.1:6379'),
+  );
+  assertRejected({ TRIBUTARY_WINDOW_STATE: 'disk' }, 'TRIBUTARY_WINDOW_STATE', "'memory' (default) or 'redis'");
+  assertRejected({ TRIBUTARY_MAX_OPEN_WINDOWS: 'many' }, 'TRIBUTARY_MAX_OPEN_WINDOWS', 'a positive number of windows');
 });

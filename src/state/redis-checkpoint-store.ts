@@ -1,0 +1,65 @@
+import { deserialize, serialize } from 'node:v8';
+import { Redis } from 'ioredis';
+import { ConnectionError, TributaryError } from '../core/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Checkpoint, CheckpointStore } from './checkpoint-store.ts';
+
+/**
+ * The latest checkpoint in one Redis key per topology and consumer group, written with a single
+ * SET of the serialized checkpoint: Redis applies it atomically, so a crash mid-save leaves the
+ * previous checkpoint intact and state and offsets can never come from different cuts.
+ */
+export class RedisCheckpointStore implements CheckpointStore {
+  readonly description: string;
+
+  private constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+  ) {
+    this.description = `redis key ${key}`;
+  }
+
+  static async connect(url: string, options: { topology: string; groupId: string; logger: Logger; connectTimeoutMs?: number }): Promise<RedisCheckpointStore> {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 3,
+      retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
+    });
+    redis.on('error', (error) => options.logger.debug({ err: error }, 'Redis (checkpoints) connection error'));
+    try {
+      await Promise.race([
+        redis.connect(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), options.connectTimeoutMs ?? 15_000).unref()),
+      ]);
+      await redis.ping();
+    } catch (error) {
+      redis.disconnect();
+      throw new ConnectionError('Redis', `cannot connect to ${url.replace(/\/\/[^@/]*@/, '//***@')} for checkpoints; is it running? (scripts/services.sh start)`, error);
+    }
+    return new RedisCheckpointStore(redis, `tributary:${options.topology}:checkpoint:${options.groupId}`);
+  }
+
+  async load(): Promise<Checkpoint | null> {
+    const bytes = await this.redis.getBuffer(this.key);
+    if (bytes === null) return null;
+    const checkpoint = deserialize(bytes) as Checkpoint;
+    if (checkpoint?.version !== 1) {
+      throw new TributaryError(`checkpoint in ${this.description} has unknown format version ${String(checkpoint?.version)}; delete the key to start from the committed offsets with empty windows`, { code: 'CHECKPOINT_FORMAT' });
+    }
+    return checkpoint;
+  }
+
+  async save(checkpoint: Checkpoint): Promise<number> {
+    const bytes = serialize(checkpoint);
+    try {
+      await this.redis.set(this.key, bytes);
+    } catch (error) {
+      throw new ConnectionError('Redis', `saving the checkpoint to ${this.description} failed`, error);
+    }
+    return bytes.length;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

@@ -1,0 +1,108 @@
+import { deserialize, serialize } from 'node:v8';
+import { ConfigError, StateLimitError } from '../core/errors.ts';
+
+/**
+ * The hooks a stateful step (window aggregate, session, sliding window, join buffer) gives the
+ * runtime so its open state survives a restart.
+ */
+export interface StatefulStep {
+  /**
+   * The step's state, made only of data that `v8.serialize` keeps: numbers, strings, plain
+   * objects and arrays, Maps, Sets, typed arrays (no class instances, no acks). It may share
+   * objects with the live state: the registry serializes it at once, before the next batch.
+   * Called between batches, never while one is in the pipeline.
+   */
+  snapshot(): unknown;
+  /** Replaces the step's (empty) state with a deserialized copy of what `snapshot` returned, maybe in another process. */
+  restore(state: unknown): void;
+}
+
+/** An asynchronous step (scoring) that may hold records between batches. */
+export interface AsyncStep {
+  /** Resolves once the step holds no records (it flushes what it holds first). */
+  whenIdle(): Promise<void>;
+}
+
+/**
+ * The stateful and asynchronous steps of one running topology, reached by every operator through
+ * `batch.side.state` (absent in plain-array runs and tests: then steps keep state in memory only).
+ *
+ * With `durable` set, open state is covered by checkpoints instead of acks: steps do not retain
+ * the ack tokens of records they absorb, so offsets commit as soon as the sinks acknowledged the
+ * rows derived so far and a checkpoint holding the state has been saved.
+ *
+ * A step registers once, on the first batch it sees, under its stable step name; if the
+ * checkpoint being resumed has state under that name, the step gets it right away.
+ */
+export class StateRegistry {
+  readonly durable: boolean;
+  /** Most open windows (key × window, or buffered records for sliding/join steps) one step may hold. */
+  readonly maxOpenWindows: number;
+  private readonly onOpenWindows: (step: string, count: number) => void;
+  private readonly steps = new Map<string, StatefulStep>();
+  private readonly asyncSteps: AsyncStep[] = [];
+  /** Serialized state per step name, from the checkpoint being resumed, not claimed yet. */
+  private readonly restored: Map<string, Uint8Array>;
+
+  constructor(options: { durable: boolean; restored?: ReadonlyMap<string, Uint8Array>; maxOpenWindows?: number; onOpenWindows?: (step: string, count: number) => void }) {
+    this.durable = options.durable;
+    this.maxOpenWindows = options.maxOpenWindows ?? Infinity;
+    this.onOpenWindows = options.onOpenWindows ?? (() => {});
+    this.restored = new Map(options.restored ?? []);
+  }
+
+  /** Registers `step` under `name`, restoring its checkpointed state if there is one. */
+  register(name: string, step: StatefulStep): void {
+    if (this.steps.has(name)) {
+      throw new ConfigError(`step "${name}"`, 'two stateful steps have the same name, so their checkpointed state would mix', `give each its own name, e.g. aggregate({...}, { name: '${name}-2' })`);
+    }
+    this.steps.set(name, step);
+    if (this.restored.has(name)) {
+      step.restore(deserialize(this.restored.get(name)!));
+      this.restored.delete(name);
+    }
+  }
+
+  /**
+   * Reports how many open windows `step` holds after a batch (for the metric) and stops the
+   * topology with a StateLimitError once it exceeds the bound: failing loudly beats running out
+   * of memory, and the offsets of the unfinished windows are not committed, so nothing is lost.
+   */
+  checkOpenWindows(step: string, count: number): void {
+    this.onOpenWindows(step, count);
+    if (count > this.maxOpenWindows) {
+      throw new StateLimitError(
+        step,
+        `${count} open windows exceed the bound of ${this.maxOpenWindows} (TRIBUTARY_MAX_OPEN_WINDOWS). ` +
+          'Fix: raise TRIBUTARY_MAX_OPEN_WINDOWS if memory allows (about 200-300 bytes per count/sum/max window), ' +
+          'or reduce the keys or the window length, grace and allowed lateness, or check for an event-time field that stalls the watermark',
+      );
+    }
+  }
+
+  /** Registers an asynchronous step; checkpoints wait until it holds no records. */
+  registerAsync(step: AsyncStep): void {
+    this.asyncSteps.push(step);
+  }
+
+  /** Names of checkpointed steps that no step of this topology has claimed (yet). */
+  get unclaimed(): string[] {
+    return [...this.restored.keys()];
+  }
+
+  /** Resolves once no asynchronous step holds records. */
+  async whenAsyncIdle(): Promise<void> {
+    await Promise.all(this.asyncSteps.map((step) => step.whenIdle()));
+  }
+
+  /**
+   * Every registered step's state by name, serialized (a copy later batches cannot change).
+   * Steps registered only later (no batch reached them yet) have none; checkpointed state not
+   * claimed yet is carried over so it is not lost.
+   */
+  snapshot(): Map<string, Uint8Array> {
+    const states = new Map<string, Uint8Array>(this.restored);
+    for (const [name, step] of this.steps) states.set(name, serialize(step.snapshot()));
+    return states;
+  }
+}

@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { deserialize } from 'node:v8';
+import { Redis } from 'ioredis';
+import { Engine } from '../../src/runtime/engine.ts';
+import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { createAvroEncoder } from '../../src/serde/avro.ts';
+import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
+import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
+import { silentLogger } from '../../src/observability/logger.ts';
+import type { Checkpoint } from '../../src/state/checkpoint-store.ts';
+import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
+import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
+import { clickhouse, engineConfig, queryRows, REPO_ROOT, requireService, SCHEMAS_DIR, uniqueName, waitFor } from '../helpers/services.ts';
+
+const PARTITIONS = 3;
+const EVENTS = 24_000;
+const START = Date.UTC(2026, 10, 2, 9, 0, 0);
+
+/** One engine process running the card-fraud topology through the CLI, with durable window state. */
+function startEngineProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+test('kill -9 in the middle of open windows: the restarted engine resumes the checkpointed window state and its results equal an uninterrupted run', { timeout: 300_000 }, async (t) => {
+  const topic = uniqueName('payments');
+  const prefix = `${uniqueName('r')}_`;
+  const referencePrefix = `${uniqueName('u')}_`;
+  const groupId = uniqueName('group');
+  const config = engineConfig();
+  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'restart-test', logger: silentLogger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopic(topic, { partitions: PARTITIONS });
+  const producer = kafka.producer();
+  await producer.connect();
+  const encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
+  const send = async (payments: Payment[]) => {
+    for (let i = 0; i < payments.length; i += 1_000) await producer.send(topic, payments.slice(i, i + 1_000).map((p) => ({ key: p.cardId, value: encode.encode(p) })));
+  };
+  const ch = clickhouse();
+  const redis = new Redis(requireService('REDIS_URL'));
+  const checkpointKey = `tributary:card-fraud:checkpoint:${groupId}`;
+  const processes: ChildProcess[] = [];
+  t.after(async () => {
+    for (const child of processes) child.kill('SIGKILL');
+    await redis.del(checkpointKey);
+    redis.disconnect();
+    await producer.disconnect();
+    await admin.disconnect();
+    await ch.close();
+  });
+
+  // 24,000 payments of 400 cards over 24 minutes of event time, then one event per partition ten
+  // minutes later that closes every window.
+  const generator = new CardPaymentModel({ seed: 11, cards: 400, lateShare: 0, fraudRate: 0.01 });
+  const payments = Array.from({ length: EVENTS }, (_, i) => generator.next(START + i * 60).payment);
+  const maxTs = Math.max(...payments.map((p) => p.ts));
+  const advance = Array.from({ length: PARTITIONS }, (_, partition): Payment => ({ ...payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 10 * 60_000 }));
+  const firstPart = payments.slice(0, 10_000);
+  const killedDuring = payments.slice(10_000, 16_000);
+  const rest = payments.slice(16_000);
+
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS: config.kafkaBrokers!.join(','),
+    CLICKHOUSE_URL: config.clickhouseUrl,
+    REDIS_URL: config.redisUrl,
+    PORT: '0',
+    TRIBUTARY_GROUP_ID: groupId,
+    TRIBUTARY_WINDOW_STATE: 'redis',
+    TRIBUTARY_CHECKPOINT_INTERVAL_MS: '400',
+    TRIBUTARY_COMMIT_INTERVAL_MS: '200',
+    TRIBUTARY_MAX_IN_FLIGHT: '4000',
+    FRAUD_TEST_TOPIC: topic,
+    FRAUD_TEST_PREFIX: prefix,
+  };
+
+  // First engine: the first part, checkpointed, then killed while it processes the second.
+  const first = startEngineProcess(env);
+  processes.push(first.child);
+  await send(firstPart);
+  const committedAll = async (count: number) => {
+    const committed = await admin.committedOffsets(groupId, topic);
+    return committed.reduce((total, { offset }) => total + Math.max(0, Number(offset)), 0) >= count;
+  };
+  await waitFor('a checkpoint covering the first part (committed offsets)', () => committedAll(firstPart.length), Boolean, 90_000).catch((error) => {
+    throw new Error(`${error.message}\nengine output:\n${first.output().slice(-4000)}`);
+  });
+  const saved = deserialize((await redis.getBuffer(checkpointKey))!) as Checkpoint;
+  assert.deepEqual([...saved.steps.keys()].sort(), ['card-1m', 'card-5m']);
+  const openSlices = (deserialize(saved.steps.get('card-5m')!) as { slices: { slices: unknown[] } }).slices.slices.length;
+  assert.ok(openSlices > 0, 'the checkpoint holds open windows');
+
+  await send(killedDuring);
+  await waitFor('the first engine to be processing the second part', async () => {
+    const [row] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${prefix}payments`);
+    return Number(row!.n);
+  }, (n) => n > firstPart.length, 60_000);
+  first.child.kill('SIGKILL');
+  assert.equal(await first.exited, null, 'killed by the signal, not exited');
+
+  // The rest arrives while no engine runs; a second engine resumes from the checkpoint.
+  await send(rest);
+  await producer.send(topic, advance.map((p, partition) => ({ key: p.cardId, value: encode.encode(p), partition })));
+  const second = startEngineProcess(env);
+  processes.push(second.child);
+
+  // Meanwhile an uninterrupted run of the same topology over the same topic (own group, own tables).
+  const uninterrupted = await Engine.start(createCardFraudTopology({ topic, tablePrefix: referencePrefix }), { config: engineConfig(), logger: silentLogger, push: false });
+  t.after(() => uninterrupted.stop());
+
+  const expected = referenceCardFeatures(payments);
+  const distinctFeatures = async (tablePrefix: string) =>
+    (await queryRows<Record<string, unknown>>(ch, `SELECT DISTINCT * FROM ${tablePrefix}card_features ORDER BY cardId, windowEnd`)).map(toFeatures);
+  await waitFor('every window of the restarted run', async () => (await distinctFeatures(prefix)).length, (n) => n >= expected.length, 120_000).catch((error) => {
+    throw new Error(`${error.message}\nsecond engine output:\n${second.output().slice(-4000)}`);
+  });
+  await waitFor('every window of the uninterrupted run', async () => (await distinctFeatures(referencePrefix)).length, (n) => n >= expected.length, 120_000);
+  assert.match(second.output(), /resuming window state from checkpoint/);
+
+  // Window results: the restarted run equals the uninterrupted run and the independent reference,
+  // window for window. Rows emitted between the last checkpoint and the kill are written again
+  // after the restart (identical duplicates, allowed here: idempotent inserts are the
+  // effectively-once work); no window may have two different results.
+  const restarted = await distinctFeatures(prefix);
+  const reference = await distinctFeatures(referencePrefix);
+  assert.equal(restarted.length, expected.length, 'one distinct result per card and window');
+  assert.deepEqual(restarted.sort(byCardAndEnd).map(inCents), expected.map(inCents));
+  assert.deepEqual(reference.sort(byCardAndEnd).map(inCents), expected.map(inCents));
+  const [predictions] = await queryRows<{ windows: string }>(ch, `SELECT uniqExact(cardId, windowEnd) AS windows FROM ${prefix}fraud_predictions`);
+  assert.equal(Number(predictions!.windows), expected.length, 'one prediction per window');
+
+  second.child.kill('SIGTERM');
+  assert.equal(await second.exited, 0, `clean exit on SIGTERM:\n${second.output().slice(-2000)}`);
+});
