@@ -1,6 +1,7 @@
 import type { AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
-import { accumulatorsFromState, accumulatorsToState, type Aggregation } from './aggregations.ts';
+import type { Aggregation } from './aggregations.ts';
+import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
 import type { WindowSpec } from './window-spec.ts';
 
 /**
@@ -43,7 +44,7 @@ export interface CloseResult {
 export interface WindowSlicesState {
   closedThrough: number;
   nextSeq: number;
-  slices: Array<{ start: number; states: Map<string, unknown[]>; seq: Map<string, number> | null }>;
+  slices: Array<{ start: number; states: KeyedAccumulators; seq: Map<string, number> | null }>;
 }
 
 const NOTHING_CLOSED: CloseResult = { windows: [], acks: [], dropped: [] };
@@ -236,11 +237,7 @@ export class WindowSlices<T> {
   /** The open slices as checkpointable data (see state/step-state.ts); call between batches. */
   snapshot(): WindowSlicesState {
     const slices: WindowSlicesState['slices'] = [];
-    for (const slice of this.slices.values()) {
-      const states = new Map<string, unknown[]>();
-      for (const [key, state] of slice.states) states.set(key, accumulatorsToState(this.aggs, state));
-      slices.push({ start: slice.start, states, seq: slice.seq });
-    }
+    for (const slice of this.slices.values()) slices.push({ start: slice.start, states: encodeKeyedAccumulators(this.aggs, slice.states), seq: slice.seq });
     return { closedThrough: this.closedThrough, nextSeq: this.nextSeq, slices };
   }
 
@@ -252,9 +249,9 @@ export class WindowSlices<T> {
     this.closedThrough = state.closedThrough;
     this.nextSeq = state.nextSeq;
     for (const saved of state.slices) {
-      for (const accumulators of saved.states.values()) accumulatorsFromState(this.aggs, accumulators);
-      this.slices.set(saved.start, { start: saved.start, states: saved.states, acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
-      this.entries += saved.states.size;
+      const states = decodeKeyedAccumulators(this.aggs, saved.states);
+      this.slices.set(saved.start, { start: saved.start, states, acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
+      this.entries += states.size;
     }
   }
 
