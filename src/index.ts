@@ -11,7 +11,7 @@ export { Engine, type EngineOptions, type EngineStats } from './runtime/engine.t
 
 // Records and errors
 export type { Batch, StreamRecord, DeadLetter, LateRecord } from './core/batch.ts';
-export { TributaryError, ConfigError, DecodeError, ConnectionError, SinkError, ScoringError } from './core/errors.ts';
+export { TributaryError, ConfigError, DecodeError, ConnectionError, SinkError, ScoringError, StateLimitError } from './core/errors.ts';
 export { toMillis, type Duration } from './core/duration.ts';
 
 // Sources
@@ -36,6 +36,12 @@ export { intervalJoin, type IntervalJoinOptions } from './operators/interval-joi
 export { sessionWindows, type SessionWindowOptions } from './operators/windows/session.ts';
 export { sliding, type SlidingOptions } from './operators/windows/sliding.ts';
 export { score, type ScoreOptions } from './operators/score.ts';
+export { enrich, type EnrichOptions } from './operators/enrich.ts';
+
+// Lookup tables (stream–table enrichment)
+export { LookupTable, lookupTable, type LookupTableOptions } from './tables/lookup-table.ts';
+export { kafkaTable, type KafkaTableOptions } from './tables/kafka-table.ts';
+export type { TableSource, TableEnvironment, RunningTableSource } from './tables/table-source.ts';
 
 // Scoring
 export { OnnxModel } from './scoring/onnx-model.ts';
@@ -63,6 +69,10 @@ export { onlineState } from './sinks/online-state.ts';
 export type { KeyValueStore } from './state/key-value-store.ts';
 export { MemoryKeyValueStore } from './state/memory-store.ts';
 export { RedisKeyValueStore } from './state/redis-store.ts';
+// Durable window state: the hooks a custom stateful operator implements, and checkpoint stores
+export { StateRegistry, type StatefulStep, type AsyncStep } from './state/step-state.ts';
+export { MemoryCheckpointStore, type Checkpoint, type CheckpointStore } from './state/checkpoint-store.ts';
+export { RedisCheckpointStore } from './state/redis-checkpoint-store.ts';
 export { startPushServer } from './push/uws-push-server.ts';
 export type { PushServer } from './push/push-server.ts';
 export { Metrics } from './observability/metrics.ts';

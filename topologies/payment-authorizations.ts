@@ -5,8 +5,12 @@ import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
 import { filter } from '../src/operators/filter.ts';
 import { keyBy } from '../src/operators/key-by.ts';
 import { intervalJoin } from '../src/operators/interval-join.ts';
+import { enrich } from '../src/operators/enrich.ts';
 import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
+import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
+import { kafkaTable } from '../src/tables/kafka-table.ts';
+import type { LookupTable } from '../src/tables/lookup-table.ts';
 
 /** A card payment as published on the payment-events topic (JSON). */
 export interface PaymentEvent {
@@ -15,6 +19,7 @@ export interface PaymentEvent {
   /** Event time, epoch ms. */
   ts: number;
   cardId: string;
+  merchantId: string;
   amount: number;
 }
 
@@ -28,15 +33,29 @@ export interface AuthorizationEvent {
 
 export type PaymentFlowEvent = PaymentEvent | AuthorizationEvent;
 
+export type RiskTier = 'low' | 'medium' | 'high';
+
+/** A merchant as kept on the compacted merchants topic (JSON, message key = merchantId). */
+export interface Merchant {
+  merchantId: string;
+  name: string;
+  riskTier: RiskTier;
+}
+
 /** One row per payment and authorization within 2 minutes, or one unauthorized row per payment with none. */
 export interface PaymentAuthorization {
   paymentId: string;
+  /** Payment event time, epoch ms. */
+  ts: number;
   cardId: string;
+  merchantId: string;
   amount: number;
   authorized: boolean;
   authorizationCode: string | null;
   /** Authorization time minus payment time (negative if the authorization came first); null if none. */
   latencyMs: number | null;
+  /** The merchant's tier when the row was produced; 'unknown' if the merchant is missing, deleted or expired. */
+  merchantRiskTier: RiskTier | 'unknown';
 }
 
 /** Keeps one event type; filter passes records through unchanged, so narrowing the type is sound. */
@@ -46,8 +65,19 @@ function ofType<K extends PaymentFlowEvent['type']>(type: K): OperatorFunction<B
 
 export interface PaymentAuthorizationsOptions {
   topic?: string;
-  /** Prefix for the late-record and dead-letter tables (tests use a random one). */
+  /** The compacted topic of merchants. Default 'merchants'. */
+  merchantsTopic?: string;
+  /** Prefix for the ClickHouse tables (tests use a random one). */
   tablePrefix?: string;
+  /** Replaces the Kafka-fed merchants table (tests fill an in-memory one). */
+  merchants?: LookupTable<Merchant>;
+}
+
+/** Merchants not updated for 24 hours count as unknown: a stale risk tier is not trusted. */
+export const MERCHANT_TTL = '24h';
+
+export function merchantsTable(topic = 'merchants'): LookupTable<Merchant> {
+  return kafkaTable<Merchant>({ name: 'merchants', topic, format: 'json', ttl: MERCHANT_TTL });
 }
 
 /**
@@ -56,14 +86,17 @@ export interface PaymentAuthorizationsOptions {
  * not, about 2m10s of event time after it at the latest. An authorization later than the grace
  * goes to the late records (step 'payment-authorization'), never silently away.
  *
- * Sinks: none for `authorizations` yet. clickhouseTable needs an Avro schema in schemas/ and this
- * example adds none; late records and dead letters use the schema-free tables.
+ * Each joined row is then enriched with its merchant's risk tier from the merchants table (a
+ * compacted topic, latest record per merchant, 24 h TTL), as the table is when the row is
+ * produced; rows go to the ClickHouse table `payment_authorizations`.
  */
 export function createPaymentAuthorizationsTopology(options: PaymentAuthorizationsOptions = {}) {
   const tables = options.tablePrefix ?? '';
+  const merchants = options.merchants ?? merchantsTable(options.merchantsTopic);
   return defineTopology({
     name: 'payment-authorizations',
     source: kafkaTopic<PaymentFlowEvent>({ topic: options.topic ?? 'payment-events', format: 'json', eventTime: (e) => e.ts, outOfOrderness: '5s' }),
+    tables: [merchants],
     pipeline: (input) => {
       const events = input.pipe(share());
       const payments = events.pipe(ofType('payment'), keyBy((p) => p.paymentId));
@@ -73,21 +106,32 @@ export function createPaymentAuthorizationsTopology(options: PaymentAuthorizatio
         grace: '10s',
         type: 'left',
         name: 'payment-authorization',
-        combine: (p, a): PaymentAuthorization => ({
+        combine: (p, a): Omit<PaymentAuthorization, 'merchantRiskTier'> => ({
           paymentId: p.paymentId,
+          ts: p.ts,
           cardId: p.cardId,
+          merchantId: p.merchantId,
           amount: p.amount,
           authorized: a !== undefined,
           authorizationCode: a === undefined ? null : a.authorizationCode,
           latencyMs: a === undefined ? null : a.ts - p.ts,
         }),
       });
-      return { authorizations: authorized };
+      const enriched = authorized.pipe(
+        enrich(merchants, {
+          key: (row) => row.merchantId,
+          combine: (row, merchant): PaymentAuthorization => ({ ...row, merchantRiskTier: merchant?.riskTier ?? 'unknown' }),
+          name: 'merchant-risk',
+        }),
+      );
+      return { authorizations: enriched };
     },
-    sinks: {},
+    sinks: {
+      authorizations: [clickhouseTable(`${tables}payment_authorizations`, { schema: 'payment_authorization.avsc', orderBy: ['ts', 'paymentId'], timeField: 'ts' })],
+    },
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: clickhouseDeadLetters(`${tables}dead_letters`),
   });
 }
 
-export default createPaymentAuthorizationsTopology({ topic: process.env.PAYMENT_EVENTS_TOPIC });
+export default createPaymentAuthorizationsTopology({ topic: process.env.PAYMENT_EVENTS_TOPIC, merchantsTopic: process.env.MERCHANTS_TOPIC });

@@ -3,6 +3,7 @@ import type { Batch, DeadLetter, LateRecord, StreamRecord } from '../core/batch.
 import { ConfigError } from '../core/errors.ts';
 import type { SinkSpec } from '../sinks/sink.ts';
 import type { SourceSpec } from '../sources/source.ts';
+import { LookupTable } from '../tables/lookup-table.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PipelineOutputs = Record<string, Observable<Batch<any>>>;
@@ -26,6 +27,12 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
   late?: SinkSpec<LateRecord>;
   /** Where records that cannot be decoded or processed go (one destination or several). */
   deadLetter?: SinkSpec<DeadLetter> | SinkSpec<DeadLetter>[];
+  /**
+   * The lookup tables the pipeline reads (enrich): the engine fills each from its source and
+   * waits until all are caught up before the main source starts. A table the pipeline uses but
+   * that is not listed here is never filled, so every lookup in it misses.
+   */
+  tables?: LookupTable<unknown>[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -50,7 +57,19 @@ export function defineTopology<TIn, O extends PipelineOutputs>(definition: Topol
   for (const [output, specs] of Object.entries(definition.sinks)) {
     if (!Array.isArray(specs)) throw new ConfigError(`sinks.${output}`, 'must be an array of sinks', `write sinks: { ${output}: [clickhouseTable(...)] }`);
   }
+  checkTables(definition.tables);
   return definition;
+}
+
+function checkTables(tables: unknown): void {
+  if (tables === undefined) return;
+  if (!Array.isArray(tables)) throw new ConfigError('tables', 'must be an array of lookup tables', "write tables: [kafkaTable({ name: 'merchants', topic: 'merchants', format: 'json' })]");
+  const names = new Set<string>();
+  tables.forEach((table: unknown, i) => {
+    if (!(table instanceof LookupTable)) throw new ConfigError(`tables[${i}]`, 'is not a lookup table', 'create it with kafkaTable({...}) or lookupTable({...})');
+    if (names.has(table.name)) throw new ConfigError(`tables[${i}]`, `a second table is named "${table.name}"`, 'give each table its own name (it labels metrics and logs)');
+    names.add(table.name);
+  });
 }
 
 /** Calls the pipeline and checks that every sinks entry names an output it returns. */

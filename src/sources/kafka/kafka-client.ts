@@ -35,6 +35,13 @@ export interface ConsumerOptions {
   heartbeatIntervalMs?: number;
 }
 
+export interface FetchProgress {
+  topic: string;
+  partition: number;
+  /** The next offset to fetch: one past the last offset the fetch covered. */
+  nextOffset: string;
+}
+
 export interface BatchConsumer {
   connect(): Promise<void>;
   subscribe(topic: string, options: { fromBeginning: boolean }): Promise<void>;
@@ -45,6 +52,12 @@ export interface BatchConsumer {
   pause(topic: string): void;
   /** Called with this member's partitions after every group join. */
   onAssignment(listener: (assignment: ReadonlyArray<{ topic: string; partitions: number[] }>) => void): void;
+  /**
+   * Called after each fetched batch of a partition has been handled, with the offset this member
+   * fetches next. Also for fetches whose records were all skipped (transaction markers, aborted
+   * records) and never reach the handler, so a reader can tell when it has reached an offset.
+   */
+  onProgress(listener: (progress: FetchProgress) => void): void;
   /** Number of group joins since connect (a rebalance adds one). */
   readonly groupJoins: number;
   disconnect(): Promise<void>;
@@ -66,9 +79,14 @@ export interface Producer {
 
 export interface Admin {
   connect(): Promise<void>;
-  createTopic(topic: string, options: { partitions: number }): Promise<void>;
-  /** Sum of (high watermark) per partition: the number of messages ever written. */
-  topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string }>>;
+  /** `config`: topic configs, e.g. { 'cleanup.policy': 'compact' } for a table's topic. */
+  createTopic(topic: string, options: { partitions: number; config?: Record<string, string> }): Promise<void>;
+  /**
+   * Per partition: `high`, the high watermark (the offset the next message gets, so the number
+   * of messages ever written), and `low`, the earliest offset still held (retention and
+   * compaction move it forward).
+   */
+  topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string; low: string }>>;
   committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
   disconnect(): Promise<void>;
 }

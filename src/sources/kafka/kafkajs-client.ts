@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../../observability/logger.ts';
-import type { Admin, BatchConsumer, ConsumerOptions, KafkaClient, Producer } from './kafka-client.ts';
+import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, Producer } from './kafka-client.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -43,11 +43,19 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
     allowAutoTopicCreation: false,
   });
   const listeners: Array<(assignment: Array<{ topic: string; partitions: number[] }>) => void> = [];
+  const progressListeners: Array<(progress: FetchProgress) => void> = [];
   let groupJoins = 0;
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     groupJoins++;
     const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
     for (const listener of listeners) listener(assignment);
+  });
+  // kafkajs emits this after the handler for every batch, and also for fetches whose records were
+  // all filtered out (control records), which never reach the handler.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (progressListeners.length === 0 || payload.lastOffset == null) return;
+    const progress: FetchProgress = { topic: payload.topic, partition: payload.partition, nextOffset: (BigInt(payload.lastOffset) + 1n).toString() };
+    for (const listener of progressListeners) listener(progress);
   });
 
   return {
@@ -66,6 +74,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
     // kafkajs forgets its consumer group on stop(), after which commits fail; pausing keeps it.
     pause: (topic) => consumer.pause([{ topic }]),
     onAssignment: (listener) => listeners.push(listener),
+    onProgress: (listener) => progressListeners.push(listener),
     get groupJoins() {
       return groupJoins;
     },
@@ -88,10 +97,11 @@ function kafkajsAdmin(kafka: Kafka): Admin {
   const admin = kafka.admin();
   return {
     connect: () => admin.connect(),
-    createTopic: async (topic, { partitions }) => {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    createTopic: async (topic, { partitions, config }) => {
+      const configEntries = Object.entries(config ?? {}).map(([name, value]) => ({ name, value }));
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
     },
-    topicEndOffsets: async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => ({ partition, high })),
+    topicEndOffsets: async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high, low }) => ({ partition, high, low })),
     committedOffsets: async (groupId, topic) => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
