@@ -30,6 +30,27 @@ export interface KeyBuffers<L, R> {
 }
 
 /**
+ * Checkpointed form of IntervalJoinBuffers, column-wise (v8 writes typed arrays as one block):
+ * one entry per buffered record, by key, a key's left records (by arrival) before its right ones.
+ */
+export interface IntervalJoinBuffersState {
+  /** Next arrival number. */
+  seq: number;
+  keys: string[];
+  /** LEFT and MATCHED bits. */
+  flags: Uint8Array;
+  seqs: Float64Array;
+  times: Float64Array;
+  topics: string[];
+  partitions: Int32Array;
+  offsets: string[];
+  values: unknown[];
+}
+
+const LEFT = 1;
+const MATCHED = 2;
+
+/**
  * The state of one interval join: one flat Map of per-key buffers (design rule 4) and one
  * min-heap of expiry times (eventTime + horizon), so eviction touches only expired records and
  * never scans keys (rule 6). Evicted entries are only flagged; a key's arrays are compacted
@@ -65,6 +86,49 @@ export class IntervalJoinBuffers<L, R> {
     buffers.live++;
     if (hold.live++ === 0) retainAll(hold.acks);
     this.expiries.push(record.eventTime + this.horizonMs, entry as Buffered<L> | Buffered<R>);
+  }
+
+  /** The buffered records as checkpointable data (see state/step-state.ts); call between batches. */
+  snapshot(): IntervalJoinBuffersState {
+    const n = this.expiries.size;
+    const state: IntervalJoinBuffersState = { seq: this.seq, keys: [], flags: new Uint8Array(n), seqs: new Float64Array(n), times: new Float64Array(n), topics: [], partitions: new Int32Array(n), offsets: [], values: [] };
+    let i = 0;
+    const put = (e: Buffered<unknown>) => {
+      if (e.evicted) return;
+      const { record } = e;
+      state.keys.push(record.key);
+      state.flags[i] = (e.isLeft ? LEFT : 0) | (e.matched ? MATCHED : 0);
+      state.seqs[i] = e.seq;
+      state.times[i] = record.eventTime;
+      state.topics.push(record.topic);
+      state.partitions[i] = record.partition;
+      state.offsets.push(record.offset);
+      state.values.push(record.value);
+      i++;
+    };
+    for (const buffers of this.byKey.values()) {
+      for (const e of buffers.left) put(e);
+      for (const e of buffers.right) put(e);
+    }
+    return state;
+  }
+
+  /** Replaces the (empty) buffers with checkpointed ones, all under `hold` (durable state: no acks); rebuilds the expiry heap. */
+  restore(state: IntervalJoinBuffersState, hold: Hold): void {
+    this.seq = state.seq;
+    for (let i = 0; i < state.keys.length; i++) {
+      const key = state.keys[i]!;
+      const record: StreamRecord<unknown> = { value: state.values[i], key, eventTime: state.times[i]!, topic: state.topics[i]!, partition: state.partitions[i]!, offset: state.offsets[i]! };
+      const isLeft = (state.flags[i]! & LEFT) !== 0;
+      const entry = { record, hold, seq: state.seqs[i]!, isLeft, matched: (state.flags[i]! & MATCHED) !== 0, evicted: false } as Buffered<L> | Buffered<R>;
+      let buffers = this.byKey.get(key);
+      if (buffers === undefined) this.byKey.set(key, (buffers = { left: [], right: [], live: 0, dead: 0 }));
+      if (isLeft) buffers.left.push(entry as Buffered<L>);
+      else buffers.right.push(entry as Buffered<R>);
+      buffers.live++;
+      hold.live++;
+      this.expiries.push(record.eventTime + this.horizonMs, entry);
+    }
   }
 
   /** Evicts every record with eventTime + horizon <= watermark, in expiry order, calling `evicted` for each. */

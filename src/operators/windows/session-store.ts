@@ -1,6 +1,6 @@
 import type { AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
-import type { Aggregation } from './aggregations.ts';
+import { accumulatorsFromState, accumulatorsToState, type Aggregation } from './aggregations.ts';
 import { MinHeap } from './session-heap.ts';
 
 /** One open session of one key: events in [start, last], window [start, last + gap). */
@@ -11,12 +11,30 @@ export interface Session {
   last: number;
   /** One accumulator per aggregation. */
   state: unknown[];
-  /** Tokens of the batches that contributed, each retained once by this session. */
+  /** Tokens of the batches that contributed, each retained once by this session (always empty with durable state). */
   acks: Set<AckToken>;
   lastBatch: object | null;
   /** False once closed or merged into another session (its heap entry is then stale). */
   open: boolean;
 }
+
+/**
+ * Checkpointed form of a SessionStore, column-wise (v8 writes a Float64Array as one block, far
+ * faster than an object or array per session): one entry per open session, a key's sessions
+ * together and by start.
+ */
+export interface SessionStoreState {
+  keys: string[];
+  starts: Float64Array;
+  lasts: Float64Array;
+  /** Sessions × aggregations, session-major, when every accumulator is a number; else null. */
+  numbers: Float64Array | null;
+  /** Otherwise each session's accumulators, through Aggregation.toState. */
+  values: unknown[][] | null;
+}
+
+/** Shared by every session of a store that holds no acks: nothing is ever added to it. */
+const NO_ACKS: Set<AckToken> = new Set();
 
 /**
  * The open sessions of one session-window step. Per key, an array sorted by start; sessions of a
@@ -33,10 +51,16 @@ export interface Session {
 export class SessionStore<T> {
   private readonly byKey = new Map<string, Session[]>();
   private readonly ends = new MinHeap<Session>();
+  private open = 0;
 
+  /**
+   * @param holdAcks false with durable state: checkpoints cover open sessions, so they keep no
+   * ack tokens and offsets are not held back by them.
+   */
   constructor(
     private readonly gapMs: number,
     private readonly aggs: readonly Aggregation<T, unknown, unknown>[],
+    private readonly holdAcks = true,
   ) {}
 
   /**
@@ -61,19 +85,23 @@ export class SessionStore<T> {
     let target: Session;
     if (from === to) {
       if (t + gap <= closeLimit) return false;
-      target = { key, start: t, last: t, state: this.newState(), acks: new Set(), lastBatch: null, open: true };
+      target = { key, start: t, last: t, state: this.newState(), acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: null, open: true };
       if (sessions === undefined) this.byKey.set(key, (sessions = []));
       sessions.splice(from, 0, target);
       this.ends.push(t + gap, target);
+      this.open++;
     } else {
       target = sessions![from]!;
       // A bridging event: fold the later sessions into the earliest (merge's `a` is the earlier).
       for (let i = from + 1; i < to; i++) this.absorb(target, sessions![i]!);
-      if (to - from > 1) sessions!.splice(from + 1, to - from - 1);
+      if (to - from > 1) {
+        sessions!.splice(from + 1, to - from - 1);
+        this.open -= to - from - 1;
+      }
       if (t < target.start) target.start = t;
       if (t > target.last) target.last = t;
     }
-    if (target.lastBatch !== batch) {
+    if (this.holdAcks && target.lastBatch !== batch) {
       target.lastBatch = batch;
       for (const token of batch.acks) {
         if (target.acks.has(token)) continue;
@@ -99,6 +127,7 @@ export class SessionStore<T> {
         continue;
       }
       session.open = false;
+      this.open--;
       closed.push(session);
       const sessions = this.byKey.get(session.key)!;
       if (sessions.length === 1) this.byKey.delete(session.key);
@@ -108,11 +137,57 @@ export class SessionStore<T> {
     return closed;
   }
 
-  /** Number of open sessions (for tests and metrics). */
+  /** Number of open sessions (for tests and the open-windows bound). */
   get openSessions(): number {
-    let total = 0;
-    for (const sessions of this.byKey.values()) total += sessions.length;
-    return total;
+    return this.open;
+  }
+
+  /** The open sessions as checkpointable data (see state/step-state.ts); call between batches. */
+  snapshot(): SessionStoreState {
+    const n = this.open;
+    const width = this.aggs.length;
+    const keys = new Array<string>(n);
+    const starts = new Float64Array(n);
+    const lasts = new Float64Array(n);
+    let numbers: Float64Array | null = new Float64Array(n * width);
+    const states = new Array<unknown[]>(n);
+    let i = 0;
+    for (const [key, sessions] of this.byKey) {
+      for (const session of sessions) {
+        keys[i] = key;
+        starts[i] = session.start;
+        lasts[i] = session.last;
+        states[i] = session.state;
+        for (let a = 0; numbers !== null && a < width; a++) {
+          const value = session.state[a];
+          if (typeof value === 'number') numbers[i * width + a] = value;
+          else numbers = null;
+        }
+        i++;
+      }
+    }
+    return { keys, starts, lasts, numbers, values: numbers === null ? states.map((state) => accumulatorsToState(this.aggs, state)) : null };
+  }
+
+  /** Replaces the (empty) store with checkpointed sessions; the heap is rebuilt, no acks held. */
+  restore(state: SessionStoreState): void {
+    const { keys, starts, lasts, numbers, values } = state;
+    const width = this.aggs.length;
+    let sessions: Session[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      let accumulators: unknown[];
+      if (numbers === null) accumulators = accumulatorsFromState(this.aggs, values![i]!);
+      else {
+        accumulators = new Array<unknown>(width); // not Array.from(subarray): ~40x slower per session
+        for (let a = 0; a < width; a++) accumulators[a] = numbers[i * width + a];
+      }
+      const session: Session = { key, start: starts[i]!, last: lasts[i]!, state: accumulators, acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: null, open: true };
+      if (i === 0 || keys[i - 1] !== key) this.byKey.set(key, (sessions = []));
+      sessions!.push(session);
+      this.ends.push(session.last + this.gapMs, session);
+    }
+    this.open = keys.length;
   }
 
   private absorb(target: Session, other: Session): void {

@@ -5,7 +5,12 @@ import { toMillis, type Duration } from '../../core/duration.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
-import { SessionStore, type Session } from './session-store.ts';
+import { SessionStore, type Session, type SessionStoreState } from './session-store.ts';
+
+/** Checkpointed state of one session-window step. */
+interface SessionStepState extends SessionStoreState {
+  watermark: number;
+}
 
 export interface SessionWindowOptions {
   /** Inactivity gap: consecutive events of a session are less than `gap` apart. Must be positive. */
@@ -31,6 +36,9 @@ export interface SessionWindowOptions {
  *   `side.late` under the step name; never dropped silently.
  * - Acks: a session retains the acks of every batch that contributed a record (a merge keeps
  *   the union); the batch that emits it carries them, and the session releases after emitting.
+ *   With durable state (`side.state.durable`) checkpoints cover open sessions instead: none held.
+ * - State: registered under the step name on the first batch (see state/step-state.ts); the
+ *   open-window count reported after each batch's records is the number of open sessions.
  *
  * Cost: O(log s + m) per record for a key with s open sessions, m of them merged; closing is
  * O(log h) per session on a min-heap of session ends (no timer per window).
@@ -56,16 +64,41 @@ export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionW
 
   return (source) =>
     new Observable<Batch<Out>>((subscriber) => {
-      const store = new SessionStore<T>(gapMs, aggs);
+      let store: SessionStore<T> | null = null;
       let watermark = -Infinity;
       return source.subscribe({
         next(batch) {
+          const registry = batch.side.state;
+          if (store === null) {
+            const created = new SessionStore<T>(gapMs, aggs, !registry?.durable);
+            store = created;
+            try {
+              registry?.register(step, {
+                snapshot: (): SessionStepState => ({ watermark, ...created.snapshot() }),
+                restore: (saved) => {
+                  watermark = (saved as SessionStepState).watermark;
+                  created.restore(saved as SessionStepState);
+                },
+              });
+            } catch (error) {
+              subscriber.error(error); // a duplicate step name, or state this step cannot restore
+              return;
+            }
+          }
           const closeLimit = watermark - graceMs;
           const input = batch.records;
           for (let r = 0; r < input.length; r++) {
             const record = input[r]!;
             if (store.add(batch, record.key, record.value, record.eventTime, closeLimit)) continue;
             batch.side.late.push({ step, key: record.key, eventTime: record.eventTime, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
+          }
+          if (registry !== undefined) {
+            try {
+              registry.checkOpenWindows(step, store.openSessions);
+            } catch (error) {
+              subscriber.error(error); // past the bound: stop the topology, emit nothing more
+              return;
+            }
           }
           if (batch.watermark > watermark) watermark = batch.watermark;
           const closed = store.closeThrough(watermark - graceMs);

@@ -67,7 +67,52 @@ export function quantiles<T>(select: (value: T) => number, qs: readonly number[]
       for (const [key, q] of keys) out[key] = sketch.getValueAtQuantile(q);
       return out;
     },
+    toState: sketchToState,
+    fromState: (state) => sketchFromState(state as SketchState, relativeAccuracy),
   };
+}
+
+/** A DenseStore's fields exactly: the bin layout (offset, min/max key) decides later merges. */
+interface StoreState {
+  bins: number[];
+  count: number;
+  minKey: number;
+  maxKey: number;
+  offset: number;
+}
+
+/**
+ * Checkpointed form of a DDSketch. Not toProto/fromProto: fromProto drops min, max and sum,
+ * recounts through `add` and re-lays out the bins, so a restored sketch would differ from the
+ * one it came from; this keeps every field.
+ */
+export interface SketchState {
+  relativeAccuracy: number;
+  positive: StoreState;
+  negative: StoreState;
+  zeroCount: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+function sketchToState(sketch: DDSketch): SketchState {
+  const store = ({ bins, count, minKey, maxKey, offset }: DDSketch['store']): StoreState => ({ bins, count, minKey, maxKey, offset });
+  const { zeroCount, count, sum, min, max } = sketch;
+  return { relativeAccuracy: sketch.mapping.relativeAccuracy, positive: store(sketch.store), negative: store(sketch.negativeStore), zeroCount, count, sum, min, max };
+}
+
+function sketchFromState(state: SketchState, relativeAccuracy: number): DDSketch {
+  if (state.relativeAccuracy !== relativeAccuracy) {
+    throw new ConfigError('quantiles.relativeAccuracy', `the checkpointed sketches use ${state.relativeAccuracy}, this topology ${relativeAccuracy}: their bins do not mix`, 'keep the relative accuracy, or give the step a new name so it starts empty');
+  }
+  const sketch = new DDSketch({ relativeAccuracy });
+  Object.assign(sketch.store, state.positive);
+  Object.assign(sketch.negativeStore, state.negative);
+  const { zeroCount, count, sum, min, max } = state;
+  Object.assign(sketch, { zeroCount, count, sum, min, max });
+  return sketch;
 }
 
 /**
@@ -120,6 +165,15 @@ export function approxDistinct<T>(select: (value: T) => string | number, options
     },
     merge: mergeRegisters,
     result: estimateCardinality,
+    // Registers are plain data; a deserialized one is a view into the whole checkpoint buffer, so
+    // copy it rather than keep that buffer alive for as long as the window is open.
+    fromState: (state) => {
+      const registers = state as Uint8Array;
+      if (registers.length !== 1 << precision) {
+        throw new ConfigError('approxDistinct.precision', `the checkpointed registers have precision ${Math.log2(registers.length)}, this topology ${precision}`, 'keep the precision, or give the step a new name so it starts empty');
+      }
+      return registers.slice();
+    },
   };
 }
 

@@ -24,6 +24,17 @@ interface KeyBuffer<T> {
 }
 
 /**
+ * Checkpointed form of SlidingBuffers, column-wise (v8 writes typed arrays as one block): each
+ * buffered key with its number of entries, then every entry, key after key and by time.
+ */
+export interface SlidingBuffersState {
+  keys: string[];
+  counts: Uint32Array;
+  times: Float64Array;
+  values: unknown[];
+}
+
+/**
  * Per key, the records still needed by a sliding-per-record step: those with event time above
  * the eviction horizon. A key is trimmed when it receives a record; keys that receive nothing
  * are dropped whole through a min-heap of their newest event time (lazily re-queued when they
@@ -36,6 +47,7 @@ interface KeyBuffer<T> {
 export class SlidingBuffers<T> {
   private readonly byKey = new Map<string, KeyBuffer<T>>();
   private readonly newest = new MinHeap<KeyBuffer<T>>();
+  private buffered = 0;
 
   constructor(
     private readonly sizeMs: number,
@@ -61,6 +73,7 @@ export class SlidingBuffers<T> {
     // After the last entry with time <= t: equal times stay in arrival order.
     const at = this.firstAfter(entries, buffer.head, t);
     hold.live++;
+    this.buffered++;
     if (at === entries.length) entries.push({ time: t, value, hold });
     else entries.splice(at, 0, { time: t, value, hold });
     const from = this.firstAfter(entries, buffer.head, t - this.sizeMs);
@@ -91,11 +104,47 @@ export class SlidingBuffers<T> {
     }
   }
 
-  /** Buffered entries over all keys (for tests and metrics). */
+  /** Buffered entries over all keys (for tests and the open-windows bound). */
   get size(): number {
-    let total = 0;
-    for (const buffer of this.byKey.values()) total += buffer.entries.length - buffer.head;
-    return total;
+    return this.buffered;
+  }
+
+  /** The buffered records as checkpointable data (see state/step-state.ts); call between batches. */
+  snapshot(): SlidingBuffersState {
+    const keys: string[] = [];
+    const counts = new Uint32Array(this.byKey.size);
+    const times = new Float64Array(this.buffered);
+    const values = new Array<unknown>(this.buffered);
+    let i = 0;
+    for (const [key, { entries, head }] of this.byKey) {
+      counts[keys.length] = entries.length - head;
+      keys.push(key);
+      for (let j = head; j < entries.length; j++, i++) {
+        times[i] = entries[j]!.time;
+        values[i] = entries[j]!.value;
+      }
+    }
+    return { keys, counts, times, values };
+  }
+
+  /**
+   * Replaces the (empty) buffers with checkpointed ones, all under `hold` (durable state holds no
+   * acks); the idle-key heap is rebuilt from each key's newest time.
+   */
+  restore(state: SlidingBuffersState, hold: AckHold): void {
+    const { keys, counts, times, values } = state;
+    let i = 0;
+    for (let k = 0; k < keys.length; k++) {
+      const entries: Entry<T>[] = new Array(counts[k]!);
+      for (let j = 0; j < entries.length; j++, i++) entries[j] = { time: times[i]!, value: values[i] as T, hold };
+      if (entries.length === 0) continue;
+      // Entries are by time, so the newest is last (the invariant insertAndAggregate keeps).
+      const buffer: KeyBuffer<T> = { key: keys[k]!, entries, head: 0, maxTime: entries[entries.length - 1]!.time, dead: false };
+      this.byKey.set(buffer.key, buffer);
+      this.newest.push(buffer.maxTime, buffer);
+      hold.live += entries.length;
+      this.buffered += entries.length;
+    }
   }
 
   private trim(buffer: KeyBuffer<T>, horizon: number, released: AckHold[]): void {
@@ -106,6 +155,7 @@ export class SlidingBuffers<T> {
       if (--hold.live === 0) released.push(hold);
       head++;
     }
+    this.buffered -= head - buffer.head;
     // Compact now and then so eviction stays O(1) amortised without unbounded garbage.
     if (head > 32 && head * 2 > entries.length) {
       entries.splice(0, head);

@@ -4,7 +4,12 @@ import { toMillis, type Duration } from '../../core/duration.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
-import { newHold, releaseHolds, SlidingBuffers, type AckHold } from './sliding-buffer.ts';
+import { newHold, releaseHolds, SlidingBuffers, type AckHold, type SlidingBuffersState } from './sliding-buffer.ts';
+
+/** Checkpointed state of one sliding-window step. */
+interface SlidingStepState extends SlidingBuffersState {
+  watermark: number;
+}
 
 export interface SlidingOptions {
   /** Window length: a record's window holds its key's records in (t - size, t]. Must be positive. */
@@ -29,6 +34,9 @@ export interface SlidingOptions {
  *   times > t - size >= W - grace - size, so every result is exact.
  * - Acks: a buffered record still contributes to later results, so its batch's acks are
  *   retained until its last record is evicted (then released after the batch is emitted).
+ *   With durable state (`side.state.durable`) checkpoints cover the buffer instead: none held.
+ * - State: registered under the step name on the first batch (see state/step-state.ts): the
+ *   buffered records with their values; the open-window count is the number buffered.
  *
  * Cost: O(log n + w) aggregation steps per record (n buffered records of the key, w of them in
  * its window); memory: each key's records within size + grace of the watermark (plus the
@@ -51,13 +59,33 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
     new Observable<Batch<Out>>((subscriber) => {
       const buffers = new SlidingBuffers<T>(sizeMs, aggs);
       let watermark = -Infinity;
+      // With durable state every record shares this hold, which holds no acks.
+      let noAcks: AckHold | null = null;
+      let registered = false;
       return source.subscribe({
         next(batch) {
+          const registry = batch.side.state;
+          if (!registered) {
+            registered = true;
+            if (registry?.durable) noAcks = { acks: [], live: 0 };
+            try {
+              registry?.register(step, {
+                snapshot: (): SlidingStepState => ({ watermark, ...buffers.snapshot() }),
+                restore: (saved) => {
+                  watermark = (saved as SlidingStepState).watermark;
+                  buffers.restore(saved as SlidingStepState, noAcks ?? { acks: [], live: 0 });
+                },
+              });
+            } catch (error) {
+              subscriber.error(error); // a duplicate step name, or state this step cannot restore
+              return;
+            }
+          }
           const horizon = watermark - graceMs - sizeMs;
           const released: AckHold[] = [];
           const input = batch.records;
           const records: StreamRecord<Out>[] = [];
-          let hold: AckHold | null = null; // created with the first buffered record of the batch
+          let hold: AckHold | null = noAcks; // else created with the first buffered record of the batch
           for (let r = 0; r < input.length; r++) {
             const record = input[r]!;
             const t = record.eventTime;
@@ -70,6 +98,14 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
             const value = { key: record.key, windowStart: t - sizeMs + 1, windowEnd: t + 1 } as Record<string, unknown>;
             for (let i = 0; i < aggs.length; i++) value[names[i]!] = aggs[i]!.result(state[i]);
             records.push({ value: value as Out, key: record.key, eventTime: t, topic: '', partition: -1, offset: '' });
+          }
+          if (registry !== undefined) {
+            try {
+              registry.checkOpenWindows(step, buffers.size);
+            } catch (error) {
+              subscriber.error(error); // past the bound: stop the topology, emit nothing more
+              return;
+            }
           }
           if (batch.watermark > watermark) watermark = batch.watermark;
           buffers.dropIdleKeys(watermark - graceMs - sizeMs, released);
