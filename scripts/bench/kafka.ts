@@ -76,11 +76,15 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
     for (let i = 0; i < n; i++) checksum += decoder.decode(values[i]!).ts & 1;
     results.push(result('avro decode only', n, phase(), { details: { checksum } }));
 
-    results.push(await engineDrain(options, services, topic, prefix, logger));
+    results.push(await engineDrain(options, services, topic, prefix, 'memory', logger));
+    results.push(await engineDrain(options, services, topic, `${prefix}durable_`, 'redis', logger));
   } finally {
     await producer.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
-    if (!options.keep) await cleanUp(services, brokers, topic, prefix, logger);
+    if (!options.keep) {
+      await cleanUp(services, brokers, topic, prefix, logger);
+      await cleanUp(services, brokers, topic, `${prefix}durable_`, logger);
+    }
     else log(`kept topic ${topic} and tables ${prefix}*`);
   }
   return results;
@@ -134,15 +138,24 @@ async function rawConsume(brokers: string[], topic: string, n: number): Promise<
 
 /**
  * The full topology from Engine.start until stats().processedRecords reaches N, then
- * engine.stop() (final sink flush, offset commit, disconnect) is included in the time.
+ * engine.stop() (final sink flush, offset commit, disconnect) is included in the time. With
+ * window state 'redis', open windows are checkpointed to Redis (every 5 s by default).
  */
-async function engineDrain(options: BenchOptions, services: Services, topic: string, prefix: string, logger: Logger): Promise<BenchResult> {
+async function engineDrain(options: BenchOptions, services: Services, topic: string, prefix: string, windowState: 'memory' | 'redis', logger: Logger): Promise<BenchResult> {
   const n = options.events;
-  log(`kafka: card-fraud topology draining ${n} events (ClickHouse ${services.clickhouseUrl}, Redis ${services.redisUrl})`);
-  const config = benchConfig({ KAFKA_BROKERS: services.kafkaBrokers, CLICKHOUSE_URL: services.clickhouseUrl, REDIS_URL: services.redisUrl, TRIBUTARY_GROUP_ID: `bench-${randomBytes(5).toString('hex')}` });
+  log(`kafka: card-fraud topology draining ${n} events (ClickHouse ${services.clickhouseUrl}, Redis ${services.redisUrl}, ${windowState} window state)`);
+  const config = benchConfig({
+    KAFKA_BROKERS: services.kafkaBrokers,
+    CLICKHOUSE_URL: services.clickhouseUrl,
+    REDIS_URL: services.redisUrl,
+    TRIBUTARY_GROUP_ID: `bench-${randomBytes(5).toString('hex')}`,
+    TRIBUTARY_WINDOW_STATE: windowState,
+    TRIBUTARY_CHECKPOINT_INTERVAL_MS: process.env.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
+  });
   const phase = startPhase();
   const t0 = performance.now();
-  const engine = await Engine.start(fullTopology({ topic, tablePrefix: prefix }), { config, logger, push: false, metrics: new Metrics() });
+  const metrics = new Metrics();
+  const engine = await Engine.start(fullTopology({ topic, tablePrefix: prefix }), { config, logger, push: false, metrics });
   const startupSeconds = (performance.now() - t0) / 1000;
   let firstRecordSeconds = 0;
   let failure: unknown;
@@ -164,10 +177,20 @@ async function engineDrain(options: BenchOptions, services: Services, topic: str
   const stopSeconds = measure.seconds - processedSeconds;
   const rows = await countServerRows(services.clickhouseUrl, prefix, logger);
   if (rows.payments !== n) throw new Error(`ClickHouse holds ${rows.payments} payments, expected ${n}`);
-  return result('kafka pipeline (full topology, drain)', n, measure, {
+  return result(windowState === 'memory' ? 'kafka pipeline (full topology, drain)' : 'kafka pipeline (full topology, drain, durable window state)', n, measure, {
     note: `startup ${startupSeconds.toFixed(2)} s; first record ${firstRecordSeconds > 0 ? `${firstRecordSeconds.toFixed(2)} s` : 'not seen by the poll'}; all processed ${processedSeconds.toFixed(2)} s (${Math.round(n / processedSeconds)}/s), ${unscored} windows then still unscored; stop+flush ${stopSeconds.toFixed(2)} s`,
-    details: { startupSeconds, firstRecordSeconds, processedSeconds, stopSeconds, eventsPerSecondToProcessed: n / processedSeconds, unscoredAtProcessed: unscored, rows, stats },
+    details: { startupSeconds, firstRecordSeconds, processedSeconds, stopSeconds, eventsPerSecondToProcessed: n / processedSeconds, unscoredAtProcessed: unscored, rows, stats, checkpoints: await checkpointStats(metrics) },
   });
+}
+
+/** Checkpoints saved, the last one's size, and the snapshot (blocking) time per checkpoint. */
+async function checkpointStats(metrics: Metrics): Promise<Record<string, number>> {
+  const saved = (await metrics.checkpoints.get()).values[0]?.value ?? 0;
+  const bytes = (await metrics.checkpointBytes.get()).values[0]?.value ?? 0;
+  const seconds = (await metrics.checkpointSeconds.get()).values;
+  const sum = seconds.find((v) => v.metricName === 'tributary_checkpoint_seconds_sum' && v.labels.phase === 'snapshot')?.value ?? 0;
+  const count = seconds.find((v) => v.metricName === 'tributary_checkpoint_seconds_count' && v.labels.phase === 'snapshot')?.value ?? 0;
+  return { saved, lastBytes: bytes, snapshots: count, snapshotMsMean: count > 0 ? (sum / count) * 1000 : 0 };
 }
 
 async function countServerRows(url: string, prefix: string, logger: Logger): Promise<Record<string, number>> {
