@@ -3,6 +3,15 @@ import { loadConfig } from '../topology/config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from './load-topology.ts';
 
+/**
+ * Exit codes of `tributary run` (documented in the README):
+ * 0 stopped cleanly (drained, flushed, committed); 1 a fatal error (bad configuration, a service
+ * that never came back, rows a sink rejects for good), whether or not its shutdown finished;
+ * 3 after a signal, the shutdown deadline passed before flushing and committing finished;
+ * 130 a second SIGINT/SIGTERM cut the shutdown short.
+ */
+export const EXIT = { CLEAN: 0, FATAL: 1, SHUTDOWN_TIMEOUT: 3, SECOND_SIGNAL: 130 } as const;
+
 /** `tributary run <topology>`: runs until SIGINT/SIGTERM, then drains, flushes and commits. */
 export async function runCommand(file: string): Promise<void> {
   const config = loadConfig();
@@ -17,25 +26,50 @@ export async function runCommand(file: string): Promise<void> {
   const port = engine.environment.pushServer?.port ?? config.port;
   process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics\n  Stop with Ctrl-C.\n\n`);
   let signals = 0;
-  const shutdown = (signal: string) => {
-    if (++signals > 1) process.exit(130);
-    logger.info(`${signal}: draining, flushing sinks and committing offsets`);
+  let fatal = false;
+  /** Drains, flushes and commits within the deadline, then exits with `code` (or 3 past the deadline). */
+  const stopAndExit = (code: number) => {
+    const deadline = setTimeout(() => {
+      logger.error({ phase: engine.shutdownPhase, deadlineMs: config.shutdownTimeoutMs }, 'shutdown deadline exceeded');
+      process.stderr.write(
+        `Shutdown did not finish within ${config.shutdownTimeoutMs} ms (TRIBUTARY_SHUTDOWN_TIMEOUT_MS); it was ${engine.shutdownPhase}. ` +
+          'Offsets after the last commit are read again on restart.\n',
+      );
+      process.exit(fatal ? EXIT.FATAL : EXIT.SHUTDOWN_TIMEOUT);
+    }, config.shutdownTimeoutMs);
     engine.stop().then(
       () => {
-        const stats = engine.stats();
-        process.stdout.write(`Stopped cleanly after ${stats.processedRecords} records: sinks flushed, offsets committed.\n`);
-        process.exit(0);
+        clearTimeout(deadline);
+        if (code === EXIT.CLEAN && !fatal) {
+          process.stdout.write(`Stopped cleanly after ${engine.stats().processedRecords} records: sinks flushed, offsets committed.\n`);
+        }
+        process.exit(fatal ? EXIT.FATAL : code);
       },
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        process.exit(EXIT.FATAL);
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  await engine.done.catch((error) => {
-    logger.error({ err: error }, 'engine stopped with an error');
-    process.exitCode = 1;
-  });
+  const onSignal = (signal: string) => {
+    if (++signals > 1) {
+      process.stderr.write(`${signal} again: exiting at once (offsets after the last commit are read again on restart)\n`);
+      process.exit(EXIT.SECOND_SIGNAL);
+    }
+    logger.info(`${signal}: draining, flushing sinks and committing offsets (deadline ${config.shutdownTimeoutMs} ms)`);
+    stopAndExit(EXIT.CLEAN);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  await engine.done.then(
+    // A bounded source ran to its end: the engine has flushed; stop() closes the rest.
+    () => signals === 0 && stopAndExit(EXIT.CLEAN),
+    (error) => {
+      fatal = true;
+      logger.error({ err: error }, 'engine stopped with an error');
+      process.stderr.write(`tributary: ${error instanceof Error ? error.message : String(error)}\n`);
+      // The engine is already stopping itself; bound how long that may take.
+      if (signals === 0) stopAndExit(EXIT.FATAL);
+    },
+  );
 }

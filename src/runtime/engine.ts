@@ -80,6 +80,8 @@ export class Engine {
   private sinkWaits = 0;
   private processedRecords = 0;
   private stopping: Promise<void> | null = null;
+  /** What stop() is doing now, for a shutdown that overruns its deadline. */
+  private stopPhase = 'running';
   private ended = false;
 
   private constructor(topology: AnyTopology, options: EngineOptions) {
@@ -275,6 +277,11 @@ export class Engine {
     };
   }
 
+  /** The step of stop() in progress ('running' before it, 'stopped' after). */
+  get shutdownPhase(): string {
+    return this.stopPhase;
+  }
+
   /** The source, for tests that inspect it (group joins of a Kafka consumer). */
   get activeSource(): Source<unknown> {
     return this.source;
@@ -296,20 +303,28 @@ export class Engine {
   stop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.stopping ??= (async () => {
+      this.stopPhase = 'stopping the source';
       await this.source?.stop().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'source stop failed'));
       this.buffer.close();
+      this.stopPhase = 'processing the records already fetched';
       await this.processLoop;
       // Durable state: a last capture, saved by the final commit once the sinks are flushed.
+      this.stopPhase = 'capturing the last checkpoint (waiting for scoring)';
       await this.checkpointer?.capture().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final checkpoint capture failed'));
       if (!this.input.closed) this.input.complete();
+      this.stopPhase = 'waiting for asynchronous steps (scoring)';
       await Promise.all(this.completions);
+      this.stopPhase = 'flushing sinks';
       await this.sinks.flush().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final sink flush failed'));
+      this.stopPhase = 'committing offsets';
       await this.source?.commit();
+      this.stopPhase = 'closing connections';
       await this.source?.close().catch(() => {});
       await this.tables?.close().catch(() => {});
       await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
       await this.environment.close();
+      this.stopPhase = 'stopped';
       this.resolveDone();
       this.logger.info(this.stats(), `topology ${this.topology.name} stopped`);
     })();

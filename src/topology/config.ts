@@ -22,6 +22,8 @@ export interface EngineConfig {
   checkpointIntervalMs: number;
   /** Most open windows one stateful step may hold before the engine stops with a clear error. */
   maxOpenWindows: number;
+  /** SIGTERM/SIGINT: how long draining, flushing and committing may take before the process gives up (exit code 3). */
+  shutdownTimeoutMs: number;
 }
 
 const FIELDS = {
@@ -34,6 +36,7 @@ const FIELDS = {
   TRIBUTARY_WINDOW_STATE: "'memory' (default) or 'redis' (checkpointed, survives restarts; needs REDIS_URL and a Kafka source)",
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 5000',
   TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
+  TRIBUTARY_SHUTDOWN_TIMEOUT_MS: 'a positive number of milliseconds, e.g. 30000',
 } as const;
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
@@ -61,6 +64,7 @@ const schema = z.object({
   TRIBUTARY_WINDOW_STATE: z.enum(['memory', 'redis']).default('memory'),
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000),
   TRIBUTARY_MAX_OPEN_WINDOWS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000_000),
+  TRIBUTARY_SHUTDOWN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(30_000),
 });
 
 /** Reads and validates the environment; the error names the variable and how to fix it. */
@@ -92,5 +96,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     windowState: values.TRIBUTARY_WINDOW_STATE,
     checkpointIntervalMs: values.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
     maxOpenWindows: values.TRIBUTARY_MAX_OPEN_WINDOWS,
+    shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
   };
 }

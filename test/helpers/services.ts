@@ -37,6 +37,7 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     windowState: 'memory',
     checkpointIntervalMs: 500,
     maxOpenWindows: 5_000_000,
+    shutdownTimeoutMs: 30_000,
     ...overrides,
   };
 }

@@ -29,6 +29,7 @@ function config(maxOpenWindows: number): EngineConfig {
     windowState: 'memory',
     checkpointIntervalMs: 1_000,
     maxOpenWindows,
+    shutdownTimeoutMs: 30_000,
   };
 }
 

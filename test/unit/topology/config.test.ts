@@ -37,6 +37,7 @@ test('an empty environment gives the embedded defaults', () => {
     windowState: 'memory',
     checkpointIntervalMs: 5_000,
     maxOpenWindows: 5_000_000,
+    shutdownTimeoutMs: 30_000,
   });
 });
 
@@ -69,6 +70,7 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_WINDOW_STATE: 'redis',
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: '2000',
     TRIBUTARY_MAX_OPEN_WINDOWS: '1000000',
+    TRIBUTARY_SHUTDOWN_TIMEOUT_MS: '5000',
   });
   assert.deepEqual(config, {
     kafkaBrokers: ['broker-1:9092', '10.0.0.2:19092'],
@@ -84,6 +86,7 @@ test('every setting is read from its variable', () => {
     windowState: 'redis',
     checkpointIntervalMs: 2_000,
     maxOpenWindows: 1_000_000,
+    shutdownTimeoutMs: 5_000,
   });
 });
 
