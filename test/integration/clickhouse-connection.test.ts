@@ -71,7 +71,7 @@ test('the 18.16 server: dialect detected from its system tables', async () => {
       { ...dialect, version: undefined, major: undefined, minor: undefined },
       {
         version: undefined, major: undefined, minor: undefined,
-        supportsDateTime64: false, supportsLowCardinality: true, supportsMap: false, supportsInsertDeduplicationToken: false,
+        supportsDateTime64: false, supportsLowCardinality: true, supportsMap: false, supportsInsertDeduplicationToken: false, supportsDeduplicationWindow: false,
         supportsAsyncInsert: false, supportsColumnComments: true, quotes64BitIntegersInJson: true, supportsJsonCompactEachRow: false,
       },
     );
@@ -92,8 +92,8 @@ test('embedded chDB: current dialect, and a database option that sticks', async 
     const dialect = await detectDialect(client);
     assert.ok(dialect.major >= 23, `chDB reports ${dialect.version}`);
     assert.deepEqual(
-      [dialect.supportsDateTime64, dialect.supportsLowCardinality, dialect.supportsMap, dialect.supportsInsertDeduplicationToken, dialect.supportsAsyncInsert, dialect.supportsColumnComments, dialect.quotes64BitIntegersInJson, dialect.supportsJsonCompactEachRow],
-      [true, true, true, true, true, true, false, true],
+      [dialect.supportsDateTime64, dialect.supportsLowCardinality, dialect.supportsMap, dialect.supportsInsertDeduplicationToken, dialect.supportsDeduplicationWindow, dialect.supportsAsyncInsert, dialect.supportsColumnComments, dialect.quotes64BitIntegersInJson, dialect.supportsJsonCompactEachRow],
+      [true, true, true, true, true, true, true, false, true],
     );
     const [row] = await (await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' })).json<{ db: string }>();
     assert.equal(row!.db, 'analytics');

@@ -13,8 +13,12 @@ export interface AvroDdlOptions {
   partitionByTimeField?: string;
   /** Appended after the schema's columns (e.g. provenance). */
   extraColumns?: ColumnDef[];
-  /** ReplacingMergeTree(<this column>); it must be among the schema's or the extra columns. */
-  versionColumn?: string;
+  /**
+   * ReplacingMergeTree (create-table.ts); `version` must be among the schema's or the extra
+   * columns. `bySource`: the key ends with the Kafka provenance, which fixes every field of the
+   * row (the time field too), so copies of a row always share a partition.
+   */
+  replacing?: { version?: string; bySource?: boolean };
   dialect: ClickHouseDialect;
 }
 
@@ -26,14 +30,16 @@ export interface AvroDdlOptions {
 export function ddlFromAvro(schema: object, options: AvroDdlOptions): string {
   const fields = avroFieldColumns(schema);
   const timeField = options.partitionByTimeField;
+  const replacing = options.replacing;
   // Rows are replaced only within a partition: a key that could span two would keep both.
-  if (options.versionColumn !== undefined && timeField !== undefined && !options.orderBy.includes(timeField)) {
-    throw new ConfigError(`clickhouse table ${options.table} timeField`, `"${timeField}" partitions a versioned table but is not in orderBy, so revisions of one key could land in different partitions and never replace each other`, `add "${timeField}" to orderBy, or drop timeField`);
+  if (replacing !== undefined && !replacing.bySource && timeField !== undefined && !options.orderBy.includes(timeField)) {
+    const [kind, copies] = replacing.version === undefined ? ['deduplicated', 'copies'] : ['versioned', 'revisions'];
+    throw new ConfigError(`clickhouse table ${options.table} timeField`, `"${timeField}" partitions a ${kind} table but is not in orderBy, so ${copies} of one key could land in different partitions and never replace each other`, `add "${timeField}" to orderBy, or drop timeField`);
   }
   return createTableSql(options.table, tableColumns(fields, options.extraColumns ?? []), {
     orderBy: options.orderBy,
     partitionBy: timeField === undefined ? undefined : dayPartition(fields, timeField, options.table),
-    versionColumn: options.versionColumn,
+    replacing: replacing === undefined ? undefined : { version: replacing.version },
     dialect: options.dialect,
   });
 }

@@ -1,10 +1,12 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
-import { ConfigError, SinkError, errorMessage } from '../../core/errors.ts';
+import { SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment } from '../sink.ts';
 import { detectDialect, type ClickHouseDialect } from './dialect.ts';
 import { toSinkError } from './errors.ts';
-import { quoteIdentifier, quoteString, quoteTableName } from './sql.ts';
+import { insertTokenFunction, type RowIdentity } from './insert-token.ts';
+import { quoteIdentifier, quoteTableName } from './sql.ts';
+import { checkExistingTable, type ExpectedTable } from './table-check.ts';
 
 /** How rows of type T land in one table, known once the server's dialect is. */
 export interface TablePlan<T> {
@@ -20,10 +22,15 @@ export interface TablePlan<T> {
    */
   toValues?: (row: T) => unknown[];
   /**
-   * The engine the table must have (system.tables.engine). CREATE TABLE IF NOT EXISTS leaves an
-   * existing table as it is, so a table created before e.g. a versionColumn was set is caught here.
+   * The engine and key an existing table must have (checked after CREATE TABLE IF NOT EXISTS,
+   * which leaves an existing table as it is): set where the sink promises deduplication.
    */
-  engine?: string;
+  expected?: ExpectedTable;
+  /**
+   * What identifies a row (replacing tables): each insert then carries an
+   * `insert_deduplication_token` derived from its rows, where the server has the setting.
+   */
+  identity?: RowIdentity;
 }
 
 /** The two JSON insert formats: arrays where the server reads them, objects elsewhere. */
@@ -41,7 +48,9 @@ export interface ClickHouseSinkOptions<T> {
  * A BatchingSink into one ClickHouse table: `open()` creates the table if absent, each chunk
  * is one INSERT INTO t (columns) FORMAT JSONCompactEachRow where the server reads it (chDB,
  * current servers), else FORMAT JSONEachRow (18.16). Arrays skip building a keyed object per
- * row and JSON.stringify writing every key; the stored rows are the same.
+ * row and JSON.stringify writing every key; the stored rows are the same. Inserts into tables
+ * with a row identity carry a token derived from their rows (insert-token.ts), so a retry of
+ * an insert the server already wrote is dropped where the server supports tokens.
  */
 export class ClickHouseSink<T> extends BatchingSink<T> {
   private readonly env: SinkEnvironment;
@@ -53,6 +62,8 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
   private format: InsertFormat = 'JSONEachRow';
   private quotedColumns: [string, ...string[]] = [''];
   private settings: ClickHouseSettings = {};
+  /** The insert's `insert_deduplication_token`; undefined where the server has no such setting. */
+  private tokenOf: ((values: readonly unknown[]) => string) | undefined;
 
   constructor(env: SinkEnvironment, options: ClickHouseSinkOptions<T>) {
     super({
@@ -81,7 +92,7 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     } catch (error) {
       throw toSinkError(this.name, `creating table ${this.table}`, error);
     }
-    if (plan.engine !== undefined) await this.checkEngine(client, plan.engine);
+    if (plan.expected !== undefined) await checkExistingTable(client, this.name, this.tableName, plan.columns, plan.expected);
     const [first, ...rest] = plan.columns;
     if (first === undefined) throw new SinkError(this.name, `table ${this.table} has no columns to write`, { retriable: false });
     this.client = client;
@@ -91,27 +102,14 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     // chDB turns async_insert on by default; this sink batches already, so insert directly.
     // 18.16 rejects unknown settings, hence only where the setting exists.
     this.settings = dialect.supportsAsyncInsert ? { async_insert: 0 } : {};
+    // Every insert names its token, '' for tables without an identity: chDB turns each setting
+    // into a session-wide SET, so an omitted token would be the previous insert's.
+    this.tokenOf = !dialect.supportsInsertDeduplicationToken
+      ? undefined
+      : plan.identity === undefined
+        ? () => ''
+        : insertTokenFunction(plan.identity, plan.columns, this.format === 'JSONCompactEachRow');
     this.logger.debug({ sink: this.name, ddl: plan.ddl, format: this.format }, `table ${this.table} ready`);
-  }
-
-  private async checkEngine(client: ClickHouseClient, expected: string): Promise<void> {
-    // A validated `table` or `database.table`; 18.16 has no query_params, hence quoted literals.
-    const [database, name] = this.tableName.includes('.') ? this.tableName.split('.') : [undefined, this.tableName];
-    const query = `SELECT engine FROM system.tables WHERE database = ${database === undefined ? 'currentDatabase()' : quoteString(database)} AND name = ${quoteString(name!)}`;
-    let found: Array<{ engine: string }>;
-    try {
-      found = await (await client.query({ query, format: 'JSONEachRow' })).json<{ engine: string }>();
-    } catch (error) {
-      throw toSinkError(this.name, `reading the engine of ${this.table}`, error);
-    }
-    const engine = found[0]?.engine;
-    if (engine !== expected) {
-      throw new ConfigError(
-        `clickhouse table ${this.tableName}`,
-        `the table exists with engine ${engine ?? '(not found)'}, not ${expected}; CREATE TABLE IF NOT EXISTS leaves an existing table as it is`,
-        `move its rows to a new table (CREATE TABLE new ... ENGINE = ${expected}(...), INSERT INTO new SELECT ..., RENAME TABLE), or drop it, or remove versionColumn`,
-      );
-    }
   }
 
   /** The format of this sink's inserts, known after open(). */
@@ -129,8 +127,9 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     } catch (error) {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
+    const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
     try {
-      await client.insert({ table: this.table, columns: this.quotedColumns, values, format: this.format, clickhouse_settings: this.settings });
+      await client.insert({ table: this.table, columns: this.quotedColumns, values, format: this.format, clickhouse_settings: settings });
     } catch (error) {
       throw toSinkError(this.name, `inserting ${rows.length} rows into ${this.table}`, error);
     }

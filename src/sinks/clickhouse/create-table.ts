@@ -1,6 +1,6 @@
 import { ConfigError } from '../../core/errors.ts';
 import type { ClickHouseDialect } from './dialect.ts';
-import { replacingEngine } from './replacing.ts';
+import { DEDUPLICATION_WINDOW, replacingEngine } from './replacing.ts';
 import { quoteIdentifier, quoteString, quoteTableName } from './sql.ts';
 
 /** A column of a CREATE TABLE statement. `default` and `alias` are SQL expressions. */
@@ -16,15 +16,19 @@ export interface CreateTableOptions {
   orderBy: string[];
   /** SQL expression for PARTITION BY. */
   partitionBy?: string;
-  /** A version column: ReplacingMergeTree(<it>) instead of MergeTree (see replacing.ts). */
-  versionColumn?: string;
+  /**
+   * ReplacingMergeTree instead of MergeTree (see replacing.ts): rows with equal orderBy values
+   * are one row, the highest `version` (or the last inserted) kept. Where the server has
+   * `non_replicated_deduplication_window`, the table also remembers recent insert tokens.
+   */
+  replacing?: { version?: string };
   dialect: ClickHouseDialect;
 }
 
 /**
- * `CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree` (or ReplacingMergeTree(version)) in the syntax every server since 18.16
- * accepts. Checks the sorting key against the columns, since the server's error for a bad
- * key (or a Nullable one, which 18.16 forbids) names neither the sink nor the fix.
+ * `CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree` (or ReplacingMergeTree) in the syntax every
+ * server since 18.16 accepts. Checks the sorting key against the columns, since the server's
+ * error for a bad key (or a Nullable one, which 18.16 forbids) names neither the sink nor the fix.
  */
 export function createTableSql(table: string, columns: ColumnDef[], options: CreateTableOptions): string {
   const byName = new Map<string, ColumnDef>();
@@ -41,11 +45,14 @@ export function createTableSql(table: string, columns: ColumnDef[], options: Cre
       throw new ConfigError(`clickhouse table ${table} orderBy`, `"${key}" is Nullable, which cannot be part of a sorting key`, 'order by non-nullable columns');
     }
   }
-  const engine = options.versionColumn === undefined ? 'MergeTree' : replacingEngine(table, byName, options.orderBy, options.versionColumn);
+  const replacing = options.replacing;
+  const engine = replacing === undefined ? 'MergeTree' : replacingEngine(table, byName, options.orderBy, replacing.version);
   const definitions = columns.map((column) => '  ' + columnSql(column, options.dialect)).join(',\n');
   const orderBy = options.orderBy.length === 0 ? 'tuple()' : `(${options.orderBy.map(quoteIdentifier).join(', ')})`;
   const partitionBy = options.partitionBy === undefined ? '' : `\nPARTITION BY ${options.partitionBy}`;
-  return `CREATE TABLE IF NOT EXISTS ${quoteTableName(table)}\n(\n${definitions}\n)\nENGINE = ${engine}${partitionBy}\nORDER BY ${orderBy}`;
+  // 18.16 has no such setting (and rejects unknown ones): there a retried insert stays until a merge.
+  const settings = replacing !== undefined && options.dialect.supportsDeduplicationWindow ? `\nSETTINGS non_replicated_deduplication_window = ${DEDUPLICATION_WINDOW}` : '';
+  return `CREATE TABLE IF NOT EXISTS ${quoteTableName(table)}\n(\n${definitions}\n)\nENGINE = ${engine}${partitionBy}\nORDER BY ${orderBy}${settings}`;
 }
 
 function columnSql(column: ColumnDef, dialect: ClickHouseDialect): string {

@@ -2,6 +2,7 @@ import type { DeadLetter } from '../../core/batch.ts';
 import type { SinkSpec } from '../sink.ts';
 import { ClickHouseSink } from './clickhouse-sink.ts';
 import { createTableSql, type ColumnDef } from './create-table.ts';
+import { builtInKeyed } from './replacing.ts';
 import { quoteTableName } from './sql.ts';
 
 const COLUMNS: ColumnDef[] = [
@@ -22,18 +23,35 @@ const COLUMNS: ColumnDef[] = [
 const WRITTEN = COLUMNS.filter((c) => c.default === undefined).map((c) => c.name);
 
 /**
+ * One row per failed record and step: a replay after a crash dead-letters the same records again.
+ * The old key, kept with `dedupe: false`, starts the same way.
+ */
+const KEY = ['topology', 'topic', 'partition', 'offset', 'step', 'key', 'event_timestamp'];
+const UNDEDUPLICATED_KEY = ['topology', 'topic', 'partition', 'offset'];
+
+export interface DeadLetterTableOptions {
+  /**
+   * true (default): a ReplacingMergeTree keyed by the record's provenance and step, so replays
+   * add no rows once merged (count with FROM t FINAL). false: the plain MergeTree of earlier
+   * versions, for a table created by one of them.
+   */
+  dedupe?: boolean;
+}
+
+/**
  * Dead letters in a ClickHouse table, one row per failed record with its original bytes
  * (base64, so that any bytes survive JSON exactly), ready to inspect and replay.
  */
-export function clickhouseDeadLetters(table = 'dead_letters'): SinkSpec<DeadLetter> {
+export function clickhouseDeadLetters(table = 'dead_letters', options: DeadLetterTableOptions = {}): SinkSpec<DeadLetter> {
   quoteTableName(table);
+  const dedupe = options.dedupe ?? true;
   return {
     description: `ClickHouse dead-letter table ${table}`,
     create: (env) =>
       new ClickHouseSink<DeadLetter>(env, {
         table,
         plan: (dialect) => ({
-          ddl: createTableSql(table, COLUMNS, { orderBy: ['topology', 'topic', 'partition', 'offset'], dialect }),
+          ddl: createTableSql(table, COLUMNS, { orderBy: dedupe ? KEY : UNDEDUPLICATED_KEY, replacing: dedupe ? {} : undefined, dialect }),
           columns: WRITTEN,
           toRow: (letter) => ({
             topology: env.topology,
@@ -47,6 +65,7 @@ export function clickhouseDeadLetters(table = 'dead_letters'): SinkSpec<DeadLett
             key: letter.key ?? '',
             event_timestamp: letter.timestamp ?? 0,
           }),
+          ...(dedupe ? builtInKeyed(KEY) : {}),
         }),
       }),
   };

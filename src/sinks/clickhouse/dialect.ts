@@ -16,6 +16,11 @@ export interface ClickHouseDialect {
   supportsMap: boolean;
   /** `insert_deduplication_token` exists (newer servers; makes replayed inserts idempotent). */
   supportsInsertDeduplicationToken: boolean;
+  /**
+   * The MergeTree setting `non_replicated_deduplication_window` exists: a plain (non-replicated)
+   * table then remembers the last N insert tokens and drops a repeated insert (not in 18.16).
+   */
+  supportsDeduplicationWindow: boolean;
   /** `async_insert` exists; chDB enables it by default. */
   supportsAsyncInsert: boolean;
   /** Column `COMMENT '...'` in CREATE TABLE (18.16 has it; table comments it does not). */
@@ -56,6 +61,7 @@ async function queryDialect(client: ClickHouseClient): Promise<ClickHouseDialect
       )
     ).map((r) => [r.name, r.value]),
   );
+  const window = await rows<{ name: string }>(client, "SELECT name FROM system.merge_tree_settings WHERE name = 'non_replicated_deduplication_window'");
   const compact = await hasInputFormat(client, 'JSONCompactEachRow');
   const comment = await rows<{ name: string }>(client, "SELECT name FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'comment'");
   const [major = 0, minor = 0] = version!.split('.').map(Number);
@@ -68,6 +74,7 @@ async function queryDialect(client: ClickHouseClient): Promise<ClickHouseDialect
     supportsLowCardinality: families.has('LowCardinality') && (lowCardinalityFlag === undefined || lowCardinalityFlag === '1'),
     supportsMap: families.has('Map'),
     supportsInsertDeduplicationToken: settings.has('insert_deduplication_token'),
+    supportsDeduplicationWindow: window.length > 0,
     supportsAsyncInsert: settings.has('async_insert'),
     supportsColumnComments: comment.length > 0,
     quotes64BitIntegersInJson: settings.get('output_format_json_quote_64bit_integers') !== '0',

@@ -2,6 +2,7 @@ import type { LateRecord } from '../../core/batch.ts';
 import type { SinkSpec } from '../sink.ts';
 import { ClickHouseSink } from './clickhouse-sink.ts';
 import { createTableSql, type ColumnDef } from './create-table.ts';
+import { builtInKeyed } from './replacing.ts';
 import { quoteTableName } from './sql.ts';
 
 const COLUMNS: ColumnDef[] = [
@@ -20,16 +21,34 @@ const COLUMNS: ColumnDef[] = [
 
 const WRITTEN = COLUMNS.filter((c) => c.default === undefined && c.alias === undefined).map((c) => c.name);
 
+/**
+ * One row per late record and step: a replay after a crash finds the same records late again.
+ * The payload tells apart records that share a provenance (the outputs of a join); `watermark`
+ * depends on batch timing, so it is no part of the key. The old key is a prefix of the new one.
+ */
+const KEY = ['topology', 'step', 'event_time', 'topic', 'partition', 'offset', 'key', 'payload'];
+const UNDEDUPLICATED_KEY = ['topology', 'step', 'event_time'];
+
+export interface LateTableOptions {
+  /**
+   * true (default): a ReplacingMergeTree keyed by step, provenance, key and payload, so replays
+   * add no rows once merged (count with FROM t FINAL). false: the plain MergeTree of earlier
+   * versions, for a table created by one of them.
+   */
+  dedupe?: boolean;
+}
+
 /** Records that arrived after their windows closed, kept for analysis and backfills. */
-export function clickhouseLateRecords(table = 'late_records'): SinkSpec<LateRecord> {
+export function clickhouseLateRecords(table = 'late_records', options: LateTableOptions = {}): SinkSpec<LateRecord> {
   quoteTableName(table);
+  const dedupe = options.dedupe ?? true;
   return {
     description: `ClickHouse late-record table ${table}`,
     create: (env) =>
       new ClickHouseSink<LateRecord>(env, {
         table,
         plan: (dialect) => ({
-          ddl: createTableSql(table, COLUMNS, { orderBy: ['topology', 'step', 'event_time'], dialect }),
+          ddl: createTableSql(table, COLUMNS, { orderBy: dedupe ? KEY : UNDEDUPLICATED_KEY, replacing: dedupe ? {} : undefined, dialect }),
           columns: WRITTEN,
           toRow: (late) => ({
             topology: env.topology,
@@ -42,6 +61,7 @@ export function clickhouseLateRecords(table = 'late_records'): SinkSpec<LateReco
             offset: late.offset,
             payload: payloadJson(late.value),
           }),
+          ...(dedupe ? builtInKeyed(KEY) : {}),
         }),
       }),
   };

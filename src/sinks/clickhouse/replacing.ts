@@ -1,15 +1,17 @@
 import { ConfigError } from '../../core/errors.ts';
 import type { ColumnDef } from './create-table.ts';
+import type { RowIdentity } from './insert-token.ts';
 import { quoteIdentifier } from './sql.ts';
+import type { ExpectedTable } from './table-check.ts';
 
 /**
- * Versioned tables: `ENGINE = ReplacingMergeTree(<version>) ORDER BY (<key>)`. Rows with the same
- * ORDER BY key collapse, on merge, into the one with the highest version (the last inserted among
- * equal versions), so re-emitted windows (a higher `revision`) replace earlier ones and replayed
- * duplicates (the same revision) disappear. Merges happen in the background, whenever the server
- * likes: read the latest revision with `SELECT ... FROM t FINAL` or
- * `SELECT key, argMax(col, revision) ... GROUP BY key`; both work on 18.16 and current servers.
- * Rows are only replaced within one partition, hence the partition check in avro-ddl.ts.
+ * Replacing tables: `ENGINE = ReplacingMergeTree[(<version>)] ORDER BY (<key>)`. Rows with the
+ * same ORDER BY key collapse, on merge, into the one with the highest version (the last inserted
+ * among equal versions, or without one), so re-emitted windows (a higher `revision`) replace
+ * earlier ones and replayed duplicates (the same key and revision) disappear. Merges happen in
+ * the background, whenever the server likes: read the latest revision with `SELECT ... FROM t
+ * FINAL` or `SELECT key, argMax(col, revision) ... GROUP BY key`; both work on 18.16 and current
+ * servers. Rows are only replaced within one partition, hence the partition check in avro-ddl.ts.
  */
 
 /** Integer types only: 18.16 and current servers also accept Float64 versions, silently. */
@@ -34,8 +36,21 @@ export function versionValue(name: string): (value: unknown) => number {
   };
 }
 
-/** The ENGINE clause for `version`, after checking it against the table's columns and key. */
-export function replacingEngine(table: string, columns: Map<string, ColumnDef>, orderBy: string[], version: string): string {
+/**
+ * Insert tokens a replacing table remembers (`non_replicated_deduplication_window`, where the
+ * server has it): a retried insert within the last this-many inserts of the table is dropped.
+ * The server keeps one hash per entry; 1000 inserts is ~15 minutes at the sink's usual rate.
+ */
+export const DEDUPLICATION_WINDOW = 1000;
+
+/** The ENGINE clause, after checking `version` (if any) against the table's columns and key. */
+export function replacingEngine(table: string, columns: Map<string, ColumnDef>, orderBy: string[], version: string | undefined): string {
+  if (version === undefined) {
+    if (orderBy.length === 0) {
+      throw new ConfigError(`clickhouse table ${table} dedupe`, 'needs an orderBy key (with none, every row would replace every other)', 'set orderBy to the natural key, e.g. ["cardId", "windowEnd"]');
+    }
+    return 'ReplacingMergeTree';
+  }
   const field = `clickhouse table ${table} versionColumn`;
   const column = columns.get(version);
   const integers = [...columns.values()].filter((c) => c.alias === undefined && VERSION_TYPE.test(c.type) && !orderBy.includes(c.name)).map((c) => c.name);
@@ -54,4 +69,15 @@ export function replacingEngine(table: string, columns: Map<string, ColumnDef>, 
     throw new ConfigError(field, `"${version}" is part of orderBy, so no revision would ever replace another`, 'remove it from orderBy: the key names the window, the version its revision');
   }
   return `ReplacingMergeTree(${quoteIdentifier(version)})`;
+}
+
+/**
+ * The existing-table check and the token identity of a built-in replacing table (dead letters,
+ * late records) keyed by `key`: small tables, so every key column goes into the token.
+ */
+export function builtInKeyed(key: string[]): { expected: ExpectedTable; identity: RowIdentity } {
+  return {
+    expected: { engine: 'ReplacingMergeTree', sortingKey: key, optOut: 'pass { dedupe: false } to keep it as it is (replays then add rows)' },
+    identity: { columns: key },
+  };
 }

@@ -24,9 +24,23 @@ export interface ClickHouseTableOptions<T> {
    * a `<name> UInt32 DEFAULT 0` column is added after the schema's, filled from the row's field
    * of that name (0 when absent). Merges are eventual: read with `FROM t FINAL`, or
    * `argMax(col, <versionColumn>) ... GROUP BY <orderBy>`, to see one row per key.
-   * An existing table keeps its engine: open() fails if it is not a ReplacingMergeTree.
+   * Replays are harmless too (see dedupe). An existing table keeps its engine and key: open()
+   * fails unless it is ReplacingMergeTree(<versionColumn>) ordered by orderBy.
    */
   versionColumn?: string;
+  /**
+   * Makes replays harmless. After a crash the engine writes again what followed its last
+   * checkpoint, in other batches; the table is then created as ReplacingMergeTree, whose merges
+   * keep one row per sorting key, and inserts carry a deduplication token where the server has one.
+   * - 'provenance' (raw events): one row per Kafka record. Adds the provenance columns and sorts
+   *   by orderBy, then _topic, _partition, _offset. Rows without an offset (derived records) are
+   *   one row per orderBy value.
+   * - 'orderBy' (a natural key, e.g. a window result): one row per orderBy value, the last inserted
+   *   kept. versionColumn implies it, and keeps the highest version instead.
+   * Until a merge, copies of a row can be seen: count with `FROM t FINAL`. An existing table
+   * with another engine or key fails open().
+   */
+  dedupe?: 'provenance' | 'orderBy';
   /**
    * The object to store, shaped like the schema's record (default: record.value). Only the
    * schema's fields are taken from it, in schema order.
@@ -43,9 +57,28 @@ const PROVENANCE_COLUMNS: ColumnDef[] = [
   { name: '_offset', type: 'Int64', comment: 'Kafka offset of the source record (-1 for derived records)' },
 ];
 
+const PROVENANCE = PROVENANCE_COLUMNS.map((c) => c.name);
+
+/** The table's deduplication: versionColumn implies 'orderBy'; contradictions fail early. */
+function dedupeOf(table: string, options: Pick<ClickHouseTableOptions<unknown>, 'dedupe' | 'provenance' | 'versionColumn'>): 'provenance' | 'orderBy' | undefined {
+  const field = `clickhouse table ${table} dedupe`;
+  const dedupe = options.dedupe;
+  if (dedupe !== undefined && dedupe !== 'provenance' && dedupe !== 'orderBy') {
+    throw new ConfigError(field, `${JSON.stringify(dedupe)} is not a deduplication`, "use 'provenance' (one row per Kafka record) or 'orderBy' (one row per orderBy value)");
+  }
+  if (dedupe === 'provenance' && options.provenance === false) {
+    throw new ConfigError(field, "'provenance' identifies rows by the provenance columns, but provenance is false", 'drop provenance: false, or use dedupe: \'orderBy\'');
+  }
+  if (dedupe === 'provenance' && options.versionColumn !== undefined) {
+    throw new ConfigError(field, `'provenance' keeps one row per Kafka record, versionColumn "${options.versionColumn}" one row per orderBy value`, "choose one: dedupe: 'provenance' for raw events, versionColumn for revised results");
+  }
+  return options.versionColumn !== undefined ? 'orderBy' : dedupe;
+}
+
 /** A ClickHouse table whose columns come from an Avro schema; created on open if absent. */
 export function clickhouseTable<T>(table: string, options: ClickHouseTableOptions<T>): SinkSpec<StreamRecord<T>> {
   quoteTableName(table); // a bad name fails when the topology is defined, not when it starts
+  const dedupe = dedupeOf(table, options);
   return {
     description: `ClickHouse table ${table} (${options.schema})`,
     create: (env) =>
@@ -57,15 +90,28 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
         plan: async (dialect) => {
           const schema = await loadSchema(env.schemasDir, options.schema, table);
           const fields = avroFieldColumns(schema);
-          const provenance = options.provenance === true;
+          const provenance = options.provenance === true || dedupe === 'provenance';
           const version = options.versionColumn;
           // The added version column, where the schema has no column of that name (ALIAS ones included).
           const added = version !== undefined && !tableColumns(fields, []).some((c) => c.name === version) ? version : undefined;
           const extraColumns = (added === undefined ? [] : [versionColumnDef(added)]).concat(provenance ? PROVENANCE_COLUMNS : []);
-          const ddl = ddlFromAvro(schema, { table, orderBy: options.orderBy, partitionByTimeField: options.timeField, extraColumns, versionColumn: version, dialect });
+          const bySource = dedupe === 'provenance';
+          const orderBy = bySource ? options.orderBy.concat(PROVENANCE.filter((c) => !options.orderBy.includes(c))) : options.orderBy;
+          const replacing = dedupe === undefined ? undefined : { version, bySource };
+          const ddl = ddlFromAvro(schema, { table, orderBy, partitionByTimeField: options.timeField, extraColumns, replacing, dialect });
           const columns = fields.map((f) => f.name).concat(extraColumns.map((c) => c.name));
           const encoders = recordEncoders(fields, options.toRow, provenance, added);
-          return { ddl, columns, ...encoders, ...(version === undefined ? {} : { engine: 'ReplacingMergeTree' }) } satisfies TablePlan<StreamRecord<T>>;
+          if (dedupe === undefined) return { ddl, columns, ...encoders } satisfies TablePlan<StreamRecord<T>>;
+          return {
+            ddl,
+            columns,
+            ...encoders,
+            expected: { engine: 'ReplacingMergeTree', version, sortingKey: orderBy, optOut: version === undefined ? 'remove dedupe' : 'remove versionColumn' },
+            identity: {
+              columns: version === undefined ? orderBy : orderBy.concat(version),
+              ...(bySource ? { source: { topic: '_topic', partition: '_partition', offset: '_offset' } } : {}),
+            },
+          } satisfies TablePlan<StreamRecord<T>>;
         },
       }),
   };

@@ -9,6 +9,7 @@ import { ClickHouseSink } from '../../../src/sinks/clickhouse/clickhouse-sink.ts
 import { clickhouseDeadLetters } from '../../../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseTable } from '../../../src/sinks/clickhouse/table-sink.ts';
 import type { SinkSpec } from '../../../src/sinks/sink.ts';
+import { existingTable } from '../../helpers/fake-clickhouse.ts';
 
 /**
  * Without a server: a fake client answers the dialect queries as 18.16 (no JSONCompactEachRow)
@@ -18,15 +19,20 @@ import type { SinkSpec } from '../../../src/sinks/sink.ts';
 interface Insert { columns: string[]; format: string; values: unknown[] }
 
 function fakeClient(compact: boolean, inserts: Insert[]): ClickHouseClient {
+  let ddl = '';
   const answer = (query: string): unknown[] => {
     if (query.includes('version()')) return [{ version: compact ? '26.7.2.1' : '18.16.1' }];
+    if (query.includes('engine_full')) return [existingTable(ddl)];
     if (query.includes('system.tables')) return [{ name: 'formats' }];
     if (query.includes('system.formats')) return compact ? [{ name: 'JSONCompactEachRow' }] : [];
     return [];
   };
   const client = {
     query: async ({ query }: { query: string }) => ({ json: async () => answer(query) }),
-    command: async () => ({}),
+    command: async ({ query }: { query: string }) => {
+      ddl = query;
+      return {};
+    },
     insert: async (params: { columns: string[]; format: string; values: unknown[] }) => {
       inserts.push({ columns: params.columns, format: params.format, values: params.values });
       return {};

@@ -9,6 +9,7 @@ import type { StreamRecord } from '../../../src/core/batch.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import { clickhouseTable, type ClickHouseTableOptions } from '../../../src/sinks/clickhouse/table-sink.ts';
+import { existingTable } from '../../helpers/fake-clickhouse.ts';
 
 /**
  * Without a server: a fake client answers the dialect queries as 18.16 (JSONEachRow) or as a
@@ -16,10 +17,10 @@ import { clickhouseTable, type ClickHouseTableOptions } from '../../../src/sinks
  */
 interface Seen { ddl: string[]; inserts: Array<{ columns: string[]; values: unknown[] }> }
 
-function fakeClient(compact: boolean, engine: string, seen: Seen): ClickHouseClient {
+function fakeClient(compact: boolean, engine: string | undefined, seen: Seen): ClickHouseClient {
   const answer = (query: string): unknown[] => {
     if (query.includes('version()')) return [{ version: compact ? '26.7.2.1' : '18.16.1' }];
-    if (query.includes('SELECT engine FROM system.tables')) return [{ engine }];
+    if (query.includes('SELECT engine, engine_full, sorting_key FROM system.tables')) return [existingTable(seen.ddl.at(-1)!, engine)];
     if (query.includes('system.tables')) return [{ name: 'formats' }];
     if (query.includes('system.formats')) return compact ? [{ name: 'JSONCompactEachRow' }] : [];
     return [];
@@ -37,7 +38,7 @@ const PARTITION_ORDER = 'PARTITION BY toYYYYMMDD(toDateTime(intDiv(`windowEnd`, 
 const base = { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd' };
 
 /** Opens a sink on the fake client, writes `values` in one insert and closes it; returns what it sent. */
-async function run(options: ClickHouseTableOptions<Record<string, unknown>>, values: Array<Record<string, unknown>> = [], compact = false, engine = 'ReplacingMergeTree', dir = schemasDir): Promise<Seen> {
+async function run(options: ClickHouseTableOptions<Record<string, unknown>>, values: Array<Record<string, unknown>> = [], compact = false, engine: string | undefined = undefined, dir = schemasDir): Promise<Seen> {
   const seen: Seen = { ddl: [], inserts: [] };
   const client = fakeClient(compact, engine, seen);
   const sink = clickhouseTable('features', options).create({
@@ -51,7 +52,7 @@ async function run(options: ClickHouseTableOptions<Record<string, unknown>>, val
 }
 
 test('without versionColumn the DDL is the plain MergeTree statement, unchanged', async () => {
-  const { ddl } = await run(base, [], false, 'MergeTree');
+  const { ddl } = await run(base);
   assert.deepEqual(ddl, [`CREATE TABLE IF NOT EXISTS \`features\`\n${FIELDS}\n)\nENGINE = MergeTree\n${PARTITION_ORDER}`]);
 });
 
@@ -82,7 +83,7 @@ test('a revision that is not a UInt32 fails the write with the field name', asyn
 });
 
 test('an existing table with another engine is refused at open', async () => {
-  await assert.rejects(run({ ...base, versionColumn: 'revision' }, [], false, 'MergeTree'), { name: 'ConfigError', message: /^Invalid configuration "clickhouse table features": the table exists with engine MergeTree, not ReplacingMergeTree;/ });
+  await assert.rejects(run({ ...base, versionColumn: 'revision' }, [], false, 'MergeTree'), { name: 'ConfigError', message: /^Invalid configuration "clickhouse table features": the table exists with engine MergeTree, not ReplacingMergeTree\(revision\);/ });
 });
 
 test('invalid versioned tables fail with ConfigError naming the field, problem and fix', async () => {
@@ -101,9 +102,9 @@ test('invalid versioned tables fail with ConfigError naming the field, problem a
     [{ schema: 'v.avsc', orderBy: ['id'], timeField: 'ts', versionColumn: 'revision' }, 'Invalid configuration "clickhouse table features timeField": "ts" partitions a versioned table but is not in orderBy, so revisions of one key could land in different partitions and never replace each other. Fix: add "ts" to orderBy, or drop timeField'],
   ];
   try {
-    for (const [options, message] of cases) await assert.rejects(run(options, [], false, 'ReplacingMergeTree', dir), { name: 'ConfigError', message });
+    for (const [options, message] of cases) await assert.rejects(run(options, [], false, undefined, dir), { name: 'ConfigError', message });
     // A schema int is used as the version as is: no column added.
-    const { ddl } = await run({ schema: 'v.avsc', orderBy: ['id', 'ts'], timeField: 'ts', versionColumn: 'n' }, [], false, 'ReplacingMergeTree', dir);
+    const { ddl } = await run({ schema: 'v.avsc', orderBy: ['id', 'ts'], timeField: 'ts', versionColumn: 'n' }, [], false, undefined, dir);
     assert.match(ddl[0]!, /`score` Float64\n\)\nENGINE = ReplacingMergeTree\(`n`\)\nPARTITION BY toYYYYMMDD\(toDateTime\(intDiv\(`ts`, 1000\)\)\)\nORDER BY \(`id`, `ts`\)$/);
   } finally {
     await rm(dir, { recursive: true });
