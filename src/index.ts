@@ -36,6 +36,8 @@ export { intervalJoin, type IntervalJoinOptions } from './operators/interval-joi
 export { sessionWindows, type SessionWindowOptions } from './operators/windows/session.ts';
 export { sliding, type SlidingOptions } from './operators/windows/sliding.ts';
 export { score, type ScoreOptions } from './operators/score.ts';
+export { CircuitOpenError, type CircuitBreakerOptions, type CircuitState } from './scoring/circuit-breaker.ts';
+export type { ScoreSource, FallbackRow, FallbackReason, Fallback } from './scoring/fallback.ts';
 export { enrich, type EnrichOptions } from './operators/enrich.ts';
 
 // Lookup tables (stream–table enrichment)
@@ -57,7 +59,7 @@ export { LocalSchemaRegistry } from './serde/schema-registry.ts';
 // Sinks
 export type { Sink, SinkSpec, SinkEnvironment } from './sinks/sink.ts';
 export { BatchingSink } from './sinks/batching-sink.ts';
-export { clickhouseTable } from './sinks/clickhouse/table-sink.ts';
+export { clickhouseTable, type ClickHouseTableOptions } from './sinks/clickhouse/table-sink.ts';
 export { clickhouseDeadLetters } from './sinks/clickhouse/dead-letter-table.ts';
 export { clickhouseLateRecords } from './sinks/clickhouse/late-table.ts';
 export { connectClickHouse } from './sinks/clickhouse/connection.ts';
@@ -66,7 +68,7 @@ export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';
 export { onlineState } from './sinks/online-state.ts';
 
 // State and push
-export type { KeyValueStore } from './state/key-value-store.ts';
+export { StateUnavailableError, type KeyValueStore, type StateLookup } from './state/key-value-store.ts';
 export { MemoryKeyValueStore } from './state/memory-store.ts';
 export { RedisKeyValueStore } from './state/redis-store.ts';
 // Durable window state: the hooks a custom stateful operator implements, and checkpoint stores

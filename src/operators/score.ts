@@ -1,10 +1,12 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { releaseAll, retainAll } from '../core/ack.ts';
 import type { Batch, StreamRecord } from '../core/batch.ts';
-import { ConfigError, errorMessage, TributaryError } from '../core/errors.ts';
+import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../scoring/circuit-breaker.ts';
+import { checkSource, fallbackReason, type Fallback } from '../scoring/fallback.ts';
 import { MicroBatcher, type SettledBatch } from '../scoring/micro-batcher.ts';
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
 import { SharedModel, type ModelSource } from '../scoring/shared-model.ts';
@@ -24,16 +26,36 @@ export interface ScoreOptions<T, U> {
   maxDelayMs?: number;
   /** Attempts per micro-batch before its rows go to the dead letters. Defaults: 3 attempts, 50 ms, 1 s. */
   retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Stop calling a failing or slow model: after `failureThreshold` consecutive micro-batches that
+   * failed (after retries) or took longer than `latencyBudget`, the circuit opens and rows skip
+   * the model (to `fallback`, else the dead letters); after `coolDown` one probe micro-batch (one
+   * attempt) tests the model: success closes the circuit, failure re-opens it for twice as long
+   * (up to `maxCoolDown`). `now` replaces the clock in tests. Default: no breaker.
+   */
+  breaker?: CircuitBreakerOptions;
+  /**
+   * Answers for records the model did not score (circuit open, or their micro-batch failed after
+   * retries): a row marked with its source, e.g. `{ ...f, probability: prior, source: 'fallback' }`,
+   * or undefined to dead-letter the record (reason `scoring unavailable (circuit open)` or the
+   * scoring error). With a fallback, the output type needs a `source` field: `output` must say
+   * 'model' and the fallback anything else; a mislabelled row goes to the dead letters.
+   */
+  fallback?: Fallback<T, U>;
   metrics?: { metrics: Metrics; topology: string };
   logger?: Logger;
 }
+
+const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
  * Scores records with a model, micro-batching rows across input batches: one model call per
  * `maxBatchRows` rows or per `maxDelayMs`, whichever fills first. Each input batch gives exactly
  * one output batch, in input order; its ack tokens are held until that output has been emitted.
- * A micro-batch that still fails after retries sends its records to the dead letters (step
- * `name`); so does a record whose feature function throws. Completion waits for pending rows.
+ * A record whose feature function throws goes to the dead letters (step `name`); so do the
+ * records of a micro-batch that still fails after retries, unless `fallback` answers for them.
+ * With `breaker`, a failing or slow model stops being called for a while (ScoreOptions.breaker).
+ * Completion waits for pending rows.
  *
  * `model` is an .onnx path (loaded once, closed after the last subscription), a model the
  * caller owns, or a factory whose model the operator owns.
@@ -53,6 +75,19 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
   if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
     throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
   }
+  const { fallback, logger } = options;
+  const labels = options.metrics && { topology: options.metrics.topology, step };
+  const metrics = options.metrics?.metrics;
+  const breaker = options.breaker && new CircuitBreaker(options.breaker, {
+    field: `${step}.breaker`,
+    onStateChange: ({ state, previous, failures, coolDownMs }) => {
+      if (labels) metrics?.scoringCircuitState.set(labels, CIRCUIT_GAUGE[state]);
+      if (state === 'open' && labels) metrics?.scoringCircuitOpens.inc(labels);
+      if (state === 'open') logger?.warn({ step, previous, failures, coolDownMs }, `scoring circuit open: the model is not called for ${coolDownMs} ms; rows go to the ${fallback ? 'fallback' : 'dead letters'}`);
+      else logger?.info({ step, previous }, state === 'closed' ? 'scoring circuit closed: the model scores again' : 'scoring circuit half-open: probing the model');
+    },
+  });
+  if (breaker && labels) metrics?.scoringCircuitState.set(labels, CIRCUIT_GAUGE.closed);
   const shared = new SharedModel(model);
   // A model instance's width is known before its (already settled) load promise resolves.
   const passedIn = typeof model === 'object' ? model : undefined;
@@ -92,6 +127,18 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         if (scorer.featureCount !== undefined && width !== scorer.featureCount) {
           throw new ConfigError(`${step}.features`, `feature vectors have ${width} values but model ${scorer.name}@${scorer.version} takes ${scorer.featureCount}`, 'return one value per model feature');
         }
+        const attempts = options.retry?.maxAttempts ?? 3;
+        if (breaker === undefined) return scoreWithRetries(scorer, features, rows, attempts);
+        // A probe gets one attempt: the circuit learns at once whether the model is back.
+        return breaker.execute(async ({ probe }) => {
+          const probabilities = await scoreWithRetries(scorer, features, rows, probe ? 1 : attempts);
+          // A short answer fails the micro-batch (see MicroBatcher) and so counts against the model.
+          if (probabilities.length < rows) throw new ScoringError(`model returned ${probabilities.length} probabilities for ${rows} rows`);
+          return probabilities;
+        });
+      }
+
+      function scoreWithRetries(scorer: ScoringModel, features: Float32Array, rows: number, maxAttempts: number): Promise<Float32Array> {
         return retry(
           async () => {
             const started = performance.now();
@@ -101,11 +148,11 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
           },
           {
             what: `${step}: scoring ${rows} rows with model ${scorer.name}@${scorer.version}`,
-            maxAttempts: options.retry?.maxAttempts ?? 3,
+            maxAttempts,
             initialDelayMs: options.retry?.initialDelayMs ?? 50,
             maxDelayMs: options.retry?.maxDelayMs ?? 1_000,
             signal: stop.signal,
-            onRetry: ({ attempt, delayMs, error }) => options.logger?.warn({ step, attempt, delayMs, err: errorMessage(error) }, 'scoring failed, retrying'),
+            onRetry: ({ attempt, delayMs, error }) => logger?.warn({ step, attempt, delayMs, err: errorMessage(error) }, 'scoring failed, retrying'),
           },
         );
       }
@@ -114,22 +161,49 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         const { batch, rows, probabilities, rowErrors } = settled;
         let failed = 0;
         for (const failure of settled.featureFailures) failed += deadLetter(batch, step, failure.record, failure.error);
+        let circuitOpen = 0;
+        let modelError = 0;
         const records: StreamRecord<U>[] = [];
         for (let i = 0; i < rows.length; i++) {
           const record = rows[i]!;
-          const scoringError = rowErrors?.[i];
-          if (scoringError !== undefined) {
-            failed += deadLetter(batch, step, record, scoringError);
-            continue;
+          const failure = rowErrors?.[i];
+          let value: U;
+          if (failure === undefined) {
+            try {
+              value = options.output(record.value, probabilities[i]!, scoredBy());
+              if (fallback) checkSource(value, 'model');
+            } catch (error) {
+              failed += deadLetter(batch, step, record, `output: ${errorMessage(error)}`);
+              continue;
+            }
+          } else {
+            const reason = fallbackReason(failure);
+            if (reason === undefined || fallback === undefined) {
+              failed += deadLetter(batch, step, record, failure.message);
+              continue;
+            }
+            try {
+              const row = fallback(record.value, reason);
+              if (row === undefined) {
+                failed += deadLetter(batch, step, record, reason.message);
+                continue;
+              }
+              checkSource(row, 'fallback');
+              value = row as U; // FallbackRow<U> is U & { source }
+            } catch (error) {
+              failed += deadLetter(batch, step, record, `fallback: ${errorMessage(error)} (scoring: ${reason.message})`);
+              continue;
+            }
+            if (reason.kind === 'circuit-open') circuitOpen++;
+            else modelError++;
           }
-          try {
-            const value = options.output(record.value, probabilities[i]!, scoredBy());
-            records.push({ value, key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
-          } catch (error) {
-            failed += deadLetter(batch, step, record, `output: ${errorMessage(error)}`);
-          }
+          records.push({ value, key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
         }
-        if (failed > 0) options.metrics?.metrics.deadLetters.inc({ topology: options.metrics.topology, step }, failed);
+        if (labels && metrics) {
+          if (failed > 0) metrics.deadLetters.inc(labels, failed);
+          if (circuitOpen > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'circuit-open' }, circuitOpen);
+          if (modelError > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'model-error' }, modelError);
+        }
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
         subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });

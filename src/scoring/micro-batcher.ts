@@ -17,6 +17,12 @@ export interface RowFailure<T> {
   error: string;
 }
 
+/** Why a micro-batch's rows were not scored: its run's rejection (kept, so callers can tell causes apart) and its message. */
+export interface ScoringFailure {
+  message: string;
+  error: unknown;
+}
+
 /** An input batch with all its rows settled, handed to `emit` in arrival order. */
 export interface SettledBatch<T> {
   batch: Batch<T>;
@@ -25,7 +31,7 @@ export interface SettledBatch<T> {
   /** probabilities[i] belongs to rows[i] unless rowErrors[i] is set. */
   probabilities: Float32Array;
   /** Per-row scoring failure (the whole micro-batch failed); null when every row was scored. */
-  rowErrors: (string | undefined)[] | null;
+  rowErrors: (ScoringFailure | undefined)[] | null;
   /** Records whose features could not be extracted; never sent to the model. */
   featureFailures: RowFailure<T>[];
 }
@@ -162,12 +168,15 @@ export class MicroBatcher<T> {
     if (batch === undefined) return;
     this.running = true;
     let probabilities: Float32Array | undefined;
-    let failure: string | undefined;
+    let failure: ScoringFailure | undefined;
     try {
       probabilities = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width);
-      if (probabilities.length < batch.rows) failure = `model returned ${probabilities.length} probabilities for ${batch.rows} rows`;
+      if (probabilities.length < batch.rows) {
+        const message = `model returned ${probabilities.length} probabilities for ${batch.rows} rows`;
+        failure = { message, error: new Error(message) };
+      }
     } catch (error) {
-      failure = errorMessage(error);
+      failure = { message: errorMessage(error), error };
     }
     this.running = false;
     if (this.disposed) return;
@@ -220,13 +229,13 @@ function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>): string
 }
 
 /** Hands each slice its probabilities, or marks its rows failed. */
-function settle<T>(batch: MicroBatch<T>, probabilities: Float32Array | undefined, failure: string | undefined): void {
+function settle<T>(batch: MicroBatch<T>, probabilities: Float32Array | undefined, failure: ScoringFailure | undefined): void {
   let offset = 0;
   for (const { entry, entryStart, count } of batch.slices) {
     if (probabilities !== undefined) {
       entry.probabilities.set(probabilities.subarray(offset, offset + count), entryStart);
     } else {
-      entry.rowErrors ??= new Array<string | undefined>(entry.rows.length);
+      entry.rowErrors ??= new Array<ScoringFailure | undefined>(entry.rows.length);
       for (let i = 0; i < count; i++) entry.rowErrors[entryStart + i] = failure;
     }
     entry.unscored -= count;
