@@ -63,6 +63,13 @@ redis_ping() { # PING over raw RESP: works without redis-cli
     [[ $line == "+PONG"* ]]' "$HOST" "$REDIS_PORT" 2>/dev/null
 }
 
+redis_shutdown() { # SHUTDOWN NOSAVE over raw RESP (a Redis this script did not start)
+  timeout 2 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "SHUTDOWN NOSAVE\r\n" >&3
+    IFS= read -r -t 2 line <&3 || true' "$HOST" "$REDIS_PORT" 2>/dev/null || true
+}
+
 clickhouse_ping() {
   [[ "$(curl -s --max-time 2 "http://$HOST:$CLICKHOUSE_HTTP_PORT/ping" 2>/dev/null)" == "Ok." ]]
 }
@@ -192,6 +199,10 @@ start_kafka() {
     port_open "$HOST" "$p" && die "kafka: port $p is in use by a process this script did not start: $(port_owner "$p")"
   done
   kafka_classpath
+  if [[ ${KEEP_DATA:-0} == 1 && -s $dir/data/meta.properties ]]; then
+    launch_kafka "$dir" # a restart (fault tests): same storage, topics and committed offsets
+    return
+  fi
   rm -rf "$dir"
   mkdir -p "$dir/data" "$dir/logs"
   cat >"$dir/server.properties" <<EOF
@@ -224,8 +235,6 @@ num.recovery.threads.per.data.dir=1
 background.threads=4
 log.retention.hours=24
 EOF
-  jvm=($KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS
-    "-Dkafka.logs.dir=$dir/logs" "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties")
   cluster_id="$(kafka_cluster_id)"
   if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "-Dkafka.logs.dir=$dir/logs" \
     "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties" -cp "$KAFKA_CP" \
@@ -234,13 +243,22 @@ EOF
     cat "$dir/logs/format.log" >&2
     die "kafka: storage format failed"
   fi
+  launch_kafka "$dir"
+}
+
+launch_kafka() { # launch_kafka DIR: start the formatted broker in DIR and wait until it serves
+  local dir=$1 pid deadline
+  local -a jvm=($KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS
+    "-Dkafka.logs.dir=$dir/logs" "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties")
+  local started_lines=0
+  [[ -f $dir/logs/server.log ]] && started_lines=$(grep -c 'Kafka Server started' "$dir/logs/server.log" || true)
   (cd "$dir" && exec setsid java "${jvm[@]}" -cp "$KAFKA_CP" kafka.Kafka "$dir/server.properties" \
     >"$dir/logs/stdout.log" 2>&1 </dev/null 9>&-) &
   pid=$!
   STARTED=1
   echo "$pid" >"$STATE/kafka.pid"
   deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  until grep -q 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null && port_open "$HOST" "$KAFKA_PORT"; do
+  until (($(grep -c 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null || true) > started_lines)) && port_open "$HOST" "$KAFKA_PORT"; do
     kill -0 "$pid" 2>/dev/null || kafka_fail "$dir" "kafka: broker exited during startup"
     ((SECONDS < deadline)) || kafka_fail "$dir" "kafka: not ready after ${KAFKA_START_TIMEOUT}s"
     sleep 0.2
@@ -271,6 +289,13 @@ start_clickhouse() {
   for p in "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT"; do
     port_open "$HOST" "$p" && die "clickhouse: port $p is in use by a process this script did not start: $(port_owner "$p")"
   done
+  if [[ ${KEEP_DATA:-0} == 1 && -s $STATE/clickhouse.dir ]]; then
+    dir="$(<"$STATE/clickhouse.dir")"
+  fi
+  if [[ ${KEEP_DATA:-0} == 1 && -s $dir/etc/config.xml ]]; then
+    launch_clickhouse "$dir" # a restart (fault tests): same data and tables
+    return
+  fi
   clickhouse_remove_dirs
   if ((EUID == 0)); then
     id clickhouse >/dev/null 2>&1 || die "clickhouse: user 'clickhouse' missing (reinstall clickhouse-server)"
@@ -298,6 +323,13 @@ start_clickhouse() {
       "$ROOT/scripts/clickhouse/$f" >"$dir/etc/$f"
   done
   ((EUID != 0)) || chown -R clickhouse:clickhouse "$dir"
+  launch_clickhouse "$dir"
+}
+
+launch_clickhouse() { # launch_clickhouse DIR: start the server configured in DIR and wait for /ping
+  local dir=$1 pid deadline
+  local -a runner=()
+  ((EUID != 0)) || runner=(runuser -u clickhouse --)
   (cd "$dir" && exec setsid "${runner[@]}" "$CLICKHOUSE_BIN" --config-file="$dir/etc/config.xml" \
     >"$dir/log/stdout.log" 2>&1 </dev/null 9>&-) &
   pid=$!
@@ -427,13 +459,36 @@ cmd_env() {
   echo "export KAFKA_BROKERS=$HOST:$KAFKA_PORT CLICKHOUSE_URL=http://$HOST:$CLICKHOUSE_HTTP_PORT REDIS_URL=redis://$HOST:$REDIS_PORT"
 }
 
+# restart SERVICE [DOWN_SECONDS]: stop one service, wait, start it again with its data kept
+# (fault tests: a broker or server restart, an outage). Redis is in-memory: it comes back empty.
+cmd_restart() {
+  local svc=${1:-} down=${2:-0} pid t0=$EPOCHREALTIME
+  lock
+  case "$svc" in
+  kafka) stop_group kafka "$KAFKA_PATTERN" ;;
+  clickhouse) stop_group clickhouse "$CLICKHOUSE_PATTERN" ;;
+  redis)
+    if pid="$(our_pid redis "$REDIS_PATTERN")"; then kill -TERM "$pid" 2>/dev/null || true; else redis_shutdown; fi
+    for _ in $(seq 1 50); do redis_ping || break; sleep 0.1; done
+    rm -f "$STATE/redis.pid"
+    ;;
+  *) die "restart: unknown service '$svc' (kafka, clickhouse or redis)" ;;
+  esac
+  log "$svc: down; starting again in $down s"
+  sleep "$down"
+  STARTED=0
+  KEEP_DATA=1 "start_$svc"
+  log "$svc: restarted in $(elapsed "$t0") s"
+}
+
 case "${1:-}" in
 start) cmd_start ;;
+restart) shift; cmd_restart "$@" ;;
 stop) cmd_stop ;;
 status) cmd_status || exit $? ;;
 env) cmd_env ;;
 *)
-  echo "usage: bash scripts/services.sh start|stop|status|env" >&2
+  echo "usage: bash scripts/services.sh start|stop|status|env|restart SERVICE [DOWN_SECONDS]" >&2
   exit 2
   ;;
 esac

@@ -33,5 +33,5 @@ fi
 
 echo "[test] running ${#files[@]} test file(s)"
 status=0
-node --import tsx --test --test-concurrency=2 --test-timeout=180000 "${files[@]}" || status=$?
+node --import tsx --test --test-concurrency=2 --test-timeout=420000 "${files[@]}" || status=$?
 exit "$status"

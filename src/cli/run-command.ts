@@ -24,7 +24,6 @@ export async function runCommand(file: string): Promise<void> {
   const engine = await Engine.start(topology, { config, logger });
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const port = engine.environment.pushServer?.port ?? config.port;
-  process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics\n  Stop with Ctrl-C.\n\n`);
   let signals = 0;
   let fatal = false;
   /** Drains, flushes and commits within the deadline, then exits with `code` (or 3 past the deadline). */
@@ -61,6 +60,8 @@ export async function runCommand(file: string): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // Only now: a signal sent as soon as this banner appears finds its handler installed.
+  process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics\n  Stop with Ctrl-C.\n\n`);
   await engine.done.then(
     // A bounded source ran to its end: the engine has flushed; stop() closes the rest.
     () => signals === 0 && stopAndExit(EXIT.CLEAN),

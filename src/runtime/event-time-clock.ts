@@ -59,13 +59,15 @@ export class EventTimeClock {
 
   /** Replaces the set of partitions this instance reads (after a rebalance). */
   assign(partitionKeys: readonly string[]): void {
-    const previous = new Set(this.assignedPartitions);
     const now = this.idleNow();
     this.assignedPartitions = [...partitionKeys];
     for (const key of partitionKeys) {
       if (!this.partitionMax.has(key)) this.partitionMax.set(key, -Infinity);
-      // A newly assigned partition gets a full timeout before it may count as idle.
-      if (!previous.has(key)) this.lastActive.set(key, now);
+      // Every partition of a new assignment gets a full timeout before it may count as idle: a
+      // group join follows a rebalance or a consumer restart (broker outage), during which no
+      // partition could deliver; that silence is no idleness, and treating it so would let the
+      // first partition to deliver again push the watermark past the others' records.
+      this.lastActive.set(key, now);
     }
     const assigned = new Set(partitionKeys);
     for (const key of this.lastActive.keys()) if (!assigned.has(key)) this.lastActive.delete(key);

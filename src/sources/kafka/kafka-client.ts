@@ -17,6 +17,9 @@ export interface FetchedBatch {
   messages: KafkaMessage[];
 }
 
+/** What a batch handler handled: everything (void), up to an offset, or nothing (null). */
+export type BatchHandled = void | string | null;
+
 export interface BatchControl {
   /** Keeps the group membership alive while a handler waits (backpressure). */
   heartbeat(): Promise<void>;
@@ -45,8 +48,13 @@ export interface FetchProgress {
 export interface BatchConsumer {
   connect(): Promise<void>;
   subscribe(topic: string, options: { fromBeginning: boolean }): Promise<void>;
-  /** Delivers batches one at a time; the next fetch waits for the handler (autoCommit off). */
-  run(handler: (batch: FetchedBatch, control: BatchControl) => Promise<void>): Promise<void>;
+  /**
+   * Delivers batches one at a time; the next fetch waits for the handler (autoCommit off). The
+   * handler resolves with nothing when it handled the whole batch, or, when it stopped early
+   * (stopping, rebalance), with the offset of the last message it handled (null: none), so the
+   * client fetches the rest again instead of skipping past it.
+   */
+  run(handler: (batch: FetchedBatch, control: BatchControl) => Promise<BatchHandled>): Promise<void>;
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
   /** Stops fetching from every partition of `topic`; the membership stays, so commits still work. */
   pause(topic: string): void;

@@ -9,7 +9,7 @@ import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
 import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
 import { createKafkajsClient } from './kafkajs-client.ts';
-import type { BatchConsumer, BatchControl, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
+import type { BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
 
 export interface KafkaTopicOptions<T> {
   topic: string;
@@ -56,6 +56,8 @@ class KafkaSource<T> implements Source<T> {
   private readonly options: KafkaTopicOptions<T>;
   private readonly environment: SourceEnvironment;
   private readonly tracker = new OffsetTracker();
+  /** Per partition, the offset after the last record handed to the engine (see `unseen`). */
+  private readonly nextOffset = new Map<string, bigint>();
   private consumer: BatchConsumer | null = null;
   private decoder: Decoder<T> | null = null;
   private context: SourceContext<T> | null = null;
@@ -63,7 +65,7 @@ class KafkaSource<T> implements Source<T> {
   private committing: Promise<void> = Promise.resolve();
   private stopping = false;
   /** The batch handler in progress, so stop() can wait for it to hand over its last chunk. */
-  private handling: Promise<void> = Promise.resolve();
+  private handling: Promise<BatchHandled> = Promise.resolve();
 
   constructor(options: KafkaTopicOptions<T>, environment: SourceEnvironment) {
     this.options = options;
@@ -101,24 +103,30 @@ class KafkaSource<T> implements Source<T> {
       context.assigned(keys);
     });
     await consumer.subscribe(options.topic, { fromBeginning: options.fromBeginning ?? true });
-    await consumer.run((batch, control) => (this.handling = this.handleBatch(batch, control)));
+    // One handler at a time, even across a consumer restart (kafkajs restarts its runner after a
+    // broker failure while an old handler may still wait for room): a second one running
+    // alongside would hand over records out of offset order, and the older ones would be late.
+    await consumer.run((batch, control) => (this.handling = this.handling.catch(() => null).then(() => this.handleBatch(batch, control))));
     this.commitTimer = setInterval(() => void this.commit(), environment.commitIntervalMs);
     this.commitTimer.unref();
   }
 
-  /** Decodes one fetched batch in chunks and hands each to the engine, waiting while it is full. */
-  private async handleBatch(batch: FetchedBatch, control: BatchControl): Promise<void> {
+  /**
+   * Decodes one fetched batch in chunks and hands each to the engine, waiting while it is full.
+   * Resolves with the last offset handed over when it stopped early (see BatchConsumer.run).
+   */
+  private async handleBatch(batch: FetchedBatch, control: BatchControl): Promise<BatchHandled> {
     const context = this.context!;
     const decoder = this.decoder!;
     const selectEventTime = this.options.eventTime;
     const { topic, partition } = batch;
     const partitionKey = `${topic}:${partition}`;
-    const messages = this.afterCheckpoint(partitionKey, batch.messages);
+    const messages = this.unseen(partitionKey, batch.messages);
     const chunk = this.environment.maxChunkRecords;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
       // Records not handed over are not tracked, so they are not committed and are read again.
-      if (this.stopping || !control.isRunning() || control.isStale()) return;
+      if (this.stopping || !control.isRunning() || control.isStale()) return start === 0 ? null : messages[start - 1]!.offset;
       const end = Math.min(start + chunk, messages.length);
       const records: StreamRecord<T>[] = [];
       const deadLetters: DeadLetter[] = [];
@@ -135,20 +143,28 @@ class KafkaSource<T> implements Source<T> {
           deadLetters.push({ step: 'decode', topic, partition, offset: message.offset, error: errorMessage(error), raw: message.value, timestamp: Number(message.timestamp) });
         }
       }
-      const token = this.tracker.track(topic, partition, BigInt(messages[end - 1]!.offset), end - start);
+      const lastOffset = BigInt(messages[end - 1]!.offset);
+      const token = this.tracker.track(topic, partition, lastOffset, end - start);
+      this.nextOffset.set(partitionKey, lastOffset + 1n);
       await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
     }
   }
 
   /**
-   * Drops records a resumed checkpoint already covers (Kafka's committed offset can trail the
-   * checkpoint when the process died between saving it and committing).
+   * Drops records this process already handed to the engine, or that a resumed checkpoint
+   * covers. A rejoin after a broker restart or a rebalance makes the consumer fetch again from
+   * the committed offset, which trails what was processed (commits wait for sinks and
+   * checkpoints); processing those records again would count them twice in open windows.
    */
-  private afterCheckpoint(partitionKey: string, messages: FetchedBatch['messages']): FetchedBatch['messages'] {
-    const from = this.environment.resumeFrom?.get(partitionKey);
-    if (from === undefined || messages.length === 0 || BigInt(messages[0]!.offset) >= from) return messages;
+  private unseen(partitionKey: string, messages: FetchedBatch['messages']): FetchedBatch['messages'] {
+    let from = this.nextOffset.get(partitionKey);
+    if (from === undefined) {
+      from = this.environment.resumeFrom?.get(partitionKey) ?? -1n;
+      this.nextOffset.set(partitionKey, from);
+    }
+    if (messages.length === 0 || BigInt(messages[0]!.offset) >= from) return messages;
     const kept = messages.filter((message) => BigInt(message.offset) >= from);
-    this.environment.logger.info({ partition: partitionKey, skipped: messages.length - kept.length, from: from.toString() }, 'skipped records already in the restored checkpoint');
+    this.environment.logger.info({ partition: partitionKey, skipped: messages.length - kept.length, from: from.toString() }, 'skipped records already processed (redelivered after a rejoin, or in the restored checkpoint)');
     return kept;
   }
 

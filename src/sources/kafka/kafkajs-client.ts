@@ -64,10 +64,15 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
     run: (handler) =>
       consumer.run({
         autoCommit: false,
-        eachBatchAutoResolve: true,
+        // Resolved here, not automatically: a handler that stopped early (rebalance, stop) must
+        // not have the rest of its batch marked as consumed, or this session would skip it.
+        eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
-          await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages }, { heartbeat, isRunning, isStale });
+        eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+          const handled = await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages }, { heartbeat, isRunning, isStale });
+          if (handled === null) return;
+          if (handled !== undefined) resolveOffset(handled);
+          else if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
         },
       }),
     commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),

@@ -268,3 +268,20 @@ test('idleness: the watermark is monotonic and matches a reference over random d
   }
   assert.deepEqual([...idleCounts].sort(), [0, 1, 2, 3], '0, 1, 2 and 3 active partitions all occurred');
 });
+
+test('a new assignment (a rejoin after a broker outage) gives every partition a full idle timeout again', () => {
+  let now = 0;
+  const clock = new EventTimeClock(0, { idleTimeoutMs: 30_000, now: () => now });
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 1_000);
+  clock.observe('t:1', 1_000);
+  now = 40_000; // the broker was down: nothing delivered for longer than the timeout
+  clock.assign(['t:0', 't:1']); // the consumer rejoined
+  assert.equal(clock.observe('t:0', 90_000), 1_000, 't:1 is not idle: the first partition back must not move the watermark past it');
+  now = 60_000;
+  assert.equal(clock.observe('t:0', 95_000), 1_000);
+  now = 69_999;
+  assert.equal(clock.tick(), 1_000);
+  now = 70_000;
+  assert.equal(clock.tick(), 95_000, 't:1 idle after a full timeout from the rejoin');
+});

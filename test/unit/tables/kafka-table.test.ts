@@ -32,7 +32,7 @@ const message = (offset: number, key: string, value: Merchant | null | string): 
  * progress the way kafkajs does; what a test does not deliver never arrives.
  */
 function fakeKafka(ends: Array<{ partition: number; low: string; high: string }> | Error) {
-  const state = { groupIds: [] as string[], fromBeginning: [] as boolean[], commits: 0, disconnected: 0, handler: null as null | ((batch: FetchedBatch) => Promise<void>) };
+  const state = { groupIds: [] as string[], fromBeginning: [] as boolean[], commits: 0, disconnected: 0, handler: null as null | ((batch: FetchedBatch) => Promise<unknown>) };
   const progress: Array<(p: FetchProgress) => void> = [];
   const consumer = (groupId: string): BatchConsumer => {
     state.groupIds.push(groupId);

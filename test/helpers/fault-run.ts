@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { Engine } from '../../src/runtime/engine.ts';
+import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import type { Admin, Producer } from '../../src/sources/kafka/kafka-client.ts';
+import { createAvroEncoder } from '../../src/serde/avro.ts';
+import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
+import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
+import { createLogger, silentLogger } from '../../src/observability/logger.ts';
+import type { EngineConfig } from '../../src/topology/config.ts';
+import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
+import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from './fraud-reference.ts';
+import { engineConfig, queryRows, SCHEMAS_DIR, uniqueName, waitFor } from './services.ts';
+import { PrivateServices } from './private-services.ts';
+
+export const PARTITIONS = 3;
+
+/**
+ * One fault-suite run: private Kafka, ClickHouse and Redis (so the fault can stop them), a topic
+ * of `events` card payments over event time plus one event per partition that closes every
+ * window, and the card-fraud topology with durable window state on them.
+ */
+export class FaultRun {
+  readonly payments: Payment[];
+  readonly topic = uniqueName('payments');
+  readonly prefix = `${uniqueName('f')}_`;
+  engine: Engine | null = null;
+  private peakRss = 0;
+
+  private constructor(
+    readonly services: PrivateServices,
+    readonly config: EngineConfig,
+    readonly admin: Admin,
+    private readonly producer: Producer,
+    readonly ch: ClickHouseClient,
+    events: number,
+    seed: number,
+  ) {
+    const generator = new CardPaymentModel({ seed, cards: 300, lateShare: 0, fraudRate: 0.01 });
+    const start = Date.UTC(2026, 10, 3, 9, 0, 0);
+    this.payments = Array.from({ length: events }, (_, i) => generator.next(start + i * 60).payment);
+  }
+
+  static async start(t: TestContext, options: { events: number; seed: number; config?: Partial<EngineConfig> }): Promise<FaultRun> {
+    const services = await PrivateServices.start();
+    t.after(async () => {
+      // Runs only when what follows failed before registering the full clean-up below.
+      if (!cleanUpRegistered) await services.stop();
+    });
+    let cleanUpRegistered = false;
+    const config = engineConfig({ kafkaBrokers: [services.kafkaBrokers], clickhouseUrl: services.clickhouseUrl, redisUrl: services.redisUrl, windowState: 'redis', maxInFlightRecords: 5_000, ...options.config });
+    const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'fault-test', logger: silentLogger });
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer();
+    await producer.connect();
+    const ch = createClient({ url: services.clickhouseUrl });
+    const run = new FaultRun(services, config, admin, producer, ch, options.events, options.seed);
+    await admin.createTopic(run.topic, { partitions: PARTITIONS });
+    cleanUpRegistered = true;
+    const sampler = setInterval(() => (run.peakRss = Math.max(run.peakRss, process.memoryUsage().rss)), 100);
+    t.after(async () => {
+      clearInterval(sampler);
+      // Bounded: a failed test may leave the engine retrying a service forever.
+      await Promise.race([run.engine?.stop().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+      await producer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+      await ch.close();
+      // Last: the engine's final flush and commit need the services.
+      await services.stop();
+    });
+    return run;
+  }
+
+  async startEngine(): Promise<Engine> {
+    this.engine = await Engine.start(createCardFraudTopology({ topic: this.topic, tablePrefix: this.prefix }), { config: this.config, logger: process.env.TEST_LOG ? createLogger('fault') : silentLogger, push: false });
+    return this.engine;
+  }
+
+  private readonly encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
+
+  /** Produces payments [from, to) keyed by card (so each card stays in its partition's order). */
+  async send(from: number, to: number): Promise<void> {
+    for (let i = from; i < to; i += 1_000) {
+      const chunk = this.payments.slice(i, Math.min(i + 1_000, to));
+      await this.producer.send(this.topic, chunk.map((p) => ({ key: p.cardId, value: this.encode.encode(p) })));
+    }
+  }
+
+  /** One event per partition ten minutes after the last payment: every window closes. */
+  async sendWatermarkEvents(): Promise<void> {
+    const maxTs = Math.max(...this.payments.map((p) => p.ts));
+    const advance = Array.from({ length: PARTITIONS }, (_, partition): Payment => ({ ...this.payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 10 * 60_000 }));
+    await this.producer.send(this.topic, advance.map((p, partition) => ({ key: p.cardId, value: this.encode.encode(p), partition })));
+  }
+
+  /** Largest RSS of this process (engine and test) sampled every 100 ms so far, in MiB. */
+  get peakRssMiB(): number {
+    return this.peakRss / 2 ** 20;
+  }
+
+  async count(sql: string): Promise<number> {
+    return Number((await queryRows<{ n: string }>(this.ch, sql))[0]!.n);
+  }
+
+  /** Waits until every window and prediction is in ClickHouse; returns the seconds it took. */
+  async waitForResults(timeoutMs = 180_000): Promise<number> {
+    const started = performance.now();
+    const windows = referenceCardFeatures(this.payments).length;
+    await waitFor('every window in ClickHouse', () => this.count(`SELECT uniqExact(cardId, windowEnd) AS n FROM ${this.prefix}card_features`), (n) => n >= windows, timeoutMs).catch(async (error) => {
+      const late = await this.count(`SELECT count() AS n FROM ${this.prefix}late_records`);
+      const events = await this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${this.prefix}payments`);
+      throw new Error(`${error.message} (of ${windows}); late records ${late}; distinct events ${events} of ${this.payments.length + PARTITIONS}; engine ${JSON.stringify(this.engine?.stats())}`);
+    });
+    const events = this.payments.length + PARTITIONS;
+    await waitFor('every event in ClickHouse', () => this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${this.prefix}payments`), (n) => n >= events, timeoutMs);
+    await waitFor('every prediction in ClickHouse', () => this.count(`SELECT uniqExact(cardId, windowEnd) AS n FROM ${this.prefix}fraud_predictions`), (n) => n >= windows, timeoutMs);
+    return (performance.now() - started) / 1000;
+  }
+
+  /**
+   * The fault suite's exact checks: the raw table holds exactly N distinct events and, after a
+   * final merge, exactly N rows; window features equal the fault-free reference; one prediction
+   * row per window.
+   */
+  async assertExactResults(): Promise<void> {
+    const { prefix } = this;
+    const n = this.payments.length + PARTITIONS;
+    assert.equal(await this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${prefix}payments`), n, 'distinct events');
+    for (const table of ['payments', 'card_features', 'fraud_predictions']) await this.ch.command({ query: `OPTIMIZE TABLE ${prefix}${table} FINAL` });
+    assert.equal(await this.count(`SELECT count() AS n FROM ${prefix}payments`), n, 'rows after a final merge');
+    const expected = referenceCardFeatures(this.payments);
+    const features = (await queryRows<Record<string, unknown>>(this.ch, `SELECT * FROM ${prefix}card_features ORDER BY cardId, windowEnd`)).map(toFeatures);
+    assert.equal(features.length, expected.length, 'one row per card and window');
+    assert.deepEqual(features.sort(byCardAndEnd).map(inCents), expected.map(inCents));
+    assert.equal(await this.count(`SELECT count() AS n FROM ${prefix}fraud_predictions`), expected.length, 'one prediction per window');
+  }
+}

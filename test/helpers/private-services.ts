@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './services.ts';
+
+const run = promisify(execFile);
+
+export type ServiceName = 'kafka' | 'clickhouse' | 'redis';
+
+/**
+ * A private Kafka + ClickHouse + Redis on free ports, started by scripts/services.sh with its own
+ * state dir, for fault tests that stop and restart services: the shared ones other test files
+ * use in parallel are never touched.
+ */
+export class PrivateServices {
+  private constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly dir: string,
+    readonly kafkaBrokers: string,
+    readonly clickhouseUrl: string,
+    readonly redisUrl: string,
+  ) {}
+
+  static async start(): Promise<PrivateServices> {
+    const [kafka, controller, http, tcp, redis] = await freePorts(5);
+    const dir = mkdtempSync(path.join(tmpdir(), 'tributary-faults-'));
+    const env = {
+      ...process.env,
+      TRIBUTARY_SERVICES_DIR: dir,
+      KAFKA_PORT: String(kafka),
+      KAFKA_CONTROLLER_PORT: String(controller),
+      CLICKHOUSE_HTTP_PORT: String(http),
+      CLICKHOUSE_TCP_PORT: String(tcp),
+      REDIS_PORT: String(redis),
+      KAFKA_HEAP_OPTS: '-Xms64m -Xmx384m',
+      TRIBUTARY_NEED_BROWSER: '0',
+    };
+    const services = new PrivateServices(env, dir, `127.0.0.1:${kafka}`, `http://127.0.0.1:${http}`, `redis://127.0.0.1:${redis}`);
+    await services.script('start');
+    return services;
+  }
+
+  /** Stops `service`, keeps it down for `downSeconds`, starts it again with its data kept. */
+  async restart(service: ServiceName, downSeconds: number): Promise<void> {
+    await this.script('restart', service, String(downSeconds));
+  }
+
+  async stop(): Promise<void> {
+    await this.script('stop').catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async script(...args: string[]): Promise<void> {
+    try {
+      await run('bash', [path.join(REPO_ROOT, 'scripts/services.sh'), ...args], { env: this.env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      throw new Error(`services.sh ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`, { cause: error });
+    }
+  }
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}

@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import { FaultRun } from '../helpers/fault-run.ts';
+import { waitFor } from '../helpers/services.ts';
+
+test('fault: the Kafka broker restarts mid-stream; the consumer reconnects and continues; exact results', { timeout: 400_000 }, async (t) => {
+  const run = await FaultRun.start(t, { events: 20_000, seed: 31 });
+  const engine = await run.startEngine();
+  await run.send(0, 10_000);
+  await waitFor('the first part processed', async () => engine.stats().processedRecords, (n) => n >= 10_000, 60_000);
+  const restartStarted = performance.now();
+  await run.services.restart('kafka', 5);
+  const restartSeconds = (performance.now() - restartStarted) / 1000;
+  await run.send(10_000, run.payments.length);
+  await run.sendWatermarkEvents();
+  const recoverySeconds = await run.waitForResults();
+  await run.assertExactResults();
+  console.log(`[fault] kafka restart (${restartSeconds.toFixed(1)} s incl. 5 s down): all results ${recoverySeconds.toFixed(1)} s after the rest was produced; peak RSS ${run.peakRssMiB.toFixed(0)} MiB`);
+});
