@@ -4,6 +4,7 @@ import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { StepRuntime } from '../state/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../scoring/circuit-breaker.ts';
 import { checkSource, fallbackReason, type Fallback } from '../scoring/fallback.ts';
@@ -75,9 +76,22 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
   if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
     throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
   }
-  const { fallback, logger } = options;
-  const labels = options.metrics && { topology: options.metrics.topology, step };
-  const metrics = options.metrics?.metrics;
+  const { fallback } = options;
+  // From the options, else from the running engine on the first batch (see `adoptRuntime`).
+  let logger = options.logger;
+  let labels = options.metrics && { topology: options.metrics.topology, step };
+  let metrics = options.metrics?.metrics;
+  let reportTo = options.metrics;
+  const adoptRuntime = (runtime: StepRuntime | undefined) => {
+    if (runtime === undefined) return;
+    logger ??= runtime.logger;
+    if (reportTo === undefined) {
+      reportTo = { metrics: runtime.metrics, topology: runtime.topology };
+      metrics = runtime.metrics;
+      labels = { topology: runtime.topology, step };
+      if (breaker) metrics.scoringCircuitState.set(labels, CIRCUIT_GAUGE[breaker.state]);
+    }
+  };
   const breaker = options.breaker && new CircuitBreaker(options.breaker, {
     field: `${step}.breaker`,
     onStateChange: ({ state, previous, failures, coolDownMs }) => {
@@ -199,8 +213,10 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
           }
           records.push({ value, key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
         }
+        // In an engine, dead letters are counted when routed to their sink; only a score step given
+        // its own metrics (outside an engine) counts them here.
         if (labels && metrics) {
-          if (failed > 0) metrics.deadLetters.inc(labels, failed);
+          if (failed > 0 && options.metrics) metrics.deadLetters.inc(labels, failed);
           if (circuitOpen > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'circuit-open' }, circuitOpen);
           if (modelError > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'model-error' }, modelError);
         }
@@ -217,10 +233,10 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
       }
 
       function recordScoring(scorer: ScoringModel, rows: number, seconds: number): void {
-        if (!options.metrics) return;
-        const labels = { topology: options.metrics.topology, model: scorer.name };
-        options.metrics.metrics.scoredRows.inc(labels, rows);
-        options.metrics.metrics.scoringSeconds.observe(labels, seconds);
+        if (!reportTo) return;
+        const modelLabels = { topology: reportTo.topology, model: scorer.name };
+        reportTo.metrics.scoredRows.inc(modelLabels, rows);
+        reportTo.metrics.scoringSeconds.observe(modelLabels, seconds);
       }
 
       let registered = false;
@@ -230,6 +246,7 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
             registered = true;
             // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
             batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
+            adoptRuntime(batch.side.state?.runtime);
           }
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);

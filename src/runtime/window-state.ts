@@ -25,7 +25,7 @@ export interface WindowStateOptions {
  */
 export async function openWindowState(options: WindowStateOptions): Promise<{ registry: StateRegistry; checkpointer: Checkpointer | null }> {
   const { config, logger, metrics, topology, groupId, spec, clock } = options;
-  const limits = { maxOpenWindows: config.maxOpenWindows, onOpenWindows: (step: string, count: number) => metrics.openWindows.set({ topology, step }, count) };
+  const limits = { maxOpenWindows: config.maxOpenWindows, onOpenWindows: (step: string, count: number) => metrics.openWindows.set({ topology, step }, count), runtime: { topology, metrics, logger } };
   if (config.windowState !== 'redis') return { registry: new StateRegistry({ durable: false, ...limits }), checkpointer: null };
   if (!spec.resumable) {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', `durable window state needs a source with offsets to resume from (Kafka), and ${spec.description} has none`, 'set KAFKA_BROKERS to read from Kafka, or unset TRIBUTARY_WINDOW_STATE');

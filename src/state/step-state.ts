@@ -1,5 +1,14 @@
 import { deserialize, serialize } from 'node:v8';
 import { ConfigError, StateLimitError } from '../core/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+
+/** The running engine's metrics and logger, for steps that report beyond state (scoring). */
+export interface StepRuntime {
+  topology: string;
+  metrics: Metrics;
+  logger: Logger;
+}
 
 /**
  * The hooks a stateful step (window aggregate, session, sliding window, join buffer) gives the
@@ -38,14 +47,17 @@ export class StateRegistry {
   readonly durable: boolean;
   /** Most open windows (key × window, or buffered records for sliding/join steps) one step may hold. */
   readonly maxOpenWindows: number;
+  /** Absent in plain-array runs and unit tests. */
+  readonly runtime: StepRuntime | undefined;
   private readonly onOpenWindows: (step: string, count: number) => void;
   private readonly steps = new Map<string, StatefulStep>();
   private readonly asyncSteps: AsyncStep[] = [];
   /** Serialized state per step name, from the checkpoint being resumed, not claimed yet. */
   private readonly restored: Map<string, Uint8Array>;
 
-  constructor(options: { durable: boolean; restored?: ReadonlyMap<string, Uint8Array>; maxOpenWindows?: number; onOpenWindows?: (step: string, count: number) => void }) {
+  constructor(options: { durable: boolean; restored?: ReadonlyMap<string, Uint8Array>; maxOpenWindows?: number; onOpenWindows?: (step: string, count: number) => void; runtime?: StepRuntime }) {
     this.durable = options.durable;
+    this.runtime = options.runtime;
     this.maxOpenWindows = options.maxOpenWindows ?? Infinity;
     this.onOpenWindows = options.onOpenWindows ?? (() => {});
     this.restored = new Map(options.restored ?? []);
