@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,17 @@ export class PrivateServices {
     };
     const services = new PrivateServices(env, dir, `127.0.0.1:${kafka}`, `http://127.0.0.1:${http}`, `redis://127.0.0.1:${redis}`);
     await services.script('start');
+    services.watchdog();
     return services;
+  }
+
+  /**
+   * Stops the services if this process dies without running its clean-up (a test runner that
+   * kills a timed-out file): a detached shell polls this pid, then runs services.sh stop.
+   */
+  private watchdog(): void {
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -d "$TRIBUTARY_SERVICES_DIR" ] && bash ${JSON.stringify(path.join(REPO_ROOT, 'scripts/services.sh'))} stop; rm -rf "$TRIBUTARY_SERVICES_DIR"`;
+    spawn('bash', ['-c', script], { env: this.env, detached: true, stdio: 'ignore' }).unref();
   }
 
   /** Stops `service`, keeps it down for `downSeconds`, starts it again with its data kept. */
