@@ -45,9 +45,19 @@ export function enrich<T, V, U>(table: LookupTable<V>, options: EnrichOptions<T,
   const inner = type === 'inner';
 
   return (source) =>
-    new Observable<Batch<U>>((subscriber) =>
-      source.subscribe({
+    new Observable<Batch<U>>((subscriber) => {
+      let checked = false;
+      return source.subscribe({
         next(batch) {
+          // In an engine, a table with a source must be listed in the topology's `tables`, or
+          // nothing fills it and every lookup silently misses. (Tests fill tables by hand.)
+          if (!checked) {
+            checked = true;
+            if (batch.side.state?.runtime !== undefined && table.source !== undefined && !table.feeding) {
+              subscriber.error(new ConfigError('tables', `table "${table.name}" used by ${step} is fed from ${table.source.description}, but the topology does not list it, so nothing fills it`, `add it to the topology: tables: [${table.name}]`));
+              return;
+            }
+          }
           const input = batch.records;
           const output: StreamRecord<U>[] = [];
           const now = table.now();
@@ -68,6 +78,6 @@ export function enrich<T, V, U>(table: LookupTable<V>, options: EnrichOptions<T,
         },
         error: (error) => subscriber.error(error),
         complete: () => subscriber.complete(),
-      }),
-    );
+      });
+    });
 }

@@ -34,6 +34,7 @@ export async function startTables(topology: AnyTopology, environment: TableEnvir
         // The source is the truth: whatever the object held (an earlier run, a test) goes.
         table.clear();
         const running = await table.source!.start(table, environment);
+        table.feeding = true;
         started.push({ table, running });
       } catch (error) {
         fed.delete(table);
@@ -49,6 +50,7 @@ export async function startTables(topology: AnyTopology, environment: TableEnvir
         } catch (error) {
           environment.logger.warn({ table: table.name, err: errorMessage(error) }, 'closing a table source failed');
         } finally {
+          table.feeding = false;
           fed.delete(table);
         }
       }),

@@ -46,6 +46,8 @@ export class LookupTable<V> {
   readonly ttlMs: number;
   /** Where the table's rows come from when a topology runs; absent for purely in-memory tables. */
   readonly source: TableSource<V> | undefined;
+  /** Set by the engine while the table's source feeds it (see runtime/tables.ts). */
+  feeding = false;
   private readonly clock: () => number;
   private readonly entries = new Map<string, Entry<V>>();
   private readonly sweepIntervalMs: number;

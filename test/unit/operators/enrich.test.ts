@@ -139,3 +139,18 @@ test('configuration mistakes fail when the pipeline is built, naming the field',
   assert.equal(field(() => enrich(merchants, { key: () => 'k' } as never)), 'enrich.combine');
   assert.equal(field(() => enrich(merchants, { key: () => 'k', combine: () => 1, type: 'outer' as never })), 'enrich.type');
 });
+
+test('in an engine, a Kafka table the topology does not list is a configuration error, not silent misses', async () => {
+  const { kafkaTable } = await import('../../../src/tables/kafka-table.ts');
+  const { StateRegistry } = await import('../../../src/state/step-state.ts');
+  const { Metrics } = await import('../../../src/observability/metrics.ts');
+  const { silentLogger } = await import('../../../src/observability/logger.ts');
+  const merchants = kafkaTable<{ tier: string }>({ name: 'merchants', topic: 'merchants', format: 'json' });
+  const input = new Subject<Batch<{ m: string }>>();
+  let failure: unknown;
+  input.pipe(enrich(merchants, { key: (v) => v.m, combine: (v, row) => ({ ...v, tier: row?.tier }) })).subscribe({ error: (error) => (failure = error) });
+  const state = new StateRegistry({ durable: false, runtime: { topology: 't', metrics: new Metrics(), logger: silentLogger } });
+  input.next({ records: [], watermark: 0, acks: [], side: { ...newSideOutputs(), state } });
+  assert.ok(failure instanceof ConfigError, String(failure));
+  assert.match(failure.message, /table "merchants" used by enrich-merchants is fed from .*merchants.*, but the topology does not list it.*Fix: add it to the topology: tables: \[merchants\]/);
+});
