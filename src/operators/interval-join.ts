@@ -87,7 +87,7 @@ export function intervalJoin<L, R, O>(left: Observable<Batch<L>>, right: Observa
           watermark = (saved as IntervalJoinState).watermark;
           buffers.restore(saved as IntervalJoinState, noAcks ?? { acks: [], live: 0 });
         },
-      });
+      }, `interval join ${type} within ${withinMs} grace ${graceMs}`);
     }
 
     function process(lb: Batch<L>, rb: Batch<R>): void {

@@ -32,6 +32,12 @@ export interface AsyncStep {
   whenIdle(): Promise<void>;
 }
 
+/** One step's entry in a checkpoint. */
+interface SavedStep {
+  definition: string;
+  state: unknown;
+}
+
 /**
  * The stateful and asynchronous steps of one running topology, reached by every operator through
  * `batch.side.state` (absent in plain-array runs and tests: then steps keep state in memory only).
@@ -50,7 +56,7 @@ export class StateRegistry {
   /** Absent in plain-array runs and unit tests. */
   readonly runtime: StepRuntime | undefined;
   private readonly onOpenWindows: (step: string, count: number) => void;
-  private readonly steps = new Map<string, StatefulStep>();
+  private readonly steps = new Map<string, { step: StatefulStep; definition: string }>();
   private readonly asyncSteps: AsyncStep[] = [];
   /** Serialized state per step name, from the checkpoint being resumed, not claimed yet. */
   private readonly restored: Map<string, Uint8Array>;
@@ -63,16 +69,24 @@ export class StateRegistry {
     this.restored = new Map(options.restored ?? []);
   }
 
-  /** Registers `step` under `name`, restoring its checkpointed state if there is one. */
-  register(name: string, step: StatefulStep): void {
+  /**
+   * Registers `step` under `name`, restoring its checkpointed state if there is one.
+   * `definition` describes what the state means (window shape, aggregation names): restoring
+   * state saved under another definition would mix accumulators, so it is refused.
+   */
+  register(name: string, step: StatefulStep, definition = ''): void {
     if (this.steps.has(name)) {
       throw new ConfigError(`step "${name}"`, 'two stateful steps have the same name, so their checkpointed state would mix', `give each its own name, e.g. aggregate({...}, { name: '${name}-2' })`);
     }
-    this.steps.set(name, step);
-    if (this.restored.has(name)) {
-      step.restore(deserialize(this.restored.get(name)!));
-      this.restored.delete(name);
+    this.steps.set(name, { step, definition });
+    const blob = this.restored.get(name);
+    if (blob === undefined) return;
+    this.restored.delete(name);
+    const saved = deserialize(blob) as SavedStep;
+    if (saved.definition !== definition) {
+      throw new ConfigError(`step "${name}"`, `its checkpointed state was made by another definition (${saved.definition}; now ${definition})`, 'give the changed step a new name, or delete the checkpoint to start its windows empty');
     }
+    step.restore(saved.state);
   }
 
   /**
@@ -114,7 +128,7 @@ export class StateRegistry {
    */
   snapshot(): Map<string, Uint8Array> {
     const states = new Map<string, Uint8Array>(this.restored);
-    for (const [name, step] of this.steps) states.set(name, serialize(step.snapshot()));
+    for (const [name, { step, definition }] of this.steps) states.set(name, serialize({ definition, state: step.snapshot() } satisfies SavedStep));
     return states;
   }
 }

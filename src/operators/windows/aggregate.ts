@@ -1,6 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch, StreamRecord } from '../../core/batch.ts';
-import { ConfigError } from '../../core/errors.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
 import { WindowSlices, type ClosedWindow, type WindowSlicesState } from './window-slices.ts';
@@ -27,8 +26,6 @@ export type Revised<R> = WindowRevision & R;
 
 /** Checkpointed state of one aggregate step. */
 interface AggregateState {
-  /** Window shape and aggregation names of the step that saved it. */
-  definition: string;
   watermark: number;
   slices: WindowSlicesState;
   revisions: RevisionState | null;
@@ -103,20 +100,19 @@ export function aggregate<T, M extends AggregationMap<T>>(
               const state = new WindowSlices<T>(batch.window, aggs, !registry?.durable);
               slices = state;
               if (state.tracking) emitter = new RevisionEmitter(batch.window, state);
-              // The definition the state belongs to: restoring it into another one would mix accumulators.
-              const definition = `${batch.window.name}/${batch.window.emit}/${batch.window.allowedLatenessMs}: ${names.join(',')}`;
-              registry?.register(step, {
-                snapshot: (): AggregateState => ({ definition, watermark, slices: state.snapshot(), revisions: emitter?.snapshot() ?? null }),
-                restore: (saved) => {
-                  const restored = saved as AggregateState;
-                  if (restored.definition !== definition) {
-                    throw new ConfigError(`step "${step}"`, `its checkpointed state was made by another definition (${restored.definition}; now ${definition})`, `give the changed step a new name, or delete the checkpoint to start its windows empty`);
-                  }
-                  watermark = restored.watermark;
-                  state.restore(restored.slices);
-                  if (restored.revisions !== null) emitter?.restore(restored.revisions);
+              registry?.register(
+                step,
+                {
+                  snapshot: (): AggregateState => ({ watermark, slices: state.snapshot(), revisions: emitter?.snapshot() ?? null }),
+                  restore: (saved) => {
+                    const restored = saved as AggregateState;
+                    watermark = restored.watermark;
+                    state.restore(restored.slices);
+                    if (restored.revisions !== null) emitter?.restore(restored.revisions);
+                  },
                 },
-              });
+                `${batch.window.name}/${batch.window.emit}/${batch.window.allowedLatenessMs}: ${names.join(',')}`,
+              );
             }
             addRecords(batch, slices, step);
             registry?.checkOpenWindows(step, slices.openEntries);

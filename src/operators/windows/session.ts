@@ -79,7 +79,7 @@ export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionW
                   watermark = (saved as SessionStepState).watermark;
                   created.restore(saved as SessionStepState);
                 },
-              });
+              }, `session gap ${gapMs} grace ${graceMs}: ${names.join(',')}`);
             } catch (error) {
               subscriber.error(error); // a duplicate step name, or state this step cannot restore
               return;

@@ -75,7 +75,7 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
                   watermark = (saved as SlidingStepState).watermark;
                   buffers.restore(saved as SlidingStepState, noAcks ?? { acks: [], live: 0 });
                 },
-              });
+              }, `sliding size ${sizeMs} grace ${graceMs}: ${names.join(',')}`);
             } catch (error) {
               subscriber.error(error); // a duplicate step name, or state this step cannot restore
               return;

@@ -28,3 +28,18 @@ test('restoring a step whose aggregations changed under the same name is refused
   assert.ok(failure instanceof ConfigError, String(failure));
   assert.match(failure.message, /step "per-key".*checkpointed state was made by another definition \(tumbling-60000ms\/final\/0: n; now tumbling-60000ms\/final\/0: n,total\).*Fix: give the changed step a new name/);
 });
+
+test('session, sliding and join steps refuse state saved by another definition too', async () => {
+  const { sessionWindows } = await import('../../../src/operators/windows/session.ts');
+  const first = new StateRegistry({ durable: true });
+  const input = new Subject<Batch<number>>();
+  input.pipe(sessionWindows<number, { n: ReturnType<typeof count> }>({ gap: '30s', name: 'visits' }, { n: count() })).subscribe();
+  input.next(batch(first, [1]));
+  const second = new StateRegistry({ durable: true, restored: first.snapshot() });
+  const again = new Subject<Batch<number>>();
+  let failure: unknown;
+  again.pipe(sessionWindows<number, { n: ReturnType<typeof count> }>({ gap: '1m', name: 'visits' }, { n: count() })).subscribe({ error: (error) => (failure = error) });
+  again.next(batch(second, [2]));
+  assert.ok(failure instanceof ConfigError, String(failure));
+  assert.match(failure.message, /step "visits".*another definition \(session gap 30000 grace 0: n; now session gap 60000 grace 0: n\)/);
+});

@@ -44,7 +44,7 @@ test('a capture is saved only once the sinks acknowledged everything before it; 
     { topic: 't', partition: 1, offset: '5' },
   ]);
   const saved = (await store.load())!;
-  assert.deepEqual(deserialize(saved.steps.get('counter')!), { counter: 5 });
+  assert.deepEqual(deserialize(saved.steps.get('counter')!), { definition: '', state: { counter: 5 } });
   assert.deepEqual(saved.clock, { watermark: 1_000, partitionMax: new Map([['t:0', 1_000], ['t:1', 2_000]]) });
 });
 
