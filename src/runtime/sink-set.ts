@@ -13,22 +13,28 @@ export class SinkSet {
   private readonly late: Sink<LateRecord> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
   private readonly all: Sink<unknown>[] = [];
+  /** Every sink but the dead-letter ones, which must flush and close after them. */
+  private readonly primary: Sink<unknown>[] = [];
   private readonly environment: SinkEnvironment;
   private readonly subscriptions: Subscription[] = [];
   /** Rows routed per output, for tests and the closing log line. */
   readonly routed = new Map<string, number>();
 
   constructor(topology: AnyTopology, environment: SinkEnvironment) {
-    this.environment = environment;
+    // Dead-letter sinks get no deadLetter: a dead letter their destination rejects stays fatal.
+    const { deadLetter: _none, ...plain } = environment;
+    this.environment = plain;
+    // The others send rows their destination rejects to the dead-letter sinks.
+    const withDeadLetters: SinkEnvironment = { ...plain, deadLetter: (letters, acks) => this.drainSideOutputs({ late: [], deadLetters: letters.slice() }, acks) };
     for (const [output, specs] of Object.entries(topology.sinks)) {
-      const sinks = (specs ?? []).map((spec) => spec.create(environment) as Sink<StreamRecord<unknown>>);
+      const sinks = (specs ?? []).map((spec) => spec.create(withDeadLetters) as Sink<StreamRecord<unknown>>);
       this.byOutput.set(output, sinks);
-      this.all.push(...(sinks as Sink<unknown>[]));
+      this.primary.push(...(sinks as Sink<unknown>[]));
     }
-    this.late = topology.late ? topology.late.create(environment) : null;
-    this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(environment));
-    if (this.late) this.all.push(this.late as Sink<unknown>);
-    this.all.push(...(this.deadLetters as Sink<unknown>[]));
+    this.late = topology.late ? topology.late.create(withDeadLetters) : null;
+    this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(plain));
+    if (this.late) this.primary.push(this.late as Sink<unknown>);
+    this.all.push(...this.primary, ...(this.deadLetters as Sink<unknown>[]));
   }
 
   async open(): Promise<void> {
@@ -93,12 +99,18 @@ export class SinkSet {
     for (const sink of this.all) if (sink.isFull()) await sink.whenReady();
   }
 
+  /** The dead-letter sinks last: flushing the others may hand them rows their destination rejected. */
   async flush(): Promise<void> {
-    await Promise.all(this.all.map((sink) => sink.flush()));
+    await Promise.all(this.primary.map((sink) => sink.flush()));
+    await Promise.all(this.deadLetters.map((sink) => sink.flush()));
   }
 
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
-    await Promise.all(this.all.map((sink) => sink.close()));
+    try {
+      await Promise.all(this.primary.map((sink) => sink.close()));
+    } finally {
+      await Promise.all(this.deadLetters.map((sink) => sink.close()));
+    }
   }
 }

@@ -1,11 +1,11 @@
 import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
-import { ConfigError, errorMessage } from '../core/errors.ts';
+import { ConfigError, SinkError, errorMessage } from '../core/errors.ts';
 import { isRetriable, sleep } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Sink } from './sink.ts';
 
-export interface BatchingSinkOptions {
+export interface BatchingSinkOptions<T = unknown> {
   name: string;
   topology: string;
   logger: Logger;
@@ -23,6 +23,21 @@ export interface BatchingSinkOptions {
    * (default 3): the rows can never be written, so the engine must stop instead of spinning.
    */
   onFatal?: (error: Error) => void;
+  /**
+   * Receives each row the destination rejects on its own, instead of stopping the engine. A
+   * chunk that fails with a non-retriable error that `isRowRejection` accepts is bisected
+   * (halves, recursively) to isolate such rows; the others are written. `acks` are the chunk's:
+   * they are released only after this returns, so a hook that hands the row on (a dead-letter
+   * sink) retains them until the row is stored there. When every row of a chunk of more than
+   * one row is rejected, the cause is systemic (wrong schema, missing table) and the sink fails
+   * as without a hook. A hook that throws fails the sink. Without a hook, rejections are fatal.
+   */
+  onRejectedRow?: (row: T, error: Error, acks: readonly AckToken[]) => void;
+  /**
+   * Whether a non-retriable failure may come from single rows (default: all may). Others (a
+   * missing table, a denied user) are never bisected: they end in onFatal as without a hook.
+   */
+  isRowRejection?: (error: unknown) => boolean;
 }
 
 /**
@@ -42,6 +57,8 @@ export abstract class BatchingSink<T> implements Sink<T> {
   private readonly maxRetryDelayMs: number;
   private readonly nonRetriableAttempts: number;
   private readonly onFatal: ((error: Error) => void) | undefined;
+  private readonly onRejectedRow: BatchingSinkOptions<T>['onRejectedRow'];
+  private readonly isRowRejection: (error: unknown) => boolean;
 
   private buffer: T[] = [];
   private bufferAcks: AckToken[] = [];
@@ -54,7 +71,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
   private fatalError: Error | null = null;
   private closed = false;
 
-  constructor(options: BatchingSinkOptions) {
+  constructor(options: BatchingSinkOptions<T>) {
     this.name = options.name;
     this.logger = options.logger;
     this.metrics = options.metrics;
@@ -66,6 +83,8 @@ export abstract class BatchingSink<T> implements Sink<T> {
     this.maxRetryDelayMs = options.retry?.maxDelayMs ?? 10_000;
     this.nonRetriableAttempts = options.retry?.nonRetriableAttempts ?? 3;
     this.onFatal = options.onFatal;
+    this.onRejectedRow = options.onRejectedRow;
+    this.isRowRejection = options.isRowRejection ?? (() => true);
   }
 
   /** Writes one chunk to the destination; resolves once the destination acknowledged it. */
@@ -168,24 +187,70 @@ export abstract class BatchingSink<T> implements Sink<T> {
     for (const waiter of waiters) waiter.resolve();
   }
 
-  /** Never rejects: transient failures are retried forever, permanent ones end in `fail`. */
+  /**
+   * Never rejects: transient failures are retried forever, permanent ones end in `fail`, or,
+   * with an onRejectedRow hook, in bisecting the chunk. The acks are released once every row
+   * was written or handed to the hook.
+   */
   private async writeWithRetry(rows: T[], acks: AckToken[]): Promise<void> {
+    const rejected: Array<{ row: T; error: Error }> = [];
+    const progress = { writes: 0, bisecting: false };
+    if (!(await this.writeOrBisect(rows, rejected, progress))) return;
+    if (rejected.length > 0) {
+      if (rejected.length === rows.length && rows.length > 1) {
+        const first = rejected[0]!.error;
+        this.fail(
+          new SinkError(this.name, `every one of ${rows.length} rows was rejected, so the cause is systemic (missing table, permissions, wrong schema?), not bad rows: ${errorMessage(first)}`, { retriable: false, cause: first }),
+          rows.length,
+          progress.writes,
+        );
+        return;
+      }
+      this.logger.warn(
+        { sink: this.name, rows: rows.length, rejected: rejected.length, writes: progress.writes, err: errorMessage(rejected[0]!.error) },
+        `sink ${this.name}: ${rejected.length} of ${rows.length} rows rejected and handed on (first: ${errorMessage(rejected[0]!.error)}), the others written`,
+      );
+      try {
+        for (const { row, error } of rejected) this.onRejectedRow!(row, error, acks);
+      } catch (error) {
+        this.fail(error, rejected.length, progress.writes);
+        return;
+      }
+    }
+    releaseAll(acks);
+  }
+
+  /** Writes `rows`, or bisects them on a row rejection; false once the sink failed. */
+  private async writeOrBisect(rows: T[], rejected: Array<{ row: T; error: Error }>, progress: { writes: number; bisecting: boolean }): Promise<boolean> {
     let permanentFailures = 0;
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
+      progress.writes++;
       try {
         await this.writeRows(rows);
         this.metrics?.sinkFlushSeconds.observe(this.labels, (performance.now() - started) / 1000);
         this.metrics?.sinkRows.inc(this.labels, rows.length);
-        releaseAll(acks);
-        return;
+        return true;
       } catch (error) {
         this.metrics?.sinkErrors.inc(this.labels);
-        // Rows the destination rejects as invalid get a few tries (the cause may still be
-        // transient, e.g. a table being recreated), then stop the engine rather than spin.
-        if (!isRetriable(error) && ++permanentFailures >= this.nonRetriableAttempts) {
-          this.fail(error, rows.length, attempt);
-          return;
+        if (!isRetriable(error)) {
+          if (this.onRejectedRow && this.isRowRejection(error)) {
+            if (rows.length === 1) {
+              rejected.push({ row: rows[0]!, error: error instanceof Error ? error : new Error(String(error)) });
+              return true;
+            }
+            const half = rows.length >>> 1;
+            // One warning per chunk; the halves' own failures are details.
+            this.logger[progress.bisecting ? 'debug' : 'warn']({ sink: this.name, rows: rows.length, err: errorMessage(error) }, `sink ${this.name}: ${rows.length} rows rejected (${errorMessage(error)}), writing them in halves to isolate the bad ones`);
+            progress.bisecting = true;
+            return (await this.writeOrBisect(rows.slice(0, half), rejected, progress)) && this.writeOrBisect(rows.slice(half), rejected, progress);
+          }
+          // Rows the destination rejects as invalid get a few tries (the cause may still be
+          // transient, e.g. a table being recreated), then stop the engine rather than spin.
+          if (++permanentFailures >= this.nonRetriableAttempts) {
+            this.fail(error, rows.length, attempt);
+            return false;
+          }
         }
         const delayMs = this.backoffMs(attempt);
         this.logger.warn(

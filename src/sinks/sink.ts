@@ -1,4 +1,5 @@
 import type { AckToken } from '../core/ack.ts';
+import type { DeadLetter } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -37,6 +38,13 @@ export interface SinkEnvironment {
   schemasDir: string;
   /** Stops the engine with this error (a sink that can never succeed, e.g. rows the table rejects). */
   fail: (error: unknown) => void;
+  /**
+   * Sends records a sink's destination rejected one by one (found by bisecting) to the
+   * topology's dead-letter sinks, counted in tributary_dead_letters_total{step}. The sinks
+   * retain `acks`, so offsets commit only once the letters are stored. Absent for the
+   * dead-letter sinks themselves (a rejected dead letter stays fatal) and where none is wired.
+   */
+  deadLetter?: (letters: DeadLetter[], acks: readonly AckToken[]) => void;
 }
 
 /** A sink as declared in a topology; the runner instantiates it with the environment. */

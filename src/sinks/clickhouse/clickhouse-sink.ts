@@ -2,8 +2,9 @@ import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment } from '../sink.ts';
+import type { DeadLetter } from '../../core/batch.ts';
 import { detectDialect, type ClickHouseDialect } from './dialect.ts';
-import { toSinkError } from './errors.ts';
+import { clickHouseErrorCode, toSinkError } from './errors.ts';
 import { insertTokenFunction, type RowIdentity } from './insert-token.ts';
 import { quoteIdentifier, quoteTableName } from './sql.ts';
 import { checkExistingTable, type ExpectedTable } from './table-check.ts';
@@ -74,8 +75,12 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
       maxRows: options.maxRows,
       maxDelayMs: options.maxDelayMs,
       maxBufferedRows: options.maxBufferedRows,
-      // Rows the table can never accept stop the engine with the server's message.
+      // Rows the table can never accept stop the engine with the server's message...
       onFatal: (error) => env.fail(error),
+      // ...unless only some rows are at fault: those become dead letters (not for the
+      // dead-letter sinks themselves, whose environment has no deadLetter).
+      onRejectedRow: env.deadLetter === undefined ? undefined : (row, error, acks) => env.deadLetter!([rejectedRowLetter(`sink:clickhouse:${options.table}`, row, error)], acks),
+      isRowRejection,
     });
     this.env = env;
     this.table = quoteTableName(options.table);
@@ -142,4 +147,51 @@ function inColumnOrder<T>(columns: string[], toRow: (row: T) => Record<string, u
     const object = toRow(row);
     return columns.map((column) => object[column]);
   };
+}
+
+/**
+ * Server errors about the statement, the table or the user rather than the rows (unknown
+ * column/table/database, syntax, setting, read-only, authentication): bisecting cannot isolate
+ * a row, so these stay fatal. Everything else non-retriable, encoding errors included, may be.
+ */
+const STATEMENT_CODES = new Set([16, 60, 62, 81, 115, 164, 192, 193, 194, 497, 516]);
+
+function isRowRejection(error: unknown): boolean {
+  const code = clickHouseErrorCode(error instanceof Error && error.cause !== undefined ? error.cause : error) ?? clickHouseErrorCode(error);
+  return code === undefined || !STATEMENT_CODES.has(code);
+}
+
+/**
+ * The dead letter of a row the table rejected. A StreamRecord (table sinks) or a record with
+ * its provenance (late records) names its topic, partition and offset; other rows get none.
+ * `raw` is the JSON of the record's value (of the row otherwise) as UTF-8: the original Kafka
+ * bytes are not available to a sink, so a replay must re-encode them from it.
+ */
+export function rejectedRowLetter(step: string, row: unknown, error: Error): DeadLetter {
+  const record = isRecord(row) ? row : undefined;
+  const letter: DeadLetter = {
+    step,
+    topic: record?.topic ?? '',
+    partition: record?.partition ?? -1,
+    offset: record?.offset ?? '',
+    error: error.message,
+    raw: jsonBytes(record ? record.value : row),
+  };
+  if (record && typeof record.key === 'string' && record.key !== '') letter.key = record.key;
+  return letter;
+}
+
+function isRecord(row: unknown): row is { topic: string; partition: number; offset: string; value: unknown; key?: unknown } {
+  if (typeof row !== 'object' || row === null || !('value' in row)) return false;
+  const r = row as { topic?: unknown; partition?: unknown; offset?: unknown };
+  return typeof r.topic === 'string' && typeof r.partition === 'number' && typeof r.offset === 'string';
+}
+
+function jsonBytes(value: unknown): Uint8Array | null {
+  try {
+    const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    return text === undefined ? null : new TextEncoder().encode(text);
+  } catch {
+    return null; // a cycle: the error message still says what was rejected
+  }
 }
