@@ -95,7 +95,7 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
   });
   const saved = deserialize((await redis.getBuffer(checkpointKey))!) as Checkpoint;
   assert.deepEqual([...saved.steps.keys()].sort(), ['card-1m', 'card-5m']);
-  const openSlices = (deserialize(saved.steps.get('card-5m')!) as { slices: { slices: unknown[] } }).slices.slices.length;
+  const openSlices = (deserialize(saved.steps.get('card-5m')!) as { state: { slices: { slices: unknown[] } } }).state.slices.slices.length;
   assert.ok(openSlices > 0, 'the checkpoint holds open windows');
 
   await send(killedDuring);

@@ -24,11 +24,16 @@ export async function checkExistingTable(client: ClickHouseClient, sink: string,
   // A validated `table` or `database.table`; 18.16 has no query_params, hence quoted literals.
   const [database, name] = table.includes('.') ? table.split('.') : [undefined, table];
   const query = `SELECT engine, engine_full, sorting_key FROM system.tables WHERE database = ${database === undefined ? 'currentDatabase()' : quoteString(database)} AND name = ${quoteString(name!)}`;
-  let found: Array<{ engine: string; engine_full: string; sorting_key: string }>;
-  try {
-    found = await (await client.query({ query, format: 'JSONEachRow' })).json();
-  } catch (error) {
-    throw toSinkError(sink, `reading the engine of ${table}`, error);
+  let found: Array<{ engine: string; engine_full: string; sorting_key: string }> | undefined;
+  // 18.16 computes engine_full and sorting_key for every table before filtering, so a table
+  // dropped meanwhile by someone else fails the query ("Table ... doesn't exist"): ask again.
+  for (let attempt = 1; found === undefined; attempt++) {
+    try {
+      found = await (await client.query({ query, format: 'JSONEachRow' })).json();
+    } catch (error) {
+      if (attempt >= 5) throw toSinkError(sink, `reading the engine of ${table}`, error);
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
   }
   const field = `clickhouse table ${table}`;
   const copy = `rename it (RENAME TABLE ${table} TO ${table}_old), start again so that the sink creates it, then copy the rows (INSERT INTO ${table} (${columns.join(', ')}) SELECT ... FROM ${table}_old); or drop it; or ${expected.optOut}`;
