@@ -181,7 +181,12 @@ test('the dashboard subscribes, renders predictions, and reconnects after a serv
     await relay.close();
     chromium.process.kill();
     await new Promise((resolve) => chromium.process.once('exit', resolve));
-    // Chromium helper processes may still be writing the profile for a moment after exit.
-    rmSync(chromium.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    // Chromium helper processes may still be writing the profile for a while after exit (longer
+    // on a loaded machine); the temporary profile is no part of what this test asserts.
+    try {
+      rmSync(chromium.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
+    } catch (error) {
+      console.warn(`could not remove the chromium profile ${chromium.profile}: ${String(error)}`);
+    }
   }
 });
