@@ -1,18 +1,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import type { StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse, detectDialect } from '../../src/sinks/clickhouse/connection.ts';
+import { detectDialect } from '../../src/sinks/clickhouse/connection.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import type { SinkEnvironment } from '../../src/sinks/sink.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { SCHEMAS_DIR } from '../helpers/services.ts';
+import { clickhouseTargets } from '../helpers/clickhouse-targets.ts';
 
 /**
  * The retry path: an insert the server wrote but whose answer was lost (a timeout) is sent again
@@ -22,22 +20,7 @@ import { SCHEMAS_DIR } from '../helpers/services.ts';
 const N = 3_000;
 const T0 = Date.UTC(2023, 10, 14, 23, 50);
 
-let chdbDir = '';
-const targets: Array<{ label: string; connect: () => Promise<ClickHouseClient>; cleanup?: () => Promise<void> }> = [
-  {
-    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
-    connect: () => {
-      const url = process.env.CLICKHOUSE_URL;
-      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
-      return connectClickHouse({ url, logger: silentLogger });
-    },
-  },
-  {
-    label: 'embedded chDB',
-    connect: async () => connectClickHouse({ dataDir: (chdbDir = await mkdtemp(join(tmpdir(), 'tributary-chdb-'))), logger: silentLogger }),
-    cleanup: () => rm(chdbDir, { recursive: true, force: true }),
-  },
-];
+const targets = clickhouseTargets();
 
 for (const target of targets) describe(target.label, () => tokenSuite(target.connect, target.cleanup));
 

@@ -1,20 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { DeadLetter, LateRecord, StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from '../../src/sinks/sink.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { cents, type CardFeatures } from '../../topologies/card-fraud-features.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
 import { SCHEMAS_DIR } from '../helpers/services.ts';
+import { clickhouseTargets } from '../helpers/clickhouse-targets.ts';
 
 /**
  * Effectively-once tables: card-fraud's own ClickHouse sinks receive a first run, then a replay
@@ -26,22 +23,7 @@ const N = 6_000;
 const T0 = Date.UTC(2023, 10, 14, 23, 40); // the events cross midnight: two day partitions
 const PARTITIONS = 3;
 
-let chdbDir = '';
-const targets: Array<{ label: string; connect: () => Promise<ClickHouseClient>; cleanup?: () => Promise<void> }> = [
-  {
-    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
-    connect: () => {
-      const url = process.env.CLICKHOUSE_URL;
-      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
-      return connectClickHouse({ url, logger: silentLogger });
-    },
-  },
-  {
-    label: 'embedded chDB',
-    connect: async () => connectClickHouse({ dataDir: (chdbDir = await mkdtemp(join(tmpdir(), 'tributary-chdb-'))), logger: silentLogger }),
-    cleanup: () => rm(chdbDir, { recursive: true, force: true }),
-  },
-];
+const targets = clickhouseTargets();
 
 for (const target of targets) describe(target.label, () => replaySuite(target.connect, target.cleanup));
 

@@ -9,9 +9,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import type { Sink, SinkEnvironment } from '../../src/sinks/sink.ts';
+import { clickhouseTargets } from '../helpers/clickhouse-targets.ts';
 
 /**
  * Versioned tables (versionColumn → ReplacingMergeTree) on the 18.16 server (CLICKHOUSE_URL,
@@ -24,22 +24,7 @@ const W2 = T0 + 7_200_000 + 40_000; // 00:14:00 next day: a second partition
 
 interface Features { cardId: string; windowStart: number; windowEnd: number; count1m: number; sum1m: number; max1m: number; count5m: number; sum5m: number; max5m: number; revision?: number }
 
-let chdbDir = '';
-const targets: Array<{ label: string; connect: () => Promise<ClickHouseClient>; cleanup?: () => Promise<void> }> = [
-  {
-    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
-    connect: () => {
-      const url = process.env.CLICKHOUSE_URL;
-      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
-      return connectClickHouse({ url, logger: silentLogger });
-    },
-  },
-  {
-    label: 'embedded chDB',
-    connect: async () => connectClickHouse({ dataDir: (chdbDir = await mkdtemp(join(tmpdir(), 'tributary-chdb-'))), logger: silentLogger }),
-    cleanup: () => rm(chdbDir, { recursive: true, force: true }),
-  },
-];
+const targets = clickhouseTargets();
 
 for (const target of targets) describe(target.label, () => revisionSuite(target.connect, target.cleanup));
 
