@@ -118,16 +118,29 @@ function sketchFromState(state: SketchState, relativeAccuracy: number): DDSketch
 /**
  * `b` into `a`, leaving `b` alone. Not DDSketch#merge: in @datadog/sketches-js 2.1.1 it merges
  * only the store of positive values and silently drops `b`'s negative values (while still
- * adding their count). Both stores' merge/copy copy bins, never share `b`'s arrays.
+ * adding their count). Bins are added key by key (mergeStore); `_copy` copies b's arrays.
  */
+/**
+ * `from`'s bins into `into`, key by key. Not DenseStore#merge: in 2.1.1 it extends its range with
+ * `_extendRange(from.minKey, from.maxKey)`, which reads a maxKey of 0 (the bin of values near 1)
+ * as "absent" and drops that bin (merge([0.1], [1, 0.1]) lost the 1). `add` extends correctly.
+ */
+function mergeStore(into: DDSketch['store'], from: DDSketch['store']): void {
+  if (from.count === 0) return;
+  for (let key = from.minKey; key <= from.maxKey; key++) {
+    const count = from.bins[key - from.offset];
+    if (count) into.add(key, count);
+  }
+}
+
 function mergeSketches(a: DDSketch, b: DDSketch): DDSketch {
   if (b.count === 0) return a;
   if (a.count === 0) {
     a._copy(b);
     return a;
   }
-  a.store.merge(b.store);
-  a.negativeStore.merge(b.negativeStore);
+  mergeStore(a.store, b.store);
+  mergeStore(a.negativeStore, b.negativeStore);
   a.zeroCount += b.zeroCount;
   a.count += b.count;
   a.sum += b.sum;

@@ -229,3 +229,10 @@ test('topK: on Zipf-distributed streams (random order, merged from random chunks
     { numRuns: 60 },
   );
 });
+
+test('quantiles: a merge whose right side has values near 1 (DDSketch key 0) keeps them (sketches-js 2.1.1 dropped that bin)', () => {
+  const aggregation = quantiles(id<number>, QS);
+  const merged = aggregation.result(aggregation.merge(fold(aggregation, [0.1]), fold(aggregation, [1, 0.1])));
+  assert.deepEqual(merged, aggregation.result(fold(aggregation, [0.1, 1, 0.1])));
+  assert.ok(Math.abs(merged.p100! - 1) <= 0.01);
+});
