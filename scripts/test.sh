@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ ! -d node_modules ]]; then
-  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci
+  # npm install, not npm ci: the lock file lacks chDB's optional packages for other platforms,
+  # which npm ci rejects as out of sync.
+  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm install --no-audit --no-fund
 fi
 
 if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then
