@@ -2,16 +2,13 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import type { Admin, Producer } from '../../src/sources/kafka/kafka-client.ts';
-import { createAvroEncoder } from '../../src/serde/avro.ts';
-import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import type { EngineConfig } from '../../src/topology/config.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from './fraud-reference.ts';
-import { engineConfig, queryRows, SCHEMAS_DIR, uniqueName, waitFor } from './services.ts';
+import { engineConfig, queryRows, uniqueName, waitFor } from './services.ts';
+import { createPaymentsTopic, type PaymentsTopic } from './payments-topic.ts';
 import { PrivateServices } from './private-services.ts';
 
 export const PARTITIONS = 3;
@@ -23,7 +20,6 @@ export const PARTITIONS = 3;
  */
 export class FaultRun {
   readonly payments: Payment[];
-  readonly topic = uniqueName('payments');
   readonly prefix = `${uniqueName('f')}_`;
   engine: Engine | null = null;
   private peakRss = 0;
@@ -31,8 +27,7 @@ export class FaultRun {
   private constructor(
     readonly services: PrivateServices,
     readonly config: EngineConfig,
-    readonly admin: Admin,
-    private readonly producer: Producer,
+    private readonly kafka: PaymentsTopic,
     readonly ch: ClickHouseClient,
     events: number,
     seed: number,
@@ -50,22 +45,16 @@ export class FaultRun {
     });
     let cleanUpRegistered = false;
     const config = engineConfig({ kafkaBrokers: [services.kafkaBrokers], clickhouseUrl: services.clickhouseUrl, redisUrl: services.redisUrl, windowState: 'redis', maxInFlightRecords: 5_000, ...options.config });
-    const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'fault-test', logger: silentLogger });
-    const admin = kafka.admin();
-    await admin.connect();
-    const producer = kafka.producer();
-    await producer.connect();
+    const kafka = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
     const ch = createClient({ url: services.clickhouseUrl });
-    const run = new FaultRun(services, config, admin, producer, ch, options.events, options.seed);
-    await admin.createTopic(run.topic, { partitions: PARTITIONS });
+    const run = new FaultRun(services, config, kafka, ch, options.events, options.seed);
     cleanUpRegistered = true;
     const sampler = setInterval(() => (run.peakRss = Math.max(run.peakRss, process.memoryUsage().rss)), 100);
     t.after(async () => {
       clearInterval(sampler);
       // Bounded: a failed test may leave the engine retrying a service forever.
       await Promise.race([run.engine?.stop().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
-      await producer.disconnect().catch(() => {});
-      await admin.disconnect().catch(() => {});
+      await kafka.close();
       await ch.close();
       // Last: the engine's final flush and commit need the services.
       await services.stop();
@@ -78,21 +67,18 @@ export class FaultRun {
     return this.engine;
   }
 
-  private readonly encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
+  get topic(): string {
+    return this.kafka.topic;
+  }
 
   /** Produces payments [from, to) keyed by card (so each card stays in its partition's order). */
-  async send(from: number, to: number): Promise<void> {
-    for (let i = from; i < to; i += 1_000) {
-      const chunk = this.payments.slice(i, Math.min(i + 1_000, to));
-      await this.producer.send(this.topic, chunk.map((p) => ({ key: p.cardId, value: this.encode.encode(p) })));
-    }
+  send(from: number, to: number): Promise<void> {
+    return this.kafka.send(this.payments.slice(from, to));
   }
 
   /** One event per partition ten minutes after the last payment: every window closes. */
-  async sendWatermarkEvents(): Promise<void> {
-    const maxTs = Math.max(...this.payments.map((p) => p.ts));
-    const advance = Array.from({ length: PARTITIONS }, (_, partition): Payment => ({ ...this.payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 10 * 60_000 }));
-    await this.producer.send(this.topic, advance.map((p, partition) => ({ key: p.cardId, value: this.encode.encode(p), partition })));
+  sendWatermarkEvents(): Promise<void> {
+    return this.kafka.sendWatermarkEvents(this.payments);
   }
 
   /** Largest RSS of this process (engine and test) sampled every 100 ms so far, in MiB. */

@@ -2,32 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import { createAvroEncoder } from '../../src/serde/avro.ts';
-import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { OnnxModel } from '../../src/scoring/onnx-model.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
-import { createCardFraudTopology, DEFAULT_MODEL_PATH, type FraudPrediction } from '../../topologies/card-fraud.ts';
+import { createCardFraudTopology, DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
 import { fraudFeatureVector } from '../../topologies/card-fraud-features.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
-import { clickhouse, engineConfig, queryRows, SCHEMAS_DIR, uniqueName, waitFor } from '../helpers/services.ts';
+import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
+import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const PARTITIONS = 3;
 const EVENTS = 12_000;
 const START = Date.UTC(2026, 10, 1, 12, 0, 0);
 
 test('card-fraud on real Kafka: exact window features, late records, predictions equal to the model, WebSocket delivery, commits', { timeout: 240_000 }, async (t) => {
-  const topic = uniqueName('payments');
   const prefix = `${uniqueName('t')}_`;
   const config = engineConfig();
-  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'card-fraud-test', logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopic(topic, { partitions: PARTITIONS });
-  const producer = kafka.producer();
-  await producer.connect();
-  const encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
+  const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
+  const { topic, admin, producer, encode } = paymentsTopic;
   const ch = clickhouse();
 
   // 12,000 payments over 10 minutes of event time, out of order by up to a few seconds, none late.
@@ -38,8 +30,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
   const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger });
   t.after(async () => {
     await engine.stop();
-    await producer.disconnect();
-    await admin.disconnect();
+    await paymentsTopic.close();
     await ch.close();
   });
   try {
@@ -54,14 +45,11 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
 
     // Phase 1: the payments (keyed by card, so each card's order is its partition's order), then
     // one event per partition six minutes later, which moves the watermark past every window.
-    for (let i = 0; i < payments.length; i += 2_000) {
-      await producer.send(topic, payments.slice(i, i + 2_000).map((p) => ({ key: p.cardId, value: encode.encode(p) })));
-    }
+    await paymentsTopic.send(payments);
     // (Sent once the payments are processed, so they arrive in their own fetch: offsets are
     // acknowledged per fetched batch, and the commit check below can then be exact.)
     await waitFor('payments processed', async () => engine.stats().processedRecords, (n) => n >= EVENTS, 60_000);
-    const advance = Array.from({ length: PARTITIONS }, (_, partition): Payment => ({ ...payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 6 * 60_000 }));
-    await producer.send(topic, advance.map((p, partition) => ({ key: p.cardId, value: encode.encode(p), partition })));
+    await paymentsTopic.sendWatermarkEvents(payments, 6 * 60_000);
 
     const expected = referenceCardFeatures(payments);
     await waitFor('all features in ClickHouse', () => countRows(ch, `${prefix}card_features`), (n) => n >= expected.length, 120_000);
@@ -69,7 +57,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
 
     // Phase 2: payments ten minutes behind the watermark: late for every window they belong to.
     const lateOnes = payments.slice(0, 5).map((p, i): Payment => ({ ...p, paymentId: `late-${i}`, ts: maxTs - 10 * 60_000 }));
-    await producer.send(topic, lateOnes.map((p) => ({ key: p.cardId, value: encode.encode(p) })));
+    await producer.send(topic, lateOnes.map((p) => ({ key: p.cardId, value: encode(p) })));
     await waitFor('late records', () => countRows(ch, `${prefix}late_records`), (n) => n >= 10, 60_000);
 
     // Features: exactly the independently computed windows, value for value.

@@ -1,31 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import { createAvroEncoder } from '../../src/serde/avro.ts';
-import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
-import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
+import { CardPaymentModel } from '../../src/sources/generator/card-payments.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
-import { clickhouse, engineConfig, queryRows, SCHEMAS_DIR, uniqueName, waitFor } from '../helpers/services.ts';
+import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
+import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const VALID = 20_000;
 const MALFORMED = 1_000;
 const PARTITIONS = 3;
 
 test('fault: a burst of 1,000 malformed records amid 20,000 valid ones; every malformed one dead-lettered with provenance, every valid one processed', { timeout: 300_000 }, async (t) => {
-  const topic = uniqueName('payments_burst');
   const prefix = `${uniqueName('b')}_`;
   const config = engineConfig({ windowState: 'redis' });
-  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'burst-test', logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopic(topic, { partitions: PARTITIONS });
-  const producer = kafka.producer();
-  await producer.connect();
+  const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS, name: 'payments_burst' });
+  const { topic, producer, encode } = paymentsTopic;
   const ch = clickhouse();
-  const encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
   const generator = new CardPaymentModel({ seed: 37, cards: 300, lateShare: 0, fraudRate: 0.01 });
   const start = Date.UTC(2026, 10, 4, 9, 0, 0);
   const payments = Array.from({ length: VALID }, (_, i) => generator.next(start + i * 60).payment);
@@ -34,7 +26,7 @@ test('fault: a burst of 1,000 malformed records amid 20,000 valid ones; every ma
   // all keyed like the payments around them, in the middle of the stream.
   const malformed = Array.from({ length: MALFORMED }, (_, i): { key: string; value: Buffer } => {
     const p = payments[10_000 + i]!;
-    const bytes = Buffer.from(encode.encode(p));
+    const bytes = encode(p);
     switch (i % 5) {
       case 0:
         return { key: p.cardId, value: bytes.subarray(0, 5 + (i % (bytes.length - 6))) };
@@ -53,19 +45,14 @@ test('fault: a burst of 1,000 malformed records amid 20,000 valid ones; every ma
   const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: silentLogger, push: false });
   t.after(async () => {
     await engine.stop();
-    await producer.disconnect();
-    await admin.disconnect();
+    await paymentsTopic.close();
     await ch.close();
   });
 
-  const sendPayments = async (from: number, to: number) => {
-    for (let i = from; i < to; i += 1_000) await producer.send(topic, payments.slice(i, Math.min(i + 1_000, to)).map((p) => ({ key: p.cardId, value: encode.encode(p) })));
-  };
-  await sendPayments(0, 10_000);
+  await paymentsTopic.send(payments.slice(0, 10_000));
   for (let i = 0; i < MALFORMED; i += 500) await producer.send(topic, malformed.slice(i, i + 500));
-  await sendPayments(10_000, VALID);
-  const maxTs = Math.max(...payments.map((p) => p.ts));
-  await producer.send(topic, Array.from({ length: PARTITIONS }, (_, partition) => ({ key: `watermark-${partition}`, value: encode.encode({ ...payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 10 * 60_000 }), partition })));
+  await paymentsTopic.send(payments.slice(10_000));
+  await paymentsTopic.sendWatermarkEvents(payments);
 
   const count = async (sql: string) => Number((await queryRows<{ n: string }>(ch, sql))[0]!.n);
   const expected = referenceCardFeatures(payments);

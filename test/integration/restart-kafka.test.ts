@@ -4,15 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { deserialize } from 'node:v8';
 import { Redis } from 'ioredis';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import { createAvroEncoder } from '../../src/serde/avro.ts';
-import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import type { Checkpoint } from '../../src/state/checkpoint-store.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
-import { clickhouse, engineConfig, queryRows, REPO_ROOT, requireService, SCHEMAS_DIR, uniqueName, waitFor } from '../helpers/services.ts';
+import { clickhouse, engineConfig, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const PARTITIONS = 3;
 const EVENTS = 24_000;
@@ -29,21 +27,13 @@ function startEngineProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; outp
 }
 
 test('fault: kill -9 in the middle of open windows: the restarted engine resumes the checkpointed window state and its results equal an uninterrupted run', { timeout: 300_000 }, async (t) => {
-  const topic = uniqueName('payments');
   const prefix = `${uniqueName('r')}_`;
   const referencePrefix = `${uniqueName('u')}_`;
   const groupId = uniqueName('group');
   const config = engineConfig();
-  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'restart-test', logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopic(topic, { partitions: PARTITIONS });
-  const producer = kafka.producer();
-  await producer.connect();
-  const encode = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
-  const send = async (payments: Payment[]) => {
-    for (let i = 0; i < payments.length; i += 1_000) await producer.send(topic, payments.slice(i, i + 1_000).map((p) => ({ key: p.cardId, value: encode.encode(p) })));
-  };
+  const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
+  const { topic, admin } = paymentsTopic;
+  const send = (payments: Payment[]) => paymentsTopic.send(payments);
   const ch = clickhouse();
   const redis = new Redis(requireService('REDIS_URL'));
   const checkpointKey = `tributary:card-fraud:checkpoint:${groupId}`;
@@ -52,8 +42,7 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
     for (const child of processes) child.kill('SIGKILL');
     await redis.del(checkpointKey);
     redis.disconnect();
-    await producer.disconnect();
-    await admin.disconnect();
+    await paymentsTopic.close();
     await ch.close();
   });
 
@@ -61,8 +50,6 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
   // minutes later that closes every window.
   const generator = new CardPaymentModel({ seed: 11, cards: 400, lateShare: 0, fraudRate: 0.01 });
   const payments = Array.from({ length: EVENTS }, (_, i) => generator.next(START + i * 60).payment);
-  const maxTs = Math.max(...payments.map((p) => p.ts));
-  const advance = Array.from({ length: PARTITIONS }, (_, partition): Payment => ({ ...payments[0]!, paymentId: `advance-${partition}`, cardId: `watermark-${partition}`, ts: maxTs + 10 * 60_000 }));
   const firstPart = payments.slice(0, 10_000);
   const killedDuring = payments.slice(10_000, 16_000);
   const rest = payments.slice(16_000);
@@ -108,7 +95,7 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
 
   // The rest arrives while no engine runs; a second engine resumes from the checkpoint.
   await send(rest);
-  await producer.send(topic, advance.map((p, partition) => ({ key: p.cardId, value: encode.encode(p), partition })));
+  await paymentsTopic.sendWatermarkEvents(payments);
   const second = startEngineProcess(env);
   processes.push(second.child);
 

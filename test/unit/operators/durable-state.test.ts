@@ -12,7 +12,6 @@ import { count, sum } from '../../../src/operators/windows/aggregations.ts';
 import { sessionWindows } from '../../../src/operators/windows/session.ts';
 import { sliding } from '../../../src/operators/windows/sliding.ts';
 import { tumbling } from '../../../src/operators/windows/tumbling.ts';
-import { StateRegistry } from '../../../src/state/step-state.ts';
 import { runWithRestarts, sourceBatches, withFreshClockFrom, type Outputs, type RestartRun } from '../../helpers/restart-harness.ts';
 import { statefulPipeline } from '../../helpers/stateful-pipeline.ts';
 import type { Event } from '../../helpers/window-property.ts';
