@@ -79,29 +79,26 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
   const { fallback } = options;
   // From the options, else from the running engine on the first batch (see `adoptRuntime`).
   let logger = options.logger;
-  let labels = options.metrics && { topology: options.metrics.topology, step };
-  let metrics = options.metrics?.metrics;
-  let reportTo = options.metrics;
+  // Where the step reports: the options' metrics, else the running engine's (first batch).
+  let reportTo: { metrics: Metrics; labels: { topology: string; step: string } } | undefined = options.metrics && { metrics: options.metrics.metrics, labels: { topology: options.metrics.topology, step } };
   const adoptRuntime = (runtime: StepRuntime | undefined) => {
     if (runtime === undefined) return;
     logger ??= runtime.logger;
     if (reportTo === undefined) {
-      reportTo = { metrics: runtime.metrics, topology: runtime.topology };
-      metrics = runtime.metrics;
-      labels = { topology: runtime.topology, step };
-      if (breaker) metrics.scoringCircuitState.set(labels, CIRCUIT_GAUGE[breaker.state]);
+      reportTo = { metrics: runtime.metrics, labels: { topology: runtime.topology, step } };
+      if (breaker) reportTo.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE[breaker.state]);
     }
   };
   const breaker = options.breaker && new CircuitBreaker(options.breaker, {
     field: `${step}.breaker`,
     onStateChange: ({ state, previous, failures, coolDownMs }) => {
-      if (labels) metrics?.scoringCircuitState.set(labels, CIRCUIT_GAUGE[state]);
-      if (state === 'open' && labels) metrics?.scoringCircuitOpens.inc(labels);
+      reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE[state]);
+      if (state === 'open') reportTo?.metrics.scoringCircuitOpens.inc(reportTo.labels);
       if (state === 'open') logger?.warn({ step, previous, failures, coolDownMs }, `scoring circuit open: the model is not called for ${coolDownMs} ms; rows go to the ${fallback ? 'fallback' : 'dead letters'}`);
       else logger?.info({ step, previous }, state === 'closed' ? 'scoring circuit closed: the model scores again' : 'scoring circuit half-open: probing the model');
     },
   });
-  if (breaker && labels) metrics?.scoringCircuitState.set(labels, CIRCUIT_GAUGE.closed);
+  if (breaker) reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE.closed);
   const shared = new SharedModel(model);
   // A model instance's width is known before its (already settled) load promise resolves.
   const passedIn = typeof model === 'object' ? model : undefined;
@@ -215,7 +212,8 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         }
         // In an engine, dead letters are counted when routed to their sink; only a score step given
         // its own metrics (outside an engine) counts them here.
-        if (labels && metrics) {
+        if (reportTo) {
+          const { metrics, labels } = reportTo;
           if (failed > 0 && options.metrics) metrics.deadLetters.inc(labels, failed);
           if (circuitOpen > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'circuit-open' }, circuitOpen);
           if (modelError > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'model-error' }, modelError);
@@ -234,7 +232,7 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
 
       function recordScoring(scorer: ScoringModel, rows: number, seconds: number): void {
         if (!reportTo) return;
-        const modelLabels = { topology: reportTo.topology, model: scorer.name };
+        const modelLabels = { topology: reportTo.labels.topology, model: scorer.name };
         reportTo.metrics.scoredRows.inc(modelLabels, rows);
         reportTo.metrics.scoringSeconds.observe(modelLabels, seconds);
       }
