@@ -73,7 +73,7 @@ export { MemoryKeyValueStore } from './state/memory-store.ts';
 export { RedisKeyValueStore } from './state/redis-store.ts';
 // Durable window state: the hooks a custom stateful operator implements, and checkpoint stores
 export { StateRegistry, type StatefulStep, type AsyncStep } from './state/step-state.ts';
-export { MemoryCheckpointStore, type Checkpoint, type CheckpointStore } from './state/checkpoint-store.ts';
+export { MemoryCheckpointStore, type PartitionCheckpoint, type CheckpointStore } from './state/checkpoint-store.ts';
 export { RedisCheckpointStore } from './state/redis-checkpoint-store.ts';
 export { startPushServer } from './push/uws-push-server.ts';
 export type { PushServer } from './push/push-server.ts';

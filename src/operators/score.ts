@@ -99,7 +99,7 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
     },
   });
   if (breaker) reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE.closed);
-  const shared = new SharedModel(model);
+  const shared = SharedModel.of(model);
   // A model instance's width is known before its (already settled) load promise resolves.
   const passedIn = typeof model === 'object' ? model : undefined;
 

@@ -1,8 +1,7 @@
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Checkpoint, CheckpointStore } from '../state/checkpoint-store.ts';
-import type { StateRegistry } from '../state/step-state.ts';
+import type { CheckpointStore, PartitionCheckpoint } from '../state/checkpoint-store.ts';
 import type { EventTimeClock } from './event-time-clock.ts';
 import type { CommittableOffset } from './offset-tracker.ts';
 
@@ -13,43 +12,67 @@ export interface CheckpointerOptions {
   metrics: Metrics;
 }
 
+/** The per-partition tasks whose state checkpoints hold (runtime/partition-tasks.ts). */
+export interface TaskStates {
+  /** The serialized step states of the task reading `partition`; undefined when it has none (revoked). */
+  snapshot(partition: string): Map<string, Uint8Array> | undefined;
+  /** Resolves once no asynchronous step (scoring) of any task holds records. */
+  whenAsyncIdle(): Promise<void>;
+}
+
 /**
- * Checkpoints with durable window state, in two steps:
+ * Checkpoints with durable window state, one per partition, in two steps:
  * 1. capture (in the engine's process loop, between batches, every `intervalMs`): once no
- *    asynchronous step holds records, serialize every stateful step and the clock, and note the
- *    next offset to read per partition (everything before it is inside that state or emitted).
- * 2. save (from the source's commit timer): once the sinks acknowledged every record before
- *    those offsets, i.e. the rows derived from them are written, save state and offsets in one
- *    atomic write; only then may the source commit those offsets to Kafka.
- * So Kafka's committed offsets never pass the saved state; a restart restores the state and
- * skips records below the checkpoint's offsets (already in the state) if Kafka had not caught up.
+ *    asynchronous step holds records, serialize each task that moved on, with its partition's
+ *    clock, and note the next offset it reads (everything before it is inside that state or emitted).
+ * 2. save (from the source's commit timer): once the sinks acknowledged every record of a
+ *    partition before its captured offset, i.e. the rows derived from them are written, save
+ *    that partition's state and offset in one atomic write; only then may the source commit the
+ *    offset to Kafka.
+ * So Kafka's committed offsets never pass the saved state; whoever reads the partition next
+ * restores the state and skips records below the checkpoint's offset if Kafka had not caught up.
  */
 export class Checkpointer {
   /** Next offset to read per partition, over every record processed so far. */
   private readonly positions = new Map<string, bigint>();
-  /** Offsets of the last saved checkpoint: the most that may be committed. */
+  /** Offsets of the last saved checkpoint per partition: the most that may be committed. */
   private readonly saved = new Map<string, bigint>();
-  private pending: Checkpoint | null = null;
+  private readonly pending = new Map<string, PartitionCheckpoint>();
   private lastCapture = performance.now();
   /** After a fatal error state may be half-updated: nothing more is captured or saved. */
   private abandoned = false;
 
   constructor(
     private readonly store: CheckpointStore,
-    private readonly registry: StateRegistry,
+    private readonly tasks: TaskStates,
     private readonly clock: EventTimeClock,
     private readonly options: CheckpointerOptions,
-    resumed: Checkpoint | null,
-  ) {
-    for (const [key, offset] of resumed?.offsets ?? []) {
-      this.positions.set(key, BigInt(offset));
-      this.saved.set(key, BigInt(offset));
-    }
+  ) {}
+
+  get description(): string {
+    return this.store.description;
   }
 
-  /** Per partition, the first offset not covered by the resumed checkpoint (the source skips below it). */
-  resumeFrom(): ReadonlyMap<string, bigint> {
-    return new Map(this.saved);
+  /**
+   * Loads the latest checkpoint of a partition this instance now reads, before its first batch;
+   * its offset becomes the partition's position and the most that may be committed.
+   */
+  async load(partition: string): Promise<PartitionCheckpoint | null> {
+    const checkpoint = await this.store.load(partition);
+    this.revoke(partition);
+    if (checkpoint) {
+      const offset = BigInt(checkpoint.offset);
+      this.positions.set(partition, offset);
+      this.saved.set(partition, offset);
+    }
+    return checkpoint;
+  }
+
+  /** A partition this instance no longer reads: its captures are not saved, its offsets not committed. */
+  revoke(partition: string): void {
+    this.positions.delete(partition);
+    this.saved.delete(partition);
+    this.pending.delete(partition);
   }
 
   /** Records up to `lastOffset` of `partitionKey` have passed through the pipeline. */
@@ -59,40 +82,43 @@ export class Checkpointer {
 
   /** A capture is due: the interval passed, the last capture was saved, and records moved on. */
   get due(): boolean {
-    return !this.abandoned && this.pending === null && performance.now() - this.lastCapture >= this.options.intervalMs && this.hasProgress();
+    return !this.abandoned && this.pending.size === 0 && performance.now() - this.lastCapture >= this.options.intervalMs && this.hasProgress();
   }
 
-  /** Snapshots state, clock and positions (waits first until no asynchronous step holds records). */
+  /** Snapshots each task that moved on, with its clock and position (after scoring has drained). */
   async capture(): Promise<void> {
-    await this.registry.whenAsyncIdle();
+    await this.tasks.whenAsyncIdle();
     if (this.abandoned) return;
     const started = performance.now();
-    this.pending = {
-      version: 1,
-      topology: this.options.topology,
-      offsets: new Map([...this.positions].map(([key, offset]) => [key, offset.toString()])),
-      clock: this.clock.snapshot(),
-      steps: this.registry.snapshot(),
-      savedAt: 0,
-    };
+    for (const [partition, offset] of this.positions) {
+      if (offset <= (this.saved.get(partition) ?? -1n)) continue;
+      const steps = this.tasks.snapshot(partition);
+      if (steps === undefined) continue;
+      this.pending.set(partition, { version: 2, topology: this.options.topology, partition, offset: offset.toString(), clock: this.clock.partitionSnapshot(partition), steps, savedAt: 0 });
+    }
     this.lastCapture = performance.now();
     this.options.metrics.checkpointSeconds.observe({ topology: this.options.topology, phase: 'snapshot' }, (this.lastCapture - started) / 1000);
   }
 
   /**
    * Called with the offsets the sinks acknowledged (next offset per partition) before each
-   * commit: saves the pending capture once it is fully acknowledged and returns the offsets that
-   * may be committed, those of the last saved checkpoint.
+   * commit: saves the pending captures whose records are all acknowledged and returns the offsets
+   * that may be committed, those of the last saved checkpoints.
    */
   async commitGate(acknowledged: ReadonlyMap<string, bigint>): Promise<CommittableOffset[]> {
-    const pending = this.pending;
-    if (pending !== null && !this.abandoned && this.acknowledgedAll(pending, acknowledged)) {
+    const ready = [...this.pending.values()].filter((checkpoint) => (acknowledged.get(checkpoint.partition) ?? -1n) >= BigInt(checkpoint.offset));
+    if (ready.length > 0 && !this.abandoned) {
       const started = performance.now();
       try {
-        pending.savedAt = Date.now();
-        const bytes = await this.store.save(pending);
-        for (const [key, offset] of pending.offsets) this.saved.set(key, BigInt(offset));
-        if (this.pending === pending) this.pending = null;
+        const savedAt = Date.now();
+        for (const checkpoint of ready) checkpoint.savedAt = savedAt;
+        const bytes = await this.store.save(ready);
+        for (const checkpoint of ready) {
+          // Revoked meanwhile: no longer ours to commit.
+          if (this.pending.get(checkpoint.partition) !== checkpoint) continue;
+          this.pending.delete(checkpoint.partition);
+          this.saved.set(checkpoint.partition, BigInt(checkpoint.offset));
+        }
         const labels = { topology: this.options.topology };
         this.options.metrics.checkpoints.inc(labels);
         this.options.metrics.checkpointBytes.set(labels, bytes);
@@ -108,10 +134,10 @@ export class Checkpointer {
     });
   }
 
-  /** A fatal error: keep the last saved checkpoint as the restart point; save nothing newer. */
+  /** A fatal error: keep the last saved checkpoints as the restart point; save nothing newer. */
   abandon(): void {
     this.abandoned = true;
-    this.pending = null;
+    this.pending.clear();
   }
 
   async close(): Promise<void> {
@@ -121,13 +147,5 @@ export class Checkpointer {
   private hasProgress(): boolean {
     for (const [key, offset] of this.positions) if (offset > (this.saved.get(key) ?? -1n)) return true;
     return false;
-  }
-
-  private acknowledgedAll(pending: Checkpoint, acknowledged: ReadonlyMap<string, bigint>): boolean {
-    for (const [key, text] of pending.offsets) {
-      const offset = BigInt(text);
-      if (offset > (this.saved.get(key) ?? -1n) && (acknowledged.get(key) ?? -1n) < offset) return false;
-    }
-    return true;
   }
 }

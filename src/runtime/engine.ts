@@ -1,6 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Subject, config as rxConfig } from 'rxjs';
-import { newSideOutputs, type Batch } from '../core/batch.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
@@ -14,7 +13,7 @@ import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { startTables, type RunningTables } from './tables.ts';
 import type { Checkpointer } from './checkpointer.ts';
-import type { StateRegistry } from '../state/step-state.ts';
+import { PartitionTasks } from './partition-tasks.ts';
 import { openWindowState } from './window-state.ts';
 
 export interface EngineOptions {
@@ -64,17 +63,15 @@ export class Engine {
   private resolveDone!: () => void;
   private rejectDone!: (error: unknown) => void;
   private readonly buffer: InFlightBuffer<QueuedBatch>;
-  private readonly input = new Subject<Batch<unknown>>();
   private readonly sinks: SinkSet;
   private clock!: EventTimeClock;
   private idleTimer: NodeJS.Timeout | null = null;
   private tickQueued = false;
   private source!: Source<unknown>;
   private tables: RunningTables | null = null;
-  private registry!: StateRegistry;
+  private tasks!: PartitionTasks;
   /** Durable window state only. */
   private checkpointer: Checkpointer | null = null;
-  private completions: Promise<void>[] = [];
   private processLoop: Promise<void> = Promise.resolve();
   private fetchBlocked = 0;
   private sinkWaits = 0;
@@ -121,12 +118,15 @@ export class Engine {
       this.environment.pushServer = server;
       logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
     }
+    // Each partition gets its own pipeline instance on its first batch; build one now so a
+    // pipeline that does not match the sinks fails at start, not at the first record.
+    buildOutputs(topology, new Subject<never>());
     await this.sinks.open();
-    const outputs = buildOutputs(topology, this.input.asObservable());
-    this.completions = this.sinks.connect(outputs, (error) => this.fail(error));
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
+    const durable = config.windowState === 'redis';
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
-    ({ registry: this.registry, checkpointer: this.checkpointer } = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock }));
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
     this.startIdleTicks(spec.idleTimeoutMs ?? 0);
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId });
     this.source = spec.create({
@@ -138,7 +138,6 @@ export class Engine {
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
-      resumeFrom: this.checkpointer?.resumeFrom(),
     });
     this.processLoop = this.runProcessLoop();
     await this.source.start(this.sourceContext());
@@ -151,7 +150,8 @@ export class Engine {
       metrics: this.metrics,
       topology: this.topology.name,
       push: (batch, keepAlive) => this.admit(batch, keepAlive),
-      assigned: (keys) => this.clock.assign(keys),
+      assigned: (keys) => this.tasks.assign(keys),
+      prepare: (key) => this.tasks.prepare(key),
       fail: (error) => this.fail(error),
       end: () => {
         this.ended = true;
@@ -210,15 +210,25 @@ export class Engine {
   }
 
   private process(sourceBatch: SourceBatch<unknown>): void {
-    const watermark = sourceBatch.records.length > 0 ? this.clock.observe(sourceBatch.partitionKey, sourceBatch.maxEventTime) : this.clock.watermark;
-    const batch: Batch<unknown> = { records: sourceBatch.records, watermark, acks: [sourceBatch.token], side: { late: [], deadLetters: sourceBatch.deadLetters, state: this.registry } };
-    this.processedRecords += sourceBatch.records.length;
+    const { partitionKey, token } = sourceBatch;
+    const task = this.tasks.taskFor(partitionKey);
+    if (task === null) {
+      // Fetched before its partition was revoked: the new owner processes these records.
+      token.release();
+      return;
+    }
+    // A new task, or one whose idle partition followed the topology watermark, first gets the
+    // partition's watermark alone: its records are judged late against it, as in one pass.
+    const caughtUp = task.advance(this.clock.watermarkOf(partitionKey));
+    if (caughtUp) this.sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
+    const records = task.unseen(sourceBatch.records, token.lastOffset);
+    if (records.length > 0) this.clock.observe(partitionKey, sourceBatch.maxEventTime);
+    const batch = task.process(records, sourceBatch.deadLetters, this.clock.watermarkOf(partitionKey), [token], token.lastOffset);
+    this.processedRecords += records.length;
     this.sinks.route('raw', batch);
-    this.input.next(batch);
-    this.checkpointer?.noteProcessed(sourceBatch.token.partitionKey, sourceBatch.token.lastOffset);
-    this.sinks.drainSideOutputs(batch.side, batch.acks);
-    this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(watermark) ? watermark : 0);
-    sourceBatch.token.release();
+    this.checkpointer?.noteProcessed(partitionKey, token.lastOffset);
+    this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(this.clock.watermark) ? this.clock.watermark : 0);
+    token.release();
   }
 
   /**
@@ -237,26 +247,27 @@ export class Engine {
     this.idleTimer.unref();
   }
 
-  /** If idleness alone advanced the watermark, an empty batch carries it so windows close. */
+  /** Gives each task whose watermark idleness advanced an empty batch carrying it, so windows close. */
   private idleTick(): void {
     this.tickQueued = false;
-    const before = this.clock.watermark;
     const watermark = this.clock.tick();
     this.metrics.idlePartitions.set({ topology: this.topology.name }, this.clock.idlePartitions);
-    if (!(watermark > before)) return;
-    const batch: Batch<unknown> = { records: [], watermark, acks: [], side: { ...newSideOutputs(), state: this.registry } };
-    this.input.next(batch);
-    this.sinks.drainSideOutputs(batch.side, batch.acks);
-    this.metrics.watermark.set({ topology: this.topology.name }, watermark);
+    for (const task of this.tasks.all()) {
+      const batch = task.advance(this.clock.watermarkOf(task.partition));
+      if (batch) this.sinks.drainSideOutputs(batch.side, batch.acks);
+    }
+    if (Number.isFinite(watermark)) this.metrics.watermark.set({ topology: this.topology.name }, watermark);
   }
 
   /** End of a bounded input: close every window, let async steps finish, flush sinks. */
   private async finishBoundedInput(): Promise<void> {
     try {
-      const side = { late: [], deadLetters: [], state: this.registry };
-      this.input.next({ records: [], watermark: this.clock.finish(), acks: [], side });
-      this.input.complete();
-      await Promise.all(this.completions);
+      const end = this.clock.finish();
+      for (const task of this.tasks.all()) {
+        const batch = task.advance(end);
+        if (batch) this.sinks.drainSideOutputs(batch.side, batch.acks);
+      }
+      await this.tasks.complete();
       await this.sinks.flush();
       this.resolveDone();
     } catch (error) {
@@ -311,9 +322,8 @@ export class Engine {
       // Durable state: a last capture, saved by the final commit once the sinks are flushed.
       this.stopPhase = 'capturing the last checkpoint (waiting for scoring)';
       await this.checkpointer?.capture().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final checkpoint capture failed'));
-      if (!this.input.closed) this.input.complete();
       this.stopPhase = 'waiting for asynchronous steps (scoring)';
-      await Promise.all(this.completions);
+      await this.tasks?.complete();
       this.stopPhase = 'flushing sinks';
       await this.sinks.flush().catch((error) => this.logger.error({ err: errorMessage(error) }, 'final sink flush failed'));
       this.stopPhase = 'committing offsets';

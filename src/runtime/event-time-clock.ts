@@ -8,10 +8,10 @@ export interface EventTimeClockOptions {
   now?: () => number;
 }
 
-/** Checkpointed form of the clock: the watermark and each partition's largest event time. */
-export interface ClockState {
+/** Checkpointed form of one partition's clock: its largest event time and its watermark. */
+export interface PartitionClockState {
+  max: number;
   watermark: number;
-  partitionMax: Map<string, number>;
 }
 
 /**
@@ -25,12 +25,20 @@ export interface ClockState {
  * hold windows open for ever. It rejoins when it delivers again. When every assigned partition
  * is idle the watermark stops where it was when the last of them went idle (never +Infinity):
  * silence is no evidence that event time moved on.
+ *
+ * Each partition also has its own watermark (`watermarkOf`), which drives its task's windows
+ * (runtime/partition-tasks.ts): its own largest event time minus the out-of-orderness while it
+ * delivers, and the topology watermark while it is idle (so its windows still close). It never
+ * goes backwards. Being a function of the partition's own records, it does not depend on which
+ * other partitions this instance owns, so a partition's results are the same before and after a
+ * rebalance moves it to another instance (Kafka Streams' per-task stream time).
  */
 export class EventTimeClock {
   private readonly outOfOrdernessMs: number;
   private readonly idleTimeoutMs: number;
   private readonly wallClock: () => number;
   private readonly partitionMax = new Map<string, number>();
+  private readonly partitionWatermark = new Map<string, number>();
   /** Idle-clock time of each assigned partition's last delivery (or of its assignment). */
   private readonly lastActive = new Map<string, number>();
   private assignedPartitions: string[] = [];
@@ -71,6 +79,12 @@ export class EventTimeClock {
     }
     const assigned = new Set(partitionKeys);
     for (const key of this.lastActive.keys()) if (!assigned.has(key)) this.lastActive.delete(key);
+    // A revoked partition's clock goes with its state: if it comes back, its checkpoint restores both.
+    for (const key of this.partitionMax.keys()) {
+      if (assigned.has(key)) continue;
+      this.partitionMax.delete(key);
+      this.partitionWatermark.delete(key);
+    }
     this.recompute();
   }
 
@@ -115,21 +129,40 @@ export class EventTimeClock {
     if (--this.pauses === 0) this.pausedTotal += this.wallClock() - this.pausedAt;
   }
 
-  /** The event-time part of the clock (idleness is wall-clock time and starts afresh). */
-  snapshot(): ClockState {
-    return { watermark: this.current, partitionMax: new Map(this.partitionMax) };
+  /**
+   * The watermark of `partitionKey`'s task: its own while it delivers, at least the topology
+   * watermark while it is idle; never backwards.
+   */
+  watermarkOf(partitionKey: string): number {
+    const previous = this.partitionWatermark.get(partitionKey) ?? -Infinity;
+    const own = (this.partitionMax.get(partitionKey) ?? -Infinity) - this.outOfOrdernessMs;
+    const candidate = this.isIdle(partitionKey) ? Math.max(own, this.current) : own;
+    if (candidate <= previous) return previous;
+    this.partitionWatermark.set(partitionKey, candidate);
+    return candidate;
   }
 
-  /** Continues from a checkpointed clock: the watermark never goes back behind it. */
-  restore(state: ClockState): void {
-    for (const [key, max] of state.partitionMax) this.partitionMax.set(key, Math.max(max, this.partitionMax.get(key) ?? -Infinity));
-    if (state.watermark > this.current) this.current = state.watermark;
+  /** The event-time part of one partition's clock (idleness is wall-clock time and starts afresh). */
+  partitionSnapshot(partitionKey: string): PartitionClockState {
+    return { max: this.partitionMax.get(partitionKey) ?? -Infinity, watermark: this.partitionWatermark.get(partitionKey) ?? -Infinity };
+  }
+
+  /** Continues a partition from its checkpointed clock: its watermark never goes back behind it. */
+  restorePartition(partitionKey: string, state: PartitionClockState): void {
+    this.partitionMax.set(partitionKey, Math.max(state.max, this.partitionMax.get(partitionKey) ?? -Infinity));
+    this.partitionWatermark.set(partitionKey, Math.max(state.watermark, this.partitionWatermark.get(partitionKey) ?? -Infinity));
   }
 
   /** Moves the watermark to +Infinity: bounded inputs close every window at their end. */
   finish(): number {
     this.current = Infinity;
     return this.current;
+  }
+
+  private isIdle(partitionKey: string): boolean {
+    if (this.idleTimeoutMs <= 0) return false;
+    const at = this.lastActive.get(partitionKey);
+    return at !== undefined && this.idleNow() - at >= this.idleTimeoutMs;
   }
 
   /** Wall-clock time minus the time spent paused. */
@@ -164,5 +197,12 @@ export class EventTimeClock {
     if (idle === this.assignedPartitions.length) least = lastLeast;
     const candidate = least - this.outOfOrdernessMs;
     if (candidate > this.current) this.current = candidate;
+    // An idle partition follows the topology watermark, so when it delivers again its records
+    // are late against that, as they would be against the topology watermark itself.
+    if (idle === 0) return;
+    for (const key of this.assignedPartitions) {
+      if (!this.isIdle(key)) continue;
+      if ((this.partitionWatermark.get(key) ?? -Infinity) < this.current) this.partitionWatermark.set(key, this.current);
+    }
   }
 }

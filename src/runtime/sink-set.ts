@@ -4,6 +4,14 @@ import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
 
+/** One pipeline instance's output streams, subscribed to the sinks. */
+export interface SinkConnection {
+  /** Resolves once every output stream has ended. */
+  done: Promise<void>;
+  /** Unsubscribes every output stream (its rows no longer reach the sinks). */
+  close(): void;
+}
+
 /**
  * The topology's sinks, instantiated: routes each pipeline output, the raw events and the side
  * outputs (late records, dead letters) to them, and answers whether all of them have room.
@@ -41,13 +49,18 @@ export class SinkSet {
     for (const sink of this.all) await sink.open();
   }
 
-  /** Subscribes every output stream; `onError` receives a stream failure (a bug, not bad input). */
-  connect(outputs: PipelineOutputs, onError: (error: unknown) => void): Promise<void>[] {
+  /**
+   * Subscribes every output stream of one pipeline instance (a partition task); `onError`
+   * receives a stream failure (a bug, not bad input). `done` resolves once every stream ended;
+   * `close` unsubscribes them, for a task dropped after its partition was revoked.
+   */
+  connect(outputs: PipelineOutputs, onError: (error: unknown) => void): SinkConnection {
     const completions: Promise<void>[] = [];
+    const subscriptions: Subscription[] = [];
     for (const [name, stream] of Object.entries(outputs)) {
       completions.push(
         new Promise<void>((resolve) => {
-          this.subscriptions.push(
+          subscriptions.push(
             (stream as Observable<Batch<unknown>>).subscribe({
               next: (batch) => this.route(name, batch),
               error: (error) => {
@@ -60,7 +73,16 @@ export class SinkSet {
         }),
       );
     }
-    return completions;
+    this.subscriptions.push(...subscriptions);
+    return {
+      done: Promise.all(completions).then(() => undefined),
+      close: () => {
+        for (const subscription of subscriptions) {
+          subscription.unsubscribe();
+          this.subscriptions.splice(this.subscriptions.indexOf(subscription), 1);
+        }
+      },
+    };
   }
 
   /** Writes a batch's records to the sinks of `output` and its side outputs to theirs. */

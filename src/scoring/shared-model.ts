@@ -9,6 +9,8 @@ export type ModelSource = string | ScoringModel | (() => Promise<ScoringModel>);
  * the operator loaded (from a path or a factory) is closed when its last subscription ends; a
  * model instance passed in stays open, because its owner may use it elsewhere.
  */
+const byPath = new Map<string, SharedModel>();
+
 export class SharedModel {
   private readonly source: ModelSource;
   private loading: Promise<ScoringModel> | null = null;
@@ -16,6 +18,18 @@ export class SharedModel {
 
   constructor(source: ModelSource) {
     this.source = source;
+  }
+
+  /**
+   * The shared model of a file path, or a new one for other sources. One engine builds the
+   * pipeline once per partition task, so a score step over a model file exists once per task;
+   * they all share one loaded session instead of loading the file once per partition.
+   */
+  static of(source: ModelSource): SharedModel {
+    if (typeof source !== 'string') return new SharedModel(source);
+    let shared = byPath.get(source);
+    if (!shared) byPath.set(source, (shared = new SharedModel(source)));
+    return shared;
   }
 
   get owned(): boolean {

@@ -27,8 +27,17 @@ export interface SourceContext<T> {
    * `keepAlive` is called periodically while waiting (Kafka heartbeats).
    */
   push(batch: SourceBatch<T>, keepAlive?: () => Promise<void>): Promise<void>;
-  /** The partitions this instance now reads; the watermark is the minimum over them. */
+  /**
+   * The partitions this instance now reads (after every group join): the tasks of partitions it
+   * no longer reads are dropped; the topology watermark is the minimum over these.
+   */
   assigned(partitionKeys: readonly string[]): void;
+  /**
+   * Called before the first batch of a partition in an assignment: restores the partition's
+   * state (durable window state) and resolves with the offset it covers. Records below it are
+   * already in that state: the source skips them. Undefined: nothing to skip.
+   */
+  prepare?(partitionKey: string): Promise<bigint | undefined>;
   /** A fatal source failure: the engine stops and reports it. */
   fail(error: unknown): void;
   /** A bounded source delivered its last batch: the engine drains, closes all windows and ends. */
@@ -64,11 +73,6 @@ export interface SourceEnvironment {
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */
   maxChunkRecords: number;
-  /**
-   * Resuming a checkpoint: per 'topic:partition', the first offset it does not cover. Records
-   * below it are already in the restored state and are skipped if the broker delivers them.
-   */
-  resumeFrom?: ReadonlyMap<string, bigint>;
 }
 
 /** A source as declared in a topology; created when the engine starts. */

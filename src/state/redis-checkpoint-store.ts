@@ -2,21 +2,44 @@ import { deserialize, serialize } from 'node:v8';
 import { Redis } from 'ioredis';
 import { ConnectionError, TributaryError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { Checkpoint, CheckpointStore } from './checkpoint-store.ts';
+import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts';
 
 /**
- * The latest checkpoint in one Redis key per topology and consumer group, written with a single
- * SET of the serialized checkpoint: Redis applies it atomically, so a crash mid-save leaves the
- * previous checkpoint intact and state and offsets can never come from different cuts.
+ * Saves each partition's checkpoint unless the stored one is further on (a newer owner's), in
+ * one script so the check and the write are atomic. Offsets are below 2^53, exact in Lua numbers.
+ */
+const SAVE_IF_NOT_BEHIND = `
+local written = 0
+for i, key in ipairs(KEYS) do
+  local offset = ARGV[2 * i - 1]
+  local stored = redis.call('HGET', key, 'offset')
+  if not stored or tonumber(stored) <= tonumber(offset) then
+    redis.call('HSET', key, 'offset', offset, 'data', ARGV[2 * i])
+    written = written + 1
+  end
+end
+return written`;
+
+/**
+ * The latest checkpoint of each partition in its own Redis hash (offset, data) per topology,
+ * consumer group and partition, so the instance that receives a partition in a rebalance loads
+ * just that partition's state. A save is one script: Redis applies it atomically, so a crash
+ * mid-save leaves the previous checkpoints intact and a partition's state and offset can never
+ * come from different cuts.
  */
 export class RedisCheckpointStore implements CheckpointStore {
   readonly description: string;
 
   private constructor(
     private readonly redis: Redis,
-    private readonly key: string,
+    private readonly prefix: string,
   ) {
-    this.description = `redis key ${key}`;
+    this.description = `redis keys ${prefix}<topic:partition>`;
+  }
+
+  /** The Redis key of one partition's checkpoint. */
+  static keyOf(topology: string, groupId: string, partition: string): string {
+    return `tributary:${topology}:checkpoint:${groupId}:${partition}`;
   }
 
   /**
@@ -48,32 +71,42 @@ export class RedisCheckpointStore implements CheckpointStore {
       redis.disconnect();
       throw new ConnectionError('Redis', `cannot connect to ${url.replace(/\/\/[^@/]*@/, '//***@')} for checkpoints; is it running? (scripts/services.sh start)`, error);
     }
-    return new RedisCheckpointStore(redis, `tributary:${options.topology}:checkpoint:${options.groupId}`);
+    return new RedisCheckpointStore(redis, RedisCheckpointStore.keyOf(options.topology, options.groupId, ''));
   }
 
-  async load(): Promise<Checkpoint | null> {
+  async load(partition: string): Promise<PartitionCheckpoint | null> {
+    const key = this.prefix + partition;
     let bytes: Buffer | null;
     try {
-      bytes = await this.redis.getBuffer(this.key);
+      bytes = await this.redis.hgetBuffer(key, 'data');
     } catch (error) {
-      throw new ConnectionError('Redis', `loading the checkpoint from ${this.description} failed`, error);
+      throw new ConnectionError('Redis', `loading the checkpoint of ${partition} from ${key} failed`, error);
     }
     if (bytes === null) return null;
-    const checkpoint = deserialize(bytes) as Checkpoint;
-    if (checkpoint?.version !== 1) {
-      throw new TributaryError(`checkpoint in ${this.description} has unknown format version ${String(checkpoint?.version)}; delete the key to start from the committed offsets with empty windows`, { code: 'CHECKPOINT_FORMAT' });
+    const checkpoint = deserialize(bytes) as PartitionCheckpoint;
+    if (checkpoint?.version !== 2) {
+      throw new TributaryError(`checkpoint in ${key} has unknown format version ${String(checkpoint?.version)}; delete the key to start the partition from its committed offset with empty windows`, { code: 'CHECKPOINT_FORMAT' });
     }
     return checkpoint;
   }
 
-  async save(checkpoint: Checkpoint): Promise<number> {
-    const bytes = serialize(checkpoint);
-    try {
-      await this.redis.set(this.key, bytes);
-    } catch (error) {
-      throw new ConnectionError('Redis', `saving the checkpoint to ${this.description} failed`, error);
+  async save(checkpoints: readonly PartitionCheckpoint[]): Promise<number> {
+    if (checkpoints.length === 0) return 0;
+    const keys: string[] = [];
+    const args: Array<string | Buffer> = [];
+    let bytes = 0;
+    for (const checkpoint of checkpoints) {
+      const data = serialize(checkpoint);
+      bytes += data.length;
+      keys.push(this.prefix + checkpoint.partition);
+      args.push(checkpoint.offset, data);
     }
-    return bytes.length;
+    try {
+      await this.redis.eval(SAVE_IF_NOT_BEHIND, keys.length, ...keys, ...args);
+    } catch (error) {
+      throw new ConnectionError('Redis', `saving checkpoints to ${this.description} failed`, error);
+    }
+    return bytes;
   }
 
   async close(): Promise<void> {

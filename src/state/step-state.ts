@@ -32,6 +32,12 @@ export interface AsyncStep {
   whenIdle(): Promise<void>;
 }
 
+/**
+ * Told each step's open windows after a batch; returns the step's total over every registry of
+ * the instance (one per partition task), which the bound applies to, or nothing to use `count`.
+ */
+export type OpenWindowsListener = (step: string, count: number) => number | void;
+
 /** One step's entry in a checkpoint. */
 interface SavedStep {
   definition: string;
@@ -55,13 +61,13 @@ export class StateRegistry {
   readonly maxOpenWindows: number;
   /** Absent in plain-array runs and unit tests. */
   readonly runtime: StepRuntime | undefined;
-  private readonly onOpenWindows: (step: string, count: number) => void;
+  private readonly onOpenWindows: OpenWindowsListener;
   private readonly steps = new Map<string, { step: StatefulStep; definition: string }>();
   private readonly asyncSteps: AsyncStep[] = [];
   /** Serialized state per step name, from the checkpoint being resumed, not claimed yet. */
   private readonly restored: Map<string, Uint8Array>;
 
-  constructor(options: { durable: boolean; restored?: ReadonlyMap<string, Uint8Array>; maxOpenWindows?: number; onOpenWindows?: (step: string, count: number) => void; runtime?: StepRuntime }) {
+  constructor(options: { durable: boolean; restored?: ReadonlyMap<string, Uint8Array>; maxOpenWindows?: number; onOpenWindows?: OpenWindowsListener; runtime?: StepRuntime }) {
     this.durable = options.durable;
     this.runtime = options.runtime;
     this.maxOpenWindows = options.maxOpenWindows ?? Infinity;
@@ -95,11 +101,11 @@ export class StateRegistry {
    * of memory, and the offsets of the unfinished windows are not committed, so nothing is lost.
    */
   checkOpenWindows(step: string, count: number): void {
-    this.onOpenWindows(step, count);
-    if (count > this.maxOpenWindows) {
+    const total = this.onOpenWindows(step, count) ?? count;
+    if (total > this.maxOpenWindows) {
       throw new StateLimitError(
         step,
-        `${count} open windows exceed the bound of ${this.maxOpenWindows} (TRIBUTARY_MAX_OPEN_WINDOWS). ` +
+        `${total} open windows exceed the bound of ${this.maxOpenWindows} (TRIBUTARY_MAX_OPEN_WINDOWS). ` +
           'Fix: raise TRIBUTARY_MAX_OPEN_WINDOWS if memory allows (about 200-300 bytes per count/sum/max window), ' +
           'or reduce the keys or the window length, grace and allowed lateness, or check for an event-time field that stalls the watermark',
       );

@@ -87,39 +87,54 @@ export class FaultRun {
   }
 
   async count(sql: string): Promise<number> {
-    return Number((await queryRows<{ n: string }>(this.ch, sql))[0]!.n);
+    return countRows(this.ch, sql);
   }
 
   /** Waits until every window and prediction is in ClickHouse; returns the seconds it took. */
-  async waitForResults(timeoutMs = 180_000): Promise<number> {
-    const started = performance.now();
-    const windows = referenceCardFeatures(this.payments).length;
-    await waitFor('every window in ClickHouse', () => this.count(`SELECT uniqExact(cardId, windowEnd) AS n FROM ${this.prefix}card_features`), (n) => n >= windows, timeoutMs).catch(async (error) => {
-      const late = await this.count(`SELECT count() AS n FROM ${this.prefix}late_records`);
-      const events = await this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${this.prefix}payments`);
-      throw new Error(`${error.message} (of ${windows}); late records ${late}; distinct events ${events} of ${this.payments.length + PARTITIONS}; engine ${JSON.stringify(this.engine?.stats())}`);
-    });
-    const events = this.payments.length + PARTITIONS;
-    await waitFor('every event in ClickHouse', () => this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${this.prefix}payments`), (n) => n >= events, timeoutMs);
-    await waitFor('every prediction in ClickHouse', () => this.count(`SELECT uniqExact(cardId, windowEnd) AS n FROM ${this.prefix}fraud_predictions`), (n) => n >= windows, timeoutMs);
-    return (performance.now() - started) / 1000;
+  waitForResults(timeoutMs = 180_000): Promise<number> {
+    return waitForCardFraudResults(this.ch, this.prefix, this.payments, PARTITIONS, timeoutMs, () => `engine ${JSON.stringify(this.engine?.stats())}`);
   }
 
-  /**
-   * The fault suite's exact checks: the raw table holds exactly N distinct events and, after a
-   * final merge, exactly N rows; window features equal the fault-free reference; one prediction
-   * row per window.
-   */
-  async assertExactResults(): Promise<void> {
-    const { prefix } = this;
-    const n = this.payments.length + PARTITIONS;
-    assert.equal(await this.count(`SELECT uniqExact(_partition, _offset) AS n FROM ${prefix}payments`), n, 'distinct events');
-    for (const table of ['payments', 'card_features', 'fraud_predictions']) await this.ch.command({ query: `OPTIMIZE TABLE ${prefix}${table} FINAL` });
-    assert.equal(await this.count(`SELECT count() AS n FROM ${prefix}payments`), n, 'rows after a final merge');
-    const expected = referenceCardFeatures(this.payments);
-    const features = (await queryRows<Record<string, unknown>>(this.ch, `SELECT * FROM ${prefix}card_features ORDER BY cardId, windowEnd`)).map(toFeatures);
-    assert.equal(features.length, expected.length, 'one row per card and window');
-    assert.deepEqual(features.sort(byCardAndEnd).map(inCents), expected.map(inCents));
-    assert.equal(await this.count(`SELECT count() AS n FROM ${prefix}fraud_predictions`), expected.length, 'one prediction per window');
+  assertExactResults(): Promise<void> {
+    return assertExactCardFraudResults(this.ch, this.prefix, this.payments, PARTITIONS);
   }
+}
+
+async function countRows(ch: ClickHouseClient, sql: string): Promise<number> {
+  return Number((await queryRows<{ n: string }>(ch, sql))[0]!.n);
+}
+
+/**
+ * Waits until every window, event and prediction of a card-fraud run over `payments` (plus one
+ * watermark event per partition) is in the tables under `prefix`; returns the seconds it took.
+ */
+export async function waitForCardFraudResults(ch: ClickHouseClient, prefix: string, payments: readonly Payment[], partitions: number, timeoutMs = 180_000, describe: () => string = () => ''): Promise<number> {
+  const started = performance.now();
+  const windows = referenceCardFeatures(payments).length;
+  const events = payments.length + partitions;
+  await waitFor('every window in ClickHouse', () => countRows(ch, `SELECT uniqExact(cardId, windowEnd) AS n FROM ${prefix}card_features`), (n) => n >= windows, timeoutMs).catch(async (error) => {
+    const late = await countRows(ch, `SELECT count() AS n FROM ${prefix}late_records`);
+    const seen = await countRows(ch, `SELECT uniqExact(_partition, _offset) AS n FROM ${prefix}payments`);
+    throw new Error(`${error.message} (of ${windows}); late records ${late}; distinct events ${seen} of ${events}; ${describe()}`);
+  });
+  await waitFor('every event in ClickHouse', () => countRows(ch, `SELECT uniqExact(_partition, _offset) AS n FROM ${prefix}payments`), (n) => n >= events, timeoutMs);
+  await waitFor('every prediction in ClickHouse', () => countRows(ch, `SELECT uniqExact(cardId, windowEnd) AS n FROM ${prefix}fraud_predictions`), (n) => n >= windows, timeoutMs);
+  return (performance.now() - started) / 1000;
+}
+
+/**
+ * The fault suite's exact checks: the raw table holds exactly N distinct events and, after a
+ * final merge, exactly N rows; window features equal the fault-free reference; one prediction
+ * row per window.
+ */
+export async function assertExactCardFraudResults(ch: ClickHouseClient, prefix: string, payments: readonly Payment[], partitions: number): Promise<void> {
+  const n = payments.length + partitions;
+  assert.equal(await countRows(ch, `SELECT uniqExact(_partition, _offset) AS n FROM ${prefix}payments`), n, 'distinct events');
+  for (const table of ['payments', 'card_features', 'fraud_predictions']) await ch.command({ query: `OPTIMIZE TABLE ${prefix}${table} FINAL` });
+  assert.equal(await countRows(ch, `SELECT count() AS n FROM ${prefix}payments`), n, 'rows after a final merge');
+  const expected = referenceCardFeatures(payments);
+  const features = (await queryRows<Record<string, unknown>>(ch, `SELECT * FROM ${prefix}card_features ORDER BY cardId, windowEnd`)).map(toFeatures);
+  assert.equal(features.length, expected.length, 'one row per card and window');
+  assert.deepEqual(features.sort(byCardAndEnd).map(inCents), expected.map(inCents));
+  assert.equal(await countRows(ch, `SELECT count() AS n FROM ${prefix}fraud_predictions`), expected.length, 'one prediction per window');
 }

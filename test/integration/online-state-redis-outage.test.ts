@@ -168,8 +168,8 @@ test('Redis down for 3 s mid-stream: the engine degrades instead of stalling, an
   await assert.rejects(store.lookup('tick:c0'), (error: unknown) => error instanceof StateUnavailableError && error.retriable);
   assert.ok(performance.now() - started < 2_500, `a lookup during the outage took ${performance.now() - started} ms`);
   started = performance.now();
-  const checkpoint = { version: 1 as const, topology: name, offsets: new Map(), clock: {} as never, steps: new Map(), savedAt: 0 };
-  const bytes = await checkpoints.save(checkpoint).catch((error: unknown) => error);
+  const checkpoint = { version: 2 as const, topology: name, partition: 't:0', offset: '1', clock: { max: 0, watermark: 0 }, steps: new Map(), savedAt: 0 };
+  const bytes = await checkpoints.save([checkpoint]).catch((error: unknown) => error);
   assert.ok(bytes instanceof Error, 'a checkpoint save fails during the outage');
   assert.ok(performance.now() - started < 2_500, `a checkpoint save during the outage took ${performance.now() - started} ms`);
   const ackedEarly = source.acked;
@@ -182,7 +182,7 @@ test('Redis down for 3 s mid-stream: the engine degrades instead of stalling, an
   redis = await startRedis(port);
   await waitUntil('recovered', async () => (await gauge(metrics, 'tributary_state_degraded')) === 0);
   assert.equal(store.stale, false);
-  await waitUntil('a checkpoint saves again', () => checkpoints.save(checkpoint).then(() => true, () => false));
+  await waitUntil('a checkpoint saves again', () => checkpoints.save([checkpoint]).then(() => true, () => false));
   await delay(500);
   await engine.stop();
 

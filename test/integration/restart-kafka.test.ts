@@ -1,30 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { deserialize } from 'node:v8';
 import { Redis } from 'ioredis';
 import { Engine } from '../../src/runtime/engine.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import type { Checkpoint } from '../../src/state/checkpoint-store.ts';
+import type { PartitionCheckpoint } from '../../src/state/checkpoint-store.ts';
+import { RedisCheckpointStore } from '../../src/state/redis-checkpoint-store.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
-import { clickhouse, engineConfig, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { clickhouse, engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { startEngineProcess } from '../helpers/engine-process.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const PARTITIONS = 3;
 const EVENTS = 24_000;
 const START = Date.UTC(2026, 10, 2, 9, 0, 0);
-
-/** One engine process running the card-fraud topology through the CLI, with durable window state. */
-function startEngineProcess(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
 
 test('fault: kill -9 in the middle of open windows: the restarted engine resumes the checkpointed window state and its results equal an uninterrupted run', { timeout: 300_000 }, async (t) => {
   const prefix = `${uniqueName('r')}_`;
@@ -36,11 +28,11 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
   const send = (payments: Payment[]) => paymentsTopic.send(payments);
   const ch = clickhouse();
   const redis = new Redis(requireService('REDIS_URL'));
-  const checkpointKey = `tributary:card-fraud:checkpoint:${groupId}`;
+  const checkpointKeys = Array.from({ length: PARTITIONS }, (_, partition) => RedisCheckpointStore.keyOf('card-fraud', groupId, `${topic}:${partition}`));
   const processes: ChildProcess[] = [];
   t.after(async () => {
     for (const child of processes) child.kill('SIGKILL');
-    await redis.del(checkpointKey);
+    await redis.del(...checkpointKeys);
     redis.disconnect();
     await paymentsTopic.close();
     await ch.close();
@@ -80,10 +72,13 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
   await waitFor('a checkpoint covering the first part (committed offsets)', () => committedAll(firstPart.length), Boolean, 90_000).catch((error) => {
     throw new Error(`${error.message}\nengine output:\n${first.output().slice(-4000)}`);
   });
-  const saved = deserialize((await redis.getBuffer(checkpointKey))!) as Checkpoint;
-  assert.deepEqual([...saved.steps.keys()].sort(), ['card-1m', 'card-5m']);
-  const openSlices = (deserialize(saved.steps.get('card-5m')!) as { state: { slices: { slices: unknown[] } } }).state.slices.slices.length;
-  assert.ok(openSlices > 0, 'the checkpoint holds open windows');
+  let openSlices = 0;
+  for (const key of checkpointKeys) {
+    const saved = deserialize((await redis.hgetBuffer(key, 'data'))!) as PartitionCheckpoint;
+    assert.deepEqual([...saved.steps.keys()].sort(), ['card-1m', 'card-5m']);
+    openSlices += (deserialize(saved.steps.get('card-5m')!) as { state: { slices: { slices: unknown[] } } }).state.slices.slices.length;
+  }
+  assert.ok(openSlices > 0, 'the checkpoints hold open windows');
 
   await send(killedDuring);
   await waitFor('the first engine to be processing the second part', async () => {

@@ -58,6 +58,11 @@ export interface BatchConsumer {
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
   /** Stops fetching from every partition of `topic`; the membership stays, so commits still work. */
   pause(topic: string): void;
+  /**
+   * Called when the member learns the group is rebalancing, just before it rejoins (kafkajs does
+   * not wait for the listener): the last moment to save and commit what it may give up.
+   */
+  onRebalancing?(listener: () => void): void;
   /** Called with this member's partitions after every group join. */
   onAssignment(listener: (assignment: ReadonlyArray<{ topic: string; partitions: number[] }>) => void): void;
   /**

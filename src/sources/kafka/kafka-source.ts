@@ -99,9 +99,17 @@ class KafkaSource<T> implements Source<T> {
     consumer.onAssignment((assignment) => {
       const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
       environment.logger.info({ partitions: keys }, 'partitions assigned');
-      this.tracker.retainOnly(new Set(keys));
+      const assigned = new Set(keys);
+      this.tracker.retainOnly(assigned);
+      // A partition that comes back starts from its checkpoint (context.prepare), not from where
+      // this process was when it lost it.
+      for (const key of [...this.nextOffset.keys()]) if (!assigned.has(key)) this.nextOffset.delete(key);
       context.assigned(keys);
     });
+    // Partitions may move: save the checkpoints and commit the offsets already acknowledged, so
+    // their next owner starts as late as possible (best effort: a commit during the rebalance may
+    // be refused; the checkpoints then still cover it).
+    consumer.onRebalancing?.(() => void this.commit());
     await consumer.subscribe(options.topic, { fromBeginning: options.fromBeginning ?? true });
     // One handler at a time, even across a consumer restart (kafkajs restarts its runner after a
     // broker failure while an old handler may still wait for room): a second one running
@@ -121,7 +129,7 @@ class KafkaSource<T> implements Source<T> {
     const selectEventTime = this.options.eventTime;
     const { topic, partition } = batch;
     const partitionKey = `${topic}:${partition}`;
-    const messages = this.unseen(partitionKey, batch.messages);
+    const messages = await this.unseen(partitionKey, batch.messages);
     const chunk = this.environment.maxChunkRecords;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
@@ -151,15 +159,15 @@ class KafkaSource<T> implements Source<T> {
   }
 
   /**
-   * Drops records this process already handed to the engine, or that a resumed checkpoint
-   * covers. A rejoin after a broker restart or a rebalance makes the consumer fetch again from
+   * Drops records this process already handed to the engine, or that the checkpoint restored
+   * for the partition covers. A rejoin after a broker restart or a rebalance makes the consumer fetch again from
    * the committed offset, which trails what was processed (commits wait for sinks and
    * checkpoints); processing those records again would count them twice in open windows.
    */
-  private unseen(partitionKey: string, messages: FetchedBatch['messages']): FetchedBatch['messages'] {
+  private async unseen(partitionKey: string, messages: FetchedBatch['messages']): Promise<FetchedBatch['messages']> {
     let from = this.nextOffset.get(partitionKey);
     if (from === undefined) {
-      from = this.environment.resumeFrom?.get(partitionKey) ?? -1n;
+      from = (await this.context?.prepare?.(partitionKey)) ?? -1n;
       this.nextOffset.set(partitionKey, from);
     }
     if (messages.length === 0 || BigInt(messages[0]!.offset) >= from) return messages;

@@ -79,6 +79,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
     // kafkajs forgets its consumer group on stop(), after which commits fail; pausing keeps it.
     pause: (topic) => consumer.pause([{ topic }]),
     onAssignment: (listener) => listeners.push(listener),
+    onRebalancing: (listener) => consumer.on(consumer.events.REBALANCING, () => listener()),
     onProgress: (listener) => progressListeners.push(listener),
     get groupJoins() {
       return groupJoins;

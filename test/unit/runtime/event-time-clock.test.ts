@@ -66,7 +66,7 @@ test('reassignment: adding an unseen partition never moves the watermark backwar
   assert.equal(clock.observe('t:1', 10_000), 10_000);
 });
 
-test('a partition assigned again keeps what it already delivered', () => {
+test('a partition assigned again starts afresh (its checkpoint restores it); the watermark never goes back', () => {
   const clock = new EventTimeClock(0);
   clock.assign(['t:0', 't:1']);
   clock.observe('t:0', 3_000);
@@ -284,4 +284,47 @@ test('a new assignment (a rejoin after a broker outage) gives every partition a 
   assert.equal(clock.tick(), 1_000);
   now = 70_000;
   assert.equal(clock.tick(), 95_000, 't:1 idle after a full timeout from the rejoin');
+});
+
+test("each partition's watermark is its own, not the minimum over the others", () => {
+  const clock = new EventTimeClock(1_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  clock.observe('t:1', 30_000);
+  assert.equal(clock.watermark, 9_000);
+  assert.equal(clock.watermarkOf('t:0'), 9_000);
+  assert.equal(clock.watermarkOf('t:1'), 29_000);
+  clock.observe('t:1', 20_000);
+  assert.equal(clock.watermarkOf('t:1'), 29_000, 'never backwards');
+});
+
+test('an idle partition follows the topology watermark; when it delivers again it does not go back', () => {
+  const { clock, time } = idleClock(1_000, 2_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 50_000);
+  clock.observe('t:1', 10_000);
+  assert.equal(clock.watermarkOf('t:1'), 9_000);
+  time.now += 2_000;
+  clock.observe('t:0', 60_000);
+  assert.equal(clock.tick(), 59_000, 't:1 is idle');
+  assert.equal(clock.watermarkOf('t:1'), 59_000, 'the idle partition follows the topology watermark');
+  clock.observe('t:1', 12_000);
+  assert.equal(clock.watermarkOf('t:1'), 59_000, 'delivering again: its records are late against 59 s');
+});
+
+test("a partition's clock is checkpointed on its own and restored on another instance", () => {
+  const clock = new EventTimeClock(1_000);
+  clock.assign(['t:0', 't:1']);
+  clock.observe('t:0', 10_000);
+  clock.watermarkOf('t:0');
+  const state = clock.partitionSnapshot('t:0');
+  assert.deepEqual(state, { max: 10_000, watermark: 9_000 });
+  const other = new EventTimeClock(1_000);
+  other.assign(['t:0']);
+  other.restorePartition('t:0', state);
+  assert.equal(other.watermarkOf('t:0'), 9_000);
+  other.observe('t:0', 9_500);
+  assert.equal(other.watermarkOf('t:0'), 9_000, 'an older record does not move it back');
+  clock.assign(['t:1']);
+  assert.deepEqual(clock.partitionSnapshot('t:0'), { max: -Infinity, watermark: -Infinity }, 'a revoked partition forgets its clock');
 });

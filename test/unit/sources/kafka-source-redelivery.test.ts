@@ -13,6 +13,7 @@ type Event = { ts: number };
 function scriptedClient() {
   let handler: ((batch: FetchedBatch, control: BatchControl) => Promise<void>) | null = null;
   let staleAfterChecks = Infinity;
+  let assign: (assignment: Array<{ topic: string; partitions: number[] }>) => void = () => {};
   const control: BatchControl = { heartbeat: async () => {}, isRunning: () => true, isStale: () => staleAfterChecks-- <= 0 };
   const client = (): KafkaClient => ({
     consumer: () =>
@@ -20,7 +21,7 @@ function scriptedClient() {
         connect: async () => {},
         subscribe: async () => {},
         run: async (h: typeof handler) => void (handler = h),
-        onAssignment: () => {},
+        onAssignment: (listener: typeof assign) => void (assign = listener),
         commit: async () => {},
         pause: () => {},
         disconnect: async () => {},
@@ -33,11 +34,14 @@ function scriptedClient() {
     handler!({ topic: 't', partition, messages: offsets.map((offset) => ({ offset: String(offset), key: null, value: Buffer.from(JSON.stringify({ ts: offset })), timestamp: '0' })) }, control);
   /** The next batches turn stale (a rebalance) after `checks` chunk checks. */
   const staleAfter = (checks: number) => (staleAfterChecks = checks);
-  return { client, deliver, staleAfter };
+  /** A group join with this member's new partitions of topic t. */
+  const reassign = (partitions: number[]) => assign([{ topic: 't', partitions }]);
+  return { client, deliver, staleAfter, reassign };
 }
 
 async function startSource(resumeFrom?: Map<string, bigint>) {
-  const { client, deliver, staleAfter } = scriptedClient();
+  const { client, deliver, staleAfter, reassign } = scriptedClient();
+  const prepared: string[] = [];
   const pushed: SourceBatch<Event>[] = [];
   const source = kafkaTopic<Event>({ topic: 't', format: 'json', eventTime: (e) => e.ts, client }).create({
     topology: 'x',
@@ -48,12 +52,15 @@ async function startSource(resumeFrom?: Map<string, bigint>) {
     groupId: 'g',
     commitIntervalMs: 60_000,
     maxChunkRecords: 2,
-    resumeFrom,
   });
-  const context = { push: async (batch: SourceBatch<Event>) => void pushed.push(batch), assigned: () => {} } as unknown as SourceContext<Event>;
+  const prepare = async (key: string) => {
+    prepared.push(key);
+    return resumeFrom?.get(key);
+  };
+  const context = { push: async (batch: SourceBatch<Event>) => void pushed.push(batch), assigned: () => {}, prepare } as unknown as SourceContext<Event>;
   await source.start(context);
   const offsets = () => pushed.flatMap((b) => b.records.map((r) => Number(r.offset)));
-  return { source, deliver, offsets, staleAfter };
+  return { source, deliver, offsets, staleAfter, reassign, prepared };
 }
 
 test('records delivered again after a rejoin (fetch from the committed offset) are not processed twice', async () => {
@@ -72,6 +79,21 @@ test('records a resumed checkpoint covers are skipped, later ones pass', async (
   await deliver(0, [1, 2, 3, 4]);
   await deliver(1, [0, 1]);
   assert.deepEqual(offsets(), [3, 4, 0, 1]);
+  await source.stop();
+});
+
+test('a partition revoked and assigned again is prepared again and resumes from its checkpoint, not from where this process was', async () => {
+  const resumeFrom = new Map([['t:0', 0n]]);
+  const { source, deliver, offsets, reassign, prepared } = await startSource(resumeFrom);
+  reassign([0, 1]);
+  await deliver(0, [0, 1, 2, 3, 4]);
+  await deliver(0, [2, 3, 4, 5]); // a rejoin that keeps t:0: already handed over, skipped
+  reassign([1]); // t:0 moves to another instance, which checkpoints it at offset 3 ...
+  reassign([0, 1]); // ... and comes back
+  resumeFrom.set('t:0', 3n);
+  await deliver(0, [2, 3, 4, 5, 6]);
+  assert.deepEqual(offsets(), [0, 1, 2, 3, 4, 5, 3, 4, 5, 6]);
+  assert.deepEqual(prepared, ['t:0', 't:0']);
   await source.stop();
 });
 
