@@ -7,7 +7,8 @@
 export { defineTopology, type TopologyDefinition, type PipelineOutputs } from './topology/define-topology.ts';
 export { runOnArray, type ArrayRunResult, type ArrayRunOptions } from './topology/run-on-array.ts';
 export { loadConfig, type EngineConfig } from './topology/config.ts';
-export { Engine, type EngineOptions, type EngineStats } from './runtime/engine.ts';
+export { Engine, type EngineOptions } from './runtime/engine.ts';
+export type { EngineStats } from './runtime/engine-stats.ts';
 
 // Records and errors
 export type { Batch, StreamRecord, DeadLetter, LateRecord } from './core/batch.ts';

@@ -14,6 +14,8 @@ import { SinkSet } from './sink-set.ts';
 import { startTables, type RunningTables } from './tables.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import { PartitionTasks } from './partition-tasks.ts';
+import { BatchRouter } from './batch-router.ts';
+import type { EngineStats } from './engine-stats.ts';
 import { openWindowState } from './window-state.ts';
 
 export interface EngineOptions {
@@ -24,21 +26,6 @@ export interface EngineOptions {
   push?: boolean;
   /** Replaces the topology's source (tests, backfill). */
   source?: SourceSpec<unknown>;
-}
-
-export interface EngineStats {
-  /** Records fetched and not yet through the pipeline. */
-  inFlight: number;
-  /** The most that were ever in flight at once. */
-  peakInFlight: number;
-  maxInFlight: number;
-  /** Times the source had to wait for room (fetching stopped). */
-  fetchBlocked: number;
-  /** Times processing waited for a full sink. */
-  sinkWaits: number;
-  processedRecords: number;
-  watermark: number;
-  routed: Record<string, number>;
 }
 
 interface QueuedBatch {
@@ -70,12 +57,12 @@ export class Engine {
   private source!: Source<unknown>;
   private tables: RunningTables | null = null;
   private tasks!: PartitionTasks;
+  private router!: BatchRouter;
   /** Durable window state only. */
   private checkpointer: Checkpointer | null = null;
   private processLoop: Promise<void> = Promise.resolve();
   private fetchBlocked = 0;
   private sinkWaits = 0;
-  private processedRecords = 0;
   private stopping: Promise<void> | null = null;
   /** What stop() is doing now, for a shutdown that overruns its deadline. */
   private stopPhase = 'running';
@@ -127,6 +114,7 @@ export class Engine {
     this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
+    this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
     this.startIdleTicks(spec.idleTimeoutMs ?? 0);
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId });
     this.source = spec.create({
@@ -197,8 +185,11 @@ export class Engine {
         await this.sinks.whenReady();
       }
       try {
-        if (item.batch) this.process(item.batch);
-        else this.idleTick();
+        if (item.batch) this.router.process(item.batch);
+        else {
+          this.tickQueued = false;
+          this.router.idleTick();
+        }
         if (this.checkpointer?.due) await this.checkpointer.capture();
       } catch (error) {
         this.fail(error);
@@ -207,28 +198,6 @@ export class Engine {
       this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
     }
     if (this.ended && !this.stopping) await this.finishBoundedInput();
-  }
-
-  private process(sourceBatch: SourceBatch<unknown>): void {
-    const { partitionKey, token } = sourceBatch;
-    const task = this.tasks.taskFor(partitionKey);
-    if (task === null) {
-      // Fetched before its partition was revoked: the new owner processes these records.
-      token.release();
-      return;
-    }
-    // A new task, or one whose idle partition followed the topology watermark, first gets the
-    // partition's watermark alone: its records are judged late against it, as in one pass.
-    const caughtUp = task.advance(this.clock.watermarkOf(partitionKey));
-    if (caughtUp) this.sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
-    const records = task.unseen(sourceBatch.records, token.lastOffset);
-    if (records.length > 0) this.clock.observe(partitionKey, sourceBatch.maxEventTime);
-    const batch = task.process(records, sourceBatch.deadLetters, this.clock.watermarkOf(partitionKey), [token], token.lastOffset);
-    this.processedRecords += records.length;
-    this.sinks.route('raw', batch);
-    this.checkpointer?.noteProcessed(partitionKey, token.lastOffset);
-    this.metrics.watermark.set({ topology: this.topology.name }, Number.isFinite(this.clock.watermark) ? this.clock.watermark : 0);
-    token.release();
   }
 
   /**
@@ -247,27 +216,10 @@ export class Engine {
     this.idleTimer.unref();
   }
 
-  /** Gives each task whose watermark idleness advanced an empty batch carrying it, so windows close. */
-  private idleTick(): void {
-    this.tickQueued = false;
-    const watermark = this.clock.tick();
-    this.metrics.idlePartitions.set({ topology: this.topology.name }, this.clock.idlePartitions);
-    for (const task of this.tasks.all()) {
-      const batch = task.advance(this.clock.watermarkOf(task.partition));
-      if (batch) this.sinks.drainSideOutputs(batch.side, batch.acks);
-    }
-    if (Number.isFinite(watermark)) this.metrics.watermark.set({ topology: this.topology.name }, watermark);
-  }
-
   /** End of a bounded input: close every window, let async steps finish, flush sinks. */
   private async finishBoundedInput(): Promise<void> {
     try {
-      const end = this.clock.finish();
-      for (const task of this.tasks.all()) {
-        const batch = task.advance(end);
-        if (batch) this.sinks.drainSideOutputs(batch.side, batch.acks);
-      }
-      await this.tasks.complete();
+      await this.router.finish();
       await this.sinks.flush();
       this.resolveDone();
     } catch (error) {
@@ -282,7 +234,7 @@ export class Engine {
       maxInFlight: this.buffer.capacity,
       fetchBlocked: this.fetchBlocked,
       sinkWaits: this.sinkWaits,
-      processedRecords: this.processedRecords,
+      processedRecords: this.router?.processedRecords ?? 0,
       watermark: this.clock?.watermark ?? -Infinity,
       routed: Object.fromEntries(this.sinks.routed),
     };

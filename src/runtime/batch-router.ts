@@ -1,0 +1,76 @@
+import type { Batch } from '../core/batch.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { SourceBatch } from '../sources/source.ts';
+import type { Checkpointer } from './checkpointer.ts';
+import type { EventTimeClock } from './event-time-clock.ts';
+import type { PartitionTasks } from './partition-tasks.ts';
+import type { SinkSet } from './sink-set.ts';
+
+export interface BatchRouterOptions {
+  tasks: PartitionTasks;
+  clock: EventTimeClock;
+  sinks: SinkSet;
+  checkpointer: Checkpointer | null;
+  metrics: Metrics;
+  topology: string;
+}
+
+/**
+ * Moves source batches through the partition tasks, one at a time from the engine's process
+ * loop: each batch to its partition's task at the partition's watermark, its raw records and side
+ * outputs to the sinks; idleness ticks and the end of a bounded input to every task.
+ */
+export class BatchRouter {
+  processedRecords = 0;
+  private readonly options: BatchRouterOptions;
+  private readonly labels: { topology: string };
+
+  constructor(options: BatchRouterOptions) {
+    this.options = options;
+    this.labels = { topology: options.topology };
+  }
+
+  process(sourceBatch: SourceBatch<unknown>): void {
+    const { tasks, clock, sinks, checkpointer } = this.options;
+    const { partitionKey, token } = sourceBatch;
+    const task = tasks.taskFor(partitionKey);
+    if (task === null) {
+      // Fetched before its partition was revoked: the new owner processes these records.
+      token.release();
+      return;
+    }
+    // A new task, or one whose idle partition followed the topology watermark, first gets the
+    // partition's watermark alone: its records are judged late against it, as in one pass.
+    const caughtUp = task.advance(clock.watermarkOf(partitionKey));
+    if (caughtUp) sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
+    const records = task.unseen(sourceBatch.records, token.lastOffset);
+    if (records.length > 0) clock.observe(partitionKey, sourceBatch.maxEventTime);
+    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset);
+    this.processedRecords += records.length;
+    sinks.route('raw', batch);
+    checkpointer?.noteProcessed(partitionKey, token.lastOffset);
+    this.options.metrics.watermark.set(this.labels, Number.isFinite(clock.watermark) ? clock.watermark : 0);
+    token.release();
+  }
+
+  /** Gives each task whose watermark idleness advanced an empty batch carrying it, so windows close. */
+  idleTick(): void {
+    const { tasks, clock, metrics } = this.options;
+    const watermark = clock.tick();
+    metrics.idlePartitions.set(this.labels, clock.idlePartitions);
+    for (const task of tasks.all()) this.advance(task.advance(clock.watermarkOf(task.partition)));
+    if (Number.isFinite(watermark)) metrics.watermark.set(this.labels, watermark);
+  }
+
+  /** End of a bounded input: every window closes; resolves once every task's outputs completed. */
+  async finish(): Promise<void> {
+    const end = this.options.clock.finish();
+    for (const task of this.options.tasks.all()) this.advance(task.advance(end));
+    await this.options.tasks.complete();
+  }
+
+  /** Side outputs of a batch that only moved the watermark (windows it closed may emit late records). */
+  private advance(batch: Batch<unknown> | null): void {
+    if (batch) this.options.sinks.drainSideOutputs(batch.side, batch.acks);
+  }
+}
