@@ -91,7 +91,7 @@ test('fault: scale-out and SIGKILL of one of two instances in a group; partition
   assert.deepEqual(sorted(a.resumed()), movedToB, 'the survivor resumed exactly the partitions of the killed instance from their checkpoints');
 
   await assertExactCardFraudResults(ch, prefix, payments, PARTITIONS);
-  t.diagnostic(`SIGKILL of one of two instances: partitions reassigned after ${takeover.toFixed(1)} s (session timeout 30 s), all results in ClickHouse after ${recovery.toFixed(1)} s`);
+  console.log(`[fault] SIGKILL of one of two instances: its partitions reassigned after ${takeover.toFixed(1)} s (Kafka session timeout 30 s), all results in ClickHouse ${recovery.toFixed(1)} s after the kill`);
 
   a.child.kill('SIGTERM');
   assert.equal(await a.exited, 0, `clean exit on SIGTERM:\n${a.output().slice(-2000)}`);
