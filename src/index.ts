@@ -78,5 +78,6 @@ export { MemoryCheckpointStore, type PartitionCheckpoint, type CheckpointStore }
 export { RedisCheckpointStore } from './state/redis-checkpoint-store.ts';
 export { startPushServer } from './push/uws-push-server.ts';
 export type { PushServer } from './push/push-server.ts';
+export { TributaryClient, ChannelSubscription, CLOSE_CODES, type TributaryClientOptions, type SubscribeOptions, type WebSocketConstructor, type SubscriptionFilter, type DataMessage, type GapMessage } from './client/tributary-client.ts';
 export { Metrics } from './observability/metrics.ts';
 export { createLogger } from './observability/logger.ts';

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BatchHistogram } from './batch-histogram.ts';
+import { ScrapedGauge } from './scraped-gauge.ts';
 
 /**
  * The engine's Prometheus metrics. One instance per engine, each with its own registry, so tests
@@ -21,13 +23,29 @@ export class Metrics {
   readonly scoringFallbackRows = new Counter({ name: 'tributary_scoring_fallback_rows_total', help: 'Rows the model did not score that the fallback answered (reason: circuit-open or model-error)', labelNames: ['topology', 'step', 'reason'], registers: [this.registry] });
   readonly inFlightRecords = new Gauge({ name: 'tributary_in_flight_records', help: 'Records fetched and not yet processed', labelNames: ['topology'], registers: [this.registry] });
   readonly fetchBlocked = new Counter({ name: 'tributary_fetch_blocked_total', help: 'Times fetching stopped because the in-flight buffer was full', labelNames: ['topology'], registers: [this.registry] });
-  readonly watermark = new Gauge({ name: 'tributary_watermark_ms', help: 'Topology event-time watermark (epoch ms)', labelNames: ['topology'], registers: [this.registry] });
+  readonly watermark = new Gauge({ name: 'tributary_watermark_timestamp_seconds', help: 'Topology event-time watermark (Unix time in seconds)', labelNames: ['topology'], registers: [this.registry] });
   readonly idlePartitions = new Gauge({ name: 'tributary_idle_partitions', help: 'Assigned partitions excluded from the watermark as idle', labelNames: ['topology'], registers: [this.registry] });
   readonly openWindows = new Gauge({ name: 'tributary_open_windows', help: 'Open windows (key x window) held by a stateful step; bounded by TRIBUTARY_MAX_OPEN_WINDOWS', labelNames: ['topology', 'step'], registers: [this.registry] });
   readonly checkpoints = new Counter({ name: 'tributary_checkpoints_total', help: 'Checkpoints of window state and offsets saved', labelNames: ['topology'], registers: [this.registry] });
   readonly checkpointBytes = new Gauge({ name: 'tributary_checkpoint_bytes', help: 'Size of the last saved checkpoint', labelNames: ['topology'], registers: [this.registry] });
   readonly checkpointSeconds = new Histogram({ name: 'tributary_checkpoint_seconds', help: 'Time to snapshot window state (blocking) and to save a checkpoint', labelNames: ['topology', 'phase'], buckets: [0.0005, 0.002, 0.01, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'tributary_committed_offset', help: 'Last committed offset per partition', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  // Pipeline steps and outputs: counted once per batch (steps call countStep, see step-counts.ts).
+  readonly stepRecordsIn = new Counter({ name: 'tributary_step_records_in_total', help: 'Records that entered a pipeline step', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly stepRecordsOut = new Counter({ name: 'tributary_step_records_out_total', help: 'Records a pipeline step emitted', labelNames: ['topology', 'step'], registers: [this.registry] });
+  readonly outputRecords = new Counter({ name: 'tributary_output_records_total', help: "Records the pipeline emitted on an output (routed to that output's sinks)", labelNames: ['topology', 'output'], registers: [this.registry] });
+  readonly outputFreshness = new ScrapedGauge({ name: 'tributary_output_freshness_seconds', help: 'Seconds from the event time of the newest record emitted on an output to now (feature freshness for feature outputs)', labelNames: ['topology', 'output'], registers: [this.registry] });
+  readonly watermarkLag = new ScrapedGauge({ name: 'tributary_watermark_lag_seconds', help: 'Seconds from the topology event-time watermark to now', labelNames: ['topology'], registers: [this.registry] });
+  // Kafka partitions, computed when scraped (see consumer-lag.ts).
+  readonly consumerLag = new ScrapedGauge({ name: 'tributary_consumer_lag_records', help: "Records between a partition's high watermark and the next offset handed to the pipeline", labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  readonly partitionEndOffset = new ScrapedGauge({ name: 'tributary_partition_end_offset', help: "A partition's high watermark (offset of the next record produced), as last fetched or polled", labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  readonly partitionPaused = new ScrapedGauge({ name: 'tributary_partition_paused', help: '1 while fetching from an assigned partition is held back because the in-flight buffer is full (backpressure), else 0', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  // Sinks and scoring: sizes, depths, latencies.
+  readonly endToEndLatency = new BatchHistogram({ name: 'tributary_end_to_end_latency_seconds', help: 'Seconds from a row\'s event time to its acknowledgement by a sink (ws:<channel>: to its WebSocket send), per row', labelNames: ['topology', 'sink'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800], registers: [this.registry] });
+  readonly sinkBatchRows = new Histogram({ name: 'tributary_sink_batch_rows', help: 'Rows per write a sink\'s destination acknowledged', labelNames: ['topology', 'sink'], buckets: [1, 10, 100, 1000, 5000, 10000, 25000, 50000, 100000], registers: [this.registry] });
+  readonly sinkBufferedRows = new ScrapedGauge({ name: 'tributary_sink_buffered_rows', help: 'Rows a sink holds (buffered plus being written); the engine waits while a sink is full', labelNames: ['topology', 'sink'], registers: [this.registry] });
+  readonly scoringBatchRows = new Histogram({ name: 'tributary_scoring_batch_rows', help: 'Rows per model call (micro-batch)', labelNames: ['topology', 'model'], buckets: [1, 8, 32, 128, 512, 1024, 2048, 4096, 8192], registers: [this.registry] });
+  readonly modelInfo = new Gauge({ name: 'tributary_model_info', help: 'The model a score step loaded: 1 for its name and version (the sha256 prefix of the file)', labelNames: ['topology', 'step', 'model', 'version'], registers: [this.registry] });
   // Hot state (online-state sinks): degraded while the store (Redis) fails; `store` is the sink's name.
   readonly stateDegraded = new Gauge({ name: 'tributary_state_degraded', help: '1 while an online-state sink cannot write to its store (lookups are stale), else 0', labelNames: ['topology', 'store'], registers: [this.registry] });
   readonly stateDegradedSeconds = new Counter({ name: 'tributary_state_degraded_seconds_total', help: 'Time an online-state sink spent degraded', labelNames: ['topology', 'store'], registers: [this.registry] });
@@ -37,8 +55,23 @@ export class Metrics {
   readonly statePendingKeys = new Gauge({ name: 'tributary_state_pending_keys', help: 'Keys whose latest value an online-state sink has not written yet', labelNames: ['topology', 'store'], registers: [this.registry] });
   readonly wsClients = new Gauge({ name: 'tributary_websocket_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsMessages = new Counter({ name: 'tributary_websocket_messages_total', help: 'Messages published to WebSocket channels', labelNames: ['channel'], registers: [this.registry] });
+  // WebSocket delivery (src/push/): fan-out, slow clients, disconnects. Counted per channel where one applies.
+  readonly wsDelivered = new Counter({ name: 'tributary_websocket_delivered_messages_total', help: 'Data frames handed to client sockets (one per client per item)', labelNames: ['channel'], registers: [this.registry] });
+  readonly wsSentBytes = new Counter({ name: 'tributary_websocket_sent_bytes_total', help: 'Bytes of data frames handed to client sockets', labelNames: ['channel'], registers: [this.registry] });
+  readonly wsConflated = new Counter({ name: 'tributary_websocket_conflated_messages_total', help: 'Pending data frames of a slow client replaced by a newer item with the same key', labelNames: ['channel'], registers: [this.registry] });
+  readonly wsDropped = new Counter({ name: 'tributary_websocket_dropped_messages_total', help: 'Data frames never delivered (reason: disconnect = pending when the client went away, backpressure = refused by the socket at its hard limit)', labelNames: ['channel', 'reason'], registers: [this.registry] });
+  readonly wsDisconnects = new Counter({ name: 'tributary_websocket_disconnects_total', help: 'Closed WebSocket connections by reason (client, slow_consumer, rate_limited, token_expired, shutdown, too_big, idle_timeout, abnormal)', labelNames: ['reason'], registers: [this.registry] });
+  readonly wsRejectedUpgrades = new Counter({ name: 'tributary_websocket_rejected_upgrades_total', help: 'WebSocket upgrades refused with 401/403 (reason: origin, token_missing, malformed, bad_signature, expired, not_yet_valid, invalid_claims)', labelNames: ['reason'], registers: [this.registry] });
+  readonly wsProtocolErrors = new Counter({ name: 'tributary_websocket_protocol_errors_total', help: 'Error frames sent to clients, by error code', labelNames: ['code'], registers: [this.registry] });
+  readonly wsSlowClients = new Gauge({ name: 'tributary_websocket_slow_clients', help: 'Clients currently behind (socket buffer over the soft limit, or frames pending)', registers: [this.registry] });
+  readonly wsBufferBytes = new Gauge({ name: 'tributary_websocket_buffer_bytes', help: 'Bytes held for WebSocket delivery (buffer: replay, snapshot, pending, socket)', labelNames: ['buffer'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters, which `promtool check metrics` rejects; the same counts are
+      // in nodejs_active_handles, nodejs_active_requests and nodejs_active_resources (by type).
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    }
   }
 }

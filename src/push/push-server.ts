@@ -1,11 +1,15 @@
 /**
- * Live results to dashboards. Implemented with uWebSockets.js (push/uws-push-server.ts).
- * Protocol: the client sends {"type":"subscribe","channel":"fraud"}; the server sends
- * {"type":"data","channel":"fraud","data":{...}} for each published item.
+ * Live results to dashboards. Implemented with uWebSockets.js (push/uws-push-server.ts); the
+ * protocol (subscribe with filters, snapshot, resume by sequence number, heartbeats) is described
+ * in docs/websocket-protocol.md and typed in push/wire-types.ts.
  */
 export interface PushServer {
   readonly port: number;
-  /** Publishes each item as one data message on the channel. */
-  publish(channel: string, items: readonly unknown[]): void;
+  /**
+   * Publishes each item as one data frame on the channel, numbered by the channel's sequence.
+   * `keys[i]` is item i's key (filters by key, snapshot of the latest item per key, conflation for
+   * slow clients); items without a key are never conflated and are not in snapshots.
+   */
+  publish(channel: string, items: readonly unknown[], keys?: readonly (string | undefined)[]): void;
   close(): Promise<void>;
 }

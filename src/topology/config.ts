@@ -24,6 +24,18 @@ export interface EngineConfig {
   maxOpenWindows: number;
   /** SIGTERM/SIGINT: how long draining, flushing and committing may take before the process gives up (exit code 3). */
   shutdownTimeoutMs: number;
+  /** WebSocket settings from TRIBUTARY_WS_*; present only when one is set (the push server has the defaults). */
+  websocket?: WebSocketConfig;
+}
+
+/** What TRIBUTARY_WS_* set; each field is a startPushServer option of the same name. */
+export interface WebSocketConfig {
+  auth?: { secret?: string; origins?: string[] };
+  heartbeatIntervalMs?: number;
+  replay?: { items: number };
+  snapshot?: { keys: number };
+  rateLimit?: { messagesPerSecond: number };
+  slowClient?: { maxBehindMs: number };
 }
 
 const FIELDS = {
@@ -37,6 +49,13 @@ const FIELDS = {
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 5000',
   TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: 'a positive number of milliseconds, e.g. 30000',
+  TRIBUTARY_WS_SECRET: 'a random secret of at least 32 characters, e.g. TRIBUTARY_WS_SECRET=$(openssl rand -hex 32) (unset it to turn WebSocket authentication off)',
+  TRIBUTARY_WS_ORIGINS: 'comma-separated origins allowed to open WebSockets, e.g. TRIBUTARY_WS_ORIGINS=https://dash.example.com,http://localhost:8080 (unset: any origin)',
+  TRIBUTARY_WS_HEARTBEAT_MS: 'milliseconds between WebSocket heartbeats, at least 100, e.g. 10000',
+  TRIBUTARY_WS_REPLAY_ITEMS: 'items per channel kept for resuming clients, at least 1, e.g. 10000',
+  TRIBUTARY_WS_SNAPSHOT_KEYS: 'keys per channel in the subscribe snapshot, 0 to turn it off, e.g. 10000',
+  TRIBUTARY_WS_MESSAGES_PER_SECOND: 'messages per second one WebSocket client may send, at least 1, e.g. 20',
+  TRIBUTARY_WS_SLOW_CLIENT_MS: 'milliseconds a WebSocket client may stay behind before it is disconnected, at least 100, e.g. 10000',
 } as const;
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
@@ -65,7 +84,46 @@ const schema = z.object({
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000),
   TRIBUTARY_MAX_OPEN_WINDOWS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000_000),
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(30_000),
+  TRIBUTARY_WS_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  TRIBUTARY_WS_ORIGINS: z
+    .string()
+    .transform((text) => text.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .refine((origins) => origins.length > 0 && origins.every(isOrigin), 'expected scheme://host[:port] entries without a path')
+    .optional(),
+  TRIBUTARY_WS_HEARTBEAT_MS: wholeNumber(100).optional(),
+  TRIBUTARY_WS_REPLAY_ITEMS: wholeNumber(1).optional(),
+  TRIBUTARY_WS_SNAPSHOT_KEYS: wholeNumber(0).optional(),
+  TRIBUTARY_WS_MESSAGES_PER_SECOND: wholeNumber(1).optional(),
+  TRIBUTARY_WS_SLOW_CLIENT_MS: wholeNumber(100).optional(),
 });
+
+function wholeNumber(min: number) {
+  return z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().min(min));
+}
+
+function isOrigin(text: string): boolean {
+  try {
+    return new URL(text).origin === text.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** The TRIBUTARY_WS_* settings that are set, or undefined when none is. */
+function websocketConfig(values: z.infer<typeof schema>): WebSocketConfig | undefined {
+  const config: WebSocketConfig = {};
+  if (values.TRIBUTARY_WS_SECRET !== undefined || values.TRIBUTARY_WS_ORIGINS !== undefined) {
+    config.auth = {};
+    if (values.TRIBUTARY_WS_SECRET !== undefined) config.auth.secret = values.TRIBUTARY_WS_SECRET;
+    if (values.TRIBUTARY_WS_ORIGINS !== undefined) config.auth.origins = values.TRIBUTARY_WS_ORIGINS;
+  }
+  if (values.TRIBUTARY_WS_HEARTBEAT_MS !== undefined) config.heartbeatIntervalMs = values.TRIBUTARY_WS_HEARTBEAT_MS;
+  if (values.TRIBUTARY_WS_REPLAY_ITEMS !== undefined) config.replay = { items: values.TRIBUTARY_WS_REPLAY_ITEMS };
+  if (values.TRIBUTARY_WS_SNAPSHOT_KEYS !== undefined) config.snapshot = { keys: values.TRIBUTARY_WS_SNAPSHOT_KEYS };
+  if (values.TRIBUTARY_WS_MESSAGES_PER_SECOND !== undefined) config.rateLimit = { messagesPerSecond: values.TRIBUTARY_WS_MESSAGES_PER_SECOND };
+  if (values.TRIBUTARY_WS_SLOW_CLIENT_MS !== undefined) config.slowClient = { maxBehindMs: values.TRIBUTARY_WS_SLOW_CLIENT_MS };
+  return Object.keys(config).length === 0 ? undefined : config;
+}
 
 /** Reads and validates the environment; the error names the variable and how to fix it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -76,12 +134,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     const field = String(issue.path[0] ?? 'environment');
     const given = present[field];
     const fix = FIELDS[field as keyof typeof FIELDS] ?? 'see README "Configuration"';
-    throw new ConfigError(field, `${JSON.stringify(given)} is invalid (${issue.message})`, fix);
+    // Secrets never appear in the message (it is logged).
+    const shown = field === 'TRIBUTARY_WS_SECRET' ? 'the value' : JSON.stringify(given);
+    throw new ConfigError(field, `${shown} is invalid (${issue.message})`, fix);
   }
   const values = parsed.data;
   if (values.TRIBUTARY_WINDOW_STATE === 'redis' && !values.REDIS_URL) {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', 'durable window state "redis" needs a Redis server, but REDIS_URL is not set', 'set REDIS_URL=redis://127.0.0.1:6379, or unset TRIBUTARY_WINDOW_STATE to keep windows in memory');
   }
+  const websocket = websocketConfig(values);
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -97,5 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     checkpointIntervalMs: values.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
     maxOpenWindows: values.TRIBUTARY_MAX_OPEN_WINDOWS,
     shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
+    // Only when set, so configurations without WebSocket settings stay as they were.
+    ...(websocket === undefined ? {} : { websocket }),
   };
 }

@@ -1,106 +1,34 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket, type RawData } from 'ws';
 import { ConfigError, TributaryError } from '../../src/core/errors.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
 import { MAX_CHANNELS_PER_CLIENT } from '../../src/push/channel-sockets.ts';
 import { PROTOCOL_ERRORS } from '../../src/push/protocol.ts';
-import { type RunningPushServer, startPushServer } from '../../src/push/uws-push-server.ts';
+import { TestClient, withServer } from './ws-test-client.ts';
 
-/** A real `ws` client that queues every text frame so tests can await them in order. */
-class TestClient {
-  private readonly queue: string[] = [];
-  private waiter: ((text: string) => void) | undefined;
-  readonly closed: Promise<number>;
 
-  private constructor(readonly socket: WebSocket) {
-    socket.on('message', (data: RawData) => this.push(data.toString()));
-    this.closed = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
-  }
-
-  static async connect(server: RunningPushServer): Promise<TestClient> {
-    const socket = new WebSocket(`${server.url.replace('http:', 'ws:')}/ws`);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
-    return new TestClient(socket);
-  }
-
-  send(frame: unknown): void {
-    this.socket.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
-  }
-
-  /** The next text frame as sent (raw JSON). */
-  nextRaw(): Promise<string> {
-    const queued = this.queue.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    return new Promise((resolve) => (this.waiter = resolve));
-  }
-
-  async next(): Promise<unknown> {
-    return JSON.parse(await this.nextRaw());
-  }
-
-  async subscribe(channel: string): Promise<void> {
-    this.send({ type: 'subscribe', channel });
-    assert.deepEqual(await this.next(), { type: 'subscribed', channel });
-  }
-
-  /**
-   * Proves nothing else was queued for this client: frames on one socket arrive in order, so the
-   * reply to a probe sent now comes after anything published before it.
-   */
-  async expectNothingPending(): Promise<void> {
-    this.send({ type: 'probe' });
-    assert.deepEqual(await this.next(), { type: 'error', error: PROTOCOL_ERRORS.unknownType });
-  }
-
-  close(): Promise<number> {
-    this.socket.close();
-    return this.closed;
-  }
-
-  private push(text: string): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    if (waiter) waiter(text);
-    else this.queue.push(text);
-  }
-}
-
-async function withServer(
-  run: (server: RunningPushServer, metrics: Metrics) => Promise<void>,
-  options: { maxPayloadLength?: number } = {},
-): Promise<void> {
-  const metrics = new Metrics();
-  const server = await startPushServer({ port: 0, host: '127.0.0.1', logger: silentLogger, metrics, ...options });
-  try {
-    await run(server, metrics);
-  } finally {
-    await server.close();
-  }
-}
-
-test('subscribe is acknowledged', () =>
+test('subscribe is acknowledged with the sequence number and epoch, then synced', () =>
   withServer(async (server) => {
     const client = await TestClient.connect(server);
     client.send({ type: 'subscribe', channel: 'fraud' });
-    assert.equal(await client.nextRaw(), '{"type":"subscribed","channel":"fraud"}');
+    assert.equal(await client.nextRaw(), `{"type":"subscribed","channel":"fraud","seq":0,"epoch":"${server.epoch}","heartbeatMs":10000,"protocol":1}`);
+    assert.equal(await client.nextRaw(), '{"type":"synced","channel":"fraud","seq":0}');
+    await client.expectNothingPending();
     await client.close();
   }));
 
-test('published items arrive as exact data messages, in order', () =>
+test('published items arrive as exact data messages with sequence numbers, in order', () =>
   withServer(async (server) => {
     const client = await TestClient.connect(server);
-    await client.subscribe('fraud');
-    server.publish('fraud', [{ cardId: 'c1', probability: 0.91 }, { cardId: 'c2', probability: 0.05 }, 'text', 7, null]);
-    assert.equal(await client.nextRaw(), '{"type":"data","channel":"fraud","data":{"cardId":"c1","probability":0.91}}');
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: { cardId: 'c2', probability: 0.05 } });
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: 'text' });
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: 7 });
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: null });
+    await client.subscribeSynced('fraud');
+    server.publish('fraud', [{ cardId: 'c1', probability: 0.91 }, { cardId: 'c2', probability: 0.05 }, 'text', 7, null, undefined]);
+    server.publish('fraud', [{ id: 7 }], ['card-"7"']);
+    assert.equal(await client.nextRaw(), '{"type":"data","channel":"fraud","seq":1,"data":{"cardId":"c1","probability":0.91}}');
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 2, data: { cardId: 'c2', probability: 0.05 } });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 3, data: 'text' });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 4, data: 7 });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 5, data: null });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 6, data: null });
+    assert.equal(await client.nextRaw(), '{"type":"data","channel":"fraud","seq":7,"key":"card-\\"7\\"","data":{"id":7}}');
     await client.expectNothingPending();
     await client.close();
   }));
@@ -110,12 +38,12 @@ test('a client gets nothing from channels it has not subscribed to', () =>
     const fraud = await TestClient.connect(server);
     const other = await TestClient.connect(server);
     const idle = await TestClient.connect(server);
-    await fraud.subscribe('fraud');
-    await other.subscribe('other');
+    await fraud.subscribeSynced('fraud');
+    await other.subscribeSynced('other');
     server.publish('fraud', [{ id: 1 }]);
     server.publish('other', [{ id: 2 }]);
-    assert.deepEqual(await fraud.next(), { type: 'data', channel: 'fraud', data: { id: 1 } });
-    assert.deepEqual(await other.next(), { type: 'data', channel: 'other', data: { id: 2 } });
+    assert.deepEqual(await fraud.next(), { type: 'data', channel: 'fraud', seq: 1, data: { id: 1 } });
+    assert.deepEqual(await other.next(), { type: 'data', channel: 'other', seq: 1, data: { id: 2 } });
     await Promise.all([fraud.expectNothingPending(), other.expectNothingPending(), idle.expectNothingPending()]);
     await Promise.all([fraud.close(), other.close(), idle.close()]);
   }));
@@ -123,87 +51,101 @@ test('a client gets nothing from channels it has not subscribed to', () =>
 test('unsubscribe stops delivery on that channel only', () =>
   withServer(async (server) => {
     const client = await TestClient.connect(server);
-    await client.subscribe('fraud');
-    await client.subscribe('alerts');
+    await client.subscribeSynced('fraud');
+    await client.subscribeSynced('alerts');
     server.publish('fraud', [{ id: 1 }]);
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: { id: 1 } });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 1, data: { id: 1 } });
     client.send({ type: 'unsubscribe', channel: 'fraud' });
     assert.deepEqual(await client.next(), { type: 'unsubscribed', channel: 'fraud' });
     server.publish('fraud', [{ id: 2 }]);
     server.publish('alerts', [{ id: 3 }]);
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'alerts', data: { id: 3 } });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'alerts', seq: 1, data: { id: 3 } });
     await client.expectNothingPending();
     await client.close();
   }));
 
-test('bad frames get error frames and the connection stays usable', () =>
-  withServer(async (server) => {
+test('bad frames get error frames with a code, and the connection stays usable', () =>
+  withServer(async (server, metrics) => {
     const client = await TestClient.connect(server);
-    const cases: Array<[frame: unknown, error: string]> = [
-      ['{not json', PROTOCOL_ERRORS.malformedJson],
-      ['', PROTOCOL_ERRORS.malformedJson],
-      ['[1,2]', PROTOCOL_ERRORS.notAnObject],
-      ['null', PROTOCOL_ERRORS.notAnObject],
-      ['"subscribe"', PROTOCOL_ERRORS.notAnObject],
-      [{ type: 'publish', channel: 'fraud' }, PROTOCOL_ERRORS.unknownType],
-      [{ channel: 'fraud' }, PROTOCOL_ERRORS.unknownType],
-      [{ type: 'subscribe' }, PROTOCOL_ERRORS.invalidChannel],
-      [{ type: 'subscribe', channel: '' }, PROTOCOL_ERRORS.invalidChannel],
-      [{ type: 'subscribe', channel: 42 }, PROTOCOL_ERRORS.invalidChannel],
-      [{ type: 'subscribe', channel: 'fraud/#' }, PROTOCOL_ERRORS.invalidChannel],
-      [{ type: 'subscribe', channel: 'x'.repeat(65) }, PROTOCOL_ERRORS.invalidChannel],
-      [{ type: 'unsubscribe', channel: 'a b' }, PROTOCOL_ERRORS.invalidChannel],
-      [Buffer.from('{"type":"subscribe","channel":"fraud"}'), PROTOCOL_ERRORS.binary],
-      [Buffer.from([0xff, 0x00, 0x13]), PROTOCOL_ERRORS.binary],
+    const cases: Array<[frame: unknown, code: keyof typeof PROTOCOL_ERRORS, channel?: string]> = [
+      ['{not json', 'malformed_json'],
+      ['', 'malformed_json'],
+      ['[1,2]', 'not_an_object'],
+      ['null', 'not_an_object'],
+      ['"subscribe"', 'not_an_object'],
+      [{ type: 'publish', channel: 'fraud' }, 'unknown_type'],
+      [{ channel: 'fraud' }, 'unknown_type'],
+      [{ type: 'subscribe' }, 'invalid_channel'],
+      [{ type: 'subscribe', channel: '' }, 'invalid_channel'],
+      [{ type: 'subscribe', channel: 42 }, 'invalid_channel'],
+      [{ type: 'subscribe', channel: 'fraud/#' }, 'invalid_channel'],
+      [{ type: 'subscribe', channel: 'x'.repeat(65) }, 'invalid_channel'],
+      [{ type: 'unsubscribe', channel: 'a b' }, 'invalid_channel'],
+      [{ type: 'subscribe', channel: 'fraud', resumeFrom: -1 }, 'invalid_resume', 'fraud'],
+      [{ type: 'subscribe', channel: 'fraud', resumeFrom: 1.5 }, 'invalid_resume', 'fraud'],
+      [{ type: 'subscribe', channel: 'fraud', resumeFrom: '3' }, 'invalid_resume', 'fraud'],
+      [{ type: 'subscribe', channel: 'fraud', resumeFrom: 3, epoch: 7 }, 'invalid_resume', 'fraud'],
+      [Buffer.from('{"type":"subscribe","channel":"fraud"}'), 'binary_frame'],
+      [Buffer.from([0xff, 0x00, 0x13]), 'binary_frame'],
     ];
-    for (const [frame, error] of cases) {
+    for (const [frame, code, channel] of cases) {
       client.send(frame);
-      assert.deepEqual(await client.next(), { type: 'error', error }, `reply to ${String(frame)}`);
+      const expected = channel === undefined ? { type: 'error', code, error: PROTOCOL_ERRORS[code] } : { type: 'error', code, error: PROTOCOL_ERRORS[code], channel };
+      assert.deepEqual(await client.next(), expected, `reply to ${String(frame)}`);
     }
-    await client.subscribe('x'.repeat(64));
-    await client.subscribe('fraud');
+    client.send({ type: 'subscribe', channel: 'fraud', filter: { min: { probability: 'high' } } });
+    assert.deepEqual(await client.next(), { type: 'error', code: 'invalid_filter', error: 'invalid filter: filter.min.probability must be a finite number', channel: 'fraud' });
+    await client.subscribeSynced('x'.repeat(64));
+    await client.subscribeSynced('fraud');
     server.publish('fraud', [{ ok: true }]);
-    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', data: { ok: true } });
+    assert.deepEqual(await client.next(), { type: 'data', channel: 'fraud', seq: 1, data: { ok: true } });
+    const errors = (await metrics.wsProtocolErrors.get()).values;
+    assert.equal(errors.find((v) => v.labels.code === 'invalid_channel')?.value, 6);
+    assert.equal(errors.find((v) => v.labels.code === 'binary_frame')?.value, 2);
     await client.close();
   }));
 
 test('one connection may hold at most MAX_CHANNELS_PER_CLIENT subscriptions', () =>
   withServer(async (server) => {
     const client = await TestClient.connect(server);
-    for (let i = 0; i < MAX_CHANNELS_PER_CLIENT; i++) await client.subscribe(`ch-${i}`);
+    for (let i = 0; i < MAX_CHANNELS_PER_CLIENT; i++) await client.subscribeSynced(`ch-${i}`);
     client.send({ type: 'subscribe', channel: 'one-too-many' });
-    assert.deepEqual(await client.next(), { type: 'error', error: PROTOCOL_ERRORS.tooManyChannels });
-    await client.subscribe('ch-0'); // already held: still acknowledged
+    assert.deepEqual(await client.next(), { type: 'error', code: 'too_many_channels', error: PROTOCOL_ERRORS.too_many_channels, channel: 'one-too-many' });
+    await client.subscribeSynced('ch-0'); // already held: still acknowledged
     client.send({ type: 'unsubscribe', channel: 'ch-1' });
     assert.deepEqual(await client.next(), { type: 'unsubscribed', channel: 'ch-1' });
-    await client.subscribe('one-too-many');
+    await client.subscribeSynced('one-too-many');
     await client.close();
   }));
 
 test('random garbage never takes the server down', () =>
-  withServer(async (server) => {
-    const client = await TestClient.connect(server);
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-    for (let i = 0; i < 300; i++) {
-      const bytes = Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256)));
-      // Text frames must be valid UTF-8 (RFC 6455), so garbage text goes through a lossy decode.
-      client.send(i % 2 === 0 ? bytes : bytes.toString('utf8'));
-      const reply = (await client.next()) as { type: string };
-      assert.equal(reply.type, 'error');
-    }
-    await client.subscribe('fraud');
-    await client.close();
-  }));
+  withServer(
+    async (server) => {
+      const client = await TestClient.connect(server);
+      let seed = 7;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      for (let i = 0; i < 300; i++) {
+        const bytes = Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256)));
+        // Text frames must be valid UTF-8 (RFC 6455), so garbage text goes through a lossy decode.
+        client.send(i % 2 === 0 ? bytes : bytes.toString('utf8'));
+        const reply = await client.next<{ type: string; code: string }>();
+        assert.equal(reply.type, 'error');
+        assert.ok(reply.code in PROTOCOL_ERRORS, reply.code);
+      }
+      await client.subscribeSynced('fraud');
+      await client.close();
+    },
+    { rateLimit: { messagesPerSecond: 1000, burst: 1000 } },
+  ));
 
 test('a frame over maxPayloadLength closes only that connection', () =>
   withServer(
     async (server) => {
       const big = await TestClient.connect(server);
       big.send(JSON.stringify({ type: 'subscribe', channel: 'fraud', pad: 'x'.repeat(2048) }));
-      assert.equal(await big.closed, 1006);
+      assert.equal((await big.closed).code, 1006);
       const next = await TestClient.connect(server);
-      await next.subscribe('fraud');
+      await next.subscribeSynced('fraud');
       await next.close();
     },
     { maxPayloadLength: 1024 },
@@ -212,7 +154,7 @@ test('a frame over maxPayloadLength closes only that connection', () =>
 test('50 clients each receive all 1,000 items exactly, in order', () =>
   withServer(async (server, metrics) => {
     const clients = await Promise.all(Array.from({ length: 50 }, () => TestClient.connect(server)));
-    await Promise.all(clients.map((c) => c.subscribe('fraud')));
+    await Promise.all(clients.map((c) => c.subscribeSynced('fraud')));
     assert.equal((await metrics.wsClients.get()).values[0]?.value, 50);
 
     const ids = Array.from({ length: 1000 }, (_, id) => id);
@@ -223,9 +165,10 @@ test('50 clients each receive all 1,000 items exactly, in order', () =>
       clients.map(async (client) => {
         const got: number[] = [];
         for (let i = 0; i < ids.length; i++) {
-          const message = (await client.next()) as { type: string; channel: string; data: { id: number; cardId: string } };
+          const message = await client.next<{ type: string; channel: string; seq: number; data: { id: number; cardId: string } }>();
           assert.equal(message.type, 'data');
           assert.equal(message.channel, 'fraud');
+          assert.equal(message.seq, i + 1);
           assert.equal(message.data.cardId, `card-${message.data.id % 37}`);
           got.push(message.data.id);
         }
@@ -243,7 +186,7 @@ test('50 clients each receive all 1,000 items exactly, in order', () =>
 test('publish rejects invalid channel names and unserialisable batches, sending nothing', () =>
   withServer(async (server, metrics) => {
     const client = await TestClient.connect(server);
-    await client.subscribe('fraud');
+    await client.subscribeSynced('fraud');
     assert.throws(() => server.publish('fraud/#', [{}]), ConfigError);
     assert.throws(
       () => server.publish('fraud', [{ id: 1 }, { id: 2n }]),

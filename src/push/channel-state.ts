@@ -1,0 +1,58 @@
+import { LatestByKey, type LogEntry, ReplayBuffer } from './channel-log.ts';
+import { dataFrame, dataFramePrefix } from './frames.ts';
+import type { Subscription } from './session.ts';
+
+export interface ChannelBounds {
+  replayItems: number;
+  replayBytes: number;
+  snapshotKeys: number;
+  snapshotBytes: number;
+}
+
+/**
+ * One channel: its sequence numbers, its memory of past items, and who listens. Unfiltered
+ * subscribers that keep up sit in uWS's topic of the same name (C++ fan-out); everyone else
+ * (filtered, or catching up, or behind) is served from JS.
+ */
+export class ChannelState {
+  /** Sequence number of the last published item; 0 before the first. */
+  seq = 0;
+  readonly replay: ReplayBuffer;
+  readonly latest: LatestByKey;
+  readonly topicSubscribers = new Set<Subscription>();
+  readonly directSubscribers = new Set<Subscription>();
+  private readonly prefix: string;
+
+  constructor(
+    readonly name: string,
+    bounds: ChannelBounds,
+  ) {
+    this.replay = new ReplayBuffer(bounds.replayItems, bounds.replayBytes);
+    this.latest = new LatestByKey(bounds.snapshotKeys, bounds.snapshotBytes);
+    this.prefix = dataFramePrefix(name);
+  }
+
+  get subscriberCount(): number {
+    return this.topicSubscribers.size + this.directSubscribers.size;
+  }
+
+  /** Numbers an item already serialised as `json` and remembers it. */
+  append(json: string, key: string | undefined, value: unknown): LogEntry {
+    this.seq += 1;
+    const frame = dataFrame(this.prefix, this.seq, key, json);
+    const entry: LogEntry = { seq: this.seq, key, frame, bytes: Buffer.byteLength(frame), value };
+    this.replay.push(entry);
+    if (key !== undefined && this.latest.maxKeys > 0) this.latest.set(key, entry);
+    return entry;
+  }
+
+  /** Oldest sequence number a resuming client can still get (seq + 1 when nothing is held). */
+  oldestReplayable(): number {
+    return this.replay.oldestSeq() ?? this.seq + 1;
+  }
+
+  /** Nothing published and nobody listening: the state can go (client-chosen names must not pile up). */
+  isDisposable(): boolean {
+    return this.seq === 0 && this.subscriberCount === 0;
+  }
+}

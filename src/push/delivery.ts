@@ -1,0 +1,203 @@
+import type { LogEntry } from './channel-log.ts';
+import type { ChannelState } from './channel-state.ts';
+import type { PushMetrics } from './push-metrics.ts';
+import type { PushSettings } from './push-options.ts';
+import type { ClientSession, ServerCloseReason, Subscription } from './session.ts';
+import { CLOSE_CODES } from './wire-types.ts';
+
+/** uWS WebSocket.send results: 0 buffered (backpressure), 1 written, 2 dropped (past the hard limit). */
+const SEND_BACKPRESSURE = 0;
+const SEND_DROPPED = 2;
+
+/** The pending-queue slot of a catch-up's closing `synced` frame (keys are 'k…', replayed items '#…'). */
+export const SYNCED_SLOT = 'synced';
+
+const CLOSE: Record<Exclude<ServerCloseReason, 'shutdown'>, [code: number, text: string]> = {
+  slow_consumer: [CLOSE_CODES.slowConsumer, 'too slow: send buffer limit'],
+  rate_limited: [CLOSE_CODES.rateLimited, 'message rate limit exceeded'],
+  token_expired: [CLOSE_CODES.tokenExpired, 'token expired'],
+};
+
+/**
+ * The slow-client policy. A client whose socket buffer (uWS getBufferedAmount) passes the soft limit
+ * is "congested": it leaves the uWS topics and new items wait in its pending queues, one per key
+ * (conflation: a newer item replaces the pending one), flushed when uWS reports `drain`. A client
+ * that stays behind too long, or whose pending frames pass their bound, is closed with 4008.
+ * Sessions are never ended mid-iteration: `condemn` marks them and `reap` ends them afterwards.
+ */
+export class Delivery {
+  totalPendingBytes = 0;
+  totalPendingFrames = 0;
+  private condemned: ClientSession[] = [];
+
+  constructor(
+    private readonly settings: PushSettings,
+    private readonly metrics: PushMetrics,
+    private readonly sessions: ReadonlySet<ClientSession>,
+    /** Called for a condemned session before its socket is ended: forget its subscriptions. */
+    private readonly detach: (session: ClientSession) => void,
+  ) {}
+
+  /** A control frame (ack, error, gap): sent at once, never queued, so it is never conflated away. */
+  sendControl(session: ClientSession, frame: string): void {
+    if (session.live) this.write(session, frame);
+  }
+
+  /** One item for one subscriber that passed its filter. */
+  deliver(sub: Subscription, entry: LogEntry): void {
+    const session = sub.session;
+    if (!session.live) return;
+    if (session.congested || sub.pending.size > 0) {
+      this.enqueue(sub, entry, true);
+      return;
+    }
+    this.sendData(session, entry, sub.channel.name);
+  }
+
+  /** Queues a frame; `conflate` lets it replace a pending frame with the same key. */
+  enqueue(sub: Subscription, entry: LogEntry, conflate: boolean, slot = conflate && entry.key !== undefined ? `k${entry.key}` : `#${entry.seq}`): void {
+    const session = sub.session;
+    if (!session.live) return;
+    const previous = sub.pending.get(slot);
+    if (previous !== undefined) {
+      sub.pending.delete(slot); // re-inserted below, at the end: pending stays in sequence order
+      this.unaccount(session, previous);
+      this.metrics.channel(sub.channel.name).conflated();
+    }
+    sub.pending.set(slot, entry);
+    session.pendingFrames += 1;
+    session.pendingBytes += entry.bytes;
+    this.totalPendingFrames += 1;
+    this.totalPendingBytes += entry.bytes;
+    session.behindSince ??= Date.now();
+    if (session.pendingBytes > this.settings.maxPendingBytes) this.condemn(session, 'slow_consumer');
+    else if (this.totalPendingBytes > this.settings.maxTotalPendingBytes) this.condemnLargest();
+  }
+
+  /**
+   * Sends pending frames while the socket buffer stays under the soft limit. Once everything is
+   * out, the client keeps up again: unfiltered subscriptions go back to the uWS topic.
+   */
+  flush(session: ClientSession): void {
+    if (!session.live) return;
+    const soft = this.settings.softBufferBytes;
+    if (session.ws.getBufferedAmount() > soft) {
+      this.markCongested(session);
+      return;
+    }
+    for (const sub of session.subscriptions.values()) {
+      if (sub.pending.size === 0) continue;
+      for (const [slot, entry] of sub.pending) {
+        sub.pending.delete(slot);
+        this.unaccount(session, entry);
+        if (slot === SYNCED_SLOT) this.write(session, entry.frame);
+        else this.sendData(session, entry, sub.channel.name);
+        if (!session.live) return;
+        if (session.ws.getBufferedAmount() > soft) {
+          this.markCongested(session);
+          return;
+        }
+      }
+    }
+    session.congested = false;
+    session.behindSince = undefined;
+    for (const sub of session.subscriptions.values()) if (sub.topicEligible && !sub.onTopic) this.promote(sub);
+  }
+
+  /** Moves the client's topic subscriptions to JS delivery; new items queue from now on. */
+  markCongested(session: ClientSession): void {
+    if (session.congested || !session.live) return;
+    session.congested = true;
+    session.behindSince ??= Date.now();
+    for (const sub of session.subscriptions.values()) if (sub.onTopic) this.demote(sub);
+  }
+
+  /** After topic publishes: clients whose buffers passed the soft limit become congested. */
+  checkTopicSubscribers(channel: ChannelState): void {
+    const soft = this.settings.softBufferBytes;
+    for (const sub of channel.topicSubscribers) {
+      if (sub.session.ws.getBufferedAmount() > soft) this.markCongested(sub.session);
+    }
+  }
+
+  promote(sub: Subscription): void {
+    sub.session.ws.subscribe(sub.channel.name);
+    sub.onTopic = true;
+    sub.channel.directSubscribers.delete(sub);
+    sub.channel.topicSubscribers.add(sub);
+  }
+
+  demote(sub: Subscription): void {
+    // Frames uWS already queued for this socket stay queued (the session's keep-alive topic keeps
+    // its subscriber alive) and reach the socket before anything sent directly.
+    sub.session.ws.unsubscribe(sub.channel.name);
+    sub.onTopic = false;
+    sub.channel.topicSubscribers.delete(sub);
+    sub.channel.directSubscribers.add(sub);
+  }
+
+  /** Forgets a subscription's pending frames (unsubscribe, disconnect); returns how many data frames there were. */
+  discardPending(sub: Subscription): number {
+    const frames = sub.pending.size - (sub.pending.has(SYNCED_SLOT) ? 1 : 0);
+    for (const entry of sub.pending.values()) this.unaccount(sub.session, entry);
+    sub.pending.clear();
+    return frames;
+  }
+
+  /** Marks a session to be closed with `reason` once the current operation is done (see reap). */
+  condemn(session: ClientSession, reason: Exclude<ServerCloseReason, 'shutdown'>): void {
+    if (!session.live) return;
+    session.closeReason = reason;
+    this.condemned.push(session);
+    // Its pending frames go now, so the bounds see the memory as free before the socket is ended.
+    for (const sub of session.subscriptions.values()) {
+      const frames = this.discardPending(sub);
+      if (frames > 0) this.metrics.channel(sub.channel.name).dropped('disconnect', frames);
+    }
+  }
+
+  /** Ends the sockets of condemned sessions. Call after every operation that may condemn. */
+  reap(): void {
+    if (this.condemned.length === 0) return;
+    const condemned = this.condemned;
+    this.condemned = [];
+    for (const session of condemned) {
+      this.detach(session);
+      if (session.closed) continue;
+      const [code, text] = CLOSE[session.closeReason as Exclude<ServerCloseReason, 'shutdown'>];
+      // The close frame queues behind what the socket already holds: a client that resumes reading
+      // gets everything sent so far, then the code.
+      session.ws.end(code, text);
+    }
+  }
+
+  /**
+   * Sends a frame; false when uWS refused it (the socket is past its hard limit and being closed).
+   * A send that left bytes buffered may have taken the client past the soft limit: then it is behind.
+   */
+  private write(session: ClientSession, frame: string): boolean {
+    const status = session.ws.send(frame, false, false);
+    if (status === SEND_BACKPRESSURE && session.ws.getBufferedAmount() > this.settings.softBufferBytes) this.markCongested(session);
+    return status !== SEND_DROPPED;
+  }
+
+  private sendData(session: ClientSession, entry: LogEntry, channel: string): void {
+    if (this.write(session, entry.frame)) this.metrics.channel(channel).delivered(1, entry.bytes);
+    else this.metrics.channel(channel).dropped('backpressure', 1);
+  }
+
+  private unaccount(session: ClientSession, entry: LogEntry): void {
+    session.pendingFrames -= 1;
+    session.pendingBytes -= entry.bytes;
+    this.totalPendingFrames -= 1;
+    this.totalPendingBytes -= entry.bytes;
+  }
+
+  private condemnLargest(): void {
+    let largest: ClientSession | undefined;
+    for (const session of this.sessions) {
+      if (session.live && (largest === undefined || session.pendingBytes > largest.pendingBytes)) largest = session;
+    }
+    if (largest !== undefined) this.condemn(largest, 'slow_consumer');
+  }
+}

@@ -1,0 +1,63 @@
+import { SignJWT, errors, jwtVerify } from 'jose';
+
+/**
+ * Access tokens for the WebSocket endpoint: JWTs signed with HMAC-SHA256 (HS256) and a shared
+ * secret (TRIBUTARY_WS_SECRET), made and checked with `jose`. Only HS256 is accepted, so a token
+ * cannot pick another algorithm ("none").
+ *
+ * Claims: `channels` (names, `prefix*` or `*`), `exp` (required, seconds since the epoch), optional
+ * `nbf`, `iat` and `sub` (logged).
+ */
+export interface PushTokenClaims {
+  channels: string[];
+  exp: number;
+  sub?: string;
+}
+
+export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'invalid_claims';
+
+export type TokenCheck = { ok: true; claims: PushTokenClaims } | { ok: false; reason: TokenRejection };
+
+/** A channel permission: a channel name, a name prefix ending in `*`, or `*` for every channel. */
+export const CHANNEL_PERMISSION_PATTERN = /^(\*|[A-Za-z0-9_.:-]{1,64}\*?)$/;
+
+/** Tokens are read from the URL; anything longer is not one of ours. */
+const MAX_TOKEN_LENGTH = 8192;
+
+function keyOf(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+/** Signs a token for `channels`, valid for `expiresInSeconds` from `now` (epoch ms). */
+export async function signPushToken(
+  secret: string,
+  grant: { channels: string[]; expiresInSeconds: number; subject?: string },
+  now = Date.now(),
+): Promise<string> {
+  const iat = Math.floor(now / 1000);
+  const jwt = new SignJWT({ channels: grant.channels }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
+  if (grant.subject !== undefined) jwt.setSubject(grant.subject);
+  return jwt.sign(keyOf(secret));
+}
+
+/** Checks signature, algorithm, time claims and the shape of `channels`. Never rejects. */
+export async function verifyPushToken(token: string, secret: string, now = Date.now()): Promise<TokenCheck> {
+  if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
+  try {
+    const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now) });
+    const { channels, exp, sub } = payload as { channels?: unknown; exp: number; sub?: string };
+    if (!Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
+      return { ok: false, reason: 'invalid_claims' };
+    }
+    return { ok: true, claims: sub === undefined ? { channels, exp } : { channels, exp, sub } };
+  } catch (error) {
+    return { ok: false, reason: rejectionOf(error) };
+  }
+}
+
+function rejectionOf(error: unknown): TokenRejection {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'not_yet_valid' : 'invalid_claims';
+  return 'malformed';
+}
