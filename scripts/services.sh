@@ -15,7 +15,8 @@
 # State (pid files, logs, data, classpath cache) lives in ${TRIBUTARY_SERVICES_DIR:-<repo>/.services}.
 # Environment knobs: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), CLICKHOUSE_HTTP_PORT (18123),
 # CLICKHOUSE_TCP_PORT (19000), REDIS_PORT (6379), KAFKA_START_TIMEOUT (90), CLICKHOUSE_START_TIMEOUT (60),
-# KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, TRIBUTARY_NEED_BROWSER=1 (install chromium).
+# KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, TRIBUTARY_NEED_BROWSER=1 (install chromium),
+# TRIBUTARY_NEED_PROMTOOL=1 (install Debian's prometheus package for promtool).
 set -Eeuo pipefail
 trap 'printf "[services] ERROR: \"%s\" failed (exit %s) at %s line %s\n" "$BASH_COMMAND" "$?" "${BASH_SOURCE[0]}" "$LINENO" >&2' ERR
 set +m # no job control: a background `setsid cmd` then execs in place, so $! is the daemon's pid and pgid
@@ -130,6 +131,14 @@ ensure_browser() { # chromium for browser tests, only on request
   if [[ ${TRIBUTARY_NEED_BROWSER:-0} == 1 && ! -x /usr/bin/chromium ]]; then apt_install chromium; fi
 }
 
+ensure_promtool() { # promtool (`promtool check metrics`) for the /metrics test, only on request
+  if [[ ${TRIBUTARY_NEED_PROMTOOL:-0} == 1 ]] && ! command -v promtool >/dev/null; then
+    # Only promtool is needed: no recommends (node exporter), and RUNLEVEL=1 keeps invoke-rc.d
+    # from starting the Prometheus daemon where no policy-rc.d forbids it.
+    RUNLEVEL=1 apt_install --no-install-recommends prometheus
+  fi
+}
+
 ensure_packages() { # sequential (dpkg lock), before the parallel start
   local pkgs=()
   command -v curl >/dev/null || pkgs+=(curl)
@@ -139,6 +148,7 @@ ensure_packages() { # sequential (dpkg lock), before the parallel start
   if ! redis_ping && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
   if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
   ensure_browser
+  ensure_promtool
 }
 
 # ---------------------------------------------------------------- Kafka

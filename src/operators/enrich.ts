@@ -3,6 +3,7 @@ import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError } from '../core/errors.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import { deadLetterUserError } from './guarded.ts';
+import { countStepOf } from '../observability/step-counts.ts';
 
 export interface EnrichOptions<T, V, U> {
   /** The table key of a record's value; null or undefined: nothing to look up (the row is missing). */
@@ -74,6 +75,7 @@ export function enrich<T, V, U>(table: LookupTable<V>, options: EnrichOptions<T,
             }
           }
           table.maintain(now);
+          countStepOf(batch.side, step, input.length, output.length);
           subscriber.next({ records: output, watermark: batch.watermark, acks: batch.acks, side: batch.side });
         },
         error: (error) => subscriber.error(error),

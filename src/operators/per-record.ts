@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { deadLetterUserError } from './guarded.ts';
+import { countStepOf } from '../observability/step-counts.ts';
 
 /**
  * Builds a stateless batch operator from a per-record step that appends zero or more output
@@ -21,6 +22,7 @@ export function perRecord<T, U>(step: string, apply: (record: StreamRecord<T>, o
               deadLetterUserError(batch, step, input[i]!, error);
             }
           }
+          countStepOf(batch.side, step, input.length, output.length);
           subscriber.next({ records: output, watermark: batch.watermark, acks: batch.acks, side: batch.side });
         },
         error: (error) => subscriber.error(error),

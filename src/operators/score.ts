@@ -126,6 +126,7 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
       const ready = shared.acquire().then((candidate) => {
         if (options.featureNames) checkFeatureNames(candidate, options.featureNames);
         loaded = candidate;
+        reportModel();
         return candidate;
       });
       ready.catch((error: unknown) => {
@@ -220,6 +221,7 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         }
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
+        reportTo?.metrics.stepRecordsOut.inc(reportTo.labels, records.length);
         subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
         releaseAll(batch.acks);
       }
@@ -235,6 +237,15 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         const modelLabels = { topology: reportTo.labels.topology, model: scorer.name };
         reportTo.metrics.scoredRows.inc(modelLabels, rows);
         reportTo.metrics.scoringSeconds.observe(modelLabels, seconds);
+        reportTo.metrics.scoringBatchRows.observe(modelLabels, rows);
+      }
+
+      /** tributary_model_info, once both the model and where to report are known. */
+      let modelReported = false;
+      function reportModel(): void {
+        if (modelReported || loaded === undefined || reportTo === undefined) return;
+        modelReported = true;
+        reportTo.metrics.modelInfo.set({ ...reportTo.labels, model: loaded.name, version: loaded.version }, 1);
       }
 
       let registered = false;
@@ -245,7 +256,9 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
             // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
             batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
             adoptRuntime(batch.side.state?.runtime);
+            reportModel();
           }
+          reportTo?.metrics.stepRecordsIn.inc(reportTo.labels, batch.records.length);
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);
           batcher.add(batch);

@@ -2,6 +2,7 @@ import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage as describeError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { ReadinessStatus } from '../runtime/readiness.ts';
 
 /** Lets the caller add HTTP routes (health details, admin) on the push server's port. */
 export type ExtraRoutes = (app: TemplatedApp) => void;
@@ -11,6 +12,30 @@ export interface HttpRoutesOptions {
   logger: Logger;
   metrics?: Metrics;
   extraRoutes?: ExtraRoutes;
+}
+
+/** What GET /readyz reads: the engine's Readiness (runtime/readiness.ts). */
+export interface ReadinessProbe {
+  status(): ReadinessStatus;
+}
+
+/**
+ * GET /readyz: 200 once the engine is ready (sinks open, source running with partitions
+ * assigned, start-up done), else 503 with the reason; the body is the status as JSON either way.
+ * The engine passes it to the push server as extra routes, since it owns the readiness state.
+ * (GET /healthz, registered below for every server, only says the process answers.)
+ */
+export function readinessRoutes(readiness: ReadinessProbe): ExtraRoutes {
+  return (app) => {
+    app.get('/readyz', (res) => {
+      const status = readiness.status();
+      res
+        .writeStatus(status.ready ? '200 OK' : '503 Service Unavailable')
+        .writeHeader('Content-Type', 'application/json')
+        .writeHeader('Cache-Control', 'no-store')
+        .end(JSON.stringify(status));
+    });
+  };
 }
 
 /** The page only talks to its own origin; inline script and style are ours (no user content is inlined). */

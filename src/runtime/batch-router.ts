@@ -28,11 +28,18 @@ export class BatchRouter {
   constructor(options: BatchRouterOptions) {
     this.options = options;
     this.labels = { topology: options.topology };
+    const { clock, metrics } = options;
+    // As of the scrape, not of the last batch: an idle or stuck topology's lag keeps growing.
+    metrics.watermarkLag.report((gauge) => {
+      if (Number.isFinite(clock.watermark)) gauge.set(this.labels, (Date.now() - clock.watermark) / 1000);
+    });
   }
 
   process(sourceBatch: SourceBatch<unknown>): void {
     const { tasks, clock, sinks, checkpointer } = this.options;
     const { partitionKey, token } = sourceBatch;
+    // Decoded by the source, processed here or (revoked partition) by the next owner.
+    if (sourceBatch.records.length > 0) this.options.metrics.recordsDecoded.inc(this.labels, sourceBatch.records.length);
     const task = tasks.taskFor(partitionKey);
     if (task === null) {
       // Fetched before its partition was revoked: the new owner processes these records.
@@ -49,7 +56,7 @@ export class BatchRouter {
     this.processedRecords += records.length;
     sinks.route('raw', batch);
     checkpointer?.noteProcessed(partitionKey, token.lastOffset);
-    this.options.metrics.watermark.set(this.labels, Number.isFinite(clock.watermark) ? clock.watermark : 0);
+    this.options.metrics.watermark.set(this.labels, Number.isFinite(clock.watermark) ? clock.watermark / 1000 : 0);
     token.release();
   }
 
@@ -59,7 +66,7 @@ export class BatchRouter {
     const watermark = clock.tick();
     metrics.idlePartitions.set(this.labels, clock.idlePartitions);
     for (const task of tasks.all()) this.advance(task.advance(clock.watermarkOf(task.partition)));
-    if (Number.isFinite(watermark)) metrics.watermark.set(this.labels, watermark);
+    if (Number.isFinite(watermark)) metrics.watermark.set(this.labels, watermark / 1000);
   }
 
   /** End of a bounded input: every window closes; resolves once every task's outputs completed. */

@@ -1,4 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
+import type { Counter } from 'prom-client';
 import type { Batch, DeadLetter, LateRecord, SideOutputs, StreamRecord } from '../core/batch.ts';
 import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
@@ -27,6 +28,8 @@ export class SinkSet {
   private readonly subscriptions: Subscription[] = [];
   /** Rows routed per output, for tests and the closing log line. */
   readonly routed = new Map<string, number>();
+  /** Per output: the metric labels (made once) and the newest event time emitted, for freshness. */
+  private readonly outputs = new Map<string, { labels: { topology: string; output: string }; newestEventTime: number }>();
 
   constructor(topology: AnyTopology, environment: SinkEnvironment) {
     // Dead-letter sinks get no deadLetter: a dead letter their destination rejects stays fatal.
@@ -43,6 +46,10 @@ export class SinkSet {
     this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(plain));
     if (this.late) this.primary.push(this.late as Sink<unknown>);
     this.all.push(...this.primary, ...(this.deadLetters as Sink<unknown>[]));
+    environment.metrics.outputFreshness.report((gauge) => {
+      const now = Date.now();
+      for (const { labels, newestEventTime } of this.outputs.values()) if (Number.isFinite(newestEventTime)) gauge.set(labels, (now - newestEventTime) / 1000);
+    });
   }
 
   async open(): Promise<void> {
@@ -91,6 +98,7 @@ export class SinkSet {
       const sinks = this.byOutput.get(output);
       if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks);
       this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
+      this.countOutput(output, batch.records);
     }
     this.drainSideOutputs(batch.side, batch.acks);
   }
@@ -100,16 +108,26 @@ export class SinkSet {
     const { metrics, topology, logger } = this.environment;
     if (side.late.length > 0) {
       const late = side.late.splice(0);
-      for (const record of late) metrics.lateRecords.inc({ topology, step: record.step });
+      countBySteps(metrics.lateRecords, topology, late);
       if (this.late) this.late.write(late, acks);
       else logger.warn({ count: late.length, first: late[0] }, 'late records and no late sink declared');
     }
     if (side.deadLetters.length > 0) {
       const dead = side.deadLetters.splice(0);
-      for (const letter of dead) metrics.deadLetters.inc({ topology, step: letter.step });
+      countBySteps(metrics.deadLetters, topology, dead);
       if (this.deadLetters.length > 0) for (const sink of this.deadLetters) sink.write(dead, acks);
       else logger.error({ count: dead.length, first: { ...dead[0], raw: undefined } }, 'dead letters and no deadLetter sink declared');
     }
+  }
+
+  /** tributary_output_records_total, and the newest event time for tributary_output_freshness_seconds. */
+  private countOutput(output: string, records: readonly StreamRecord<unknown>[]): void {
+    let entry = this.outputs.get(output);
+    if (entry === undefined) this.outputs.set(output, (entry = { labels: { topology: this.environment.topology, output }, newestEventTime: -Infinity }));
+    this.environment.metrics.outputRecords.inc(entry.labels, records.length);
+    let newest = entry.newestEventTime;
+    for (let i = 0; i < records.length; i++) if (records[i]!.eventTime > newest) newest = records[i]!.eventTime;
+    entry.newestEventTime = newest;
   }
 
   isFull(): boolean {
@@ -127,6 +145,15 @@ export class SinkSet {
     await Promise.all(this.deadLetters.map((sink) => sink.flush()));
   }
 
+  /** Every sink with the output it writes and whether it is full now, for the dashboard. */
+  describe(): Array<{ name: string; output: string; full: boolean }> {
+    const described: Array<{ name: string; output: string; full: boolean }> = [];
+    for (const [output, sinks] of this.byOutput) for (const sink of sinks) described.push({ name: sink.name, output, full: sink.isFull() });
+    if (this.late) described.push({ name: this.late.name, output: 'late', full: this.late.isFull() });
+    for (const sink of this.deadLetters) described.push({ name: sink.name, output: 'deadLetter', full: sink.isFull() });
+    return described;
+  }
+
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     try {
@@ -135,4 +162,19 @@ export class SinkSet {
       await Promise.all(this.deadLetters.map((sink) => sink.close()));
     }
   }
+}
+
+/** One increment per run of items of the same step (a batch's side outputs mostly share one), not one per item. */
+function countBySteps(counter: Counter<'topology' | 'step'>, topology: string, items: ReadonlyArray<{ step: string }>): void {
+  let step = items[0]!.step;
+  let count = 0;
+  for (const item of items) {
+    if (item.step !== step) {
+      counter.inc({ topology, step }, count);
+      step = item.step;
+      count = 0;
+    }
+    count++;
+  }
+  counter.inc({ topology, step }, count);
 }

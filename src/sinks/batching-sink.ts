@@ -3,6 +3,7 @@ import { ConfigError, SinkError, errorMessage } from '../core/errors.ts';
 import { isRetriable, sleep } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { HistogramSeries } from '../observability/batch-histogram.ts';
 import type { Sink } from './sink.ts';
 
 export interface BatchingSinkOptions<T = unknown> {
@@ -38,6 +39,11 @@ export interface BatchingSinkOptions<T = unknown> {
    * missing table, a denied user) are never bisected: they end in onFatal as without a hook.
    */
   isRowRejection?: (error: unknown) => boolean;
+  /**
+   * A row's event time (epoch ms): each acknowledged row is then observed in
+   * tributary_end_to_end_latency_seconds{sink} (event time to acknowledgement).
+   */
+  eventTimeOf?: (row: T) => number;
 }
 
 /**
@@ -59,6 +65,10 @@ export abstract class BatchingSink<T> implements Sink<T> {
   private readonly onFatal: ((error: Error) => void) | undefined;
   private readonly onRejectedRow: BatchingSinkOptions<T>['onRejectedRow'];
   private readonly isRowRejection: (error: unknown) => boolean;
+  private readonly eventTimeOf: ((row: T) => number) | undefined;
+  /** This sink's end-to-end latency series (with metrics and eventTimeOf). */
+  private readonly latency: HistogramSeries | undefined;
+  private unreport: (() => void) | undefined;
 
   private buffer: T[] = [];
   private bufferAcks: AckToken[] = [];
@@ -85,6 +95,9 @@ export abstract class BatchingSink<T> implements Sink<T> {
     this.onFatal = options.onFatal;
     this.onRejectedRow = options.onRejectedRow;
     this.isRowRejection = options.isRowRejection ?? (() => true);
+    this.eventTimeOf = options.eventTimeOf;
+    this.latency = this.eventTimeOf && this.metrics?.endToEndLatency.labels(this.labels);
+    this.unreport = this.metrics?.sinkBufferedRows.report((gauge) => gauge.set(this.labels, this.bufferedRows));
   }
 
   /** Writes one chunk to the destination; resolves once the destination acknowledged it. */
@@ -135,6 +148,8 @@ export abstract class BatchingSink<T> implements Sink<T> {
     } finally {
       this.closed = true;
       this.clearTimer();
+      this.unreport?.();
+      this.unreport = undefined;
     }
   }
 
@@ -230,6 +245,8 @@ export abstract class BatchingSink<T> implements Sink<T> {
         await this.writeRows(rows);
         this.metrics?.sinkFlushSeconds.observe(this.labels, (performance.now() - started) / 1000);
         this.metrics?.sinkRows.inc(this.labels, rows.length);
+        this.metrics?.sinkBatchRows.observe(this.labels, rows.length);
+        if (this.latency) this.latency.observeSecondsSince(rows, this.eventTimeOf!, Date.now());
         return true;
       } catch (error) {
         this.metrics?.sinkErrors.inc(this.labels);

@@ -4,6 +4,7 @@ import type { AggregateResult, Aggregation, AggregationMap } from './aggregation
 import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
 import { WindowSlices, type ClosedWindow, type WindowSlicesState } from './window-slices.ts';
 import { RevisionEmitter, type RevisionState } from './emit-revisions.ts';
+import { countWindowStep } from './count-window-step.ts';
 
 /** Identity of a closed window, merged into every aggregate result. */
 export interface WindowResult {
@@ -130,7 +131,9 @@ export function aggregate<T, M extends AggregationMap<T>>(
             for (const token of windowAcks) union.add(token);
             acks = [...union];
           }
-          subscriber.next({ records: toRecords(windows), watermark: batch.watermark, acks, side: batch.side });
+          const records = toRecords(windows);
+          countWindowStep(batch.side, step, batch.records.length, records.length);
+          subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
           // Downstream has retained what it keeps; a slice's own holds go once its last window is out.
           for (const slice of dropped) for (const token of slice.acks) token.release();
         },

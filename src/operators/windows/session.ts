@@ -6,6 +6,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { SessionStore, type Session, type SessionStoreState } from './session-store.ts';
+import { countWindowStep } from './count-window-step.ts';
 
 /** Checkpointed state of one session-window step. */
 interface SessionStepState extends SessionStoreState {
@@ -112,6 +113,7 @@ export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionW
             }
             acks = [...union];
           }
+          countWindowStep(batch.side, step, batch.records.length, records.length);
           subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
           // Downstream has retained what it keeps; each closed session drops its own holds.
           for (let i = 0; i < closed.length; i++) for (const token of closed[i]!.acks) token.release();

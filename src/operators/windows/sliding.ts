@@ -5,6 +5,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { newHold, releaseHolds, SlidingBuffers, type AckHold, type SlidingBuffersState } from './sliding-buffer.ts';
+import { countWindowStep } from './count-window-step.ts';
 
 /** Checkpointed state of one sliding-window step. */
 interface SlidingStepState extends SlidingBuffersState {
@@ -109,6 +110,7 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
           }
           if (batch.watermark > watermark) watermark = batch.watermark;
           buffers.dropIdleKeys(watermark - graceMs - sizeMs, released);
+          countWindowStep(batch.side, step, batch.records.length, records.length);
           subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
           // Evicted records no longer contribute to any result: their batches may commit.
           releaseHolds(released);

@@ -43,6 +43,8 @@ export interface ClickHouseSinkOptions<T> {
   maxRows?: number;
   maxDelayMs?: number;
   maxBufferedRows?: number;
+  /** A row's event time (epoch ms), for the end-to-end latency histogram of this sink. */
+  eventTime?: (row: T) => number;
 }
 
 /**
@@ -75,6 +77,7 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
       maxRows: options.maxRows,
       maxDelayMs: options.maxDelayMs,
       maxBufferedRows: options.maxBufferedRows,
+      eventTimeOf: options.eventTime,
       // Rows the table can never accept stop the engine with the server's message...
       onFatal: (error) => env.fail(error),
       // ...unless only some rows are at fault: those become dead letters (not for the

@@ -87,6 +87,7 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
         maxRows: options.maxRows,
         maxDelayMs: options.maxDelayMs,
         maxBufferedRows: options.maxBufferedRows,
+        eventTime: (record) => record.eventTime,
         plan: async (dialect) => {
           const schema = await loadSchema(env.schemasDir, options.schema, table);
           const fields = avroFieldColumns(schema);

@@ -15,6 +15,8 @@ export interface FetchedBatch {
   topic: string;
   partition: number;
   messages: KafkaMessage[];
+  /** The partition's high watermark when fetched (offset of the next record produced), for consumer lag. */
+  highWatermark?: string;
 }
 
 /** What a batch handler handled: everything (void), up to an offset, or nothing (null). */

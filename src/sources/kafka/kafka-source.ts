@@ -3,13 +3,17 @@ import { toMillis, type Duration } from '../../core/duration.ts';
 import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
 import { retry } from '../../core/retry.ts';
 import { OffsetTracker } from '../../runtime/offset-tracker.ts';
+import { ConsumerLag } from '../../observability/consumer-lag.ts';
 import type { Decoder } from '../../serde/decoder.ts';
 import { createDecoder, type DecoderFormat } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
 import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
 import { createKafkajsClient } from './kafkajs-client.ts';
-import type { BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
+import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
+
+/** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
+const END_OFFSETS_POLL_MS = 5_000;
 
 export interface KafkaTopicOptions<T> {
   topic: string;
@@ -59,6 +63,9 @@ class KafkaSource<T> implements Source<T> {
   /** Per partition, the offset after the last record handed to the engine (see `unseen`). */
   private readonly nextOffset = new Map<string, bigint>();
   private consumer: BatchConsumer | null = null;
+  /** Lag and pause metrics of the assigned partitions. */
+  private lag: ConsumerLag | null = null;
+  private admin: Admin | null = null;
   private decoder: Decoder<T> | null = null;
   private context: SourceContext<T> | null = null;
   private commitTimer: NodeJS.Timeout | null = null;
@@ -88,6 +95,7 @@ class KafkaSource<T> implements Source<T> {
     const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger: environment.logger });
     const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
     this.consumer = consumer;
+    const lag = (this.lag = new ConsumerLag(environment.metrics, environment.topology));
     await retry(() => consumer.connect(), {
       what: `connect to Kafka at ${brokers.join(',')}`,
       maxAttempts: 3,
@@ -104,6 +112,7 @@ class KafkaSource<T> implements Source<T> {
       // A partition that comes back starts from its checkpoint (context.prepare), not from where
       // this process was when it lost it.
       for (const key of [...this.nextOffset.keys()]) if (!assigned.has(key)) this.nextOffset.delete(key);
+      lag.assign(keys);
       context.assigned(keys);
     });
     // Partitions may move: save the checkpoints and commit the offsets already acknowledged, so
@@ -117,6 +126,26 @@ class KafkaSource<T> implements Source<T> {
     await consumer.run((batch, control) => (this.handling = this.handling.catch(() => null).then(() => this.handleBatch(batch, control))));
     this.commitTimer = setInterval(() => void this.commit(), environment.commitIntervalMs);
     this.commitTimer.unref();
+    this.pollEndOffsets(client, lag);
+  }
+
+  /** End offsets from the admin API (connected on first use), so lag stays current while fetching waits. */
+  private pollEndOffsets(client: KafkaClient, lag: ConsumerLag): void {
+    let connected: Promise<void> | null = null;
+    lag.pollEndOffsets(
+      this.options.topic,
+      async () => {
+        const admin = (this.admin ??= client.admin());
+        connected ??= admin.connect().catch((error: unknown) => {
+          connected = null;
+          throw error;
+        });
+        await connected;
+        return admin.topicEndOffsets(this.options.topic);
+      },
+      END_OFFSETS_POLL_MS,
+      this.environment.logger,
+    );
   }
 
   /**
@@ -154,7 +183,14 @@ class KafkaSource<T> implements Source<T> {
       const lastOffset = BigInt(messages[end - 1]!.offset);
       const token = this.tracker.track(topic, partition, lastOffset, end - start);
       this.nextOffset.set(partitionKey, lastOffset + 1n);
-      await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
+      const lag = this.lag!;
+      lag.waiting = true; // seen by a scrape only while the push waits for room (backpressure)
+      try {
+        await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
+      } finally {
+        lag.waiting = false;
+      }
+      lag.handedOver(partitionKey, lastOffset + 1n, batch.highWatermark);
     }
   }
 
@@ -206,6 +242,11 @@ class KafkaSource<T> implements Source<T> {
   }
 
   async close(): Promise<void> {
+    this.lag?.close();
+    const admin = this.admin;
+    this.admin = null;
+    // Best effort: the lag poll's admin client may never have connected (or be a test double).
+    await (async () => admin?.disconnect())().catch(() => {});
     await this.consumer?.disconnect();
     this.consumer = null;
   }

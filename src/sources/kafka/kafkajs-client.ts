@@ -69,7 +69,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
         eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-          const handled = await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages }, { heartbeat, isRunning, isStale });
+          const handled = await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark }, { heartbeat, isRunning, isStale });
           if (handled === null) return;
           if (handled !== undefined) resolveOffset(handled);
           else if (batch.messages.length > 0) resolveOffset(batch.lastOffset());

@@ -1,0 +1,107 @@
+import { errorMessage } from '../core/errors.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+
+interface PartitionPosition {
+  topic: string;
+  /** The partition number as a label value. */
+  partition: string;
+  /** The high watermark (the offset the next produced record gets); -1n until known. */
+  end: bigint;
+  /** The next offset this consumer hands to the pipeline; -1n until its first batch. */
+  next: bigint;
+}
+
+/** End offsets of a topic, as the Kafka admin API reports them. */
+export type EndOffsets = () => Promise<ReadonlyArray<{ partition: number; high: string }>>;
+
+/**
+ * A Kafka consumer's position per assigned partition, for tributary_consumer_lag_records (high
+ * watermark minus the next offset handed to the pipeline), tributary_partition_end_offset and
+ * tributary_partition_paused. The source updates plain fields once per handed-over chunk; the
+ * gauges are computed when scraped. High watermarks come with every fetch; a poll of the end
+ * offsets keeps them current while fetching is held back, which is exactly when lag grows.
+ */
+export class ConsumerLag {
+  /**
+   * True while the source waits for room in the engine's in-flight buffer: the consumer fetches
+   * nothing meanwhile, so every assigned partition is paused. (Set around the wait; a push that
+   * finds room resolves before any scrape can observe the flag.)
+   */
+  waiting = false;
+  private readonly positions = new Map<string, PartitionPosition>();
+  private readonly unregister: Array<() => void>;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+
+  constructor(metrics: Metrics, topology: string) {
+    const labels = (p: PartitionPosition) => ({ topology, topic: p.topic, partition: p.partition });
+    this.unregister = [
+      metrics.consumerLag.report((gauge) => {
+        for (const p of this.positions.values()) if (p.end >= 0n && p.next >= 0n) gauge.set(labels(p), Number(p.end > p.next ? p.end - p.next : 0n));
+      }),
+      metrics.partitionEndOffset.report((gauge) => {
+        for (const p of this.positions.values()) if (p.end >= 0n) gauge.set(labels(p), Number(p.end));
+      }),
+      metrics.partitionPaused.report((gauge) => {
+        for (const p of this.positions.values()) gauge.set(labels(p), this.waiting ? 1 : 0);
+      }),
+    ];
+  }
+
+  /** The partitions ('topic:partition' keys) this consumer now reads; the others are forgotten. */
+  assign(partitionKeys: readonly string[]): void {
+    const assigned = new Set(partitionKeys);
+    for (const key of this.positions.keys()) if (!assigned.has(key)) this.positions.delete(key);
+    for (const key of partitionKeys) this.position(key);
+  }
+
+  /** After handing a chunk to the pipeline: its next offset and the high watermark its fetch saw. */
+  handedOver(partitionKey: string, nextOffset: bigint, highWatermark: string | undefined): void {
+    const p = this.position(partitionKey);
+    p.next = nextOffset;
+    if (highWatermark !== undefined && highWatermark !== '') this.raiseEnd(p, BigInt(highWatermark));
+  }
+
+  /** Polls `endOffsets` of `topic` every `intervalMs`; failures are logged at debug and retried on the next tick. */
+  pollEndOffsets(topic: string, endOffsets: EndOffsets, intervalMs: number, logger: Logger): void {
+    this.pollTimer = setInterval(() => {
+      if (this.polling) return;
+      this.polling = true;
+      endOffsets()
+        .then((ends) => {
+          for (const { partition, high } of ends) {
+            const p = this.positions.get(`${topic}:${partition}`);
+            if (p) this.raiseEnd(p, BigInt(high));
+          }
+        })
+        .catch((error) => logger.debug({ err: errorMessage(error), topic }, 'polling end offsets for consumer lag failed'))
+        .finally(() => {
+          this.polling = false;
+        });
+    }, intervalMs);
+    this.pollTimer.unref();
+  }
+
+  /** Stops polling and removes this consumer's series from the next scrape. */
+  close(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    for (const remove of this.unregister) remove();
+  }
+
+  private position(partitionKey: string): PartitionPosition {
+    let p = this.positions.get(partitionKey);
+    if (p === undefined) {
+      const split = partitionKey.lastIndexOf(':');
+      p = { topic: partitionKey.slice(0, split), partition: partitionKey.slice(split + 1), end: -1n, next: -1n };
+      this.positions.set(partitionKey, p);
+    }
+    return p;
+  }
+
+  /** High watermarks only grow; a poll answered before a newer fetch must not lower it. */
+  private raiseEnd(p: PartitionPosition, end: bigint): void {
+    if (end > p.end) p.end = end;
+  }
+}
