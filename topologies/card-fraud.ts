@@ -8,6 +8,7 @@ import type { ScoreSource } from '../src/scoring/fallback.ts';
 import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
 import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
+import { countDistinct, countDistinctIf, maxOf, sumOf, withRollups, type RollupDefinition } from '../src/sinks/clickhouse/rollup-sink.ts';
 import { kafkaDeadLetters } from '../src/sinks/kafka/dead-letter-topic.ts';
 import { websocketChannel } from '../src/sinks/websocket-channel.ts';
 import { onlineState } from '../src/sinks/online-state.ts';
@@ -41,6 +42,47 @@ function modelLabel(model: { name: string; version: string }): string {
   return label;
 }
 
+/** A prediction at or above this probability counts as flagged in the fraud_rate_per_minute rollup. */
+export const FLAGGED_PROBABILITY = 0.5;
+
+/**
+ * Rollups for analysts (README, "For analysts"), kept up to date by ClickHouse on every insert.
+ * Counts are distinct counts of what identifies a row (card and window, payment id), so the
+ * copies a replay writes are counted once; the amount sum counts them again.
+ */
+export function cardFraudRollups(prefix = ''): { predictions: RollupDefinition[]; payments: RollupDefinition[] } {
+  const window = ['cardId', 'windowEnd'];
+  return {
+    predictions: [
+      {
+        name: `${prefix}fraud_rate_per_minute`,
+        groupBy: { minute: 'toStartOfMinute(toDateTime(intDiv(windowEnd, 1000)))' },
+        measures: {
+          predictions: countDistinct(...window),
+          flagged: countDistinctIf(`probability >= ${FLAGGED_PROBABILITY}`, ...window),
+          fallbacks: countDistinctIf("source = 'fallback'", ...window),
+          max_probability: maxOf('probability'),
+        },
+        derived: { fraud_rate: 'flagged / predictions' },
+        partitionBy: 'toYYYYMM(minute)',
+      },
+    ],
+    payments: [
+      {
+        name: `${prefix}merchant_stats_per_hour`,
+        groupBy: { hour: 'toStartOfHour(toDateTime(intDiv(ts, 1000)))', merchantId: 'merchantId' },
+        measures: {
+          payments: countDistinct('paymentId'),
+          cards: countDistinct('cardId'),
+          amount_total: sumOf('amount'),
+          amount_max: maxOf('amount'),
+        },
+        partitionBy: 'toYYYYMM(hour)',
+      },
+    ],
+  };
+}
+
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/fraud-lr.onnx', import.meta.url));
 
 export interface CardFraudOptions {
@@ -65,6 +107,7 @@ export interface CardFraudOptions {
 export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const tables = options.tablePrefix ?? '';
   const seed = options.demoSeed ?? 7;
+  const rollups = cardFraudRollups(tables);
   return defineTopology({
     name: 'card-fraud',
     source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s' }),
@@ -101,13 +144,13 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     sinks: {
       // Replays after a crash add no rows once merged: one payment per Kafka record, one row per
       // card and window (the highest revision); late records and dead letters are keyed likewise.
-      raw: [clickhouseTable<Payment>(`${tables}payments`, { schema: 'payment.avsc', orderBy: ['cardId', 'ts'], timeField: 'ts', dedupe: 'provenance' })],
+      raw: [withRollups(clickhouseTable<Payment>(`${tables}payments`, { schema: 'payment.avsc', orderBy: ['cardId', 'ts'], timeField: 'ts', dedupe: 'provenance' }), rollups.payments)],
       features: [
         clickhouseTable<CardFeatures>(`${tables}card_features`, { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', versionColumn: 'revision' }),
         onlineState<CardFeatures>({ prefix: 'features:card:', ttl: '1h' }),
       ],
       predictions: [
-        clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', versionColumn: 'revision' }),
+        withRollups(clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', versionColumn: 'revision' }), rollups.predictions),
         onlineState<FraudPrediction>({ prefix: 'prediction:card:', ttl: '1h' }),
         websocketChannel<FraudPrediction>(options.channel ?? 'fraud'),
       ],

@@ -214,7 +214,9 @@ async function cleanUp(services: Services, brokers: string[], topic: string, pre
   await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch((error) => log(`could not delete topic ${topic}: ${String(error)}`));
   await admin.disconnect().catch(() => {});
   const client = await connectClickHouse({ url: services.clickhouseUrl, logger }).catch(() => null);
-  for (const table of ['payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters']) {
+  // Views first: the rollups' materialized views read from the tables.
+  const rollups = ['fraud_rate_per_minute', 'merchant_stats_per_hour'].flatMap((name) => [name, `${name}_mv`]);
+  for (const table of [...rollups, 'payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters']) {
     await client?.command({ query: `DROP TABLE IF EXISTS ${prefix}${table}` }).catch((error) => log(`could not drop ${prefix}${table}: ${String(error)}`));
   }
   await client?.close();

@@ -1,6 +1,7 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { TributaryError } from '../core/errors.ts';
 import { runCommand } from './run-command.ts';
+import { OUTPUT_FORMATS, queryCommand, type QueryCommandOptions } from './query-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -12,6 +13,15 @@ program
   .argument('[topology]', 'topology module (default export from defineTopology)', 'topologies/card-fraud.ts')
   .description('run a topology: on Kafka when KAFKA_BROKERS is set, else on its built-in demo generator')
   .action((topology: string) => runCommand(topology));
+
+program
+  .command('query')
+  .argument('<sql>', 'one read-only statement: SELECT, WITH, SHOW, DESCRIBE or EXISTS')
+  .description("query the engine's ClickHouse tables through its SQL endpoint; with no engine running, read CLICKHOUSE_URL or the chDB directory directly")
+  .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+  .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
+  .option('--token <token>', 'bearer token of the SQL endpoint (default TRIBUTARY_SQL_TOKEN)')
+  .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

@@ -61,7 +61,7 @@ export async function runCommand(file: string): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   // Only now: a signal sent as soon as this banner appears finds its handler installed.
-  process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics\n  Stop with Ctrl-C.\n\n`);
+  process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics  (health: /healthz, /readyz)\n  SQL:        tributary query "SELECT ..."  (read-only, POST http://${host}:${port}/sql)\n  Stop with Ctrl-C.\n\n`);
   await engine.done.then(
     // A bounded source ran to its end: the engine has flushed; stop() closes the rest.
     () => signals === 0 && stopAndExit(EXIT.CLEAN),

@@ -1,0 +1,96 @@
+import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { readOnlyStatement } from '../analytics/read-only-sql.ts';
+import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
+import { SQL_ERROR_STATUS, SqlQueryError, type SqlErrorCode } from '../analytics/sql-errors.ts';
+import { answerDeadlineMs, runReadOnlyQuery, type ResultFormat } from '../analytics/read-only-query.ts';
+import { parseJsonResult, renderJsonRows, renderTable } from '../analytics/result-output.ts';
+
+export const OUTPUT_FORMATS = ['table', 'csv', 'json'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface QueryCommandOptions {
+  format: OutputFormat;
+  /** The engine's base URL; default http://HOST:PORT from the environment. */
+  url?: string;
+  /** Default TRIBUTARY_SQL_TOKEN. */
+  token?: string;
+}
+
+/** Network failures meaning nobody listens there: then the data is read directly. */
+const NO_ENGINE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EADDRNOTAVAIL', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * `tributary query "SQL"`: asks the running engine's SQL endpoint (POST /sql), since embedded
+ * chDB lets one process at a time open its directory. When no engine answers there, it reads
+ * the data itself: CLICKHOUSE_URL when set, else the chDB directory CLICKHOUSE_DATA_DIR, with
+ * the same read-only rules and limits as the endpoint. Prints the result to stdout.
+ */
+export async function queryCommand(sqlText: string, options: QueryCommandOptions): Promise<void> {
+  const config = loadConfig();
+  const sqlConfig = loadSqlEndpointConfig();
+  const sql = readOnlyStatement(sqlText);
+  const wire: ResultFormat = options.format === 'csv' ? 'CSVWithNames' : 'JSON';
+  const url = (options.url ?? engineUrl(config)).replace(/\/+$/, '');
+  let text = await askEngine(url, sql, wire, options.token ?? sqlConfig.token);
+  if (text === undefined) {
+    const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redact(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
+    process.stderr.write(`tributary query: no engine answers at ${url}; reading ${where} directly\n`);
+    const limits = sqlConfig.limits;
+    text = await runReadOnlyQuery({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, sql, wire, limits, AbortSignal.timeout(answerDeadlineMs(limits)));
+  }
+  process.stdout.write(options.format === 'csv' ? text : options.format === 'json' ? renderJsonRows(parseJsonResult(text)) : renderTable(parseJsonResult(text)));
+}
+
+/** The result text, or undefined when no engine (with an SQL endpoint) answers at `url`. */
+async function askEngine(url: string, sql: string, format: ResultFormat, token: string | undefined): Promise<string | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}/sql?format=${format}`, {
+      method: 'POST',
+      body: sql,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
+    });
+  } catch (error) {
+    if (networkCodes(error).some((code) => NO_ENGINE.has(code))) return undefined;
+    throw new SqlQueryError('UNAVAILABLE', `the engine at ${url} did not answer: ${describe(error)}`, { cause: error });
+  }
+  const body = await response.text();
+  if (response.ok) return body;
+  // An engine without the SQL endpoint (or another program on the port): read the data directly.
+  if (response.status === 404) return undefined;
+  throw engineError(url, response.status, body);
+}
+
+function engineError(url: string, status: number, body: string): SqlQueryError {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; code?: unknown };
+    if (typeof parsed.error === 'string' && typeof parsed.code === 'string' && parsed.code in SQL_ERROR_STATUS) {
+      return new SqlQueryError(parsed.code as SqlErrorCode, parsed.error);
+    }
+  } catch {
+    // not the endpoint's JSON: described below
+  }
+  return new SqlQueryError('UNAVAILABLE', `${url}/sql answered ${status}: ${body.slice(0, 200)}`);
+}
+
+/** The engine's address as configured (PORT, HOST), reachable from this machine. */
+export function engineUrl(config: Pick<EngineConfig, 'host' | 'port'>): string {
+  const host = config.host === '0.0.0.0' || config.host === '' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+/** fetch wraps socket errors (and, with several addresses, an AggregateError of them) in `cause`. */
+function networkCodes(error: unknown): string[] {
+  const cause = (error as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
+  if (cause === undefined) return [];
+  return [cause.code, ...(cause.errors ?? []).map((e) => e.code)].filter((code): code is string => typeof code === 'string');
+}
+
+function describe(error: unknown): string {
+  const codes = networkCodes(error);
+  return codes.length > 0 ? codes.join(', ') : error instanceof Error ? error.message : String(error);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

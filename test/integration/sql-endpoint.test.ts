@@ -1,0 +1,275 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { silentLogger } from '../../src/observability/logger.ts';
+import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import type { ReadOnlyTarget } from '../../src/analytics/read-only-query.ts';
+import { registerSqlRoute } from '../../src/push/sql-route.ts';
+import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
+
+/**
+ * POST /sql on a real push server, against the 18.16 server (CLICKHOUSE_URL, required) and
+ * embedded chDB (a session of the route's own next to the test's, as in the engine): formats,
+ * access, read-only refusals, row and time limits, concurrency and error answers.
+ */
+const TOKEN = 'test-token-0123456789abcdef';
+const LIMITS = { maxRows: 5, timeoutMs: 1_000 };
+
+interface Target {
+  label: string;
+  open: () => Promise<{ client: ClickHouseClient; target: ReadOnlyTarget; cleanup: () => Promise<void> }>;
+}
+
+const targets: Target[] = [
+  {
+    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
+    open: async () => {
+      const url = process.env.CLICKHOUSE_URL;
+      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
+      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url }, cleanup: async () => {} };
+    },
+  },
+  {
+    label: 'embedded chDB',
+    open: async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sql-'));
+      return { client: await connectClickHouse({ dataDir, logger: silentLogger }), target: { dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
+    },
+  },
+];
+
+for (const target of targets) describe(target.label, () => endpointSuite(target));
+
+function endpointSuite(target: Target): void {
+  const table = `sql_${randomBytes(4).toString('hex')}`;
+  let client: ClickHouseClient;
+  let server: RunningPushServer;
+  let cleanup: () => Promise<void> = async () => {};
+  const count = async () => Number((await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n);
+
+  before(async () => {
+    const opened = await target.open();
+    client = opened.client;
+    cleanup = opened.cleanup;
+    await client.command({ query: `CREATE TABLE ${table} (id UInt32, name String, amount Float64) ENGINE = MergeTree ORDER BY id` });
+    await client.command({ query: `INSERT INTO ${table} VALUES (1, 'alpha', 10.5), (2, 'beta', 20.25), (3, 'gamma', 0.5)` });
+    server = await startPushServer({
+      port: 0,
+      host: '0.0.0.0',
+      logger: silentLogger,
+      extraRoutes: (app) => {
+        registerSqlRoute(app, { clickhouse: opened.target, logger: silentLogger, token: null, limits: LIMITS, maxConcurrent: 1 });
+        registerSqlRoute(app, { clickhouse: opened.target, logger: silentLogger, token: TOKEN, limits: LIMITS, path: '/sql-token' });
+      },
+    });
+  });
+
+  after(async () => {
+    await server?.close();
+    if (client) {
+      await client.command({ query: `DROP TABLE IF EXISTS ${table}` });
+      await client.close();
+    }
+    await cleanup();
+  });
+
+  const sql = (body: string, options: { format?: string; path?: string; headers?: Record<string, string> } = {}) =>
+    post(`http://127.0.0.1:${server.port}${options.path ?? '/sql'}${options.format ? `?format=${options.format}` : ''}`, body, options.headers);
+
+  test('formats: JSON (default), JSONEachRow, CSV, CSVWithNames, TabSeparated, TabSeparatedWithNames', async () => {
+    const query = `SELECT id, name, amount FROM ${table} ORDER BY id`;
+    const json = await sql(query);
+    assert.equal(json.status, 200);
+    assert.equal(json.headers['content-type'], 'application/json; charset=utf-8');
+    const parsed = JSON.parse(json.body) as { meta: unknown; data: unknown; rows: number };
+    assert.deepEqual(parsed.meta, [{ name: 'id', type: 'UInt32' }, { name: 'name', type: 'String' }, { name: 'amount', type: 'Float64' }]);
+    assert.deepEqual(parsed.data, [{ id: 1, name: 'alpha', amount: 10.5 }, { id: 2, name: 'beta', amount: 20.25 }, { id: 3, name: 'gamma', amount: 0.5 }]);
+    assert.equal(parsed.rows, 3);
+    const expected: Record<string, [string, string]> = {
+      JSONEachRow: ['application/x-ndjson; charset=utf-8', '{"id":1,"name":"alpha","amount":10.5}\n{"id":2,"name":"beta","amount":20.25}\n{"id":3,"name":"gamma","amount":0.5}\n'],
+      CSV: ['text/csv; charset=utf-8', '1,"alpha",10.5\n2,"beta",20.25\n3,"gamma",0.5\n'],
+      csvwithnames: ['text/csv; charset=utf-8', '"id","name","amount"\n1,"alpha",10.5\n2,"beta",20.25\n3,"gamma",0.5\n'],
+      TabSeparated: ['text/tab-separated-values; charset=utf-8', '1\talpha\t10.5\n2\tbeta\t20.25\n3\tgamma\t0.5\n'],
+      TabSeparatedWithNames: ['text/tab-separated-values; charset=utf-8', 'id\tname\tamount\n1\talpha\t10.5\n2\tbeta\t20.25\n3\tgamma\t0.5\n'],
+    };
+    for (const [format, [type, body]] of Object.entries(expected)) {
+      const answer = await sql(query, { format });
+      assert.deepEqual({ status: answer.status, type: answer.headers['content-type'], body: answer.body }, { status: 200, type, body }, format);
+    }
+    // SHOW, DESCRIBE, EXISTS and WITH are reads too; a trailing semicolon and comment are fine.
+    assert.equal((await sql(`EXISTS TABLE ${table};`, { format: 'TabSeparated' })).body, '1\n');
+    assert.match((await sql(`DESCRIBE TABLE ${table}`, { format: 'TabSeparated' })).body, /^id\tUInt32\t/);
+    assert.equal((await sql(`SHOW TABLES LIKE '${table}' -- just this one`, { format: 'TabSeparated' })).body, `${table}\n`);
+    assert.equal((await sql(`WITH 2 AS k SELECT name FROM ${table} WHERE id = k`, { format: 'TabSeparated' })).body, 'beta\n');
+  });
+
+  test('access: a bearer token when one is set, loopback clients and hosts only when not', async () => {
+    const select = `SELECT count() AS n FROM ${table}`;
+    const missing = await sql(select, { path: '/sql-token', format: 'TabSeparated' });
+    assert.deepEqual([missing.status, missing.headers['www-authenticate'], errorCode(missing)], [401, 'Bearer realm="tributary-sql"', 'UNAUTHORIZED']);
+    assert.equal(errorCode(await sql(select, { path: '/sql-token', headers: { Authorization: `Bearer ${TOKEN}x` } })), 'UNAUTHORIZED');
+    const good = await sql(select, { path: '/sql-token', format: 'TabSeparated', headers: { Authorization: `Bearer ${TOKEN}` } });
+    assert.deepEqual([good.status, good.body], [200, '3\n']);
+    assert.deepEqual([(await sql(select, { format: 'TabSeparated' })).body], ['3\n']);
+    // DNS rebinding and cross-origin pages: a loopback peer is not enough.
+    const rebound = await sql(select, { headers: { Host: `evil.example:${server.port}` } });
+    assert.deepEqual([rebound.status, errorCode(rebound)], [403, 'FORBIDDEN']);
+    const crossOrigin = await sql(select, { headers: { Origin: 'http://evil.example' } });
+    assert.deepEqual([crossOrigin.status, errorCode(crossOrigin)], [403, 'FORBIDDEN']);
+    const sameOrigin = await sql(select, { format: 'TabSeparated', headers: { Origin: `http://127.0.0.1:${server.port}` } });
+    assert.deepEqual([sameOrigin.status, sameOrigin.body], [200, '3\n']);
+  });
+
+  test('access from another machine: refused without a token, answered with it', async (t) => {
+    const address = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (address === undefined) return t.skip('this machine has no non-loopback IPv4 interface to connect from');
+    const select = `SELECT count() AS n FROM ${table}`;
+    const remote = await post(`http://${address}:${server.port}/sql`, select);
+    assert.deepEqual([remote.status, errorCode(remote)], [403, 'FORBIDDEN']);
+    assert.match(JSON.parse(remote.body).error, /answers loopback clients only/);
+    const withToken = await post(`http://${address}:${server.port}/sql-token?format=TabSeparated`, select, { Authorization: `Bearer ${TOKEN}` });
+    assert.deepEqual([withToken.status, withToken.body], [200, '3\n']);
+  });
+
+  test('writes and side doors are refused; the data and the other session stay as they were', async () => {
+    const refused: Array<[string, number, string]> = [
+      [`INSERT INTO ${table} VALUES (4, 'delta', 1)`, 403, 'NOT_READ_ONLY'],
+      [`DROP TABLE ${table}`, 403, 'NOT_READ_ONLY'],
+      [`ALTER TABLE ${table} DELETE WHERE 1`, 403, 'NOT_READ_ONLY'],
+      [`CREATE TABLE x_${table} (a UInt8) ENGINE = Memory`, 403, 'NOT_READ_ONLY'],
+      [`OPTIMIZE TABLE ${table} FINAL`, 403, 'NOT_READ_ONLY'],
+      ['SET readonly = 0', 403, 'NOT_READ_ONLY'],
+      ['SYSTEM SHUTDOWN', 403, 'NOT_READ_ONLY'],
+      [`/* comment */ INSERT INTO ${table} SELECT * FROM ${table}`, 403, 'NOT_READ_ONLY'],
+      [`SELECT 1; DROP TABLE ${table}`, 400, 'BAD_REQUEST'],
+      ["SELECT 1 INTO OUTFILE '/tmp/tributary-sql-outfile'", 403, 'NOT_READ_ONLY'],
+      [`SELECT * FROM ${table} SETTINGS readonly = 0`, 403, 'READ_ONLY'],
+      [`SELECT * FROM ${table} SETTINGS max_result_rows = 1000`, 403, 'READ_ONLY'],
+      ["SELECT * FROM file('/etc/hostname', 'TSV', 'line String')", 403, 'READ_ONLY'],
+      ["SELECT * FROM url('http://127.0.0.1:9/', 'TSV', 'line String')", 403, 'READ_ONLY'],
+    ];
+    for (const [statement, status, code] of refused) {
+      const answer = await sql(statement);
+      assert.deepEqual([answer.status, errorCode(answer)], [status, code], statement);
+    }
+    assert.equal(await count(), 3);
+    // The engine's own session still writes: readonly=1 was set in the analyst's session only.
+    await client.command({ query: `INSERT INTO ${table} VALUES (4, 'delta', 1.25)` });
+    assert.equal(await count(), 4);
+  });
+
+  test('row limit: 5 rows are answered, 6 are a 422 (never a silently cut result)', async () => {
+    const five = await sql('SELECT number FROM system.numbers LIMIT 5', { format: 'TabSeparated' });
+    assert.deepEqual([five.status, five.body], [200, '0\n1\n2\n3\n4\n']);
+    const six = await sql('SELECT number FROM system.numbers LIMIT 6', { format: 'TabSeparated' });
+    assert.deepEqual([six.status, errorCode(six)], [422, 'ROW_LIMIT']);
+    assert.match(JSON.parse(six.body).error, /larger than the limit of 5 rows/);
+  });
+
+  test('time limit: an endless query is stopped after 1 s (504); meanwhile a second one is 429', async () => {
+    const started = Date.now();
+    const endless = sql('SELECT count() FROM system.numbers');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const second = await sql('SELECT 1');
+    assert.deepEqual([second.status, second.headers['retry-after'], errorCode(second)], [429, '1', 'BUSY']);
+    const answer = await endless;
+    const elapsed = Date.now() - started;
+    assert.deepEqual([answer.status, errorCode(answer)], [504, 'TIME_LIMIT']);
+    assert.ok(elapsed >= 900 && elapsed < 2_500, `answered after ${elapsed} ms`);
+    assert.equal((await sql('SELECT 1', { format: 'TabSeparated' })).body, '1\n');
+  });
+
+  test('bad requests: errors as JSON with a status and a code', async () => {
+    const cases: Array<[string, string | undefined, number, string]> = [
+      ['', undefined, 400, 'BAD_REQUEST'],
+      ['  ;  ', undefined, 400, 'BAD_REQUEST'],
+      ['SELECT 1', 'XML', 400, 'BAD_REQUEST'],
+      ['SELECT 1 FORMAT CSV', undefined, 400, 'BAD_REQUEST'],
+      ["SELECT 'open", undefined, 400, 'BAD_REQUEST'],
+      [`SELECT nope FROM ${table}`, undefined, 400, 'QUERY_ERROR'],
+      [`SELECT * FROM no_such_table_${table}`, undefined, 400, 'QUERY_ERROR'],
+      [`SELECT '${'x'.repeat(70_000)}'`, undefined, 413, 'TOO_LARGE'],
+    ];
+    for (const [body, format, status, code] of cases) {
+      const answer = await sql(body, { format });
+      assert.equal(answer.headers['content-type'], 'application/json; charset=utf-8');
+      const parsed = JSON.parse(answer.body) as { error: string; code: string; status: number };
+      assert.deepEqual([answer.status, parsed.code, parsed.status], [status, code, status], body.slice(0, 60));
+      assert.ok(parsed.error.length > 0);
+    }
+    const get = await fetch(`http://127.0.0.1:${server.port}/sql`);
+    assert.deepEqual([get.status, get.headers.get('allow'), ((await get.json()) as { code: string }).code], [405, 'POST', 'METHOD_NOT_ALLOWED']);
+  });
+}
+
+test('a ClickHouse that never answers: the endpoint answers 504 by its own deadline', async () => {
+  const silent = await listenSilently();
+  const port = (silent.address() as { port: number }).port;
+  const server = await startPushServer({
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger,
+    extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: `http://127.0.0.1:${port}` }, logger: silentLogger, token: null, limits: { timeoutMs: 1_000 } }),
+  });
+  try {
+    const started = Date.now();
+    const answer = await post(`${server.url}/sql`, 'SELECT 1');
+    const elapsed = Date.now() - started;
+    assert.deepEqual([answer.status, errorCode(answer)], [504, 'TIME_LIMIT']);
+    assert.ok(elapsed >= 1_900 && elapsed < 3_000, `answered after ${elapsed} ms (deadline: 1 s limit + 1 s)`);
+  } finally {
+    await server.close();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+/** A TCP server that accepts connections and never says anything. */
+async function listenSilently(): Promise<Server> {
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('close', () => sockets.forEach((s) => s.destroy()));
+  const close = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    sockets.forEach((s) => s.destroy());
+    return close(callback);
+  }) as typeof server.close;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A POST with node:http, which (unlike fetch) lets a test set Host. */
+function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function errorCode(answer: Answer): string | undefined {
+  try {
+    return (JSON.parse(answer.body) as { code?: string }).code;
+  } catch {
+    return undefined;
+  }
+}
