@@ -16,11 +16,14 @@ if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then
 fi
 # The dashboard tests drive Debian's chromium; services.sh installs it when missing.
 export TRIBUTARY_NEED_BROWSER=1
+# The /metrics test runs `promtool check metrics` (Debian's prometheus package); likewise.
+export TRIBUTARY_NEED_PROMTOOL=1
 bash scripts/services.sh start
 eval "$(bash scripts/services.sh env)"
 
-echo "[test] typecheck: tsc --noEmit"
+echo "[test] typecheck: tsc --noEmit (engine, tests) and -p src/dashboard (browser code)"
 npx tsc --noEmit
+npx tsc --noEmit -p src/dashboard
 
 dirs=()
 for d in test topologies; do [[ -d $d ]] && dirs+=("$d"); done

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { dashboardBundle } from './dashboard-bundle.ts';
 
 /** Marker in index.html replaced by the (escaped) topology name. */
 const TOPOLOGY_MARKER = /__TRIBUTARY_TOPOLOGY__/g;
@@ -12,10 +12,11 @@ function escapeHtml(text: string): string {
 let template: string | undefined;
 
 /**
- * The dashboard page: one self-contained HTML file next to this module, read once per process
- * (synchronously, at server start, never per request) with the topology name filled in.
+ * The dashboard page: one self-contained HTML file (src/dashboard, bundled with uPlot into
+ * dist/dashboard), read once per process (at server start, never per request) with the topology
+ * name filled in.
  */
 export function dashboardHtml(topology = 'tributary'): string {
-  template ??= readFileSync(new URL('./dashboard/index.html', import.meta.url), 'utf8');
+  template ??= dashboardBundle();
   return template.replace(TOPOLOGY_MARKER, escapeHtml(topology));
 }

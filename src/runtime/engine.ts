@@ -3,7 +3,7 @@ import { Subject, config as rxConfig } from 'rxjs';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
-import { startPushServer } from '../push/uws-push-server.ts';
+import type { RunningPushServer } from '../push/uws-push-server.ts';
 import type { Source, SourceBatch, SourceContext, SourceSpec } from '../sources/source.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
@@ -15,6 +15,9 @@ import { startTables, type RunningTables } from './tables.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import { PartitionTasks } from './partition-tasks.ts';
 import { BatchRouter } from './batch-router.ts';
+import type { StatsPublisher } from './stats-publisher.ts';
+import { startDashboardStats, startHttpEndpoint } from './http-endpoint.ts';
+import { Readiness } from './readiness.ts';
 import type { EngineStats } from './engine-stats.ts';
 import { openWindowState } from './window-state.ts';
 
@@ -45,6 +48,8 @@ export class Engine {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly environment: RuntimeEnvironment;
+  /** What GET /readyz answers. */
+  readonly readiness = new Readiness();
   /** Resolves when a bounded source has been fully processed and flushed; rejects on a fatal error. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -58,6 +63,8 @@ export class Engine {
   private tables: RunningTables | null = null;
   private tasks!: PartitionTasks;
   private router!: BatchRouter;
+  private server: RunningPushServer | null = null;
+  private statsPublisher: StatsPublisher | null = null;
   /** Durable window state only. */
   private checkpointer: Checkpointer | null = null;
   private processLoop: Promise<void> = Promise.resolve();
@@ -101,14 +108,14 @@ export class Engine {
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
     rxConfig.onUnhandledError = (error) => this.fail(error);
     if (options.push ?? true) {
-      const server = await startPushServer({ port: config.port, host: config.host, logger, metrics: this.metrics, topology: topology.name });
-      this.environment.pushServer = server;
-      logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness });
+      this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a
     // pipeline that does not match the sinks fails at start, not at the first record.
     buildOutputs(topology, new Subject<never>());
     await this.sinks.open();
+    this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
     const durable = config.windowState === 'redis';
     this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
@@ -128,7 +135,12 @@ export class Engine {
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
     });
     this.processLoop = this.runProcessLoop();
+    if (this.server) {
+      this.statsPublisher = startDashboardStats({ server: this.server, topology: topology.name, source: this.source.description, metrics: this.metrics, engine: () => this.stats(), sinks: () => this.sinks.describe() });
+    }
     await this.source.start(this.sourceContext());
+    this.readiness.sourceStarted();
+    this.readiness.engineStarted();
     logger.info({ source: this.source.description, maxInFlight: config.maxInFlightRecords }, `topology ${topology.name} running`);
   }
 
@@ -138,7 +150,10 @@ export class Engine {
       metrics: this.metrics,
       topology: this.topology.name,
       push: (batch, keepAlive) => this.admit(batch, keepAlive),
-      assigned: (keys) => this.tasks.assign(keys),
+      assigned: (keys) => {
+        this.tasks.assign(keys);
+        this.readiness.assigned(keys.length);
+      },
       prepare: (key) => this.tasks.prepare(key),
       fail: (error) => this.fail(error),
       end: () => {
@@ -252,6 +267,7 @@ export class Engine {
 
   private fail(error: unknown): void {
     this.checkpointer?.abandon();
+    this.readiness.stopped(`failed: ${errorMessage(error)}`);
     this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');
     this.rejectDone(error);
     void this.stop().catch(() => {});
@@ -264,7 +280,9 @@ export class Engine {
    * last checkpoint holds them and a restart continues them.
    */
   stop(): Promise<void> {
+    this.readiness.stopped('stopping');
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.statsPublisher?.stop();
     this.stopping ??= (async () => {
       this.stopPhase = 'stopping the source';
       await this.source?.stop().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'source stop failed'));

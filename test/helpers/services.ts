@@ -51,14 +51,25 @@ export async function queryRows<T>(client: ClickHouseClient, query: string): Pro
   return result.json<T>();
 }
 
-/** Polls `probe` until it returns a value for which `done` holds, or fails with the last value. */
+/**
+ * Polls `probe` until it returns a value for which `done` holds, or fails with the last value.
+ * A probe that throws (a ClickHouse query whose connection was dropped on a loaded machine) is
+ * polled again; if it still throws at the deadline, that error is reported.
+ */
 export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T = await probe();
-  while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+  for (;;) {
+    let outcome: { value: T } | { error: unknown };
+    try {
+      outcome = { value: await probe() };
+    } catch (error) {
+      outcome = { error };
+    }
+    if ('value' in outcome && done(outcome.value)) return outcome.value;
+    if (Date.now() > deadline) {
+      if ('error' in outcome) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the last probe failed: ${String(outcome.error)}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(outcome.value)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
-    last = await probe();
   }
-  return last;
 }

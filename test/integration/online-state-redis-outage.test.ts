@@ -18,6 +18,7 @@ import { RedisCheckpointStore } from '../../src/state/redis-checkpoint-store.ts'
 import { defineTopology } from '../../src/topology/define-topology.ts';
 import { loadConfig } from '../../src/topology/config.ts';
 import { uniqueName } from '../helpers/services.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /**
  * Redis goes away mid-stream and comes back. This test runs its OWN redis-server on a free port
@@ -26,15 +27,6 @@ import { uniqueName } from '../helpers/services.ts';
 
 interface Tick {
   seq: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {

@@ -1,0 +1,41 @@
+import type { TemplatedApp } from 'uWebSockets.js';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { readinessRoutes } from '../push/http-routes.ts';
+import { registerSqlRoute } from '../push/sql-route.ts';
+import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
+import type { EngineConfig } from '../topology/config.ts';
+import type { EngineStats } from './engine-stats.ts';
+import type { Readiness } from './readiness.ts';
+import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
+
+export interface HttpEndpointOptions {
+  config: EngineConfig;
+  logger: Logger;
+  metrics: Metrics;
+  topology: string;
+  readiness: Readiness;
+}
+
+/**
+ * The engine's one HTTP port: the dashboard, WebSocket channels (/ws), /metrics, /healthz,
+ * /readyz and the analysts' read-only POST /sql. Resolves once listening.
+ */
+export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
+  const { config, logger, metrics, topology, readiness } = options;
+  const extraRoutes = (app: TemplatedApp) => {
+    readinessRoutes(readiness)(app);
+    registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger });
+  };
+  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });
+  logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
+  return server;
+}
+
+/** Publishes the dashboard's stats on `server` once a second (see stats-publisher.ts); stop it with `stop()`. */
+export function startDashboardStats(options: { server: RunningPushServer; topology: string; source: string; metrics: Metrics; engine: () => EngineStats; sinks: () => SinkStatus[] }): StatsPublisher {
+  const { server, ...rest } = options;
+  const publisher = new StatsPublisher({ ...rest, publish: (channel, items, keys) => server.publish(channel, items, keys) });
+  publisher.start();
+  return publisher;
+}

@@ -1,0 +1,151 @@
+import type { Metrics } from '../observability/metrics.ts';
+import type { EngineStats } from './engine-stats.ts';
+import { STATS_CHANNEL, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
+
+export interface SinkStatus {
+  name: string;
+  output: string;
+  full: boolean;
+}
+
+export interface StatsPublisherOptions {
+  topology: string;
+  source: string;
+  metrics: Metrics;
+  engine: () => EngineStats;
+  sinks: () => SinkStatus[];
+  publish: (channel: string, items: readonly unknown[], keys: readonly string[]) => void;
+  /** Default 1000 ms. */
+  intervalMs?: number;
+}
+
+type Values = Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
+
+/** Sums of a metric's values per value of `label` (all values when absent). */
+function byLabel(values: Values, label: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  for (const { labels, value } of values) {
+    const key = String(labels[label] ?? '');
+    sums.set(key, (sums.get(key) ?? 0) + value);
+  }
+  return sums;
+}
+
+/**
+ * Once a second, publishes a StatsSnapshot on the `tributary.stats` channel for the dashboard:
+ * rates from the counters' increase since the last snapshot, latency quantiles from the
+ * end-to-end histogram's increase, and the operators and sinks with their state. Reads the
+ * metrics registry, so it costs nothing on the hot path.
+ */
+export class StatsPublisher {
+  private readonly options: StatsPublisherOptions;
+  private timer: NodeJS.Timeout | null = null;
+  private previous = new Map<string, Map<string, number>>();
+  private previousBuckets = new Map<number, number>();
+  private previousAt = performance.now();
+  private previousFetchBlocked = 0;
+
+  constructor(options: StatsPublisherOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.publish().catch(() => {}), this.options.intervalMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Takes a snapshot (rates since the previous one). Exposed for tests. */
+  async snapshot(): Promise<StatsSnapshot> {
+    const { metrics, topology } = this.options;
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - this.previousAt) / 1000);
+    this.previousAt = now;
+    const engine = this.options.engine();
+    const records = await this.rates('records', metrics.recordsIn, 'topology', seconds);
+    const steps = await this.rates('steps', metrics.stepRecordsIn, 'step', seconds);
+    const sinkRows = await this.rates('sinks', metrics.sinkRows, 'sink', seconds);
+    const openWindows = byLabel((await metrics.openWindows.get()).values, 'step');
+    const operators: OperatorStats[] = [...new Set([...steps.keys(), ...openWindows.keys()])].map((name) => ({
+      name,
+      kind: openWindows.has(name) ? 'window' : /score/i.test(name) ? 'score' : 'step',
+      recordsPerSecond: steps.get(name) ?? null,
+      ...(openWindows.has(name) ? { openWindows: openWindows.get(name)! } : {}),
+    }));
+    const sinks: SinkStats[] = this.options.sinks().map((sink) => ({ ...sink, rowsPerSecond: sinkRows.get(sink.name) ?? 0 }));
+    const blocked = engine.fetchBlocked > this.previousFetchBlocked || engine.inFlight >= engine.maxInFlight;
+    this.previousFetchBlocked = engine.fetchBlocked;
+    const watermark = Number.isFinite(engine.watermark) ? engine.watermark : null;
+    const sum = async (metric: { get(): Promise<{ values: Values }> }) => (await metric.get()).values.reduce((total, { value }) => total + value, 0);
+    return {
+      time: Date.now(),
+      topology,
+      source: this.options.source,
+      recordsPerSecond: records.get(topology) ?? 0,
+      processedRecords: engine.processedRecords,
+      inFlight: engine.inFlight,
+      maxInFlight: engine.maxInFlight,
+      backpressure: sinks.some((sink) => sink.full) ? 'sink-full' : blocked ? 'fetch-blocked' : 'ok',
+      watermark,
+      watermarkLagMs: watermark === null ? null : Date.now() - watermark,
+      latencyMs: await this.latencyQuantiles(),
+      deadLetters: await sum(metrics.deadLetters),
+      lateRecords: await sum(metrics.lateRecords),
+      models: (await metrics.modelInfo.get()).values.filter(({ value }) => value === 1).map(({ labels }) => `${labels.model}@${labels.version}`),
+      operators,
+      sinks,
+    };
+  }
+
+  private async publish(): Promise<void> {
+    // One key: a dashboard that subscribes gets the latest snapshot at once.
+    this.options.publish(STATS_CHANNEL, [await this.snapshot()], [this.options.topology]);
+  }
+
+  /** Per label value: the counter's increase since the last call, per second. */
+  private async rates(id: string, counter: { get(): Promise<{ values: Values }> }, label: string, seconds: number): Promise<Map<string, number>> {
+    const current = byLabel((await counter.get()).values, label);
+    const before = this.previous.get(id) ?? new Map<string, number>();
+    this.previous.set(id, current);
+    const rates = new Map<string, number>();
+    for (const [key, value] of current) rates.set(key, Math.max(0, value - (before.get(key) ?? 0)) / seconds);
+    return rates;
+  }
+
+  /**
+   * p50 and p99 of end-to-end latency over the last interval, interpolated within the
+   * histogram's buckets (as Prometheus' histogram_quantile does), over every sink.
+   */
+  private async latencyQuantiles(): Promise<{ p50: number | null; p99: number | null }> {
+    const histogram = this.options.metrics.endToEndLatency;
+    const cumulative = new Map<number, number>();
+    for (const { labels, value, metricName } of (await histogram.get()).values as Values) {
+      if (!metricName?.endsWith('_bucket')) continue;
+      const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+      cumulative.set(le, (cumulative.get(le) ?? 0) + value);
+    }
+    const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+    const counts = bounds.map((le) => cumulative.get(le)! - (this.previousBuckets.get(le) ?? 0));
+    this.previousBuckets = cumulative;
+    const total = counts.at(-1) ?? 0;
+    if (total <= 0) return { p50: null, p99: null };
+    const quantile = (q: number) => {
+      const rank = q * total;
+      for (let i = 0; i < bounds.length; i++) {
+        if (counts[i]! < rank) continue;
+        const upper = bounds[i]!;
+        const lower = i === 0 ? 0 : bounds[i - 1]!;
+        if (!Number.isFinite(upper)) return lower * 1000;
+        const below = i === 0 ? 0 : counts[i - 1]!;
+        const inBucket = counts[i]! - below;
+        return (lower + (upper - lower) * (inBucket > 0 ? (rank - below) / inBucket : 1)) * 1000;
+      }
+      return null;
+    };
+    return { p50: quantile(0.5), p99: quantile(0.99) };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What the engine publishes on the `tributary.stats` WebSocket channel once a second, for the
+ * dashboard: rates over the last interval, cumulative counts, backpressure and the topology's
+ * operators and sinks. Plain JSON; the dashboard's bundle imports only this type.
+ */
+export interface StatsSnapshot {
+  /** Epoch ms when it was taken. */
+  time: number;
+  topology: string;
+  source: string;
+  /** Records fetched per second over the last interval. */
+  recordsPerSecond: number;
+  processedRecords: number;
+  inFlight: number;
+  maxInFlight: number;
+  /** 'ok', or what holds the engine back now: the in-flight buffer is full, or a sink is. */
+  backpressure: 'ok' | 'fetch-blocked' | 'sink-full';
+  /** Epoch ms (null before the first record). */
+  watermark: number | null;
+  /** Wall clock minus watermark, ms. */
+  watermarkLagMs: number | null;
+  /** Event time to sink acknowledgement over the last interval, ms (null: no rows acknowledged). */
+  latencyMs: { p50: number | null; p99: number | null };
+  deadLetters: number;
+  lateRecords: number;
+  /** Models that scored rows, as 'name@version'. */
+  models: string[];
+  operators: OperatorStats[];
+  sinks: SinkStats[];
+}
+
+export interface OperatorStats {
+  name: string;
+  /** 'window', 'score', 'step' */
+  kind: string;
+  /** Records into the step per second over the last interval (null: the step does not count them). */
+  recordsPerSecond: number | null;
+  /** Stateful steps: open windows now. */
+  openWindows?: number;
+}
+
+export interface SinkStats {
+  name: string;
+  /** The pipeline output it writes ('raw', 'late', 'deadLetter' for the built-in ones). */
+  output: string;
+  rowsPerSecond: number;
+  full: boolean;
+}
+
+/** The channel the engine publishes StatsSnapshot on. */
+export const STATS_CHANNEL = 'tributary.stats';

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { REPO_ROOT } from '../helpers/services.ts';
+import { freePort } from '../helpers/free-port.ts';
+
+/** The page's document, as the functions evaluated in the browser use it (the test's tsconfig has no DOM types). */
+declare const document: {
+  getElementById(id: string): { dataset: Record<string, string | undefined> } | null;
+  querySelector(selector: string): { children: { length: number } } | null;
+};
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = path.join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
+
+/** The step names of the running engine's pipeline, from its /metrics (steps count their input; stateful ones their open windows). */
+async function pipelineSteps(port: number): Promise<string[]> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const steps = new Set<string>();
+  for (const match of text.matchAll(/^tributary_(?:step_records_in_total|open_windows)\{[^}]*step="([^"]+)"/gm)) steps.add(match[1]!);
+  return [...steps].sort();
+}
+
+/**
+ * The dashboard in headless Chromium (Debian's, driven by playwright-core) on a running engine:
+ * `npm start`'s embedded demo. Every chart gets data points, the topology graph shows the source,
+ * every pipeline step and every sink, and a screenshot is saved to test-artifacts/dashboard.png.
+ */
+test('the dashboard on a running engine: live charts, the topology graph with every operator, /readyz and /sql, a screenshot', { timeout: 120_000 }, async (t) => {
+  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}; install it (apt-get install chromium) or set CHROMIUM_PATH`);
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tributary-dashboard-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  delete env.KAFKA_BROKERS;
+  delete env.CLICKHOUSE_URL;
+  delete env.REDIS_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'topologies/card-fraud.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  t.after(async () => {
+    await browser.close();
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(`http://127.0.0.1:${port}/`);
+      break;
+    } catch (error) {
+      if (attempt > 100) throw new Error(`the engine did not serve the dashboard: ${String(error)}\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  // Live data: each chart shows points (the score histogram: predictions) and the status is live.
+  await page.waitForSelector('#status[data-state="live"]', { timeout: 20_000 });
+  for (const chart of ['throughput', 'latency', 'predictions', 'scores']) {
+    await page.waitForFunction((id) => Number(document.getElementById(id)?.dataset.points ?? 0) >= 3, `chart-${chart}`, { timeout: 45_000 }).catch((error) => {
+      throw new Error(`chart ${chart} got no data: ${String(error)}\n${output.slice(-2000)}`);
+    });
+  }
+  await page.waitForFunction(() => (document.querySelector('#top-keys')?.children.length ?? 0) >= 3, undefined, { timeout: 20_000 });
+
+  // The topology graph: the source, every step the engine counts records for, every sink.
+  const steps = await pipelineSteps(port);
+  assert.ok(steps.length >= 3, `pipeline steps from /metrics: ${steps.join(', ')}`);
+  await page.waitForFunction((expected) => expected.every((step) => document.querySelector(`[data-node="op:${step}"]`)), steps, { timeout: 10_000 });
+  const nodes = await page.$$eval('[data-node]', (elements) => elements.map((element) => element.getAttribute('data-node')!));
+  assert.ok(nodes.includes('source'));
+  for (const step of steps) assert.ok(nodes.includes(`op:${step}`), `graph nodes ${nodes.join(', ')} lack step ${step}`);
+  for (const sink of ['clickhouse:payments', 'clickhouse:card_features', 'clickhouse:fraud_predictions', 'ws:fraud']) {
+    assert.ok(nodes.some((node) => node.startsWith('sink:') && node.includes(sink)), `graph nodes ${nodes.join(', ')} lack sink ${sink}`);
+  }
+  assert.match(await page.textContent('#stat-model') ?? '', /fraud-lr@[0-9a-f]{12}/);
+  assert.deepEqual(pageErrors, []);
+
+  // The same port: readiness, and the analysts' read-only SQL on the engine's embedded chDB.
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  assert.equal(ready.status, 200, await ready.clone().text());
+  assert.equal(((await ready.json()) as { ready: boolean }).ready, true);
+  const sql = await fetch(`http://127.0.0.1:${port}/sql?format=JSON`, { method: 'POST', body: 'SELECT count() AS n FROM payments' });
+  assert.equal(sql.status, 200, await sql.clone().text());
+  assert.ok(Number(((await sql.json()) as { data: Array<{ n: string | number }> }).data[0]!.n) > 0);
+  const write = await fetch(`http://127.0.0.1:${port}/sql`, { method: 'POST', body: 'DROP TABLE payments' });
+  assert.equal(write.status, 403);
+
+  mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  assert.ok(existsSync(SCREENSHOT));
+  t.diagnostic(`screenshot: ${SCREENSHOT}`);
+});
