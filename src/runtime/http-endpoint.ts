@@ -3,6 +3,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { readinessRoutes } from '../push/http-routes.ts';
 import { registerSqlRoute } from '../push/sql-route.ts';
+import { registerStateRoute } from '../push/state-route.ts';
+import type { KeyValueStore } from '../state/key-value-store.ts';
 import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import type { EngineStats } from './engine-stats.ts';
@@ -15,17 +17,21 @@ export interface HttpEndpointOptions {
   metrics: Metrics;
   topology: string;
   readiness: Readiness;
+  /** The engine's hot state, for GET /state. */
+  state: () => Promise<KeyValueStore>;
 }
 
 /**
  * The engine's one HTTP port: the dashboard, WebSocket channels (/ws), /metrics, /healthz,
- * /readyz and the analysts' read-only POST /sql. Resolves once listening.
+ * /readyz, the analysts' read-only POST /sql and GET /state (latest features per key, with
+ * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
-  const { config, logger, metrics, topology, readiness } = options;
+  const { config, logger, metrics, topology, readiness, state } = options;
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
     registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger });
+    registerStateRoute(app, { store: state, logger });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
