@@ -7,6 +7,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/services.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { embeddedEngineEnv } from '../helpers/engine-process.ts';
 
 /** The page's document, as the functions evaluated in the browser use it (the test's tsconfig has no DOM types). */
 declare const document: {
@@ -34,10 +35,7 @@ test('the dashboard on a running engine: live charts, the topology graph with ev
   assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}; install it (apt-get install chromium) or set CHROMIUM_PATH`);
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tributary-dashboard-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  delete env.KAFKA_BROKERS;
-  delete env.CLICKHOUSE_URL;
-  delete env.REDIS_URL;
+  const env = embeddedEngineEnv(port, dataDir);
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'topologies/card-fraud.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { REPO_ROOT } from '../helpers/services.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { embeddedEngineEnv } from '../helpers/engine-process.ts';
 
 /**
  * The README's first command, `npm start`, with no service variables: the built-in generator,
@@ -16,10 +17,7 @@ import { freePort } from '../helpers/free-port.ts';
 test('npm start: the embedded demo pushes fraud predictions to a WebSocket client within 15 s', { timeout: 90_000 }, async (t) => {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tributary-demo-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  delete env.KAFKA_BROKERS;
-  delete env.CLICKHOUSE_URL;
-  delete env.REDIS_URL;
+  const env = embeddedEngineEnv(port, dataDir);
   const started = Date.now();
   const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';

@@ -1,5 +1,37 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { EngineConfig } from '../../src/topology/config.ts';
 import { REPO_ROOT } from './services.ts';
+
+/**
+ * The environment of an engine process running test/fixtures/card-fraud-from-env.ts on the real
+ * services with durable window state, checkpoints every 400 ms and commits every 200 ms.
+ */
+export function durableEngineEnv(options: { config: EngineConfig; groupId: string; topic: string; prefix: string }): NodeJS.ProcessEnv {
+  const { config, groupId, topic, prefix } = options;
+  return {
+    ...process.env,
+    KAFKA_BROKERS: config.kafkaBrokers!.join(','),
+    CLICKHOUSE_URL: config.clickhouseUrl,
+    REDIS_URL: config.redisUrl,
+    PORT: '0',
+    TRIBUTARY_GROUP_ID: groupId,
+    TRIBUTARY_WINDOW_STATE: 'redis',
+    TRIBUTARY_CHECKPOINT_INTERVAL_MS: '400',
+    TRIBUTARY_COMMIT_INTERVAL_MS: '200',
+    TRIBUTARY_MAX_IN_FLIGHT: '4000',
+    FRAUD_TEST_TOPIC: topic,
+    FRAUD_TEST_PREFIX: prefix,
+  };
+}
+
+/** The environment of the embedded default (`npm start`): no service variables, chDB in `dataDir`. */
+export function embeddedEngineEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  delete env.KAFKA_BROKERS;
+  delete env.CLICKHOUSE_URL;
+  delete env.REDIS_URL;
+  return env;
+}
 
 export interface EngineProcess {
   child: ChildProcess;

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { RedisCheckpointStore } from '../../src/state/redis-checkpoint-store.ts';
 import { assertExactCardFraudResults, waitForCardFraudResults } from '../helpers/fault-run.ts';
-import { startEngineProcess, type EngineProcess } from '../helpers/engine-process.ts';
+import { durableEngineEnv, startEngineProcess, type EngineProcess } from '../helpers/engine-process.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 import { clickhouse, engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
 
@@ -34,20 +34,7 @@ test('fault: scale-out and SIGKILL of one of two instances in a group; partition
 
   const generator = new CardPaymentModel({ seed: 13, cards: 400, lateShare: 0, fraudRate: 0.01 });
   const payments: Payment[] = Array.from({ length: EVENTS }, (_, i) => generator.next(START + i * 60).payment);
-  const env = {
-    ...process.env,
-    KAFKA_BROKERS: config.kafkaBrokers!.join(','),
-    CLICKHOUSE_URL: config.clickhouseUrl,
-    REDIS_URL: config.redisUrl,
-    PORT: '0',
-    TRIBUTARY_GROUP_ID: groupId,
-    TRIBUTARY_WINDOW_STATE: 'redis',
-    TRIBUTARY_CHECKPOINT_INTERVAL_MS: '400',
-    TRIBUTARY_COMMIT_INTERVAL_MS: '200',
-    TRIBUTARY_MAX_IN_FLIGHT: '4000',
-    FRAUD_TEST_TOPIC: topic,
-    FRAUD_TEST_PREFIX: prefix,
-  };
+  const env = durableEngineEnv({ config, groupId, topic, prefix });
   const start = () => {
     const engine = startEngineProcess(env);
     processes.push(engine.child);

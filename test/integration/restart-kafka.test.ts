@@ -11,7 +11,7 @@ import { RedisCheckpointStore } from '../../src/state/redis-checkpoint-store.ts'
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
 import { clickhouse, engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
-import { startEngineProcess } from '../helpers/engine-process.ts';
+import { durableEngineEnv, startEngineProcess } from '../helpers/engine-process.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const PARTITIONS = 3;
@@ -46,20 +46,7 @@ test('fault: kill -9 in the middle of open windows: the restarted engine resumes
   const killedDuring = payments.slice(10_000, 16_000);
   const rest = payments.slice(16_000);
 
-  const env = {
-    ...process.env,
-    KAFKA_BROKERS: config.kafkaBrokers!.join(','),
-    CLICKHOUSE_URL: config.clickhouseUrl,
-    REDIS_URL: config.redisUrl,
-    PORT: '0',
-    TRIBUTARY_GROUP_ID: groupId,
-    TRIBUTARY_WINDOW_STATE: 'redis',
-    TRIBUTARY_CHECKPOINT_INTERVAL_MS: '400',
-    TRIBUTARY_COMMIT_INTERVAL_MS: '200',
-    TRIBUTARY_MAX_IN_FLIGHT: '4000',
-    FRAUD_TEST_TOPIC: topic,
-    FRAUD_TEST_PREFIX: prefix,
-  };
+  const env = durableEngineEnv({ config, groupId, topic, prefix });
 
   // First engine: the first part, checkpointed, then killed while it processes the second.
   const first = startEngineProcess(env);
