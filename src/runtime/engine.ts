@@ -4,7 +4,7 @@ import { ConfigError, errorMessage } from '../core/errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { RunningPushServer } from '../push/uws-push-server.ts';
-import type { Source, SourceBatch, SourceContext, SourceSpec } from '../sources/source.ts';
+import type { Source, SourceBatch, SourceContext } from '../sources/source.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import { EventTimeClock } from './event-time-clock.ts';
@@ -19,17 +19,10 @@ import type { StatsPublisher } from './stats-publisher.ts';
 import { startDashboardStats, startHttpEndpoint } from './http-endpoint.ts';
 import { Readiness } from './readiness.ts';
 import type { EngineStats } from './engine-stats.ts';
+import type { EngineOptions } from './engine-options.ts';
 import { openWindowState } from './window-state.ts';
 
-export interface EngineOptions {
-  config?: EngineConfig;
-  logger?: Logger;
-  metrics?: Metrics;
-  /** Serve the WebSocket endpoint and dashboard on config.port. Default true. */
-  push?: boolean;
-  /** Replaces the topology's source (tests, backfill). */
-  source?: SourceSpec<unknown>;
-}
+export type { EngineOptions } from './engine-options.ts';
 
 interface QueuedBatch {
   /** null: an idleness tick, queued so it keeps its place behind the batches before it. */

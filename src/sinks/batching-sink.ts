@@ -3,7 +3,7 @@ import { ConfigError, SinkError, errorMessage } from '../core/errors.ts';
 import { isRetriable, sleep } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { HistogramSeries } from '../observability/batch-histogram.ts';
+import { SinkReport } from './sink-report.ts';
 import type { Sink } from './sink.ts';
 
 export interface BatchingSinkOptions<T = unknown> {
@@ -54,8 +54,7 @@ export interface BatchingSinkOptions<T = unknown> {
 export abstract class BatchingSink<T> implements Sink<T> {
   readonly name: string;
   protected readonly logger: Logger;
-  private readonly metrics: Metrics | undefined;
-  private readonly labels: { topology: string; sink: string };
+  private readonly report: SinkReport<T>;
   private readonly maxRows: number;
   private readonly maxDelayMs: number;
   private readonly maxBufferedRows: number;
@@ -65,9 +64,6 @@ export abstract class BatchingSink<T> implements Sink<T> {
   private readonly onFatal: ((error: Error) => void) | undefined;
   private readonly onRejectedRow: BatchingSinkOptions<T>['onRejectedRow'];
   private readonly isRowRejection: (error: unknown) => boolean;
-  private readonly eventTimeOf: ((row: T) => number) | undefined;
-  /** This sink's end-to-end latency series (with metrics and eventTimeOf). */
-  private readonly latency: HistogramSeries | undefined;
   private unreport: (() => void) | undefined;
 
   private buffer: T[] = [];
@@ -84,8 +80,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
   constructor(options: BatchingSinkOptions<T>) {
     this.name = options.name;
     this.logger = options.logger;
-    this.metrics = options.metrics;
-    this.labels = { topology: options.topology, sink: options.name };
+    this.report = new SinkReport(options.metrics, options.topology, options.name, options.eventTimeOf);
     this.maxRows = positive(options.maxRows ?? 10_000, `${options.name}.maxRows`);
     this.maxDelayMs = options.maxDelayMs ?? 1000;
     this.maxBufferedRows = positive(options.maxBufferedRows ?? 4 * this.maxRows, `${options.name}.maxBufferedRows`);
@@ -95,9 +90,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
     this.onFatal = options.onFatal;
     this.onRejectedRow = options.onRejectedRow;
     this.isRowRejection = options.isRowRejection ?? (() => true);
-    this.eventTimeOf = options.eventTimeOf;
-    this.latency = this.eventTimeOf && this.metrics?.endToEndLatency.labels(this.labels);
-    this.unreport = this.metrics?.sinkBufferedRows.report((gauge) => gauge.set(this.labels, this.bufferedRows));
+    this.unreport = this.report.reportBuffered(() => this.bufferedRows);
   }
 
   /** Writes one chunk to the destination; resolves once the destination acknowledged it. */
@@ -243,13 +236,10 @@ export abstract class BatchingSink<T> implements Sink<T> {
       progress.writes++;
       try {
         await this.writeRows(rows);
-        this.metrics?.sinkFlushSeconds.observe(this.labels, (performance.now() - started) / 1000);
-        this.metrics?.sinkRows.inc(this.labels, rows.length);
-        this.metrics?.sinkBatchRows.observe(this.labels, rows.length);
-        if (this.latency) this.latency.observeSecondsSince(rows, this.eventTimeOf!, Date.now());
+        this.report.written(rows, (performance.now() - started) / 1000);
         return true;
       } catch (error) {
-        this.metrics?.sinkErrors.inc(this.labels);
+        this.report.failed();
         if (!isRetriable(error)) {
           if (this.onRejectedRow && this.isRowRejection(error)) {
             if (rows.length === 1) {

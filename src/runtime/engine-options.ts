@@ -1,0 +1,15 @@
+import type { EngineConfig } from '../topology/config.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { SourceSpec } from '../sources/source.ts';
+
+/** How to start an Engine (all optional: config comes from the environment). */
+export interface EngineOptions {
+  config?: EngineConfig;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Serve the WebSocket endpoint and dashboard on config.port. Default true. */
+  push?: boolean;
+  /** Replaces the topology's source (tests, backfill). */
+  source?: SourceSpec<unknown>;
+}
