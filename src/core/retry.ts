@@ -22,6 +22,15 @@ export function isRetriable(error: unknown): boolean {
  * attempts. Non-retriable errors are thrown at once; after the last attempt the error is thrown
  * with a message naming what was attempted and how often.
  */
+/**
+ * Exponential backoff with "equal jitter": attempt n waits between half and all of
+ * min(maxMs, initialMs * 2^(n-1)), so retries of many writers spread out instead of colliding.
+ */
+export function backoffDelayMs(attempt: number, initialMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
 export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 8;
   const initial = options.initialDelayMs ?? 100;
@@ -38,8 +47,7 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
           cause: error,
         });
       }
-      const ceiling = Math.min(max, initial * 2 ** (attempt - 1));
-      const delayMs = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+      const delayMs = backoffDelayMs(attempt, initial, max);
       options.onRetry?.({ attempt, delayMs, error });
       await sleep(delayMs, options.signal);
     }

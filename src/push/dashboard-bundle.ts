@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const SOURCE_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
 /** The built page: one self-contained HTML file (script and styles inline, no CDN: works offline). */
-export const DASHBOARD_BUNDLE = fileURLToPath(new URL('../../dist/dashboard/index.html', import.meta.url));
+const DASHBOARD_BUNDLE = fileURLToPath(new URL('../../dist/dashboard/index.html', import.meta.url));
 
 /**
  * Bundles the dashboard (src/dashboard/main.ts with uPlot) into dist/dashboard/index.html with
@@ -36,7 +36,7 @@ export function buildDashboard(): string {
 }
 
 /** True when the bundle is missing or a dashboard source is newer than it. */
-export function dashboardBundleStale(): boolean {
+function dashboardBundleStale(): boolean {
   let built: number;
   try {
     built = statSync(DASHBOARD_BUNDLE).mtimeMs;

@@ -40,10 +40,6 @@ export class PartitionTasks implements TaskStates {
     this.options = options;
   }
 
-  get size(): number {
-    return this.tasks.size;
-  }
-
   all(): IterableIterator<PartitionTask> {
     return this.tasks.values();
   }

@@ -1,6 +1,6 @@
 import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
 import { ConfigError, SinkError, errorMessage } from '../core/errors.ts';
-import { isRetriable, sleep } from '../core/retry.ts';
+import { backoffDelayMs, isRetriable, sleep } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SinkReport } from './sink-report.ts';
@@ -259,7 +259,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
             return false;
           }
         }
-        const delayMs = this.backoffMs(attempt);
+        const delayMs = backoffDelayMs(attempt, this.initialRetryDelayMs, this.maxRetryDelayMs);
         this.logger.warn(
           { sink: this.name, attempt, rows: rows.length, delayMs, err: errorMessage(error) },
           `sink ${this.name}: writing ${rows.length} rows failed (${errorMessage(error)}), retrying in ${delayMs} ms (attempt ${attempt + 1})`,
@@ -267,11 +267,6 @@ export abstract class BatchingSink<T> implements Sink<T> {
         await sleep(delayMs);
       }
     }
-  }
-
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.maxRetryDelayMs, this.initialRetryDelayMs * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 
   private fail(error: unknown, rows: number, attempts: number): void {

@@ -2,10 +2,11 @@ import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
 import type { StreamRecord } from '../core/batch.ts';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
-import { isRetriable } from '../core/retry.ts';
+import { backoffDelayMs, isRetriable } from '../core/retry.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from './sink.ts';
+import { DegradedEpisode } from './degraded-episode.ts';
 
 export interface OnlineStateOptions<T> {
   /** Key prefix inside the topology's namespace, e.g. 'features:card:'. */
@@ -79,8 +80,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
   private timer: NodeJS.Timeout | null = null;
   private failures = 0; // failed writes in a row
   private permanentFailures = 0; // of them, non-retriable
-  private degradedSince: number | null = null; // performance.now() when degraded; null while healthy
-  private degradedAccounted = 0;
+  private readonly degraded: DegradedEpisode;
   private dropWarned = false;
   private fatalError: Error | null = null;
   private closed = false;
@@ -95,6 +95,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     this.metrics = environment.metrics;
     this.labels = { topology: environment.topology, store: this.name };
     this.sinkLabels = { topology: environment.topology, sink: this.name };
+    this.degraded = new DegradedEpisode(this.metrics, this.labels);
   }
 
   async open(): Promise<void> {
@@ -116,7 +117,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     }
     if (conflated > 0) this.metrics.stateConflatedUpdates.inc(this.labels, conflated);
     this.enforceBound();
-    if (this.degradedSince !== null) {
+    if (this.degraded.active) {
       // Degraded: the pending map has taken responsibility for these rows. Not retaining the
       // tokens acknowledges them; the retry timer writes the latest values once the store is back.
       this.metrics.sinkRows.inc(this.sinkLabels, rows.length);
@@ -151,7 +152,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
       if (this.inFlight) await this.inFlight;
       if (this.fatalError) throw this.fatalError;
       if (this.pending.size === 0 && this.heldAcks.length === 0) return;
-      if (attempts > 0 && this.degradedSince !== null) {
+      if (attempts > 0 && this.degraded.active) {
         this.environment.logger.warn({ sink: this.name, pendingKeys: this.pending.size }, `sink ${this.name}: the store is still unreachable; ${this.pending.size} latest values stay pending`);
         return;
       }
@@ -170,7 +171,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
         this.environment.logger.error({ sink: this.name, pendingKeys: this.pending.size }, `sink ${this.name}: closing with ${this.pending.size} latest values not written (store unreachable); those keys keep older values until updated again`);
         this.pending.clear();
       }
-      if (this.degradedSince !== null) this.accountDegradedTime();
+      this.degraded.account();
     }
   }
 
@@ -214,10 +215,10 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     const now = Date.now();
     const batch: Array<[string, OnlineStateValue<T>]> = [];
     for (const entry of entries) if (this.ttlMs === 0 || entry[1].updatedAt + this.ttlMs > now) batch.push(entry);
-    if (batch.length === 0 && this.degradedSince !== null) {
+    if (batch.length === 0 && this.degraded.active) {
       // Nothing to write (every pending value expired): no proof the store is back; keep trying.
       releaseAll(acks);
-      return this.startTimer(this.backoffMs(this.failures));
+      return this.startTimer(backoffDelayMs(this.failures, this.options.retry?.initialDelayMs ?? 200, this.options.retry?.maxDelayMs ?? 5_000));
     }
     const started = performance.now();
     try {
@@ -231,7 +232,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     releaseAll(acks);
     this.failures = 0;
     this.permanentFailures = 0;
-    if (this.degradedSince !== null) this.recover(batch.length);
+    if (this.degraded.active) this.recover(batch.length);
   }
 
   private writeFailed(error: unknown, entries: Map<string, OnlineStateValue<T>>, acks: AckToken[], rows: number): void {
@@ -260,36 +261,27 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
       this.heldAcks = [];
       this.heldRows = 0;
       this.enforceBound();
-      if (this.degradedSince === null) this.degrade(error);
-      else this.accountDegradedTime();
+      if (!this.degraded.active) this.degrade(error);
+      else this.degraded.account();
     }
-    const delayMs = this.backoffMs(this.failures);
+    const delayMs = backoffDelayMs(this.failures, this.options.retry?.initialDelayMs ?? 200, this.options.retry?.maxDelayMs ?? 5_000);
     const message = `sink ${this.name}: writing ${entries.size} latest values failed (${errorMessage(error)}); retrying in ${delayMs} ms`;
     this.environment.logger[this.failures === 1 ? 'warn' : 'debug']({ sink: this.name, attempt: this.failures, pendingKeys: this.pending.size, delayMs, err: errorMessage(error) }, message);
     this.startTimer(delayMs);
   }
 
   private degrade(error: unknown): void {
-    this.degradedSince = this.degradedAccounted = performance.now();
-    this.metrics.stateDegraded.set(this.labels, 1);
+    this.degraded.begin();
     this.store!.setPending(this.name, true);
     const message = `sink ${this.name}: the state store is unavailable; degraded: rows are acknowledged, the latest value per key waits in memory (at most ${this.maxPendingKeys} keys) and lookups are stale until it is back`;
     this.environment.logger.warn({ sink: this.name, pendingKeys: this.pending.size, err: errorMessage(error) }, message);
   }
 
   private recover(written: number): void {
-    this.accountDegradedTime();
-    const seconds = (performance.now() - this.degradedSince!) / 1000;
-    this.degradedSince = null;
+    const seconds = this.degraded.end();
     this.dropWarned = false;
-    this.metrics.stateDegraded.set(this.labels, 0);
     this.store!.setPending(this.name, false);
     this.environment.logger.info({ sink: this.name, written, degradedSeconds: seconds }, `sink ${this.name}: the state store is back; wrote ${written} pending latest values after ${seconds.toFixed(1)} s degraded`);
-  }
-
-  private accountDegradedTime(now = performance.now()): void {
-    this.metrics.stateDegradedSeconds.inc(this.labels, (now - this.degradedAccounted) / 1000);
-    this.degradedAccounted = now;
   }
 
   /** Drops the oldest pending updates beyond `maxPendingKeys` (ClickHouse keeps the history). */
@@ -306,10 +298,5 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     const level = this.dropWarned ? 'debug' : 'warn';
     this.dropWarned = true;
     this.environment.logger[level]({ sink: this.name, dropped, maxPendingKeys: this.maxPendingKeys }, `sink ${this.name}: dropped the ${dropped} oldest pending updates (bound ${this.maxPendingKeys} keys)`);
-  }
-
-  private backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.options.retry?.maxDelayMs ?? 5_000, (this.options.retry?.initialDelayMs ?? 200) * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 }

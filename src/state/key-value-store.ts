@@ -64,3 +64,27 @@ export class PendingWriters {
     return { value, stale: this.stale, ageMs };
   }
 }
+
+/**
+ * What both stores share: the writers' pending updates, and `lookup` as `get` with freshness.
+ * A store implements the reads and writes.
+ */
+export abstract class TrackedKeyValueStore implements KeyValueStore {
+  abstract readonly kind: 'memory' | 'redis';
+  private readonly pending = new PendingWriters();
+  abstract setMany(entries: ReadonlyArray<readonly [key: string, value: unknown]>, ttlMs?: number): Promise<void>;
+  abstract get<T = unknown>(key: string): Promise<T | undefined>;
+  abstract close(): Promise<void>;
+
+  async lookup<T = unknown>(key: string): Promise<StateLookup<T>> {
+    return this.pending.lookup(await this.get<T>(key));
+  }
+
+  get stale(): boolean {
+    return this.pending.stale;
+  }
+
+  setPending(writer: string, pending: boolean): void {
+    this.pending.set(writer, pending);
+  }
+}

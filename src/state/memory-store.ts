@@ -1,13 +1,12 @@
-import { PendingWriters, type KeyValueStore, type StateLookup } from './key-value-store.ts';
+import { TrackedKeyValueStore } from './key-value-store.ts';
 
 /**
  * Hot state in this process (the embedded default). Expired entries are dropped on read. Writes
  * never fail, so lookups are stale only if a writer reports pending updates itself.
  */
-export class MemoryKeyValueStore implements KeyValueStore {
+export class MemoryKeyValueStore extends TrackedKeyValueStore {
   readonly kind = 'memory' as const;
   private readonly entries = new Map<string, { value: unknown; expiresAt: number }>();
-  private readonly pending = new PendingWriters();
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs = 0): Promise<void> {
     const expiresAt = ttlMs > 0 ? Date.now() + ttlMs : Infinity;
@@ -22,18 +21,6 @@ export class MemoryKeyValueStore implements KeyValueStore {
       return undefined;
     }
     return entry.value as T;
-  }
-
-  async lookup<T = unknown>(key: string): Promise<StateLookup<T>> {
-    return this.pending.lookup(await this.get<T>(key));
-  }
-
-  get stale(): boolean {
-    return this.pending.stale;
-  }
-
-  setPending(writer: string, pending: boolean): void {
-    this.pending.set(writer, pending);
   }
 
   get size(): number {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { ConnectionError, errorMessage, TributaryError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { PendingWriters, StateUnavailableError, type KeyValueStore, type StateLookup } from './key-value-store.ts';
+import { StateUnavailableError, TrackedKeyValueStore } from './key-value-store.ts';
 
 export interface RedisStoreOptions {
   prefix: string;
@@ -21,13 +21,13 @@ export interface RedisStoreOptions {
  * keeps the latest value per key and degrades; lookups get a retriable `StateUnavailableError`.
  * ioredis reconnects in the background with backoff (at most 2 s apart), logging each attempt.
  */
-export class RedisKeyValueStore implements KeyValueStore {
+export class RedisKeyValueStore extends TrackedKeyValueStore {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
   private readonly prefix: string;
-  private readonly pending = new PendingWriters();
 
   private constructor(redis: Redis, prefix: string) {
+    super();
     this.redis = redis;
     this.prefix = prefix;
   }
@@ -83,18 +83,6 @@ export class RedisKeyValueStore implements KeyValueStore {
       throw new StateUnavailableError(`reading ${key} failed: ${errorMessage(error)}`, error);
     }
     return text === null ? undefined : (JSON.parse(text) as T);
-  }
-
-  async lookup<T = unknown>(key: string): Promise<StateLookup<T>> {
-    return this.pending.lookup(await this.get<T>(key));
-  }
-
-  get stale(): boolean {
-    return this.pending.stale;
-  }
-
-  setPending(writer: string, pending: boolean): void {
-    this.pending.set(writer, pending);
   }
 
   async close(): Promise<void> {
