@@ -35,13 +35,14 @@ function configErrorOf(files: Record<string, string>): ConfigError {
 }
 
 test('loads the project schemas with their ids', () => {
-  assert.deepEqual(registry.fileNames, ['card_features.avsc', 'fraud_prediction.avsc', 'payment.avsc', 'payment_authorization.avsc', 'payment_v2.avsc']);
+  assert.deepEqual(registry.fileNames, ['card_features.avsc', 'chargeback.avsc', 'fraud_prediction.avsc', 'payment.avsc', 'payment_authorization.avsc', 'payment_v2.avsc']);
   assert.equal(registry.byId(4), registry.schema('payment_v2.avsc'));
   assert.equal(registry.byId(1), registry.schema('payment.avsc'));
   assert.equal(registry.byId(2), registry.schema('card_features.avsc'));
   assert.equal(registry.byId(3), registry.schema('fraud_prediction.avsc'));
   assert.equal(registry.byId(5), registry.schema('payment_authorization.avsc'));
-  assert.equal(registry.byId(6), undefined);
+  assert.equal(registry.byId(6), registry.schema('chargeback.avsc'));
+  assert.equal(registry.byId(7), undefined);
   assert.equal(registry.has('payment.avsc'), true);
   assert.equal(registry.has('nope.avsc'), false);
 });

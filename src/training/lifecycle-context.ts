@@ -1,0 +1,56 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { pino } from 'pino';
+import { ConfigError } from '../core/errors.ts';
+import { loadTopology } from '../cli/load-topology.ts';
+import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
+import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import type { AnyTopology } from '../topology/define-topology.ts';
+import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+
+/** What a lifecycle command works on: the topology's spec, its ClickHouse and its registry. */
+export interface LifecycleContext {
+  topology: AnyTopology;
+  spec: LifecycleSpec;
+  client: ClickHouseClient;
+  registry: ModelRegistry;
+}
+
+/** The topology's `lifecycle`, or a ConfigError saying how to declare one. */
+export function lifecycleOf(topology: AnyTopology, file = 'the topology'): LifecycleSpec {
+  const spec = topology.lifecycle;
+  if (!spec || typeof spec !== 'object' || typeof spec.model !== 'string' || !spec.featureSet) {
+    throw new ConfigError(`${file} lifecycle`, `topology "${topology.name}" declares no model lifecycle`, 'add `lifecycle: { featureSet, model, featuresTable, labels, predictionsTable, ... }` to its defineTopology (see src/topology/lifecycle-spec.ts)');
+  }
+  return spec;
+}
+
+/**
+ * Loads the topology, connects to its ClickHouse (CLICKHOUSE_URL, else the chDB directory;
+ * embedded chDB is locked by a running engine, and the error then says so), opens the registry
+ * and runs `work`; everything is closed afterwards. Logs go to stderr at 'warn' (LOG_LEVEL), so
+ * stdout carries only the command's output.
+ */
+export async function withLifecycle<T>(topologyFile: string, work: (context: LifecycleContext) => Promise<T>, config: EngineConfig = loadConfig()): Promise<T> {
+  const topology = await loadTopology(topologyFile);
+  const spec = lifecycleOf(topology, topologyFile);
+  const logger = pino({ name: 'tributary', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
+  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const registry = clickhouseModelRegistry(client, { table: spec.registryTable });
+  try {
+    await registry.open();
+    return await work({ topology, spec, client, registry });
+  } finally {
+    await registry.close().catch(() => {});
+    await client.close().catch(() => {});
+  }
+}
+
+/** A time option: epoch milliseconds or an ISO 8601 date. */
+export function parseTime(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const time = /^\d+$/.test(text.trim()) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(time)) throw new ConfigError(option, `"${text}" is not a time`, `give epoch milliseconds or an ISO date, e.g. ${option} 2026-01-01T00:00:00Z`);
+  return time;
+}

@@ -1,0 +1,41 @@
+import { defineTopology } from '../src/topology/define-topology.ts';
+import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
+import type { Chargeback } from '../src/sources/generator/chargebacks.ts';
+import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
+import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
+import { kafkaDeadLetters } from '../src/sinks/kafka/dead-letter-topic.ts';
+
+export interface ChargebacksOptions {
+  topic?: string;
+  /** Prefix for every ClickHouse table (tests use a random one). */
+  tablePrefix?: string;
+  /** Also send dead letters to this Kafka topic. */
+  deadLetterTopic?: string;
+}
+
+/**
+ * The fraud labels: chargebacks arrive on their own topic days after the payments they dispute
+ * and are sunk as they are into ClickHouse table `chargebacks`, where training and the model
+ * comparison report find them (LifecycleSpec.labels: entity cardId, time paymentTs). One row per
+ * Kafka record (dedupe 'provenance'), so a replay after a crash adds nothing once merged.
+ * Undecodable records go to the dead-letter table shared with the other topologies (its
+ * `topology` column says 'chargebacks').
+ */
+export function createChargebacksTopology(options: ChargebacksOptions = {}) {
+  const tables = options.tablePrefix ?? '';
+  return defineTopology({
+    name: 'chargebacks',
+    source: kafkaTopic<Chargeback>({ topic: options.topic ?? 'chargebacks', format: 'avro-confluent', eventTime: (c) => c.reportedAt, outOfOrderness: '5s' }),
+    // No windows: the labels are stored as they come.
+    pipeline: () => ({}),
+    sinks: {
+      raw: [clickhouseTable<Chargeback>(`${tables}chargebacks`, { schema: 'chargeback.avsc', orderBy: ['cardId', 'paymentTs'], timeField: 'paymentTs', dedupe: 'provenance' })],
+    },
+    deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
+  });
+}
+
+export default createChargebacksTopology({
+  topic: process.env.CHARGEBACKS_TOPIC,
+  deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.CHARGEBACKS_DLQ_TOPIC : undefined,
+});
