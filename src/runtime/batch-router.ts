@@ -50,7 +50,9 @@ export class BatchRouter {
     // partition's watermark alone: its records are judged late against it, as in one pass.
     const caughtUp = task.advance(clock.watermarkOf(partitionKey));
     if (caughtUp) sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
-    const records = task.unseen(sourceBatch.records, token.lastOffset);
+    // Only restored state makes records already seen (durable checkpoints); replays of stored
+    // events keep their original, unordered Kafka offsets and must not be filtered by them.
+    const records = checkpointer ? task.unseen(sourceBatch.records, token.lastOffset) : sourceBatch.records;
     if (records.length > 0) clock.observe(partitionKey, sourceBatch.maxEventTime);
     const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset);
     this.processedRecords += records.length;

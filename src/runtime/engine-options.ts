@@ -12,4 +12,9 @@ export interface EngineOptions {
   push?: boolean;
   /** Replaces the topology's source (tests, backfill). */
   source?: SourceSpec<unknown>;
+  /**
+   * What produced the rows, stored by ClickHouse tables with `origin: true`: 'online'
+   * (default), or 'backfill' when `tributary backfill` replays stored events.
+   */
+  origin?: string;
 }

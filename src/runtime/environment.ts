@@ -29,6 +29,7 @@ export class RuntimeEnvironment {
     logger: Logger,
     metrics: Metrics,
     fail: (error: unknown) => void,
+    origin = 'online',
   ) {
     this.sinkEnvironment = {
       topology,
@@ -40,6 +41,7 @@ export class RuntimeEnvironment {
       push: () => this.pushServer,
       kafkaProducer: () => (this.producer ??= this.connectProducer(topology, logger)),
       fail,
+      origin,
     };
   }
 

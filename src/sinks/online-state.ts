@@ -57,6 +57,7 @@ export function onlineState<T>(options: OnlineStateOptions<T>): SinkSpec<StreamR
   }
   return {
     description: `online state ${options.prefix}*`,
+    kind: 'state',
     create: (environment) => new OnlineStateSink(options, ttlMs, maxPendingKeys, environment),
   };
 }

@@ -45,11 +45,22 @@ export interface SinkEnvironment {
    * dead-letter sinks themselves (a rejected dead letter stays fatal) and where none is wired.
    */
   deadLetter?: (letters: DeadLetter[], acks: readonly AckToken[]) => void;
+  /**
+   * What produced the rows: 'online' unless the engine runs a backfill ('backfill'). ClickHouse
+   * tables with `origin: true` store it, so backfilled rows sit next to the online ones.
+   */
+  origin?: string;
 }
 
 /** A sink as declared in a topology; the runner instantiates it with the environment. */
 export interface SinkSpec<T = unknown> {
   readonly description: string;
+  /**
+   * The destination's kind, where the sink declares one. A backfill keeps only 'clickhouse'
+   * sinks: it must not overwrite live online state, push history to dashboards or produce to
+   * Kafka. Sinks without a kind are treated as neither and skipped there.
+   */
+  readonly kind?: 'clickhouse' | 'state' | 'websocket' | 'kafka';
   create(env: SinkEnvironment): Sink<T>;
 }
 

@@ -24,6 +24,7 @@ export interface WebSocketChannelOptions<T> {
 export function websocketChannel<T>(channel: string, options: WebSocketChannelOptions<T> = {}): SinkSpec<StreamRecord<T>> {
   return {
     description: `websocket channel ${channel}`,
+    kind: 'websocket',
     create(environment): Sink<StreamRecord<T>> {
       const select = options.select ?? ((value: T) => value);
       const keyOf = options.key;

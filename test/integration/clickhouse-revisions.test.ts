@@ -128,7 +128,7 @@ function revisionSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () =>
       message:
         `Invalid configuration "clickhouse table ${tables.plain}": the table exists with engine MergeTree, not ReplacingMergeTree(revision); CREATE TABLE IF NOT EXISTS leaves an existing table as it is. ` +
         `Fix: rename it (RENAME TABLE ${tables.plain} TO ${tables.plain}_old), start again so that the sink creates it, then copy the rows ` +
-        `(INSERT INTO ${tables.plain} (cardId, windowStart, windowEnd, count1m, sum1m, max1m, count5m, sum5m, max5m, revision) SELECT ... FROM ${tables.plain}_old); or drop it; or remove versionColumn`,
+        `(INSERT INTO ${tables.plain} (cardId, windowStart, windowEnd, count1m, sum1m, max1m, count5m, sum5m, max5m, featureVersion, revision) SELECT ... FROM ${tables.plain}_old); or drop it; or remove versionColumn`,
     });
   });
 }

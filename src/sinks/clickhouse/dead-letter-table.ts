@@ -47,6 +47,7 @@ export function clickhouseDeadLetters(table = 'dead_letters', options: DeadLette
   const dedupe = options.dedupe ?? true;
   return {
     description: `ClickHouse dead-letter table ${table}`,
+    kind: 'clickhouse',
     create: (env) =>
       new ClickHouseSink<DeadLetter>(env, {
         table,

@@ -44,6 +44,7 @@ export function clickhouseLateRecords(table = 'late_records', options: LateTable
   const dedupe = options.dedupe ?? true;
   return {
     description: `ClickHouse late-record table ${table}`,
+    kind: 'clickhouse',
     create: (env) =>
       new ClickHouseSink<LateRecord>(env, {
         table,

@@ -21,6 +21,8 @@ export function withRollups<T>(table: SinkSpec<T>, rollups: RollupDefinition[]):
   // Mistakes in a definition fail when the topology is defined, not when it starts.
   for (const rollup of rollups) rollupPlan('source_table', rollup);
   return {
+    // The table's own properties (kind, and a clickhouseTable's table and schema) stay visible.
+    ...table,
     description: `${table.description}, rollups ${rollups.map((r) => r.name).join(', ')}`,
     create(env) {
       const sink = table.create(env);

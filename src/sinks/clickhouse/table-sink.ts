@@ -42,6 +42,13 @@ export interface ClickHouseTableOptions<T> {
    */
   dedupe?: 'provenance' | 'orderBy';
   /**
+   * Adds `origin String DEFAULT 'online'` (after the schema's and the version column) filled
+   * from the engine's origin ('online', or 'backfill' under `tributary backfill`), and appends it
+   * to the ORDER BY key: a replacing table then keeps backfilled rows next to the online rows of
+   * the same key instead of merging them. Read one of them with `WHERE origin = 'online'`.
+   */
+  origin?: boolean;
+  /**
    * The object to store, shaped like the schema's record (default: record.value). Only the
    * schema's fields are taken from it, in schema order.
    */
@@ -58,6 +65,24 @@ const PROVENANCE_COLUMNS: ColumnDef[] = [
 ];
 
 const PROVENANCE = PROVENANCE_COLUMNS.map((c) => c.name);
+
+const ORIGIN_COLUMN: ColumnDef = { name: 'origin', type: 'String', default: "'online'", comment: "What wrote the row: 'online', or 'backfill' (tributary backfill)" };
+
+/** A clickhouseTable(...) spec, with what a backfill needs to find and read its table. */
+export interface ClickHouseTableSpec<T> extends SinkSpec<StreamRecord<T>> {
+  readonly kind: 'clickhouse';
+  readonly table: string;
+  /** The Avro schema file of its columns. */
+  readonly schema: string;
+  readonly timeField?: string;
+  readonly origin: boolean;
+}
+
+/** Whether a sink spec is a clickhouseTable(...) (or one wrapped by withRollups). */
+export function isClickHouseTableSpec(spec: SinkSpec<never>): spec is ClickHouseTableSpec<never> {
+  const table = spec as Partial<ClickHouseTableSpec<unknown>>;
+  return table.kind === 'clickhouse' && typeof table.table === 'string' && typeof table.schema === 'string';
+}
 
 /** The table's deduplication: versionColumn implies 'orderBy'; contradictions fail early. */
 function dedupeOf(table: string, options: Pick<ClickHouseTableOptions<unknown>, 'dedupe' | 'provenance' | 'versionColumn'>): 'provenance' | 'orderBy' | undefined {
@@ -76,11 +101,17 @@ function dedupeOf(table: string, options: Pick<ClickHouseTableOptions<unknown>, 
 }
 
 /** A ClickHouse table whose columns come from an Avro schema; created on open if absent. */
-export function clickhouseTable<T>(table: string, options: ClickHouseTableOptions<T>): SinkSpec<StreamRecord<T>> {
+export function clickhouseTable<T>(table: string, options: ClickHouseTableOptions<T>): ClickHouseTableSpec<T> {
   quoteTableName(table); // a bad name fails when the topology is defined, not when it starts
   const dedupe = dedupeOf(table, options);
+  const origin = options.origin === true;
   return {
     description: `ClickHouse table ${table} (${options.schema})`,
+    kind: 'clickhouse',
+    table,
+    schema: options.schema,
+    ...(options.timeField === undefined ? {} : { timeField: options.timeField }),
+    origin,
     create: (env) =>
       new ClickHouseSink<StreamRecord<T>>(env, {
         table,
@@ -95,13 +126,14 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
           const version = options.versionColumn;
           // The added version column, where the schema has no column of that name (ALIAS ones included).
           const added = version !== undefined && !tableColumns(fields, []).some((c) => c.name === version) ? version : undefined;
-          const extraColumns = (added === undefined ? [] : [versionColumnDef(added)]).concat(provenance ? PROVENANCE_COLUMNS : []);
+          const extraColumns = (added === undefined ? [] : [versionColumnDef(added)]).concat(origin ? [ORIGIN_COLUMN] : [], provenance ? PROVENANCE_COLUMNS : []);
           const bySource = dedupe === 'provenance';
-          const orderBy = bySource ? options.orderBy.concat(PROVENANCE.filter((c) => !options.orderBy.includes(c))) : options.orderBy;
+          const byKey = bySource ? options.orderBy.concat(PROVENANCE.filter((c) => !options.orderBy.includes(c))) : options.orderBy;
+          const orderBy = origin && !byKey.includes(ORIGIN_COLUMN.name) ? byKey.concat(ORIGIN_COLUMN.name) : byKey;
           const replacing = dedupe === undefined ? undefined : { version, bySource };
           const ddl = ddlFromAvro(schema, { table, orderBy, partitionByTimeField: options.timeField, extraColumns, replacing, dialect });
           const columns = fields.map((f) => f.name).concat(extraColumns.map((c) => c.name));
-          const encoders = recordEncoders(fields, options.toRow, provenance, added);
+          const encoders = recordEncoders(fields, options.toRow, provenance, added, origin ? (env.origin ?? 'online') : undefined);
           if (dedupe === undefined) return { ddl, columns, ...encoders } satisfies TablePlan<StreamRecord<T>>;
           return {
             ddl,
@@ -110,7 +142,9 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
             expected: { engine: 'ReplacingMergeTree', version, sortingKey: orderBy, optOut: version === undefined ? 'remove dedupe' : 'remove versionColumn' },
             identity: {
               columns: version === undefined ? orderBy : orderBy.concat(version),
-              ...(bySource ? { source: { topic: '_topic', partition: '_partition', offset: '_offset' } } : {}),
+              // By offsets alone, a backfill's rows would carry the tokens of the online inserts
+              // of the same records, and the server would drop them: with an origin, every column.
+              ...(bySource && !origin ? { source: { topic: '_topic', partition: '_partition', offset: '_offset' } } : {}),
             },
           } satisfies TablePlan<StreamRecord<T>>;
         },
@@ -119,7 +153,7 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
 }
 
 /**
- * The row from the schema's fields in schema order (then the added version, then provenance), converting where JSON
+ * The row from the schema's fields in schema order (then the added version, the origin, then provenance), converting where JSON
  * needs it: as a column-ordered array (JSONCompactEachRow) and as an object (JSONEachRow).
  * Both read the same fields through the same converters, so they store the same row.
  */
@@ -128,6 +162,7 @@ function recordEncoders<T>(
   toRow: ((record: StreamRecord<T>) => Record<string, unknown>) | undefined,
   provenance: boolean,
   version: string | undefined,
+  origin: string | undefined,
 ): Pick<TablePlan<StreamRecord<T>>, 'toValues' | 'toRow'> {
   const toVersion = version === undefined ? undefined : versionValue(version);
   const names = fields.map((f) => f.name);
@@ -146,6 +181,7 @@ function recordEncoders<T>(
         values.push(convert ? convert(value) : value);
       }
       if (toVersion) values.push(toVersion(source[version!]));
+      if (origin !== undefined) values.push(origin);
       if (provenance) values.push(record.topic, record.partition, offsetValue(record));
       return values;
     },
@@ -158,6 +194,7 @@ function recordEncoders<T>(
         row[names[i]!] = convert ? convert(value) : value;
       }
       if (toVersion) row[version!] = toVersion(source[version!]);
+      if (origin !== undefined) row.origin = origin;
       if (provenance) {
         row._topic = record.topic;
         row._partition = record.partition;

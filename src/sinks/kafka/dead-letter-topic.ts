@@ -16,6 +16,7 @@ const MESSAGES_PER_SEND = 1_000;
 export function kafkaDeadLetters(topic: string, options: { maxDelayMs?: number } = {}): SinkSpec<DeadLetter> {
   return {
     description: `kafka dead-letter topic ${topic}`,
+    kind: 'kafka',
     create: (environment) => new KafkaDeadLetterSink(topic, environment, options.maxDelayMs ?? 500),
   };
 }

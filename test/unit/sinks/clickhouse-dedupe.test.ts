@@ -47,7 +47,7 @@ test("dedupe: 'provenance' adds the provenance columns and ends the key with the
 
 test("dedupe: 'orderBy' is a ReplacingMergeTree without version; versionColumn implies it", async () => {
   const spec = clickhouseTable('features', { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', dedupe: 'orderBy' });
-  assert.match((await run(spec, [], true)).ddl[0]!, /`max5m` Float64\n\)\nENGINE = ReplacingMergeTree\nPARTITION BY .*\nORDER BY \(`cardId`, `windowEnd`\)\nSETTINGS non_replicated_deduplication_window = 1000$/);
+  assert.match((await run(spec, [], true)).ddl[0]!, /`max5m` Float64,\n  `featureVersion` String\n\)\nENGINE = ReplacingMergeTree\nPARTITION BY .*\nORDER BY \(`cardId`, `windowEnd`\)\nSETTINGS non_replicated_deduplication_window = 1000$/);
   const versioned = clickhouseTable('features', { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', versionColumn: 'revision' });
   assert.match((await run(versioned, [], true)).ddl[0]!, /ENGINE = ReplacingMergeTree\(`revision`\)\nPARTITION BY .*\nORDER BY \(`cardId`, `windowEnd`\)\nSETTINGS non_replicated_deduplication_window = 1000$/);
 });

@@ -33,7 +33,7 @@ function fakeClient(compact: boolean, engine: string | undefined, seen: Seen): C
 }
 
 const schemasDir = fileURLToPath(new URL('../../../schemas', import.meta.url));
-const FIELDS = '(\n  `cardId` String,\n  `windowStart` Int64,\n  `windowStart_time` DateTime ALIAS toDateTime(intDiv(`windowStart`, 1000)),\n  `windowEnd` Int64,\n  `windowEnd_time` DateTime ALIAS toDateTime(intDiv(`windowEnd`, 1000)),\n  `count1m` Int64,\n  `sum1m` Float64,\n  `max1m` Float64,\n  `count5m` Int64,\n  `sum5m` Float64,\n  `max5m` Float64';
+const FIELDS = '(\n  `cardId` String,\n  `windowStart` Int64,\n  `windowStart_time` DateTime ALIAS toDateTime(intDiv(`windowStart`, 1000)),\n  `windowEnd` Int64,\n  `windowEnd_time` DateTime ALIAS toDateTime(intDiv(`windowEnd`, 1000)),\n  `count1m` Int64,\n  `sum1m` Float64,\n  `max1m` Float64,\n  `count5m` Int64,\n  `sum5m` Float64,\n  `max5m` Float64,\n  `featureVersion` String';
 const PARTITION_ORDER = 'PARTITION BY toYYYYMMDD(toDateTime(intDiv(`windowEnd`, 1000)))\nORDER BY (`cardId`, `windowEnd`)';
 const base = { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd' };
 

@@ -1,0 +1,128 @@
+import { ConfigError, TributaryError } from '../core/errors.ts';
+import { isClickHouseTableSpec, type ClickHouseTableSpec } from '../sinks/clickhouse/table-sink.ts';
+import type { SinkSpec } from '../sinks/sink.ts';
+import type { AnyTopology } from '../topology/define-topology.ts';
+import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+
+/** What `tributary backfill` reads: the raw events table, its Avro schema and event-time column. */
+export interface BackfillEvents {
+  table: string;
+  schema: string;
+  timeColumn: string;
+}
+
+/** A ClickHouse table sink of the topology that writes `table`, with rollups or without. */
+function tableSinkOf(topology: AnyTopology, table: string): ClickHouseTableSpec<unknown> | undefined {
+  const specs = Object.values(topology.sinks).flat() as SinkSpec<never>[];
+  return specs.filter(isClickHouseTableSpec).find((spec) => spec.table === table) as ClickHouseTableSpec<unknown> | undefined;
+}
+
+/**
+ * The events table from --table or the topology's lifecycle; its schema from --schema or the
+ * topology's sink that writes it; its time column from --time-column, the lifecycle (for its
+ * own events table) or that sink's timeField.
+ */
+export function backfillEvents(topology: AnyTopology, options: { table?: string; schema?: string; timeColumn?: string }): BackfillEvents {
+  const lifecycle = (topology as { lifecycle?: LifecycleSpec }).lifecycle;
+  const table = options.table ?? lifecycle?.eventsTable;
+  if (table === undefined) {
+    throw new ConfigError('--table', `topology "${topology.name}" declares no lifecycle.eventsTable`, 'pass --table <the raw events table>, e.g. --table payments');
+  }
+  const sink = tableSinkOf(topology, table);
+  const schema = options.schema ?? sink?.schema;
+  if (schema === undefined) {
+    throw new ConfigError('--schema', `no ClickHouse table sink of topology "${topology.name}" writes ${table}, so its Avro schema is unknown`, 'pass --schema <file in schemas/>, e.g. --schema payment.avsc');
+  }
+  const timeColumn = options.timeColumn ?? (lifecycle?.eventsTable === table ? lifecycle.eventsTimeColumn : undefined) ?? sink?.timeField;
+  if (timeColumn === undefined) {
+    throw new ConfigError('--time-column', `neither the topology's lifecycle nor its sink of ${table} names the event-time column`, 'pass --time-column <epoch-ms column>, e.g. --time-column ts');
+  }
+  return { table, schema, timeColumn };
+}
+
+export interface BackfillTopology {
+  topology: AnyTopology;
+  /** Descriptions of the sinks the backfill writes, and of those it leaves out. */
+  kept: string[];
+  skipped: string[];
+  /** ClickHouse tables without an origin column: backfilled rows replace online rows of the same key there. */
+  withoutOrigin: string[];
+}
+
+/**
+ * The topology as a backfill runs it: no raw sinks (the events are already stored), and only
+ * ClickHouse sinks for the outputs, the late records and the dead letters. Online state,
+ * WebSocket and Kafka sinks (and sinks that declare no kind) are left out: a backfill must not
+ * overwrite the live online state, push history to dashboards or produce to Kafka. Each kept
+ * sink refuses to open unless the engine tags its rows as a backfill's (EngineOptions.origin).
+ */
+export function backfillTopology(topology: AnyTopology, origin: string): BackfillTopology {
+  const kept: string[] = [];
+  const skipped: string[] = [];
+  const withoutOrigin: string[] = [];
+  const keep = <T>(spec: SinkSpec<T>): boolean => {
+    (spec.kind === 'clickhouse' ? kept : skipped).push(spec.description);
+    if (isClickHouseTableSpec(spec as SinkSpec<never>) && !(spec as ClickHouseTableSpec<unknown>).origin) withoutOrigin.push((spec as ClickHouseTableSpec<unknown>).table);
+    return spec.kind === 'clickhouse';
+  };
+  const sinks: Record<string, SinkSpec<never>[]> = {};
+  for (const [output, specs] of Object.entries(topology.sinks)) {
+    if (output === 'raw') {
+      skipped.push(...(specs ?? []).map((spec) => spec.description));
+      continue;
+    }
+    sinks[output] = (specs ?? []).filter(keep).map((spec) => tagged(spec, origin));
+  }
+  if (kept.length === 0) {
+    throw new ConfigError('sinks', `topology "${topology.name}" has no ClickHouse sink for its outputs, so a backfill would write nothing`, 'add a clickhouseTable(...) sink to the outputs to backfill');
+  }
+  const late = topology.late !== undefined && keep(topology.late) ? tagged(topology.late, origin) : undefined;
+  const deadLetter = [topology.deadLetter ?? []].flat().filter(keep).map((spec) => tagged(spec, origin));
+  return { topology: { ...topology, sinks, late, deadLetter }, kept, skipped, withoutOrigin };
+}
+
+/** The same spec, failing to create unless the engine passes the backfill's origin to its sinks. */
+function tagged<T>(spec: SinkSpec<T>, origin: string): SinkSpec<T> {
+  return {
+    ...spec,
+    create(env) {
+      if (env.origin !== origin) {
+        throw new TributaryError(`sink ${spec.description} would write rows tagged "${env.origin ?? 'online'}", not "${origin}": the engine does not pass EngineOptions.origin to its sinks`, { code: 'BACKFILL_ORIGIN' });
+      }
+      return spec.create(env);
+    },
+  };
+}
+
+/**
+ * A --from/--to time: epoch milliseconds, or ISO-8601 as a date (midnight UTC) or a date and
+ * time with Z or an offset. A time without a zone is refused: it would depend on the machine.
+ */
+export function parseTime(text: string, option: string): number {
+  const trimmed = text.trim();
+  const fix = 'give ISO-8601 with a zone (2026-01-31T00:00:00Z, 2026-01-31T01:00:00+01:00), a date (2026-01-31, midnight UTC) or epoch milliseconds';
+  if (/^-?\d+$/.test(trimmed)) {
+    const ms = Number(trimmed);
+    if (!Number.isSafeInteger(ms) || Math.abs(ms) > 8.64e15) throw new ConfigError(option, `${trimmed} is out of range`, fix);
+    return ms;
+  }
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(trimmed);
+  const dateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(trimmed);
+  if (!date && !dateTime) {
+    const zoneless = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(trimmed);
+    throw new ConfigError(option, zoneless ? `"${text}" has no time zone` : `"${text}" is not a time`, fix);
+  }
+  const ms = Date.parse(trimmed);
+  const [year, month, day] = trimmed.slice(0, 10).split('-').map(Number);
+  // Date.parse rolls 2026-02-30 over to March: refuse dates that do not exist.
+  const calendar = new Date(Date.UTC(year!, month! - 1, day!));
+  if (Number.isNaN(ms) || calendar.getUTCMonth() !== month! - 1 || calendar.getUTCDate() !== day) throw new ConfigError(option, `"${text}" is not a valid date`, fix);
+  return ms;
+}
+
+/** --batch-size: rows per query, 1 to 1,000,000. */
+export function parseBatchSize(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000) throw new ConfigError('--batch-size', `"${text}" is not a number of rows from 1 to 1000000`, 'use e.g. --batch-size 10000');
+  return n;
+}
