@@ -1,3 +1,4 @@
+import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { LookupTable } from './lookup-table.ts';
@@ -11,6 +12,8 @@ export interface TableEnvironment {
   kafkaBrokers?: string[];
   /** The topology's consumer group; a table source derives its own, private group from it. */
   groupId: string;
+  /** The engine's shared ClickHouse client (tables filled from ClickHouse, e.g. batch predictions). */
+  clickhouse?: () => Promise<ClickHouseClient>;
 }
 
 /** A started table source; it keeps the table up to date until closed. */
