@@ -51,6 +51,23 @@ export { OnnxModel } from './scoring/onnx-model.ts';
 export type { ScoringModel } from './scoring/scoring-model.ts';
 export { trainLogisticRegression, evaluate, predictProbability, type LogisticRegressionModel } from './scoring/logistic-regression.ts';
 export { logisticRegressionToOnnx } from './scoring/logistic-regression-onnx.ts';
+export { servedModel, ServedModel, type ServedModelOptions } from './scoring/served-model.ts';
+export { inCanary, canaryBucket, type ModelServing, type ServingAssignment } from './scoring/model-serving.ts';
+export type { Challenger } from './scoring/assignment-scoring.ts';
+
+// Model lifecycle: feature sets, registry, batch scoring
+export { defineFeatureSet, type FeatureSet, type FeatureSetDefinition } from './features/feature-set.ts';
+export type { LifecycleSpec } from './topology/lifecycle-spec.ts';
+export { MODEL_STATUSES, type ModelRegistry, type ModelVersion, type ModelStatus, type ModelMetrics, type NewModelVersion } from './registry/model-registry.ts';
+export { clickhouseModelRegistry } from './registry/clickhouse-model-registry.ts';
+export { promote, startCanary, startShadow, rollback, bootstrapLive, servingPlan } from './registry/lifecycle.ts';
+export { compareModels, compareSql } from './registry/compare-report.ts';
+export { writeModelFile, defaultModelDirectory, modelFilePath } from './registry/model-files.ts';
+export { trainFromClickHouse } from './training/train-from-clickhouse.ts';
+export { chargebackFor, chargebacksOf, type Chargeback } from './sources/generator/chargebacks.ts';
+export { scoreBatch, batchPredictionKey, type ScoreBatchOptions, type ScoreBatchResult } from './batch/batch-scoring.ts';
+export { batchPredictionTable } from './tables/clickhouse-table-source.ts';
+export type { BatchPrediction } from './batch/batch-predictions-table.ts';
 
 // Serde
 export { createDecoder, type DecoderFormat } from './serde/create-decoder.ts';

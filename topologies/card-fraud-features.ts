@@ -6,6 +6,7 @@ import { count, max, sum } from '../src/operators/windows/aggregations.ts';
 import { hopping } from '../src/operators/windows/hopping.ts';
 import { joinWindows } from '../src/operators/windows/join-windows.ts';
 import { tumbling } from '../src/operators/windows/tumbling.ts';
+import { defineFeatureSet } from '../src/features/feature-set.ts';
 import type { Payment } from '../src/sources/generator/card-payments.ts';
 
 /** Per-card features at one window end (schemas/card_features.avsc). */
@@ -20,9 +21,14 @@ export interface CardFeatures {
   count5m: number;
   sum5m: number;
   max5m: number;
+  /** CARD_FEATURES.version: which definition computed the row. */
+  featureVersion: string;
 }
 
 export const WINDOW_GRACE = '10s';
+
+/** Bump when the features below change meaning: online keys, rows and models are keyed by it. */
+export const FEATURE_VERSION = 'v1';
 
 /** Money sums are kept to the cent, so they do not depend on the order of float additions. */
 export function cents(amount: number): number {
@@ -50,6 +56,7 @@ export function cardFeatures(payments: Observable<Batch<Payment>>): Observable<B
     count5m: five.count,
     sum5m: cents(five.sum),
     max5m: five.max,
+    featureVersion: FEATURE_VERSION,
   })).pipe(share());
 }
 
@@ -59,3 +66,17 @@ export const FRAUD_FEATURE_NAMES = ['count1m', 'log_sum1m', 'log_max1m', 'count5
 export function fraudFeatureVector(f: CardFeatures): number[] {
   return [f.count1m, Math.log1p(f.sum1m), Math.log1p(f.max1m), f.count5m, Math.log1p(f.sum5m), Math.log1p(f.max5m)];
 }
+
+/**
+ * The card features as a named, versioned feature set: the online path (Kafka), the backfill
+ * (events read back from ClickHouse), training and batch scoring all use this one definition.
+ */
+export const CARD_FEATURES = defineFeatureSet<Payment, CardFeatures>({
+  name: 'card-features',
+  version: FEATURE_VERSION,
+  entity: 'card',
+  compute: cardFeatures,
+  featureNames: FRAUD_FEATURE_NAMES,
+  vector: fraudFeatureVector,
+  entityId: (f) => f.cardId,
+});

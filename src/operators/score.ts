@@ -7,16 +7,23 @@ import type { Logger } from '../observability/logger.ts';
 import type { StepRuntime } from '../state/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../scoring/circuit-breaker.ts';
+import { deadLetterUserError } from './guarded.ts';
 import { checkSource, fallbackReason, type Fallback } from '../scoring/fallback.ts';
-import { MicroBatcher, type SettledBatch } from '../scoring/micro-batcher.ts';
+import { MicroBatcher, type MicroBatchScores, type SettledBatch } from '../scoring/micro-batcher.ts';
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
-import { SharedModel, type ModelSource } from '../scoring/shared-model.ts';
+import type { ModelSource } from '../scoring/shared-model.ts';
+import { fixedServing } from '../scoring/fixed-serving.ts';
+import { isModelServing, type ModelServing, type ServingAssignment } from '../scoring/model-serving.ts';
+import { logCandidateError, scoreWithAssignment, servedScore, type Challenger } from '../scoring/assignment-scoring.ts';
 
 export interface ScoreOptions<T, U> {
   /** The model's input for one record, in the model's feature order. */
   features: (value: T) => ArrayLike<number>;
-  /** The output record's value. */
-  output: (value: T, probability: number, model: ScoringModel) => U;
+  /**
+   * The output record's value, from the probability served and the model that produced it; while
+   * a canary or shadow runs (served models), `challenger` is the other model's score of the row.
+   */
+  output: (value: T, probability: number, model: ScoringModel, challenger?: Challenger) => U;
   /** Step name for dead letters, logs and metrics. Default 'score'. */
   name?: string;
   /** The topology's declared feature names, checked against the model's own list when it loads. */
@@ -59,14 +66,15 @@ const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1,
  * Completion waits for pending rows.
  *
  * `model` is an .onnx path (loaded once, closed after the last subscription), a model the
- * caller owns, or a factory whose model the operator owns.
+ * caller owns, a factory whose model the operator owns, or served models (servedModel: the
+ * registry's live version, hot-swapped on promotion, with canary and shadow candidates).
  *
  * @example windows.pipe(score('models/fraud.onnx', {
  *   features: (w) => [w.n, w.total, w.maxAmount],
  *   output: (w, probability, model) => ({ ...w, probability, model: model.version }),
  * }))
  */
-export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
+export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
   const step = options.name ?? 'score';
   const maxBatchRows = options.maxBatchRows ?? 4096;
   const maxDelayMs = options.maxDelayMs ?? 10;
@@ -99,9 +107,9 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
     },
   });
   if (breaker) reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE.closed);
-  const shared = SharedModel.of(model);
+  const serving = isModelServing(model) ? model : fixedServing(model);
   // A model instance's width is known before its (already settled) load promise resolves.
-  const passedIn = typeof model === 'object' ? model : undefined;
+  const passedIn = typeof model === 'object' && !isModelServing(model) ? model : undefined;
 
   return (source) =>
     new Observable<Batch<U>>((subscriber) => {
@@ -123,19 +131,32 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
       });
 
       // A model that cannot load (missing file, wrong features) ends the stream: nothing could be scored.
-      const ready = shared.acquire().then((candidate) => {
-        if (options.featureNames) checkFeatureNames(candidate, options.featureNames);
-        loaded = candidate;
-        reportModel();
-        return candidate;
+      const ready = serving.subscribe().then((first) => {
+        if (options.featureNames) checkFeatureNames(first.live, options.featureNames);
+        loaded = first.live;
+        reportModel(first);
+        return first;
       });
       ready.catch((error: unknown) => {
         batcher.dispose();
         subscriber.error(error);
       });
 
-      async function scoreMicroBatch(features: Float32Array, rows: number, width: number): Promise<Float32Array> {
-        const scorer = await ready;
+      async function scoreMicroBatch(features: Float32Array, rows: number, width: number): Promise<MicroBatchScores> {
+        // The assignment current now scores the whole micro-batch: a swap takes effect between micro-batches.
+        const assignment = serving.current() ?? (await ready);
+        serving.hold(assignment);
+        try {
+          return await scoreWithAssignment(assignment, features, rows, (live) => scoreLive(live, features, rows, width), (error) => {
+            logCandidateError(logger, step, assignment, error);
+            reportTo?.metrics.scoringFallbackRows.inc({ ...reportTo.labels, reason: 'candidate-error' }, rows);
+          });
+        } finally {
+          serving.release(assignment);
+        }
+      }
+
+      async function scoreLive(scorer: ScoringModel, features: Float32Array, rows: number, width: number): Promise<Float32Array> {
         if (scorer.featureCount !== undefined && width !== scorer.featureCount) {
           throw new ConfigError(`${step}.features`, `feature vectors have ${width} values but model ${scorer.name}@${scorer.version} takes ${scorer.featureCount}`, 'return one value per model feature');
         }
@@ -170,7 +191,8 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
       }
 
       function emitSettled(settled: SettledBatch<T>): void {
-        const { batch, rows, probabilities, rowErrors } = settled;
+        const { batch, rows, probabilities, rowErrors, challenger, tags } = settled;
+        if (tags !== null) reportModel(tags[0] as ServingAssignment);
         let failed = 0;
         for (const failure of settled.featureFailures) failed += deadLetter(batch, step, failure.record, failure.error);
         let circuitOpen = 0;
@@ -182,7 +204,12 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
           let value: U;
           if (failure === undefined) {
             try {
-              value = options.output(record.value, probabilities[i]!, scoredBy());
+              const tag = tags?.[i] as ServingAssignment | undefined;
+              if (tag?.candidate === undefined) value = options.output(record.value, probabilities[i]!, tag?.live ?? scoredBy());
+              else {
+                const served = servedScore(tag, record.value, probabilities[i]!, challenger?.[i]);
+                value = options.output(record.value, served.probability, served.model, served.challenger);
+              }
               if (fallback) checkSource(value, 'model');
             } catch (error) {
               failed += deadLetter(batch, step, record, `output: ${errorMessage(error)}`);
@@ -240,12 +267,14 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         reportTo.metrics.scoringBatchRows.observe(modelLabels, rows);
       }
 
-      /** tributary_model_info, once both the model and where to report are known. */
-      let modelReported = false;
-      function reportModel(): void {
-        if (modelReported || loaded === undefined || reportTo === undefined) return;
-        modelReported = true;
-        reportTo.metrics.modelInfo.set({ ...reportTo.labels, model: loaded.name, version: loaded.version }, 1);
+      /** tributary_model_info: the live model, once known and where to report is known; again after a swap. */
+      let reported: ScoringModel | undefined;
+      function reportModel(assignment?: ServingAssignment): void {
+        const live = assignment?.live ?? loaded;
+        if (live === undefined || live === reported || reportTo === undefined) return;
+        if (reported) reportTo.metrics.modelInfo.remove({ ...reportTo.labels, model: reported.name, version: reported.version });
+        reported = live;
+        reportTo.metrics.modelInfo.set({ ...reportTo.labels, model: live.name, version: live.version }, 1);
       }
 
       let registered = false;
@@ -272,21 +301,12 @@ export function score<T, U>(model: ModelSource, options: ScoreOptions<T, U>): Op
         stop.abort();
         batcher.dispose();
         // Close an owned model only after its last run settled: releasing a running session crashes it.
-        void lastRun.then(() => shared.release());
+        void lastRun.then(() => serving.unsubscribe());
       };
     });
 }
 
 function deadLetter(batch: Batch<unknown>, step: string, record: StreamRecord<unknown>, error: string): 1 {
-  batch.side.deadLetters.push({
-    step,
-    topic: record.topic,
-    partition: record.partition,
-    offset: record.offset,
-    error,
-    raw: null,
-    key: record.key,
-    timestamp: record.eventTime,
-  });
+  deadLetterUserError(batch, step, record, error);
   return 1;
 }

@@ -12,6 +12,7 @@ import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { startTables, type RunningTables } from './tables.ts';
+import { startModels, type RunningModels } from './models.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import { PartitionTasks } from './partition-tasks.ts';
 import { BatchRouter } from './batch-router.ts';
@@ -54,6 +55,7 @@ export class Engine {
   private tickQueued = false;
   private source!: Source<unknown>;
   private tables: RunningTables | null = null;
+  private models: RunningModels | null = null;
   private tasks!: PartitionTasks;
   private router!: BatchRouter;
   private server: RunningPushServer | null = null;
@@ -73,7 +75,7 @@ export class Engine {
     this.config = options.config ?? loadConfig();
     this.logger = options.logger ?? createLogger(`tributary:${topology.name}`);
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
-    this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error));
+    this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
     this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
     this.done = new Promise<void>((resolve, reject) => {
@@ -116,7 +118,9 @@ export class Engine {
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
     this.startIdleTicks(spec.idleTimeoutMs ?? 0);
-    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId });
+    const clickhouse = this.environment.sinkEnvironment.clickhouse;
+    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
+    this.models = await startModels(topology, { clickhouse, logger });
     this.source = spec.create({
       topology: topology.name,
       logger,
@@ -294,6 +298,7 @@ export class Engine {
       this.stopPhase = 'closing connections';
       await this.source?.close().catch(() => {});
       await this.tables?.close().catch(() => {});
+      await this.models?.close();
       await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
       await this.environment.close();

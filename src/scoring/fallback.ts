@@ -4,9 +4,9 @@ import type { ScoringFailure } from './micro-batcher.ts';
 
 /**
  * Where an output row's score came from: 'model' (scored by the model just now) or a fallback
- * ('fallback'; later 'batch' for the latest batch prediction of the key).
+ * ('batch': the key's latest batch prediction; 'fallback': a default such as the training prior).
  */
-export type ScoreSource = 'model' | 'fallback';
+export type ScoreSource = 'model' | 'batch' | 'fallback';
 
 /** Why the score operator asks the fallback instead of the model. */
 export interface FallbackReason {

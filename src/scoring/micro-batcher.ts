@@ -34,6 +34,17 @@ export interface SettledBatch<T> {
   rowErrors: (ScoringFailure | undefined)[] | null;
   /** Records whose features could not be extracted; never sent to the model. */
   featureFailures: RowFailure<T>[];
+  /** A second model's probability per row (NaN where it did not score); null when none ran. */
+  challenger: Float32Array | null;
+  /** What each row was scored with (MicroBatchScores.tag); null when no micro-batch had a tag. */
+  tags: unknown[] | null;
+}
+
+/** A micro-batch's scores: one probability per row, and optionally a second model's and what scored them. */
+export interface MicroBatchScores {
+  probabilities: Float32Array;
+  challenger?: Float32Array;
+  tag?: unknown;
 }
 
 export interface MicroBatcherOptions<T> {
@@ -43,7 +54,7 @@ export interface MicroBatcherOptions<T> {
   /** Values per row once known (the model's width); before that each micro-batch takes the width of its rows. */
   featureWidth: () => number | undefined;
   /** Scores one micro-batch (`features` holds exactly rows * width values); a rejection fails its rows. */
-  run: (features: Float32Array, rows: number, width: number) => Promise<Float32Array>;
+  run: (features: Float32Array, rows: number, width: number) => Promise<Float32Array | MicroBatchScores>;
   /** Receives settled batches in arrival order, synchronously where possible. */
   emit: (settled: SettledBatch<T>) => void;
 }
@@ -90,7 +101,7 @@ export class MicroBatcher<T> {
   add(batch: Batch<T>): void {
     if (this.disposed) return;
     const records = batch.records;
-    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], unscored: 0 };
+    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tags: null, unscored: 0 };
     for (let i = 0; i < records.length; i++) this.addRow(entry, records[i]!);
     if (entry.unscored === 0 && this.queue.length === 0 && !this.draining) {
       this.options.emit(entry);
@@ -167,10 +178,12 @@ export class MicroBatcher<T> {
     const batch = this.sealed.shift();
     if (batch === undefined) return;
     this.running = true;
-    let probabilities: Float32Array | undefined;
+    let scores: MicroBatchScores | undefined;
     let failure: ScoringFailure | undefined;
     try {
-      probabilities = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width);
+      const result = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width);
+      scores = result instanceof Float32Array ? { probabilities: result } : result;
+      const probabilities = scores.probabilities;
       if (probabilities.length < batch.rows) {
         const message = `model returned ${probabilities.length} probabilities for ${batch.rows} rows`;
         failure = { message, error: new Error(message) };
@@ -180,7 +193,7 @@ export class MicroBatcher<T> {
     }
     this.running = false;
     if (this.disposed) return;
-    settle(batch, failure === undefined ? probabilities : undefined, failure);
+    settle(batch, failure === undefined ? scores : undefined, failure);
     this.drain();
     void this.runNext();
   }
@@ -228,12 +241,20 @@ function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>): string
   return undefined;
 }
 
-/** Hands each slice its probabilities, or marks its rows failed. */
-function settle<T>(batch: MicroBatch<T>, probabilities: Float32Array | undefined, failure: ScoringFailure | undefined): void {
+/** Hands each slice its probabilities (and challenger scores and tag), or marks its rows failed. */
+function settle<T>(batch: MicroBatch<T>, scores: MicroBatchScores | undefined, failure: ScoringFailure | undefined): void {
   let offset = 0;
   for (const { entry, entryStart, count } of batch.slices) {
-    if (probabilities !== undefined) {
-      entry.probabilities.set(probabilities.subarray(offset, offset + count), entryStart);
+    if (scores !== undefined) {
+      entry.probabilities.set(scores.probabilities.subarray(offset, offset + count), entryStart);
+      if (scores.challenger !== undefined) {
+        entry.challenger ??= new Float32Array(entry.rows.length).fill(Number.NaN);
+        entry.challenger.set(scores.challenger.subarray(offset, offset + count), entryStart);
+      }
+      if (scores.tag !== undefined) {
+        entry.tags ??= new Array<unknown>(entry.rows.length);
+        entry.tags.fill(scores.tag, entryStart, entryStart + count);
+      }
     } else {
       entry.rowErrors ??= new Array<ScoringFailure | undefined>(entry.rows.length);
       for (let i = 0; i < count; i++) entry.rowErrors[entryStart + i] = failure;

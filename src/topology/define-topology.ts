@@ -4,6 +4,8 @@ import { ConfigError } from '../core/errors.ts';
 import type { SinkSpec } from '../sinks/sink.ts';
 import type { SourceSpec } from '../sources/source.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
+import type { ServedModel } from '../scoring/served-model.ts';
+import type { LifecycleSpec } from './lifecycle-spec.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PipelineOutputs = Record<string, Observable<Batch<any>>>;
@@ -33,6 +35,13 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
    * that is not listed here is never filled, so every lookup in it misses.
    */
   tables?: LookupTable<unknown>[];
+  /**
+   * The served models the pipeline scores with (servedModel): the engine starts each (registry,
+   * first load, polling for promotions) before the source, and stops it at the end.
+   */
+  models?: ServedModel[];
+  /** Where the model lifecycle's batch jobs (backfill, train, score-batch, models) find this topology's data. */
+  lifecycle?: LifecycleSpec;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,5 +1,5 @@
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
-import { cents, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+import { cents, FEATURE_VERSION, type CardFeatures } from '../../topologies/card-fraud-features.ts';
 
 /**
  * The card-fraud features computed independently of the engine: plain loops over the events,
@@ -37,6 +37,7 @@ export function referenceCardFeatures(payments: readonly Payment[]): CardFeature
       count5m: five.count,
       sum5m: cents(five.sum),
       max5m: five.max,
+      featureVersion: FEATURE_VERSION,
     });
   }
   return rows.sort(byCardAndEnd);
@@ -63,5 +64,6 @@ export function toFeatures(row: Record<string, unknown>): CardFeatures {
     count5m: Number(row.count5m),
     sum5m: Number(row.sum5m),
     max5m: Number(row.max5m),
+    featureVersion: String(row.featureVersion),
   };
 }

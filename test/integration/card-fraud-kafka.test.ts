@@ -60,7 +60,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
     const base = `http://127.0.0.1:${engine.environment.pushServer!.port}`;
     const lastWindow = new Map(expected.map((f) => [f.cardId, f]));
     for (const cardId of [...lastWindow.keys()].slice(0, 5)) {
-      const response = await fetch(`${base}/state?key=${encodeURIComponent(`features:card:${cardId}`)}`);
+      const response = await fetch(`${base}/state?key=${encodeURIComponent(`features:card-features:v1:${cardId}`)}`);
       assert.equal(response.status, 200);
       const answer = (await response.json()) as { found: boolean; value: Record<string, unknown>; eventTime: number; ageMs: number; stale: boolean };
       assert.equal(answer.found, true);
@@ -68,9 +68,9 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
       assert.ok(answer.ageMs >= 0 && answer.ageMs < 120_000, `age ${answer.ageMs} ms`);
       assert.deepEqual(inCents(toFeatures(answer.value)), inCents(lastWindow.get(cardId)!));
     }
-    const missing = await fetch(`${base}/state?key=features:card:no-such-card`);
+    const missing = await fetch(`${base}/state?key=features:card-features:v1:no-such-card`);
     assert.equal(missing.status, 404);
-    assert.deepEqual(await missing.json(), { key: 'features:card:no-such-card', found: false, stale: false });
+    assert.deepEqual(await missing.json(), { key: 'features:card-features:v1:no-such-card', found: false, stale: false });
 
     // Phase 2: payments ten minutes behind the watermark: late for every window they belong to.
     const lateOnes = payments.slice(0, 5).map((p, i): Payment => ({ ...p, paymentId: `late-${i}`, ts: maxTs - 10 * 60_000 }));

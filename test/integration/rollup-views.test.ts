@@ -57,7 +57,7 @@ function rollupSuite(target: ClickHouseTarget): void {
   test('fraud_rate_per_minute: predictions, flagged and fallback windows per minute; a replay counts once', async () => {
     const sink = withRollups(clickhouseTable<FraudPrediction>(`${prefix}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd'], timeField: 'windowEnd', versionColumn: 'revision' }), rollups.predictions).create(env);
     await sink.open();
-    const first = [prediction('card-1', M1, 0.9), prediction('card-2', M1, 0.2), prediction('card-3', M1, 0.5, 'fallback'), prediction('card-1', M2, 0.1)];
+    const first = [prediction('card-1', M1, 0.9), prediction('card-2', M1, 0.2), prediction('card-3', M1, 0.5, 'batch'), prediction('card-1', M2, 0.1)];
     await write(sink, [first, [prediction('card-4', M2, 0.75)], first.slice(1, 3)]); // the last batch: a replay, in another insert
     await sink.close();
     const view = rollups.predictions[0]!.name;
@@ -132,8 +132,9 @@ function rollupSuite(target: ClickHouseTarget): void {
   });
 }
 
-function prediction(cardId: string, windowEnd: number, probability: number, source: 'model' | 'fallback' = 'model'): FraudPrediction {
-  return { cardId, windowEnd, probability, model: source === 'model' ? 'fraud-lr@test' : 'prior', count1m: 1, sum1m: 1, max1m: 1, count5m: 1, sum5m: 1, max5m: 1, source };
+function prediction(cardId: string, windowEnd: number, probability: number, source: 'model' | 'batch' | 'fallback' = 'model'): FraudPrediction {
+  const model = source === 'fallback' ? 'prior' : 'fraud-lr@test';
+  return { cardId, windowEnd, probability, model, modelVersion: source === 'fallback' ? '' : 'test', featureVersion: 'v1', count1m: 1, sum1m: 1, max1m: 1, count5m: 1, sum5m: 1, max5m: 1, source, challengerModel: '', challengerProbability: null };
 }
 
 function payment(offset: number, cardId: string, merchantId: string, amount: number, ts: number): StreamRecord<Payment> {

@@ -107,16 +107,20 @@ test('a token function is asked on every connect; after expiry (4001) the client
       const closes: number[] = [];
       client.on('data', (message) => data.push(message));
       client.on('close', ({ code }) => closes.push(code));
-      client.subscribe('fraud');
-      await waitUntil(() => client.connected);
-      server.publish('fraud', predictions(1, 1));
-      await waitUntil(() => closes.length === 1, 4000, 'token expiry');
-      server.publish('fraud', predictions(2, 2));
-      await waitUntil(() => data.length === 2, 4000, 'resumed after expiry');
-      assert.deepEqual(closes, [4001]);
-      assert.equal(asked, 2);
-      assert.deepEqual(data.map((m) => m.seq), [1, 2]);
-      client.close();
+      // Closed whatever happens: a client left reconnecting would keep the test file alive.
+      try {
+        client.subscribe('fraud');
+        await waitUntil(() => client.connected);
+        server.publish('fraud', predictions(1, 1));
+        await waitUntil(() => closes.length === 1, 15_000, 'token expiry');
+        server.publish('fraud', predictions(2, 2));
+        await waitUntil(() => data.length === 2, 15_000, 'resumed after expiry');
+        assert.deepEqual(closes, [4001]);
+        assert.equal(asked, 2);
+        assert.deepEqual(data.map((m) => m.seq), [1, 2]);
+      } finally {
+        client.close();
+      }
     },
     { auth: { secret: 'client-test-secret-client-test-secret' } },
   ));

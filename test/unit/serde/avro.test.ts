@@ -69,6 +69,7 @@ test('the schema id in the header picks the writer schema', () => {
     count5m: 9,
     sum5m: 40.25,
     max5m: 12,
+    featureVersion: 'v1',
   };
   const bytes = createAvroEncoder({ wire: 'confluent', registry, schema: 'card_features.avsc' }).encode(features);
   assert.deepEqual([...bytes.subarray(0, 5)], confluentHeader(2));

@@ -1,0 +1,57 @@
+import type { ScoringModel } from './scoring-model.ts';
+
+/**
+ * Which models a score step uses for one micro-batch: the live model scores every row; while a
+ * canary or shadow runs, the candidate scores every row too. Canary: the candidate's score is
+ * served for the keys `inCanary` selects, the live score for the rest; shadow: the live score is
+ * always served. Either way both scores are recorded (the served one, and the other as the
+ * challenger), so live and candidate can be compared on the same records.
+ *
+ * An assignment is immutable: a promotion makes a new one, and each micro-batch scores with
+ * the assignment current when it starts, so every row is scored by exactly one assignment.
+ */
+export interface ServingAssignment {
+  readonly live: ScoringModel;
+  readonly candidate: { readonly model: ScoringModel; readonly mode: 'canary' | 'shadow'; readonly percent: number } | undefined;
+  /** The entity id of a row, for the canary split (FeatureSet.entityId). */
+  readonly entityId: (value: never) => string;
+  /** The feature version the models were trained on. */
+  readonly featureVersion: string;
+}
+
+/** What the score operator needs from a set of served models (ServedModel, or a fixed pair in tests). */
+export interface ModelServing {
+  readonly description: string;
+  /** The assignment to score the next micro-batch with; undefined until the first one loaded. */
+  current(): ServingAssignment | undefined;
+  /** A score step starts using the models: resolves with the first assignment (rejects when none can be loaded). */
+  subscribe(): Promise<ServingAssignment>;
+  /** A score step stopped using them (called once per subscribe, after its last micro-batch settled). */
+  unsubscribe(): void;
+  /** Marks an assignment's models in use by a micro-batch; a model a swap replaced is closed once none holds it. */
+  hold(assignment: ServingAssignment): void;
+  release(assignment: ServingAssignment): void;
+}
+
+export function isModelServing(value: unknown): value is ModelServing {
+  return typeof value === 'object' && value !== null && typeof (value as ModelServing).current === 'function' && typeof (value as ModelServing).subscribe === 'function';
+}
+
+/**
+ * The canary split: a stable hash (32-bit FNV-1a over the UTF-16 code units) of the entity id,
+ * in 10,000 buckets, so a key stays on one side while the percentage stays the same, across
+ * restarts, partitions and instances. `percent` may have two decimals.
+ */
+export function inCanary(entityId: string, percent: number): boolean {
+  return canaryBucket(entityId) < Math.round(percent * 100);
+}
+
+/** The key's bucket, 0..9999. */
+export function canaryBucket(entityId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < entityId.length; i++) {
+    hash ^= entityId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % 10_000;
+}
