@@ -2,6 +2,11 @@ import { Command, Option } from 'commander';
 import { TributaryError } from '../core/errors.ts';
 import { runCommand } from './run-command.ts';
 import { OUTPUT_FORMATS, queryCommand, type QueryCommandOptions } from './query-command.ts';
+import { registerBackfillCommand } from './backfill-command.ts';
+import { registerTrainCommand } from './train-command.ts';
+import { registerModelsCommand } from './models-command.ts';
+import { registerScoreBatchCommand } from './score-batch-command.ts';
+import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -22,6 +27,14 @@ program
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
   .option('--token <token>', 'bearer token of the SQL endpoint (default TRIBUTARY_SQL_TOKEN)')
   .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
+
+// The model lifecycle's batch side: backfill, training, the registry, batch scoring, and their schedule.
+registerBackfillCommand(program);
+registerTrainCommand(program);
+registerModelsCommand(program);
+registerScoreBatchCommand(program);
+registerScheduleCommand(program);
+registerJobsCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

@@ -17,7 +17,7 @@ const $ = <T extends Element = HTMLElement>(id: string) => document.getElementBy
 const charts = {
   throughput: new LiveChart($('chart-throughput'), [{ label: 'records/s', color: '#58a6ff' }], { yLabel: 'records/s' }),
   latency: new LiveChart($('chart-latency'), [{ label: 'p50 s', color: '#3fb950' }, { label: 'p99 s', color: '#f85149' }], { yLabel: 'seconds' }),
-  predictions: new LiveChart($('chart-predictions'), [{ label: 'model', color: '#58a6ff' }, { label: 'fallback', color: '#d29922' }], { yLabel: 'per second' }),
+  predictions: new LiveChart($('chart-predictions'), [{ label: 'model', color: '#58a6ff' }, { label: 'batch', color: '#a371f7' }, { label: 'fallback', color: '#d29922' }], { yLabel: 'per second' }),
   scores: new LiveChart($('chart-scores'), [{ label: 'predictions', color: '#bc8cff' }], { bars: true, time: false, yLabel: 'count' }),
 };
 const throughput = new Series(1);
@@ -25,7 +25,7 @@ const latency = new Series(2);
 const predictionRate = new Series(2);
 const recentScores: number[] = [];
 const topKeys = new TopKeys(10);
-let predictionsThisSecond = { model: 0, fallback: 0 };
+let predictionsThisSecond = { model: 0, batch: 0, fallback: 0 };
 
 function setText(id: string, text: string): void {
   $(id).textContent = text;
@@ -61,7 +61,9 @@ function onPrediction(item: unknown): void {
   const record = item as Record<string, unknown>;
   const score = Number(record[SCORE_FIELD]);
   if (!Number.isFinite(score)) return;
+  // 'batch': the model was unavailable and the key's latest batch prediction was served.
   if (record.source === 'fallback') predictionsThisSecond.fallback++;
+  else if (record.source === 'batch') predictionsThisSecond.batch++;
   else predictionsThisSecond.model++;
   recentScores.push(score);
   if (recentScores.length > 5_000) recentScores.shift();
@@ -70,8 +72,8 @@ function onPrediction(item: unknown): void {
 
 /** Once a second: the prediction rate point, the score histogram and the top-risk table. */
 function everySecond(): void {
-  predictionRate.push(Date.now() / 1000, [predictionsThisSecond.model, predictionsThisSecond.fallback]);
-  predictionsThisSecond = { model: 0, fallback: 0 };
+  predictionRate.push(Date.now() / 1000, [predictionsThisSecond.model, predictionsThisSecond.batch, predictionsThisSecond.fallback]);
+  predictionsThisSecond = { model: 0, batch: 0, fallback: 0 };
   charts.predictions.show(predictionRate);
   const bins = 20;
   charts.scores.showBars(Array.from({ length: bins }, (_, i) => i / bins), histogram(recentScores, bins));
