@@ -22,7 +22,7 @@ const charts = {
 };
 const throughput = new Series(1);
 const latency = new Series(2);
-const predictionRate = new Series(2);
+const predictionRate = new Series(3);
 const recentScores: number[] = [];
 const topKeys = new TopKeys(10);
 let predictionsThisSecond = { model: 0, batch: 0, fallback: 0 };
