@@ -192,7 +192,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
 
       function emitSettled(settled: SettledBatch<T>): void {
         const { batch, rows, probabilities, rowErrors, challenger, tags } = settled;
-        if (tags !== null) reportModel(tags[0] as ServingAssignment);
+        if (settled.tag !== undefined) reportModel(settled.tag as ServingAssignment);
         let failed = 0;
         for (const failure of settled.featureFailures) failed += deadLetter(batch, step, failure.record, failure.error);
         let circuitOpen = 0;
@@ -204,7 +204,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           let value: U;
           if (failure === undefined) {
             try {
-              const tag = tags?.[i] as ServingAssignment | undefined;
+              const tag = (tags === null ? settled.tag : tags[i]) as ServingAssignment | undefined;
               if (tag?.candidate === undefined) value = options.output(record.value, probabilities[i]!, tag?.live ?? scoredBy());
               else {
                 const served = servedScore(tag, record.value, probabilities[i]!, challenger?.[i]);

@@ -36,7 +36,9 @@ export interface SettledBatch<T> {
   featureFailures: RowFailure<T>[];
   /** A second model's probability per row (NaN where it did not score); null when none ran. */
   challenger: Float32Array | null;
-  /** What each row was scored with (MicroBatchScores.tag); null when no micro-batch had a tag. */
+  /** What every row was scored with (MicroBatchScores.tag), when one tag covers them all (the usual case). */
+  tag: unknown;
+  /** Per row, when the batch's micro-batches had different tags (a swap between them); else null. */
   tags: unknown[] | null;
 }
 
@@ -101,7 +103,7 @@ export class MicroBatcher<T> {
   add(batch: Batch<T>): void {
     if (this.disposed) return;
     const records = batch.records;
-    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tags: null, unscored: 0 };
+    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tag: undefined, tags: null, unscored: 0 };
     for (let i = 0; i < records.length; i++) this.addRow(entry, records[i]!);
     if (entry.unscored === 0 && this.queue.length === 0 && !this.draining) {
       this.options.emit(entry);
@@ -251,10 +253,7 @@ function settle<T>(batch: MicroBatch<T>, scores: MicroBatchScores | undefined, f
         entry.challenger ??= new Float32Array(entry.rows.length).fill(Number.NaN);
         entry.challenger.set(scores.challenger.subarray(offset, offset + count), entryStart);
       }
-      if (scores.tag !== undefined) {
-        entry.tags ??= new Array<unknown>(entry.rows.length);
-        entry.tags.fill(scores.tag, entryStart, entryStart + count);
-      }
+      if (scores.tag !== undefined) tagRows(entry, entryStart, count, scores.tag);
     } else {
       entry.rowErrors ??= new Array<ScoringFailure | undefined>(entry.rows.length);
       for (let i = 0; i < count; i++) entry.rowErrors[entryStart + i] = failure;
@@ -262,4 +261,17 @@ function settle<T>(batch: MicroBatch<T>, scores: MicroBatchScores | undefined, f
     entry.unscored -= count;
     offset += count;
   }
+}
+
+/** One tag for the whole batch while its slices agree; per-row tags only once they differ. */
+function tagRows(entry: SettledBatch<unknown>, start: number, count: number, tag: unknown): void {
+  if (entry.tags === null && (entry.tag === undefined || entry.tag === tag)) {
+    entry.tag = tag;
+    return;
+  }
+  if (entry.tags === null) {
+    // Rows settled before this slice carry the earlier tag (unscored rows are overwritten later).
+    entry.tags = Array.from({ length: entry.rows.length }, () => entry.tag);
+  }
+  entry.tags.fill(tag, start, start + count);
 }
