@@ -82,7 +82,7 @@ export class ServedModel implements ModelServing {
     await registry.open();
     this.registry = registry;
     const { model, bootstrap, featureSet } = this.options;
-    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version });
+    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.options.directory });
     if (!(await this.refresh({ initial: true }))) {
       throw new ConfigError(`models.${model}`, `the registry has no servable live version of ${model}`, `register and promote one: tributary models promote <topology> <version>`);
     }
