@@ -3,56 +3,20 @@ import { releaseAll, retainAll } from '../core/ack.ts';
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
-import type { Logger } from '../observability/logger.ts';
 import type { StepRuntime } from '../state/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../scoring/circuit-breaker.ts';
+import { CircuitBreaker, type CircuitState } from '../scoring/circuit-breaker.ts';
 import { deadLetterUserError } from './guarded.ts';
-import { checkSource, fallbackReason, type Fallback } from '../scoring/fallback.ts';
-import { MicroBatcher, type MicroBatchScores, type SettledBatch } from '../scoring/micro-batcher.ts';
+import { checkSource, fallbackReason } from '../scoring/fallback.ts';
+import type { ScoreOptions } from './score-options.ts';
+import { MicroBatcher, microBatchLimits, type MicroBatchScores, type SettledBatch } from '../scoring/micro-batcher.ts';
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
 import type { ModelSource } from '../scoring/shared-model.ts';
 import { fixedServing } from '../scoring/fixed-serving.ts';
 import { isModelServing, type ModelServing, type ServingAssignment } from '../scoring/model-serving.ts';
-import { logCandidateError, scoreWithAssignment, servedScore, type Challenger } from '../scoring/assignment-scoring.ts';
+import { logCandidateError, scoreWithAssignment, servedScore } from '../scoring/assignment-scoring.ts';
 
-export interface ScoreOptions<T, U> {
-  /** The model's input for one record, in the model's feature order. */
-  features: (value: T) => ArrayLike<number>;
-  /**
-   * The output record's value, from the probability served and the model that produced it; while
-   * a canary or shadow runs (served models), `challenger` is the other model's score of the row.
-   */
-  output: (value: T, probability: number, model: ScoringModel, challenger?: Challenger) => U;
-  /** Step name for dead letters, logs and metrics. Default 'score'. */
-  name?: string;
-  /** The topology's declared feature names, checked against the model's own list when it loads. */
-  featureNames?: readonly string[];
-  /** Most rows per model call. Default 4096 (a window close emits every key at once). */
-  maxBatchRows?: number;
-  /** Longest a row waits for others to join its micro-batch. Default 10 ms. */
-  maxDelayMs?: number;
-  /** Attempts per micro-batch before its rows go to the dead letters. Defaults: 3 attempts, 50 ms, 1 s. */
-  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
-  /**
-   * Stop calling a failing or slow model: after `failureThreshold` consecutive micro-batches that
-   * failed (after retries) or took longer than `latencyBudget`, the circuit opens and rows skip
-   * the model (to `fallback`, else the dead letters); after `coolDown` one probe micro-batch (one
-   * attempt) tests the model: success closes the circuit, failure re-opens it for twice as long
-   * (up to `maxCoolDown`). `now` replaces the clock in tests. Default: no breaker.
-   */
-  breaker?: CircuitBreakerOptions;
-  /**
-   * Answers for records the model did not score (circuit open, or their micro-batch failed after
-   * retries): a row marked with its source, e.g. `{ ...f, probability: prior, source: 'fallback' }`,
-   * or undefined to dead-letter the record (reason `scoring unavailable (circuit open)` or the
-   * scoring error). With a fallback, the output type needs a `source` field: `output` must say
-   * 'model' and the fallback anything else; a mislabelled row goes to the dead letters.
-   */
-  fallback?: Fallback<T, U>;
-  metrics?: { metrics: Metrics; topology: string };
-  logger?: Logger;
-}
+export type { ScoreOptions } from './score-options.ts';
 
 const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -76,14 +40,7 @@ const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1,
  */
 export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
   const step = options.name ?? 'score';
-  const maxBatchRows = options.maxBatchRows ?? 4096;
-  const maxDelayMs = options.maxDelayMs ?? 10;
-  if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) {
-    throw new ConfigError(`${step}.maxBatchRows`, `${maxBatchRows} is not a positive integer`, 'use e.g. 1024');
-  }
-  if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) {
-    throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
-  }
+  const { maxBatchRows, maxDelayMs } = microBatchLimits(step, options);
   const { fallback } = options;
   // From the options, else from the running engine on the first batch (see `adoptRuntime`).
   let logger = options.logger;

@@ -1,5 +1,5 @@
 import type { Batch, StreamRecord } from '../core/batch.ts';
-import { errorMessage } from '../core/errors.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
 
 /**
  * Groups the rows of many input batches into micro-batches for one model call each, and hands
@@ -78,6 +78,15 @@ interface MicroBatch<T> {
 type Pending<T> = Slice<T>['entry'];
 
 const INITIAL_CAPACITY_ROWS = 64;
+
+/** A score step's micro-batch limits (defaults: 4096 rows, 10 ms), checked. */
+export function microBatchLimits(step: string, options: { maxBatchRows?: number; maxDelayMs?: number }): { maxBatchRows: number; maxDelayMs: number } {
+  const maxBatchRows = options.maxBatchRows ?? 4096;
+  const maxDelayMs = options.maxDelayMs ?? 10;
+  if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) throw new ConfigError(`${step}.maxBatchRows`, `${maxBatchRows} is not a positive integer`, 'use e.g. 1024');
+  if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
+  return { maxBatchRows, maxDelayMs };
+}
 
 export class MicroBatcher<T> {
   private readonly options: MicroBatcherOptions<T>;
