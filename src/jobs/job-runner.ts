@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observability/logger.ts';
 import { JobStartError } from './job-errors.ts';
 import { logLines } from './job-output.ts';
-import { lowerPriority, type AppliedPriority } from './low-priority.ts';
+import { executablePath, LOW_NICE, lowerPriority, NICE_BINARY, type AppliedPriority } from './low-priority.ts';
 import { expandPlaceholders } from './placeholders.ts';
 
 /** The Tributary CLI, as `tributary` runs it: a job's command is its arguments. */
@@ -76,7 +76,13 @@ export function startJob(name: string, command: readonly string[], options: JobR
   // Low priority: its own session (for its autogroup, see low-priority.ts) and process group
   // (stop() ends it with its children). Normal priority: a child like any other.
   const low = options.lowPriority !== false;
-  const child = spawn(program!, [...leading, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: low });
+  // Started through nice(1) where there is one, so the job runs at nice 19 from its first
+  // instruction (renicing after spawn races with a fast job); lowerPriority then does the rest.
+  const nice = low ? NICE_BINARY : undefined;
+  const resolved = nice === undefined ? program! : executablePath(program!, env.PATH);
+  if (resolved === undefined) throw new JobStartError(name, `cannot start ${program}: not found or not executable`);
+  const [file, argv] = nice === undefined ? [resolved, [...leading, ...args]] : [nice, ['-n', String(LOW_NICE), resolved, ...leading, ...args]];
+  const child = spawn(file, argv, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: low });
   if (child.pid === undefined) {
     // spawn reports ENOENT/EACCES through 'error' on the next tick; catch it so it is not unhandled.
     child.once('error', () => {});

@@ -1,10 +1,27 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import type { Logger } from '../observability/logger.ts';
 
 /** The lowest CPU priority a process can give itself. */
 export const LOW_NICE = 19;
+
+/** The absolute path of an executable `program` (a path, or a name searched in `searchPath`); undefined if none. */
+export function executablePath(program: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  const candidates = program.includes('/') ? [path.resolve(program)] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, program));
+  return candidates.find((candidate) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** coreutils' nice(1), which starts a program at a lower priority; undefined where absent. */
+export const NICE_BINARY = executablePath('nice', '/usr/bin:/bin');
 
 /** What was applied to a job's process; undefined where it was not available. */
 export interface AppliedPriority {

@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,4 +46,30 @@ export async function writeChallengerModel(): Promise<{ model: LogisticRegressio
     createdAt: Date.now(),
   };
   return { model, registration, path: file };
+}
+
+/** A fraud_predictions row as the lifecycle tests read it back (Int64 columns arrive as strings). */
+export interface PredictionRow {
+  cardId: string;
+  windowEnd: string;
+  probability: number;
+  model: string;
+  modelVersion: string;
+  featureVersion: string;
+  source: string;
+  challengerModel: string;
+  challengerProbability: number | null;
+}
+
+/** A real WebSocket client subscribed to `channel`; `received` fills with each data item. */
+export async function subscribeChannel<T>(port: number, channel: string): Promise<{ received: T[]; close: () => void }> {
+  const received: T[] = [];
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data));
+    if (message.type === 'data' && message.channel === channel) received.push(message.data);
+  });
+  socket.send(JSON.stringify({ type: 'subscribe', channel }));
+  return { received, close: () => socket.close() };
 }

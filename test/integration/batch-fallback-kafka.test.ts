@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { Engine } from '../../src/runtime/engine.ts';
 import { ScoringError } from '../../src/core/errors.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
@@ -14,21 +13,12 @@ import { RedisKeyValueStore } from '../../src/state/redis-store.ts';
 import { createCardFraudTopology, DEFAULT_MODEL_PATH, FALLBACK_PROBABILITY } from '../../topologies/card-fraud.ts';
 import type { CardFeatures } from '../../topologies/card-fraud-features.ts';
 import { referenceCardFeatures } from '../helpers/fraud-reference.ts';
-import { referenceProbability, shippedFraudModel } from '../helpers/fraud-models.ts';
+import { referenceProbability, shippedFraudModel, subscribeChannel, type PredictionRow } from '../helpers/fraud-models.ts';
 import { clickhouse, engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const START = Date.UTC(2026, 10, 3, 9, 0, 0);
 const MINUTE = 60_000;
-
-interface Row {
-  cardId: string;
-  windowEnd: string;
-  probability: number;
-  model: string;
-  modelVersion: string;
-  source: string;
-}
 
 /** Scores like the model, or fails every call while `failing` is set (an injected scoring fault). */
 function faultable(model: ScoringModel, fault: { failing: boolean }): ScoringModel {
@@ -65,19 +55,12 @@ test('fallback to batch on real Kafka, ClickHouse and Redis: a scoring fault ser
     await store.close();
     await ch.close();
   });
-  const received: Array<{ cardId: string; windowEnd: number; source: string; probability: number }> = [];
-  const socket = new WebSocket(`ws://127.0.0.1:${engine.environment.pushServer!.port}/ws`);
-  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  socket.on('message', (data) => {
-    const message = JSON.parse(String(data));
-    if (message.type === 'data' && message.channel === 'fraud') received.push(message.data);
-  });
-  socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud' }));
-  t.after(() => socket.close());
+  const { received, close } = await subscribeChannel<{ cardId: string; windowEnd: number; source: string; probability: number }>(engine.environment.pushServer!.port, 'fraud');
+  t.after(close);
 
   const cards = Array.from({ length: 100 }, (_, i) => `${prefix}card-${i}`);
   const payment = (cardId: string, ts: number, n: number): Payment => ({ paymentId: `${prefix}p-${n}`, cardId, merchantId: `m-${n % 7}`, amount: 3 + ((n * 37) % 400), currency: 'EUR', country: 'DE', ts });
-  async function runStage(payments: Payment[]): Promise<{ rows: Row[]; expected: CardFeatures[] }> {
+  async function runStage(payments: Payment[]): Promise<{ rows: PredictionRow[]; expected: CardFeatures[] }> {
     await paymentsTopic.send(payments);
     await paymentsTopic.sendWatermarkEvents(payments, 10 * MINUTE);
     const expected = referenceCardFeatures(payments);
@@ -85,7 +68,7 @@ test('fallback to batch on real Kafka, ClickHouse and Redis: a scoring fault ser
     const to = Math.max(...expected.map((f) => f.windowEnd));
     const where = `cardId LIKE '${prefix}%' AND windowEnd BETWEEN ${from} AND ${to}`;
     await waitFor(`${expected.length} predictions`, async () => Number((await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${prefix}fraud_predictions WHERE ${where}`))[0]!.n), (n) => n >= expected.length, 120_000);
-    const rows = await queryRows<Row>(ch, `SELECT cardId, windowEnd, probability, model, modelVersion, source FROM ${prefix}fraud_predictions WHERE ${where} ORDER BY cardId, windowEnd`);
+    const rows = await queryRows<PredictionRow>(ch, `SELECT cardId, windowEnd, probability, model, modelVersion, featureVersion, source, challengerModel, challengerProbability FROM ${prefix}fraud_predictions WHERE ${where} ORDER BY cardId, windowEnd`);
     assert.equal(rows.length, expected.length, 'one prediction per window');
     return { rows, expected };
   }

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { Engine } from '../../src/runtime/engine.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { OnnxModel } from '../../src/scoring/onnx-model.ts';
@@ -10,6 +9,7 @@ import { fraudFeatureVector } from '../../topologies/card-fraud-features.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
 import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
+import { subscribeChannel } from '../helpers/fraud-models.ts';
 
 const PARTITIONS = 3;
 const EVENTS = 12_000;
@@ -34,14 +34,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
     await ch.close();
   });
   try {
-    const received: Array<{ cardId: string; windowEnd: number; probability: number }> = [];
-    const socket = new WebSocket(`ws://127.0.0.1:${engine.environment.pushServer!.port}/ws`);
-    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data));
-      if (message.type === 'data' && message.channel === 'fraud') received.push(message.data);
-    });
-    socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud' }));
+    const { received, close: closeSocket } = await subscribeChannel<{ cardId: string; windowEnd: number; probability: number }>(engine.environment.pushServer!.port, 'fraud');
 
     // Phase 1: the payments (keyed by card, so each card's order is its partition's order), then
     // one event per partition six minutes later, which moves the watermark past every window.
@@ -113,7 +106,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
       modelOutput.delete(`${message.cardId}|${message.windowEnd}`);
     }
     assert.equal(modelOutput.size, 0, 'every window was pushed exactly once');
-    socket.close();
+    closeSocket();
 
     // Late records: every late payment, once per window step, with provenance.
     const late = await queryRows<{ step: string; key: string; event_time: string; topic: string; offset: string }>(ch, `SELECT step, key, event_time, topic, offset FROM ${prefix}late_records ORDER BY step, key`);

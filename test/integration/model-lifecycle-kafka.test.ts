@@ -10,25 +10,13 @@ import type { LogisticRegressionModel } from '../../src/scoring/logistic-regress
 import { createCardFraudTopology, DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
 import { CARD_FEATURES } from '../../topologies/card-fraud-features.ts';
 import { referenceCardFeatures } from '../helpers/fraud-reference.ts';
-import { referenceProbability, shippedFraudModel, writeChallengerModel } from '../helpers/fraud-models.ts';
+import { referenceProbability, shippedFraudModel, writeChallengerModel, type PredictionRow } from '../helpers/fraud-models.ts';
 import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 
 const PARTITIONS = 3;
 const START = Date.UTC(2026, 10, 2, 8, 0, 0);
 const MINUTE = 60_000;
-
-interface PredictionRow {
-  cardId: string;
-  windowEnd: string;
-  probability: number;
-  model: string;
-  modelVersion: string;
-  featureVersion: string;
-  source: string;
-  challengerModel: string;
-  challengerProbability: number | null;
-}
 
 function payment(cardId: string, ts: number, amount: number, n: number): Payment {
   return { paymentId: `p-${n}`, cardId, merchantId: `m-${n % 50}`, amount, currency: 'EUR', country: 'DE', ts };
@@ -100,7 +88,7 @@ test('served models on real Kafka and ClickHouse: a 10% canary by key hash, shad
   }
 
   // Stage 1, canary at 10%: 10,000 cards with one payment each (5 windows per card).
-  const cards = Array.from({ length: 10_000 }, (_, i) => `card-${String(i).padStart(5, '0')}`);
+  const cards = Array.from({ length: 10_000 }, (_, i) => `${prefix}card-${i}`); // own ids: the online store (Redis) is shared with other tests
   const canaryPayments = cards.map((card, i) => payment(card, START + i * 5, 10 + (i % 90), i));
   const canary = await runStage(canaryPayments);
   checkRows(canary.rows, canary.expected);
