@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isNumericType, requireTableShape } from '../sinks/clickhouse/table-shape.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError, TributaryError } from '../core/errors.ts';
@@ -204,19 +205,12 @@ function decodeRow(columns: FeatureTable['columns'], latest: unknown[] | Row): R
   return row;
 }
 
-const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal)/;
-
 async function describeFeatureTable(client: ClickHouseClient, table: string): Promise<FeatureTable> {
-  quoteTableName(table);
-  const [database, name] = table.includes('.') ? table.split('.') : [undefined, table];
-  const at = `database = ${database === undefined ? 'currentDatabase()' : quoteString(database)} AND `;
-  const [info] = await rows<{ engine: string }>(client, `SELECT engine FROM system.tables WHERE ${at}name = ${quoteString(name!)}`);
-  if (info === undefined) throw new ConfigError('lifecycle.featuresTable', `table ${table} does not exist`, 'run the topology (or a backfill) first so that its features sink creates and fills it');
-  const columns = await rows<{ name: string; type: string; default_kind: string }>(client, `SELECT name, type, default_kind FROM system.columns WHERE ${at}table = ${quoteString(name!)}`);
+  const shape = await requireTableShape(client, table, 'lifecycle.featuresTable', 'run the topology (or a backfill) first so that its features sink creates and fills it');
   return {
-    columns: columns.filter((c) => c.default_kind !== 'ALIAS' && c.default_kind !== 'MATERIALIZED').map((c) => ({ name: c.name, numeric: NUMERIC.test(c.type) })),
+    columns: [...shape.columns].map(([name, type]) => ({ name, numeric: isNumericType(type) })),
     // FINAL: the latest revision of each row, whether or not the server merged it yet.
-    replacing: info.engine.includes('ReplacingMergeTree'),
+    replacing: shape.final,
   };
 }
 

@@ -5,7 +5,8 @@ import { Engine } from '../runtime/engine.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import { clickhouseReplay } from '../sources/clickhouse-replay/replay-source.ts';
 import { loadConfig } from '../topology/config.ts';
-import { backfillEvents, backfillTopology, parseBatchSize, parseTime } from './backfill-plan.ts';
+import { backfillEvents, backfillTopology, parseBatchSize } from './backfill-plan.ts';
+import { parseTime } from './time-option.ts';
 import { backfillProgress } from './backfill-progress.ts';
 import { loadTopology } from './load-topology.ts';
 

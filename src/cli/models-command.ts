@@ -4,7 +4,8 @@ import { renderJsonRows, renderTable, type JsonResult } from '../analytics/resul
 import { compareOptionsFor, compareSql, resolvedCompareOptions } from '../registry/compare-report.ts';
 import { promote, rollback, servingPlan, startCanary, startShadow } from '../registry/lifecycle.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
-import { parseTime, withLifecycle } from '../training/lifecycle-context.ts';
+import { withLifecycle } from '../training/lifecycle-context.ts';
+import { parseOptionalTime } from './time-option.ts';
 
 type Format = 'table' | 'json';
 
@@ -73,7 +74,7 @@ export function registerModelsCommand(program: Command): Command {
     .option('--sql', 'print the SQL instead of running it')
     .addOption(format())
     .action((topology: string, options: { from?: string; to?: string; sql?: boolean; format: Format }) => withLifecycle(topology, async ({ client, spec }) => {
-      const compare = compareOptionsFor(spec, { from: parseTime(options.from, '--from'), to: parseTime(options.to, '--to') });
+      const compare = compareOptionsFor(spec, { from: parseOptionalTime(options.from, '--from'), to: parseOptionalTime(options.to, '--to') });
       const sql = compareSql(await resolvedCompareOptions(client, compare));
       if (options.sql) return write(`${sql}\n`);
       const result = (await (await client.query({ query: sql, format: 'JSON' })).json()) as unknown as JsonResult;

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../core/errors.ts';
 import { trainFromClickHouse, type TrainingSummary } from '../training/train-from-clickhouse.ts';
-import { parseTime, withLifecycle } from '../training/lifecycle-context.ts';
+import { withLifecycle } from '../training/lifecycle-context.ts';
+import { parseOptionalTime } from './time-option.ts';
 
 export interface TrainCommandOptions {
   from?: string;
@@ -28,7 +29,7 @@ export function registerTrainCommand(program: Command): Command {
 export async function trainCommand(topologyFile: string, options: TrainCommandOptions): Promise<TrainingSummary> {
   const l2 = options.l2 === undefined ? undefined : Number(options.l2);
   if (l2 !== undefined && !(l2 >= 0)) throw new ConfigError('--l2', `"${options.l2}" is not a penalty`, 'give a number >= 0, e.g. --l2 0.001');
-  const range = { from: parseTime(options.from, '--from'), to: parseTime(options.to, '--to') };
+  const range = { from: parseOptionalTime(options.from, '--from'), to: parseOptionalTime(options.to, '--to') };
   const summary = await withLifecycle(topologyFile, ({ client, spec }) => trainFromClickHouse(client, spec, { ...range, l2 }));
   process.stdout.write(options.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : describe(summary, topologyFile));
   return summary;

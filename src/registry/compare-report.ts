@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { requireTableShape, type TableShape } from '../sinks/clickhouse/table-shape.ts';
 import { toMillis } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { quoteIdentifier, quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
@@ -174,12 +175,12 @@ export async function compareModels(client: ClickHouseClient, options: CompareOp
 
 /** `final` and `origin` from the tables themselves, where the caller left them out. */
 export async function resolvedCompareOptions(client: ClickHouseClient, options: CompareOptions): Promise<CompareOptions> {
-  const predictions = await tableShape(client, options.predictionsTable);
+  const predictions = await lifecycleTableShape(client, options.predictionsTable);
   const missing = [options.entityColumn, options.timeColumn, 'model', 'probability', 'challengerModel', 'challengerProbability'].filter((c) => !predictions.columns.has(c));
   if (missing.length > 0) {
     throw new ConfigError(`table ${options.predictionsTable}`, `has no column ${missing.join(', ')}`, 'create it from schemas/fraud_prediction.avsc as it is now (an older table lacks the challenger columns: ALTER TABLE ... ADD COLUMN), or fix the lifecycle\'s table and column names');
   }
-  if (options.labels) await tableShape(client, options.labels.table); // a missing labels table fails here, by name
+  if (options.labels) await lifecycleTableShape(client, options.labels.table); // a missing labels table fails here, by name
   return {
     ...options,
     final: options.final ?? predictions.final,
@@ -187,25 +188,9 @@ export async function resolvedCompareOptions(client: ClickHouseClient, options: 
   };
 }
 
-export interface TableShape {
-  /** A MergeTree that collapses rows (Replacing, Collapsing, ...): read it with FINAL. */
-  final: boolean;
-  /** Stored and default columns (not ALIAS) and their types. */
-  columns: Map<string, string>;
-}
-
-/** The engine and columns of `table`; a ConfigError naming the table when it does not exist. */
-export async function tableShape(client: ClickHouseClient, table: string): Promise<TableShape> {
-  const quoted = quoteTableName(table);
-  const [database, name] = table.includes('.') ? table.split('.') : [undefined, table];
-  const query = `SELECT engine FROM system.tables WHERE database = ${database === undefined ? 'currentDatabase()' : quoteString(database)} AND name = ${quoteString(name!)}`;
-  const rows = await (await client.query({ query, format: 'JSONEachRow' })).json<{ engine: string }>();
-  if (rows.length === 0) throw new ConfigError(`table ${table}`, 'does not exist in ClickHouse', "run the topology that writes it first (its sinks create it), or fix the table name in the topology's lifecycle");
-  const described = await (await client.query({ query: `DESCRIBE TABLE ${quoted}`, format: 'JSONEachRow' })).json<{ name: string; type: string; default_type: string }>();
-  return {
-    final: /^(Replicated)?(Replacing|Collapsing|VersionedCollapsing|Summing|Aggregating)MergeTree$/.test(rows[0]!.engine),
-    columns: new Map(described.filter((c) => c.default_type !== 'ALIAS').map((c) => [c.name, c.type])),
-  };
+/** The shape of a table a lifecycle job reads; a ConfigError naming it when it does not exist. */
+export function lifecycleTableShape(client: ClickHouseClient, table: string): Promise<TableShape> {
+  return requireTableShape(client, table, `table ${table}`, "run the topology that writes it first (its sinks create it), or fix the table name in the topology's lifecycle");
 }
 
 function toComparison(row: Record<string, unknown>, labelled: boolean): ModelComparison {

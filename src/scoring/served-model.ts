@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { toMillis, type Duration } from '../core/duration.ts';
-import { ConfigError, errorMessage, TributaryError } from '../core/errors.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
 import type { FeatureSet } from '../features/feature-set.ts';
 import type { Logger } from '../observability/logger.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
@@ -8,7 +8,7 @@ import { bootstrapLive, servingPlan } from '../registry/lifecycle.ts';
 import { modelFilePath } from '../registry/model-files.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import type { ModelServing, ServingAssignment } from './model-serving.ts';
-import { OnnxModel } from './onnx-model.ts';
+import { loadRegisteredModel } from './registered-model.ts';
 import { checkFeatureNames, type ScoringModel } from './scoring-model.ts';
 
 export interface ServedModelOptions {
@@ -202,12 +202,7 @@ export class ServedModel implements ModelServing {
     if (version.featureSet !== featureSet.name || version.featureVersion !== featureSet.version) {
       throw new ConfigError(field, `trained on features ${version.featureSet}@${version.featureVersion}, but the topology computes ${featureSet.id}`, `retrain on ${featureSet.id} (tributary train) or backfill and serve a matching version`);
     }
-    const path = modelFilePath(version.file, this.options.directory);
-    const model = this.options.load ? await this.options.load(path, version) : await OnnxModel.load(path, { name });
-    if (model.version !== version.version && this.options.load === undefined) {
-      await model.close();
-      throw new TributaryError(`${field}: ${path} has version ${model.version}, not the registered ${version.version} (the file changed after registration)`, { code: 'MODEL_FILE' });
-    }
+    const model = this.options.load ? await this.options.load(modelFilePath(version.file, this.options.directory), version) : await loadRegisteredModel(version, this.options.directory);
     try {
       checkFeatureNames(model, featureSet.featureNames);
     } catch (error) {

@@ -46,11 +46,3 @@ export async function withLifecycle<T>(topologyFile: string, work: (context: Lif
     await client.close().catch(() => {});
   }
 }
-
-/** A time option: epoch milliseconds or an ISO 8601 date. */
-export function parseTime(text: string | undefined, option: string): number | undefined {
-  if (text === undefined) return undefined;
-  const time = /^\d+$/.test(text.trim()) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(time)) throw new ConfigError(option, `"${text}" is not a time`, `give epoch milliseconds or an ISO date, e.g. ${option} 2026-01-01T00:00:00Z`);
-  return time;
-}

@@ -1,7 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { toMillis } from '../core/duration.ts';
 import { ConfigError, TributaryError } from '../core/errors.ts';
-import { tableShape } from '../registry/compare-report.ts';
+import { lifecycleTableShape } from '../registry/compare-report.ts';
+import { isNumericType } from '../sinks/clickhouse/table-shape.ts';
 import { quoteIdentifier, quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
 import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
 import { LabelIndex } from './label-join.ts';
@@ -27,8 +28,6 @@ export interface FeatureRows {
   duplicates: number;
 }
 
-const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal)/;
-
 /**
  * The feature rows of the feature set's current version (column featureVersion), each
  * (entity, time) once: a replacing table is read with FINAL (the latest revision per row), and
@@ -39,7 +38,7 @@ const NUMERIC = /^(Nullable\()?(U?Int\d+|Float\d+|Decimal)/;
  */
 export async function readFeatureRows(client: ClickHouseClient, spec: LifecycleSpec, range: TimeRange = {}): Promise<FeatureRows> {
   const table = spec.featuresTable;
-  const shape = await tableShape(client, table);
+  const shape = await lifecycleTableShape(client, table);
   for (const required of [spec.entityColumn, spec.featuresTimeColumn, 'featureVersion']) {
     if (!shape.columns.has(required)) {
       throw new ConfigError(`lifecycle.featuresTable ${table}`, `has no column "${required}" (it has: ${[...shape.columns.keys()].join(', ')})`, 'point the lifecycle at the table the feature sink writes, with its entity and time columns (the featureVersion column comes from the feature schema)');
@@ -48,7 +47,7 @@ export async function readFeatureRows(client: ClickHouseClient, spec: LifecycleS
   const time = quoteIdentifier(spec.featuresTimeColumn);
   const where = [`featureVersion = ${quoteString(spec.featureSet.version)}`, ...rangeConditions(time, range)];
   const query = `SELECT ${[...shape.columns.keys()].map(quoteIdentifier).join(', ')} FROM ${quoteTableName(table)}${shape.final ? ' FINAL' : ''} WHERE ${where.join(' AND ')}`;
-  const numeric = [...shape.columns].filter(([, type]) => NUMERIC.test(type)).map(([name]) => name);
+  const numeric = [...shape.columns].filter(([, type]) => isNumericType(type)).map(([name]) => name);
   const parsed = await (await client.query({ query, format: 'JSONEachRow' })).json<Record<string, unknown>>();
 
   const byKey = new Map<string, FeatureRow & { origin: string }>();
@@ -80,7 +79,7 @@ function preferred(candidate: string, kept: string): boolean {
 
 /** The label events that can label rows in `range`: those in [from - window, to). */
 export async function readLabels(client: ClickHouseClient, labels: LifecycleSpec['labels'], range: TimeRange = {}): Promise<LabelIndex> {
-  await tableShape(client, labels.table); // fails with the table's name when it is missing
+  await lifecycleTableShape(client, labels.table); // fails with the table's name when it is missing
   const window = toMillis(labels.window, 'lifecycle.labels.window');
   const time = quoteIdentifier(labels.timeColumn);
   const where = rangeConditions(time, { from: range.from === undefined ? undefined : range.from - window, to: range.to });

@@ -22,6 +22,7 @@ import { RedisKeyValueStore } from '../../src/state/redis-store.ts';
 import { batchPredictionTable } from '../../src/tables/clickhouse-table-source.ts';
 import { defineTopology } from '../../src/topology/define-topology.ts';
 import type { LifecycleSpec } from '../../src/topology/lifecycle-spec.ts';
+import { cardFraudLifecycle } from '../../topologies/card-fraud.ts';
 import { runOnArray } from '../../src/topology/run-on-array.ts';
 import { DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
 import { CARD_FEATURES, fraudFeatureVector, type CardFeatures } from '../../topologies/card-fraud-features.ts';
@@ -85,12 +86,9 @@ async function expected(model: OnnxModel, rows: readonly Row[], scoredAt: number
   return out;
 }
 
+/** The card-fraud lifecycle on the test's tables (`<prefix>_card_features`, ...). */
 function lifecycleOf(prefix: string): LifecycleSpec {
-  return {
-    featureSet: CARD_FEATURES, model: 'fraud-lr', registryTable: `${prefix}_model_registry`, eventsTable: `${prefix}_payments`, eventsTimeColumn: 'ts',
-    featuresTable: `${prefix}_card_features`, featuresTimeColumn: 'windowEnd', entityColumn: 'cardId', predictionsTable: `${prefix}_fraud_predictions`,
-    labels: { table: `${prefix}_chargebacks`, entityColumn: 'cardId', timeColumn: 'paymentTs', window: '1m' }, batchPredictionsTable: `${prefix}_batch_predictions`,
-  };
+  return cardFraudLifecycle(`${prefix}_`);
 }
 
 /** Writes rows through the topology's own card_features sink (ReplacingMergeTree(revision), origin). */

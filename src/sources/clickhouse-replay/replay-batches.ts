@@ -1,6 +1,6 @@
 import { AckToken } from '../../core/ack.ts';
 import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
-import { TributaryError, errorMessage } from '../../core/errors.ts';
+import { errorMessage } from '../../core/errors.ts';
 import { eventTimeOf } from '../event-time.ts';
 import type { SourceBatch } from '../source.ts';
 import type { ReplayRow } from './replay-plan.ts';

@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { requireTableShape } from '../../sinks/clickhouse/table-shape.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { quoteIdentifier, quoteString, quoteTableName } from '../../sinks/clickhouse/sql.ts';
+import { quoteIdentifier, quoteTableName } from '../../sinks/clickhouse/sql.ts';
 import { fieldDecoders, timeFieldIndex, type FieldDecoder } from './row-decoders.ts';
 
 /** One row of the events table as the replay hands it on. */
@@ -38,8 +39,6 @@ export interface ReplayPlanOptions {
 }
 
 const PROVENANCE = ['_topic', '_partition', '_offset'];
-/** Engines whose merges collapse rows, so that FINAL reads each row once. */
-const COLLAPSING = /^(Replicated)?(Replacing|Collapsing|VersionedCollapsing|Summing|Aggregating|Coalescing)MergeTree$/;
 
 /**
  * Checks the table against the schema (system.tables, system.columns: both servers have them)
@@ -52,21 +51,16 @@ export async function planReplay(client: ClickHouseClient, options: ReplayPlanOp
   const field = `clickhouse replay ${table}`;
   const decoders = fieldDecoders(options.schema);
   const timeIndex = timeFieldIndex(decoders, options.timeColumn, table);
-  const [database, name] = table.includes('.') ? table.split('.') : [undefined, table];
-  // A validated name; 18.16 has no query parameters, hence quoted literals.
-  const inDatabase = `database = ${database === undefined ? 'currentDatabase()' : quoteString(database)}`;
-  const [found] = await rows<{ engine: string }>(client, `SELECT engine FROM system.tables WHERE ${inDatabase} AND name = ${quoteString(name!)}`);
-  if (found === undefined) throw new ConfigError(field, `table ${table} does not exist`, 'name the raw events table the topology writes (its raw ClickHouse sink), e.g. --table payments');
-  const stored = new Set((await rows<{ name: string; default_kind: string }>(client, `SELECT name, default_kind FROM system.columns WHERE ${inDatabase} AND table = ${quoteString(name!)}`)).filter((c) => c.default_kind !== 'ALIAS').map((c) => c.name));
+  const shape = await requireTableShape(client, table, field, 'name the raw events table the topology writes (its raw ClickHouse sink), e.g. --table payments');
+  const stored = shape.columns;
   const present = decoders.map((d) => stored.has(d.name));
   const missing = decoders.filter((d, i) => !present[i] && !d.hasDefault).map((d) => d.name);
   if (missing.length > 0 || !present[timeIndex]) {
     throw new ConfigError(field, `the table has no column ${[...new Set([...missing, options.timeColumn])].filter((c) => !stored.has(c)).join(', ')} of the schema`, 'give the schema the table was created with (or defaults for fields added since)');
   }
   const provenance = PROVENANCE.every((c) => stored.has(c));
-  const collapsing = COLLAPSING.test(found.engine);
-  if (options.final === true && !collapsing) throw new ConfigError(`${field} final`, `FINAL needs a ReplacingMergeTree (or another collapsing engine); the table is ${found.engine}`, 'leave final unset');
-  const final = options.final ?? collapsing;
+  if (options.final === true && !shape.final) throw new ConfigError(`${field} final`, `FINAL needs a ReplacingMergeTree (or another collapsing engine); the table is ${shape.engine}`, 'leave final unset');
+  const final = options.final ?? shape.final;
   const selected = decoders.filter((_, i) => present[i]).map((d) => d.name).concat(provenance ? PROVENANCE : []);
   const time = quoteIdentifier(options.timeColumn);
   // Provenance gives each row its Kafka place; without it every column orders equal times.
@@ -101,8 +95,4 @@ function rowConverter(decoders: FieldDecoder[], present: boolean[], timeIndex: n
     }
     return row;
   };
-}
-
-async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
-  return (await client.query({ query, format: 'JSONEachRow' })).json<T>();
 }

@@ -34,7 +34,7 @@ function toyModel(featureNames: string[] = ['a', 'b']): ScoringModel & { calls: 
   };
 }
 
-/** 18.16 answering the scoring job's queries: the feature table and one page of latest rows. */
+/** 18.16 answering the scoring job's queries: the feature table (system.tables, DESCRIBE) and one page of latest rows. */
 function fakeServer(latest: unknown[][]) {
   const fake = fakeClickHouse(false);
   const base = fake.client.query.bind(fake.client);
@@ -45,9 +45,9 @@ function fakeServer(latest: unknown[][]) {
       queries.push(params.query);
       const q = params.query;
       if (q.startsWith('SELECT engine FROM system.tables')) return { json: async () => [{ engine: 'ReplacingMergeTree' }] };
-      if (q.includes('FROM system.columns')) {
+      if (q.startsWith('DESCRIBE TABLE')) {
         const columns = [['id', 'String'], ['end', 'Int64'], ['a', 'Float64'], ['b', 'Int64'], ['featureVersion', 'String'], ['revision', 'UInt32'], ['end_time', 'DateTime']];
-        return { json: async () => columns.map(([name, type]) => ({ name, type, default_kind: name === 'end_time' ? 'ALIAS' : '' })) };
+        return { json: async () => columns.map(([name, type]) => ({ name, type, default_type: name === 'end_time' ? 'ALIAS' : '' })) };
       }
       if (q.includes('uniq(')) return { json: async () => [{ n: String(latest.length) }] };
       if (q.includes('argMax(tuple(')) return { json: async () => (/% 1 = 0/.test(q) ? latest.map((row) => ({ latest: row })) : []) };

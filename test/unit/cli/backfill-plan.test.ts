@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { backfillEvents, backfillTopology, parseBatchSize, parseTime } from '../../../src/cli/backfill-plan.ts';
+import { backfillEvents, backfillTopology, parseBatchSize } from '../../../src/cli/backfill-plan.ts';
+import { parseTime } from '../../../src/cli/time-option.ts';
 import { formatSummary, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
 import { backfillProgress } from '../../../src/cli/backfill-progress.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
