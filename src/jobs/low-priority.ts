@@ -94,10 +94,13 @@ function trySetPriority(tid: number): void {
   }
 }
 
-/** "/autogroup-125 nice 0" → "/autogroup-125"; undefined without autogroups. */
+/**
+ * "/autogroup-125 nice 0" → "/autogroup-125"; undefined without autogroups, or when the file is
+ * empty: the process is in the init group (as under some CI runners), whose weight is not ours to set.
+ */
 function autogroupOf(pid: number | 'self'): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(' ')[0];
+    return readFileSync(`/proc/${pid}/autogroup`, 'utf8').split(' ')[0] || undefined;
   } catch {
     return undefined;
   }

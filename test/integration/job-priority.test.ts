@@ -42,8 +42,10 @@ test('a job runs at nice 19 (every thread), in its own session, while this proce
     if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1') {
       assert.match(autogroup(job.pid), / nice 19$/, "the job's session's autogroup");
       assert.equal(job.priority.autogroupNice, 19);
-      assert.equal(autogroup('self'), parentAutogroup, "this process's autogroup is untouched");
-      assert.match(autogroup('self'), / nice 0$/);
+      const own = autogroup('self');
+      assert.equal(own, parentAutogroup, "this process's autogroup is untouched");
+      // Empty when this process is in no autogroup of its own (the init group, as under a CI runner).
+      if (own !== '') assert.match(own, / nice 0$/);
     }
   } finally {
     await job.stop();
