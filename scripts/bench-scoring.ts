@@ -62,7 +62,7 @@ async function benchOperator(totalRows: number, batchRows: number): Promise<void
   const input = new Subject<Batch<(typeof values)[number]>>();
   let scored = 0;
   const done = new Promise<void>((resolve, reject) =>
-    input.pipe(score(model, { features: (v) => v.features, output: (v, probability) => probability, maxBatchRows: 1024, maxDelayMs: 2 })).subscribe({
+    input.pipe(score(model, { features: (v) => v.features, output: (_v, probability) => probability, maxBatchRows: 1024, maxDelayMs: 2 })).subscribe({
       next: (batch) => void (scored += batch.records.length),
       error: reject,
       complete: resolve,

@@ -83,7 +83,7 @@ export { clickhouseLateRecords } from './sinks/clickhouse/late-table.ts';
 export { connectClickHouse } from './sinks/clickhouse/connection.ts';
 export { websocketChannel } from './sinks/websocket-channel.ts';
 export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';
-export { onlineState } from './sinks/online-state.ts';
+export { onlineState, type OnlineStateOptions, type OnlineStateValue } from './sinks/online-state.ts';
 
 // State and push
 export { StateUnavailableError, type KeyValueStore, type StateLookup } from './state/key-value-store.ts';

@@ -22,7 +22,9 @@ export class LiveFeed {
     this.channels.push({ channel, handler, snapshot });
   }
 
+  /** Opens the connection once; later calls keep it (the client reconnects by itself). */
   connect(): void {
+    if (this.client !== null) return;
     this.onState('connecting', 'connecting…');
     const token = new URLSearchParams(location.search).get('token') ?? undefined;
     const client = new TributaryClient({ url: this.url, token });

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { errorMessage as describeError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { AccessGate, AdmitResult } from './access-gate.ts';

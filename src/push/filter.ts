@@ -1,5 +1,3 @@
-import type { SubscriptionFilter } from './wire-types.ts';
-
 /** Bounds what one filter may hold, so a subscription costs little memory and matching stays cheap. */
 export const FILTER_LIMITS = { maxKeys: 1000, maxKeyLength: 256, maxFields: 16, maxFieldNameLength: 64 } as const;
 

@@ -22,6 +22,7 @@ import { Readiness } from './readiness.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { openWindowState } from './window-state.ts';
+import { IdleTicks } from './idle-ticks.ts';
 
 export type { EngineOptions } from './engine-options.ts';
 
@@ -51,8 +52,7 @@ export class Engine {
   private readonly buffer: InFlightBuffer<QueuedBatch>;
   private readonly sinks: SinkSet;
   private clock!: EventTimeClock;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private tickQueued = false;
+  private idleTicks: IdleTicks | null = null;
   private source!: Source<unknown>;
   private tables: RunningTables | null = null;
   private models: RunningModels | null = null;
@@ -117,7 +117,7 @@ export class Engine {
     const groupId = config.groupId ?? `tributary-${topology.name}`;
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
-    this.startIdleTicks(spec.idleTimeoutMs ?? 0);
+    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
     this.models = await startModels(topology, { clickhouse, logger });
@@ -199,7 +199,7 @@ export class Engine {
       try {
         if (item.batch) this.router.process(item.batch);
         else {
-          this.tickQueued = false;
+          this.idleTicks?.taken();
           this.router.idleTick();
         }
         if (this.checkpointer?.due) await this.checkpointer.capture();
@@ -210,22 +210,6 @@ export class Engine {
       this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
     }
     if (this.ended && !this.stopping) await this.finishBoundedInput();
-  }
-
-  /**
-   * With an idle timeout, queues a tick every min(1 s, timeout / 2) so idleness is re-evaluated
-   * even when nothing arrives. Ticks go through the in-flight buffer, not a timer callback: the
-   * loop then applies them in order after the batches fetched before, and only when the sinks
-   * have room (closing windows writes rows).
-   */
-  private startIdleTicks(idleTimeoutMs: number): void {
-    if (idleTimeoutMs <= 0) return;
-    this.idleTimer = setInterval(() => {
-      if (this.tickQueued || this.stopping || this.ended) return;
-      this.tickQueued = true;
-      this.buffer.push({ batch: null, size: 0 });
-    }, Math.max(10, Math.min(1_000, idleTimeoutMs / 2)));
-    this.idleTimer.unref();
   }
 
   /** End of a bounded input: close every window, let async steps finish, flush sinks. */
@@ -278,7 +262,7 @@ export class Engine {
    */
   stop(): Promise<void> {
     this.readiness.stopped('stopping');
-    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTicks?.stop();
     this.statsPublisher?.stop();
     this.stopping ??= (async () => {
       this.stopPhase = 'stopping the source';

@@ -1,30 +1,15 @@
 import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
 import type { StreamRecord } from '../core/batch.ts';
-import { toMillis, type Duration } from '../core/duration.ts';
+import { toMillis } from '../core/duration.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { backoffDelayMs, isRetriable } from '../core/retry.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from './sink.ts';
 import { DegradedEpisode } from './degraded-episode.ts';
+import type { OnlineStateOptions, OnlineStateValue } from './online-state-options.ts';
 
-export interface OnlineStateOptions<T> {
-  /** Key prefix inside the topology's namespace, e.g. 'features:card:'. */
-  prefix: string;
-  /** Entity key; default the record key. */
-  key?: (record: StreamRecord<T>) => string;
-  /** Values expire this long after they were written; default keep. */
-  ttl?: Duration;
-  /** Write at most this long after a value changed (default 200 ms). */
-  maxDelayMs?: number;
-  /** Most keys whose latest value may wait unwritten (default 100,000); beyond it the oldest pending updates are dropped. */
-  maxPendingKeys?: number;
-  /** Backoff between attempts while the store fails: doubles from initialDelayMs (200) to maxDelayMs (5000), with jitter. */
-  retry?: { initialDelayMs?: number; maxDelayMs?: number };
-}
-
-/** What online state holds per key: the latest value, its event time and when the engine produced it (epoch ms). */
-export interface OnlineStateValue<T> { value: T; eventTime: number; updatedAt: number }
+export type { OnlineStateOptions, OnlineStateValue } from './online-state-options.ts';
 
 /**
  * Keeps the latest value per key in the hot state store (Redis when REDIS_URL is set, memory
@@ -183,6 +168,11 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     }, delayMs).unref();
   }
 
+  /** Backoff after `failures` failed writes in a row, with jitter. */
+  private retryDelayMs(): number {
+    return backoffDelayMs(this.failures, this.options.retry?.initialDelayMs ?? 200, this.options.retry?.maxDelayMs ?? 5_000);
+  }
+
   private clearTimer(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -219,7 +209,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     if (batch.length === 0 && this.degraded.active) {
       // Nothing to write (every pending value expired): no proof the store is back; keep trying.
       releaseAll(acks);
-      return this.startTimer(backoffDelayMs(this.failures, this.options.retry?.initialDelayMs ?? 200, this.options.retry?.maxDelayMs ?? 5_000));
+      return this.startTimer(this.retryDelayMs());
     }
     const started = performance.now();
     try {
@@ -265,7 +255,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
       if (!this.degraded.active) this.degrade(error);
       else this.degraded.account();
     }
-    const delayMs = backoffDelayMs(this.failures, this.options.retry?.initialDelayMs ?? 200, this.options.retry?.maxDelayMs ?? 5_000);
+    const delayMs = this.retryDelayMs();
     const message = `sink ${this.name}: writing ${entries.size} latest values failed (${errorMessage(error)}); retrying in ${delayMs} ms`;
     this.environment.logger[this.failures === 1 ? 'warn' : 'debug']({ sink: this.name, attempt: this.failures, pendingKeys: this.pending.size, delayMs, err: errorMessage(error) }, message);
     this.startTimer(delayMs);
