@@ -79,4 +79,6 @@ export const CARD_FEATURES = defineFeatureSet<Payment, CardFeatures>({
   featureNames: FRAUD_FEATURE_NAMES,
   vector: fraudFeatureVector,
   entityId: (f) => f.cardId,
+  // The 5-minute hopping window is the longest.
+  lookback: '5m',
 });

@@ -8,6 +8,7 @@ import { loadConfig } from '../topology/config.ts';
 import { backfillEvents, backfillTopology, parseBatchSize } from './backfill-plan.ts';
 import { parseTime } from './time-option.ts';
 import { backfillProgress } from './backfill-progress.ts';
+import { backfillWarmupMs } from './backfill-warmup.ts';
 import { loadTopology } from './load-topology.ts';
 
 export interface BackfillCommandOptions {
@@ -17,6 +18,8 @@ export interface BackfillCommandOptions {
   schema?: string;
   timeColumn?: string;
   batchSize: string;
+  /** Duration before --from to read as warm-up; default the feature set's lookback. */
+  warmup?: string;
   /** commander's --no-progress. */
   progress: boolean;
 }
@@ -25,10 +28,14 @@ export interface BackfillSummary {
   table: string;
   from: number;
   to: number;
-  /** Events read from the table (dead-lettered ones included). */
+  /** Read from `from - warmupMs`; rows of windows ending by `from` are not written. */
+  warmupMs: number;
+  /** Events read from the table, the warm-up's included (dead-lettered ones too). */
   events: number;
-  /** Rows each pipeline output emitted into its ClickHouse sinks. */
+  /** Rows each pipeline output wrote into its ClickHouse sinks. */
   outputs: Record<string, number>;
+  /** Rows per output (and 'late') not written because their windows end by --from. */
+  warmupSkipped: Record<string, number>;
   seconds: number;
 }
 
@@ -41,11 +48,12 @@ through the topology's pipeline into its ClickHouse output tables, tagged origin
 tables declared with origin: true (the online rows stay as they are). The raw table, online state,
 WebSocket channels and Kafka sinks are not written.
 
-Windows near --from see only the events from --from on, and windows still open at --to only the
-events before it (the end of the input closes them): start earlier than the first window you need
-by the longest window (and its grace), end after the last one, and treat the rows of windows that
-cross either edge as partial. Such rows replace the backfill rows of the same window that an
-earlier backfill over a neighbouring range wrote.
+Warm-up: the backfill reads from --from minus --warmup (default: the lookback of the topology's
+feature set, its longest window; 5m for card-fraud) and writes only the rows of windows that end
+after --from, so the windows that cross --from see all their events. Windows still open at --to
+see only the events before it (the end of the input closes them): end after the last window you
+need, and treat rows of windows that cross --to as partial. Such rows replace the backfill rows of
+the same window that an earlier backfill over a neighbouring range wrote.
 
 Times: ISO-8601 with a zone (2026-01-31T00:00:00Z), a date (midnight UTC) or epoch ms; --to is
 exclusive. Example:
@@ -63,6 +71,7 @@ export function registerBackfillCommand(program: Command): void {
     .option('--schema <file>', "Avro schema of the events table in schemas/ (default: from the topology's sink of that table)")
     .option('--time-column <column>', 'event-time column in epoch ms (default: from the lifecycle or the sink)')
     .option('--batch-size <rows>', 'rows per ClickHouse query', '10000')
+    .option('--warmup <duration>', "read this long before --from (e.g. 5m, 0 for none); default the feature set's lookback")
     .option('--no-progress', 'no progress bar (or progress lines when stderr is not a terminal)')
     .addHelpText('after', HELP)
     .action(async (topology: string, options: BackfillCommandOptions) => {
@@ -83,9 +92,11 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
   const config = { ...loadConfig(), windowState: 'memory' as const };
   const topology = await loadTopology(file);
   const events = backfillEvents(topology, options);
-  const derived = backfillTopology(topology, BACKFILL_ORIGIN);
+  const warmupMs = backfillWarmupMs(topology, options.warmup);
+  const warmupSkipped: Record<string, number> = {};
+  const derived = backfillTopology(topology, BACKFILL_ORIGIN, warmupMs > 0 ? { from, skipped: warmupSkipped } : undefined);
   const logger = createLogger(`tributary:${topology.name}:backfill`);
-  logger.info({ table: events.table, from: new Date(from).toISOString(), to: new Date(to).toISOString(), writes: derived.kept, skips: derived.skipped }, `backfill of ${topology.name} from ${events.table}`);
+  logger.info({ table: events.table, from: new Date(from).toISOString(), to: new Date(to).toISOString(), warmupMs, writes: derived.kept, skips: derived.skipped }, `backfill of ${topology.name} from ${events.table}`);
   for (const table of derived.withoutOrigin) logger.warn({ table }, `table ${table} has no origin column (clickhouseTable origin: true): backfilled rows replace online rows of the same key there`);
   const progress = backfillProgress({ enabled: options.progress });
   const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
@@ -96,7 +107,7 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
       table: events.table,
       schema: events.schema,
       timeColumn: events.timeColumn,
-      from,
+      from: from - warmupMs,
       to,
       batchSize,
       eventTime: topology.source.eventTime,
@@ -124,8 +135,8 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
       throw new TributaryError(`the engine processed ${stats.processedRecords} records but the replay read ${read - deadLetters} (and ${deadLetters} dead letters)`, { code: 'BACKFILL_COUNT' });
     }
     if (deadLetters > 0) logger.warn({ deadLetters }, `${deadLetters} events had no valid event time and went to the dead letters`);
-    const outputs = Object.fromEntries(Object.entries(stats.routed).filter(([output]) => output !== 'raw'));
-    return { table: events.table, from, to, events: read, outputs, seconds: (performance.now() - started) / 1000 };
+    const outputs = Object.fromEntries(Object.entries(stats.routed).filter(([output]) => output !== 'raw').map(([output, rows]) => [output, rows - (warmupSkipped[output] ?? 0)]));
+    return { table: events.table, from, to, warmupMs, events: read, outputs, warmupSkipped, seconds: (performance.now() - started) / 1000 };
   } finally {
     await client.close().catch(() => {});
   }
@@ -135,8 +146,13 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
 export function formatSummary(summary: BackfillSummary): string {
   const rate = summary.seconds > 0 ? Math.round(summary.events / summary.seconds) : 0;
   const outputs = Object.entries(summary.outputs).map(([output, rows]) => `  ${output}: ${rows} rows\n`).join('');
+  const skipped = Object.entries(summary.warmupSkipped).map(([output, rows]) => `${output} ${rows}`).join(', ');
+  const warmup =
+    summary.warmupMs > 0
+      ? `Warm-up: read from ${new Date(summary.from - summary.warmupMs).toISOString()}; rows of windows ending by --from, not written: ${skipped || 'none'}.\n`
+      : '';
   return (
     `Backfill of ${summary.table} [${new Date(summary.from).toISOString()}, ${new Date(summary.to).toISOString()}) done: ` +
-    `${summary.events} events in ${summary.seconds.toFixed(1)} s (${rate} events/s).\n${outputs}`
+    `${summary.events} events in ${summary.seconds.toFixed(1)} s (${rate} events/s).\n${outputs}${warmup}`
   );
 }

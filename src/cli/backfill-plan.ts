@@ -3,6 +3,7 @@ import { isClickHouseTableSpec, type ClickHouseTableSpec } from '../sinks/clickh
 import type { SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import { fromEventTime, type WarmupSkips } from './backfill-warmup.ts';
 
 /** What `tributary backfill` reads: the raw events table, its Avro schema and event-time column. */
 export interface BackfillEvents {
@@ -55,11 +56,14 @@ export interface BackfillTopology {
  * WebSocket and Kafka sinks (and sinks that declare no kind) are left out: a backfill must not
  * overwrite the live online state, push history to dashboards or produce to Kafka. Each kept
  * sink refuses to open unless the engine tags its rows as a backfill's (EngineOptions.origin).
+ * With `warmup`, the output and late sinks write only rows with event time >= `warmup.from`
+ * (see backfill-warmup.ts) and count the others in `warmup.skipped`.
  */
-export function backfillTopology(topology: AnyTopology, origin: string): BackfillTopology {
+export function backfillTopology(topology: AnyTopology, origin: string, warmup?: { from: number; skipped: WarmupSkips }): BackfillTopology {
   const kept: string[] = [];
   const skipped: string[] = [];
   const withoutOrigin: string[] = [];
+  const fromWarmup = <T>(spec: SinkSpec<T>, output: string) => (warmup === undefined ? spec : fromEventTime(spec, warmup.from, output, warmup.skipped));
   const keep = <T>(spec: SinkSpec<T>): boolean => {
     (spec.kind === 'clickhouse' ? kept : skipped).push(spec.description);
     if (isClickHouseTableSpec(spec as SinkSpec<never>) && !(spec as ClickHouseTableSpec<unknown>).origin) withoutOrigin.push((spec as ClickHouseTableSpec<unknown>).table);
@@ -71,12 +75,12 @@ export function backfillTopology(topology: AnyTopology, origin: string): Backfil
       skipped.push(...(specs ?? []).map((spec) => spec.description));
       continue;
     }
-    sinks[output] = (specs ?? []).filter(keep).map((spec) => tagged(spec, origin));
+    sinks[output] = (specs ?? []).filter(keep).map((spec) => fromWarmup(tagged(spec, origin), output));
   }
   if (kept.length === 0) {
     throw new ConfigError('sinks', `topology "${topology.name}" has no ClickHouse sink for its outputs, so a backfill would write nothing`, 'add a clickhouseTable(...) sink to the outputs to backfill');
   }
-  const late = topology.late !== undefined && keep(topology.late) ? tagged(topology.late, origin) : undefined;
+  const late = topology.late !== undefined && keep(topology.late) ? fromWarmup(tagged(topology.late, origin), 'late') : undefined;
   const deadLetter = [topology.deadLetter ?? []].flat().filter(keep).map((spec) => tagged(spec, origin));
   return { topology: { ...topology, sinks, late, deadLetter }, kept, skipped, withoutOrigin };
 }

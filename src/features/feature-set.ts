@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { Batch } from '../core/batch.ts';
+import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /**
@@ -24,6 +25,12 @@ export interface FeatureSetDefinition<TIn, F> {
   vector: (features: F) => number[];
   /** The entity id of a feature row (the key of the online store and of batch predictions). */
   entityId: (features: F) => string;
+  /**
+   * How far back in event time one feature row looks: the longest window (a 5-minute window:
+   * '5m'). A backfill reads this much before --from, so the rows of windows crossing --from are
+   * complete (`tributary backfill --warmup`). Default 0: no warm-up.
+   */
+  lookback?: Duration;
 }
 
 export interface FeatureSet<TIn, F> extends Readonly<FeatureSetDefinition<TIn, F>> {
@@ -31,6 +38,8 @@ export interface FeatureSet<TIn, F> extends Readonly<FeatureSetDefinition<TIn, F
   readonly id: string;
   /** Prefix of the online store's keys for these features: `features:<name>:<version>:`. */
   readonly onlinePrefix: string;
+  /** `lookback` in milliseconds (0 without one). */
+  readonly lookbackMs: number;
 }
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -54,5 +63,6 @@ export function defineFeatureSet<TIn, F>(definition: FeatureSetDefinition<TIn, F
   for (const fn of ['compute', 'vector', 'entityId'] as const) {
     if (typeof definition[fn] !== 'function') throw new ConfigError(`${field}.${fn}`, 'must be a function', 'see FeatureSetDefinition in src/features/feature-set.ts');
   }
-  return Object.freeze({ ...definition, id: `${definition.name}@${definition.version}`, onlinePrefix: `features:${definition.name}:${definition.version}:` });
+  const lookbackMs = definition.lookback === undefined ? 0 : toMillis(definition.lookback, `${field}.lookback`);
+  return Object.freeze({ ...definition, lookbackMs, id: `${definition.name}@${definition.version}`, onlinePrefix: `features:${definition.name}:${definition.version}:` });
 }

@@ -100,6 +100,40 @@ test('backfill of card-fraud from ClickHouse equals the online output exactly', 
   assert.equal(await count(`SELECT count() AS n FROM ${prefix}late_records`), 0);
   assert.equal(await count(`SELECT count() AS n FROM ${prefix}dead_letters`), 0);
   assert.deepEqual(await queryRows(ch, `SELECT DISTINCT origin FROM ${prefix}card_features ORDER BY origin`), [{ origin: 'backfill' }, { origin: 'online' }]);
+
+  // Warm-up: backfills from the middle of the range (half-way through a minute), reading the same
+  // payments table into tables of their own. With the default warm-up (the feature set's 5
+  // minutes) every window that ends after --from equals the online row; without one, the
+  // windows that cross --from miss their earlier events.
+  const midFrom = START + 7 * 60_000 + 30_000;
+  const after = (rows: Array<Record<string, unknown>>) => rows.filter((row) => Number(row.windowEnd) > midFrom);
+  const crossing = (row: Record<string, unknown>) => Number(row.windowStart) < midFrom;
+  const midRange = async (tablePrefix: string, extra: string[]) => {
+    const run = await runBackfill(['--from', String(midFrom), '--to', String(maxTs + 1), '--table', `${prefix}payments`, '--schema', 'payment.avsc', '--time-column', 'ts', ...extra], {
+      FRAUD_TEST_TOPIC: paymentsTopic.topic,
+      FRAUD_TEST_PREFIX: tablePrefix,
+      CLICKHOUSE_URL: config.clickhouseUrl!,
+      LOG_LEVEL: 'warn',
+    });
+    assert.equal(run.code, 0, run.output);
+    return { output: run.output, features: (await byOrigin(ch, `${tablePrefix}card_features`)).backfill, predictions: (await byOrigin(ch, `${tablePrefix}fraud_predictions`)).backfill };
+  };
+  const warm = await midRange(`${prefix}warm_`, []);
+  const expectedAfter = after(features.online);
+  assert.ok(expectedAfter.filter(crossing).length > 500, `${expectedAfter.filter(crossing).length} windows cross --from`);
+  assert.match(warm.output, new RegExp(`Warm-up: read from ${new Date(midFrom - 300_000).toISOString()}; rows of windows ending by --from, not written: features \\d+, predictions \\d+`));
+  assert.match(warm.output, new RegExp(`features: ${expectedAfter.length} rows`));
+  assert.deepEqual(warm.features, expectedAfter, 'every window ending after --from, complete');
+  assert.deepEqual(warm.predictions, after(predictions.online));
+
+  const cold = await midRange(`${prefix}cold_`, ['--warmup', '0']);
+  assert.doesNotMatch(cold.output, /Warm-up/);
+  assert.deepEqual(cold.features.filter((row) => !crossing(row)), expectedAfter.filter((row) => !crossing(row)), 'windows from --from on are complete anyway');
+  const coldByWindow = new Map(cold.features.map((row) => [`${row.cardId}/${row.windowEnd}`, row]));
+  // A crossing window is missing (its card had no payment after --from in it) or counts fewer payments.
+  const partial = expectedAfter.filter(crossing).filter((row) => Number(coldByWindow.get(`${row.cardId}/${row.windowEnd}`)?.count5m ?? 0) < Number(row.count5m));
+  assert.ok(partial.length > 500, `${partial.length} windows crossing --from miss events without a warm-up`);
+  t.diagnostic(`warm-up: ${expectedAfter.filter(crossing).length} windows cross --from; without a warm-up ${partial.length} of them are partial`);
 });
 
 /** The stored rows of each origin (FINAL, by card and window), every column but origin, as ClickHouse returns them. */

@@ -82,22 +82,28 @@ test('a topology without ClickHouse output sinks cannot be backfilled', () => {
   assertConfigError(() => backfillTopology(onlyPush, 'backfill'), 'sinks', /no ClickHouse sink for its outputs/);
 });
 
-test('the command: options, defaults and the warning about windows near --from in its help', () => {
+test('the command: options, defaults and the edges of the range in its help', () => {
   const program = new Command().exitOverride();
   registerBackfillCommand(program);
   const command = program.commands.find((c) => c.name() === 'backfill')!;
-  assert.deepEqual(command.options.map((o) => o.long), ['--from', '--to', '--table', '--schema', '--time-column', '--batch-size', '--no-progress']);
+  assert.deepEqual(command.options.map((o) => o.long), ['--from', '--to', '--table', '--schema', '--time-column', '--batch-size', '--warmup', '--no-progress']);
   let help = '';
   command.configureOutput({ writeOut: (text) => (help += text) });
   command.outputHelp();
-  assert.match(help, /Windows near --from see only the events from --from on/);
+  assert.match(help, /reads from --from minus --warmup/);
+  assert.match(help, /Windows still open at --to\s+see only the events before it/);
   assert.throws(() => program.parse(['node', 'tributary', 'backfill', 'topologies/card-fraud.ts', '--to', '2026-01-02']), /required option '--from <time>'/);
 });
 
 test('summary and progress lines', () => {
   assert.equal(
-    formatSummary({ table: 'payments', from: 0, to: 60_000, events: 1000, outputs: { features: 40, predictions: 40 }, seconds: 2 }),
+    formatSummary({ table: 'payments', from: 0, to: 60_000, warmupMs: 0, events: 1000, outputs: { features: 40, predictions: 40 }, warmupSkipped: {}, seconds: 2 }),
     'Backfill of payments [1970-01-01T00:00:00.000Z, 1970-01-01T00:01:00.000Z) done: 1000 events in 2.0 s (500 events/s).\n  features: 40 rows\n  predictions: 40 rows\n',
+  );
+  assert.equal(
+    formatSummary({ table: 'payments', from: 300_000, to: 360_000, warmupMs: 300_000, events: 1000, outputs: { features: 40 }, warmupSkipped: { features: 7 }, seconds: 2 }),
+    'Backfill of payments [1970-01-01T00:05:00.000Z, 1970-01-01T00:06:00.000Z) done: 1000 events in 2.0 s (500 events/s).\n  features: 40 rows\n' +
+      'Warm-up: read from 1970-01-01T00:00:00.000Z; rows of windows ending by --from, not written: features 7.\n',
   );
   let out = '';
   let now = 0;
