@@ -2,7 +2,7 @@
  * Online p99 latency of the card-fraud topology with and without a concurrent backfill on the
  * same machine (issue 5, item 8: at most +20% while a low-priority backfill runs).
  *
- *   node --import tsx scripts/bench-hybrid.ts [--seconds 60] [--rate 2000] [--events 1000000] [--cycles 1] [--keep]
+ *   node --import tsx scripts/bench-hybrid.ts [--seconds 60] [--rate 2000] [--events 1000000] [--cycles 1] [--backfill-rate N] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). One run, four phases of
  * --seconds each: baseline; a backfill through the job runner at low priority (nice 19, its own
@@ -58,9 +58,10 @@ const opts = new Command()
   .option('--rate <n>', 'online payments per second', wholeNumber, 2_000)
   .option('--events <n>', 'payments seeded for the backfill to replay', wholeNumber, 1_000_000)
   .option('--cycles <n>', 'times to run the four phases (more averages out other load on the machine)', wholeNumber, 1)
+  .option('--backfill-rate <n>', 'the backfill runs with --max-rate <n> events/s (default: no limit)', wholeNumber)
   .option('--keep', 'keep the ClickHouse tables')
   .parse(process.argv)
-  .opts<{ seconds: number; rate: number; events: number; cycles: number; keep?: boolean }>();
+  .opts<{ seconds: number; rate: number; events: number; cycles: number; backfillRate?: number; keep?: boolean }>();
 if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
 
 interface Phase {
@@ -163,7 +164,7 @@ async function backfillDuring(phase: Phase, env: Record<string, string>, range: 
       if (/^job .* (started|finished|stopped)/.test(msg) || /^tributary: /.test(msg) || level >= 50) log(`  ${msg}`);
     },
   });
-  const command = ['backfill', FIXTURE, '--from', String(range[0]), '--to', String(range[1])];
+  const command = ['backfill', FIXTURE, '--from', String(range[0]), '--to', String(range[1]), ...(opts.backfillRate ? ['--max-rate', String(opts.backfillRate)] : [])];
   let job: RunningJob | undefined;
   const timer = setTimeout(() => void job?.stop(), phase.end - Date.now());
   while (Date.now() < phase.end - 1_000) {

@@ -5,7 +5,7 @@ import { Engine } from '../runtime/engine.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
 import { clickhouseReplay } from '../sources/clickhouse-replay/replay-source.ts';
 import { loadConfig } from '../topology/config.ts';
-import { backfillEvents, backfillTopology, parseBatchSize } from './backfill-plan.ts';
+import { backfillEvents, backfillTopology, parseBatchSize, parseMaxRate } from './backfill-plan.ts';
 import { parseTime } from './time-option.ts';
 import { backfillProgress } from './backfill-progress.ts';
 import { backfillWarmupMs } from './backfill-warmup.ts';
@@ -20,6 +20,8 @@ export interface BackfillCommandOptions {
   batchSize: string;
   /** Duration before --from to read as warm-up; default the feature set's lookback. */
   warmup?: string;
+  /** Events per second at most; default no limit. */
+  maxRate?: string;
   /** commander's --no-progress. */
   progress: boolean;
 }
@@ -55,6 +57,10 @@ see only the events before it (the end of the input closes them): end after the 
 need, and treat rows of windows that cross --to as partial. Such rows replace the backfill rows of
 the same window that an earlier backfill over a neighbouring range wrote.
 
+Priority: run as a job (tributary job, tributary schedule) the backfill runs at nice 19, but
+ClickHouse reads the events and inserts the rows for it at the server's own priority. On a machine
+shared with the online engine, bound that work with --max-rate (e.g. 20000 events/s).
+
 Times: ISO-8601 with a zone (2026-01-31T00:00:00Z), a date (midnight UTC) or epoch ms; --to is
 exclusive. Example:
   tributary backfill topologies/card-fraud.ts --from 2026-01-30T23:55:00Z --to 2026-02-01`;
@@ -71,6 +77,7 @@ export function registerBackfillCommand(program: Command): void {
     .option('--schema <file>', "Avro schema of the events table in schemas/ (default: from the topology's sink of that table)")
     .option('--time-column <column>', 'event-time column in epoch ms (default: from the lifecycle or the sink)')
     .option('--batch-size <rows>', 'rows per ClickHouse query', '10000')
+    .option('--max-rate <events/s>', 'read at most this many events per second (limits the work ClickHouse does for the backfill at its own priority); default no limit')
     .option('--warmup <duration>', "read this long before --from (e.g. 5m, 0 for none); default the feature set's lookback")
     .option('--no-progress', 'no progress bar (or progress lines when stderr is not a terminal)')
     .addHelpText('after', HELP)
@@ -89,6 +96,7 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
   const from = parseTime(options.from, '--from');
   const to = parseTime(options.to, '--to');
   const batchSize = parseBatchSize(options.batchSize);
+  const maxEventsPerSecond = parseMaxRate(options.maxRate);
   const config = { ...loadConfig(), windowState: 'memory' as const };
   const topology = await loadTopology(file);
   const events = backfillEvents(topology, options);
@@ -110,6 +118,7 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
       from: from - warmupMs,
       to,
       batchSize,
+      maxEventsPerSecond,
       eventTime: topology.source.eventTime,
       outOfOrdernessMs: topology.source.outOfOrdernessMs,
       clickhouse: async () => client,

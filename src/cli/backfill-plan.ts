@@ -104,3 +104,11 @@ export function parseBatchSize(text: string): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000) throw new ConfigError('--batch-size', `"${text}" is not a number of rows from 1 to 1000000`, 'use e.g. --batch-size 10000');
   return n;
 }
+
+/** --max-rate: events per second, a whole number from 1; undefined without the option. */
+export function parseMaxRate(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('--max-rate', `"${text}" is not a whole number of events per second`, 'use e.g. --max-rate 20000, or leave it out for no limit');
+  return n;
+}

@@ -111,6 +111,19 @@ function suite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Promise
     assert.ok(batches.every((b) => b.records.length <= 400 && b.partitionKey === `replay:${prefix}payments`));
   });
 
+  test('maxEventsPerSecond holds the replay to the rate: about 1,000 events at 4,000/s take at least a quarter second, the same events as unpaced', async () => {
+    const options = { table: `${prefix}payments`, schema: 'payment.avsc', timeColumn: 'ts', from: START, to: START + 400_000, batchSize: 500, eventTime: (p: Payment) => p.ts };
+    const unpaced = await replay<Payment>(options);
+    const count = records.filter((r) => r.value.ts >= options.from && r.value.ts < options.to).length;
+    assert.ok(Math.abs(count - 1_000) < 10 && unpaced.records.length === count, `${unpaced.records.length} of ${count} events`);
+    const started = performance.now();
+    const paced = await replay<Payment>({ ...options, maxEventsPerSecond: 4_000 });
+    const ms = performance.now() - started;
+    assert.ok(ms >= (count / 4_000) * 1_000 - 1, `${ms.toFixed(0)} ms for ${count} events at 4,000/s`);
+    assert.deepEqual(paced.records.map((r) => [r.partition, r.offset]), unpaced.records.map((r) => [r.partition, r.offset]));
+    assert.throws(() => clickhouseReplay<Payment>({ ...options, maxEventsPerSecond: 0, outOfOrdernessMs: 0, clickhouse: async () => client }), /maxEventsPerSecond/);
+  });
+
   test('every stored type comes back as written; a field added since is read as its default', async () => {
     const fields = [
       { name: 'id', type: 'string' },

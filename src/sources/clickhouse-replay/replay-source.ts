@@ -6,6 +6,7 @@ import { retry } from '../../core/retry.ts';
 import { firstLine, isPermanentClickHouseError } from '../../sinks/clickhouse/errors.ts';
 import type { Source, SourceBatch, SourceContext, SourceSpec } from '../source.ts';
 import { ReplayBatcher } from './replay-batches.ts';
+import { ReplayPacer } from './replay-pacer.ts';
 import { replayPages, type PageRequest } from './replay-pages.ts';
 import { planReplay, type ReplayPlan, type ReplayRow } from './replay-plan.ts';
 
@@ -43,6 +44,8 @@ export interface ClickHouseReplayOptions<T> {
   clickhouse: () => Promise<ClickHouseClient>;
   /** Called after each batch handed to the engine. */
   onProgress?: (progress: ReplayProgress) => void;
+  /** At most this many events per second (default: as fast as the pipeline takes them). */
+  maxEventsPerSecond?: number;
 }
 
 /** A bounded source over stored events; `prepare` checks the table and counts the rows early. */
@@ -68,6 +71,8 @@ export function clickhouseReplay<T>(options: ClickHouseReplayOptions<T>): Replay
   for (const [name, value] of [['from', options.from], ['to', options.to]] as const) {
     if (!Number.isSafeInteger(value) || Math.abs(value) > MAX_TIME) throw new ConfigError(`${field} ${name}`, `${value} is not a whole number of epoch milliseconds`, 'give a time such as 2026-01-31T00:00:00Z or epoch ms');
   }
+  const rate = options.maxEventsPerSecond;
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new ConfigError(`${field} maxEventsPerSecond`, `${rate} is not a positive number`, 'use e.g. 20000, or leave it unset for no limit');
   if (!(options.to > options.from)) throw new ConfigError(`${field} to`, `${new Date(options.to).toISOString()} is not after from (${new Date(options.from).toISOString()})`, 'give a to time after the from time (to is exclusive)');
   let prepared: Promise<{ plan: ReplayPlan; total: number }> | undefined;
   const spec: ReplaySourceSpec<T> = {
@@ -124,6 +129,8 @@ class ReplaySource<T> implements Source<T> {
   readonly description: string;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
+  /** Aborted by stop(), ending a pacing wait at once. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly options: ClickHouseReplayOptions<T>,
@@ -153,14 +160,17 @@ class ReplaySource<T> implements Source<T> {
     };
     const pages = replayPages(read, (row) => row.time, { from: options.from, to: options.to, pageSize: this.pageSize, total });
     const batcher = new ReplayBatcher<T>({ partitionKey, chunk: this.chunk, eventTime: options.eventTime });
+    const pacer = options.maxEventsPerSecond === undefined ? undefined : new ReplayPacer(options.maxEventsPerSecond);
     let handed = 0;
     let deadLetters = 0;
     const push = async (batches: SourceBatch<T>[]) => {
       for (const batch of batches) {
         await context.push(batch);
-        handed += batch.records.length + batch.deadLetters.length;
+        const count = batch.records.length + batch.deadLetters.length;
+        handed += count;
         deadLetters += batch.deadLetters.length;
         options.onProgress?.({ read: handed, deadLetters, total });
+        if (pacer) await pacer.handed(count, this.stopping.signal);
       }
     };
     // One page is read while the one before is pushed: a query's latency overlaps the pipeline.
@@ -184,6 +194,7 @@ class ReplaySource<T> implements Source<T> {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     await this.loop;
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { backfillEvents, backfillTopology, parseBatchSize } from '../../../src/cli/backfill-plan.ts';
+import { backfillEvents, backfillTopology, parseBatchSize, parseMaxRate } from '../../../src/cli/backfill-plan.ts';
 import { parseTime } from '../../../src/cli/time-option.ts';
 import { formatSummary, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
 import { backfillProgress } from '../../../src/cli/backfill-progress.ts';
@@ -30,6 +30,12 @@ test('--from/--to: epoch ms, ISO-8601 with a zone, or a date at midnight UTC', (
   assertConfigError(() => parseTime('yesterday', '--to'), '--to', /"yesterday" is not a time/);
   assertConfigError(() => parseTime('2026-02-30', '--to'), '--to', /not a valid date/);
   assertConfigError(() => parseTime('99999999999999999999', '--from'), '--from', /out of range/);
+});
+
+test('--max-rate: whole events per second from 1, or no limit', () => {
+  assert.equal(parseMaxRate(undefined), undefined);
+  assert.equal(parseMaxRate(' 20000 '), 20_000);
+  for (const bad of ['0', '-5', '1.5', 'fast', '']) assertConfigError(() => parseMaxRate(bad), '--max-rate', /is not a whole number of events per second/);
 });
 
 test('--batch-size: whole rows from 1 to 1,000,000', () => {
@@ -86,11 +92,12 @@ test('the command: options, defaults and the edges of the range in its help', ()
   const program = new Command().exitOverride();
   registerBackfillCommand(program);
   const command = program.commands.find((c) => c.name() === 'backfill')!;
-  assert.deepEqual(command.options.map((o) => o.long), ['--from', '--to', '--table', '--schema', '--time-column', '--batch-size', '--warmup', '--no-progress']);
+  assert.deepEqual(command.options.map((o) => o.long), ['--from', '--to', '--table', '--schema', '--time-column', '--batch-size', '--max-rate', '--warmup', '--no-progress']);
   let help = '';
   command.configureOutput({ writeOut: (text) => (help += text) });
   command.outputHelp();
   assert.match(help, /reads from --from minus --warmup/);
+  assert.match(help, /bound that work with --max-rate/);
   assert.match(help, /Windows still open at --to\s+see only the events before it/);
   assert.throws(() => program.parse(['node', 'tributary', 'backfill', 'topologies/card-fraud.ts', '--to', '2026-01-02']), /required option '--from <time>'/);
 });
