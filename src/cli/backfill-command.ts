@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { TributaryError } from '../core/errors.ts';
+import { ConfigError, TributaryError } from '../core/errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { Engine } from '../runtime/engine.ts';
 import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
@@ -95,6 +95,8 @@ export function registerBackfillCommand(program: Command): void {
 export async function backfillCommand(file: string, options: BackfillCommandOptions): Promise<BackfillSummary> {
   const from = parseTime(options.from, '--from');
   const to = parseTime(options.to, '--to');
+  // Checked here, not only by the replay, which starts at --from minus the warm-up.
+  if (to <= from) throw new ConfigError('--to', `${new Date(to).toISOString()} is not after --from (${new Date(from).toISOString()})`, 'give a --to after --from (--to is exclusive)');
   const batchSize = parseBatchSize(options.batchSize);
   const maxEventsPerSecond = parseMaxRate(options.maxRate);
   const config = { ...loadConfig(), windowState: 'memory' as const };

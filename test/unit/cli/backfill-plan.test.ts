@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { backfillEvents, backfillTopology, parseBatchSize, parseMaxRate } from '../../../src/cli/backfill-plan.ts';
 import { parseTime } from '../../../src/cli/time-option.ts';
-import { formatSummary, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
+import { backfillCommand, formatSummary, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
 import { backfillProgress } from '../../../src/cli/backfill-progress.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
@@ -36,6 +36,15 @@ test('--max-rate: whole events per second from 1, or no limit', () => {
   assert.equal(parseMaxRate(undefined), undefined);
   assert.equal(parseMaxRate(' 20000 '), 20_000);
   for (const bad of ['0', '-5', '1.5', 'fast', '']) assertConfigError(() => parseMaxRate(bad), '--max-rate', /is not a whole number of events per second/);
+});
+
+test('--to must be after --from, checked before anything is read (the replay itself starts a warm-up earlier)', async () => {
+  await assert.rejects(backfillCommand('topologies/card-fraud.ts', { from: '2026-01-02', to: '2026-01-02', batchSize: '10000', progress: false }), (error: Error & { field?: string }) => {
+    assert.equal(error.name, 'ConfigError');
+    assert.equal(error.field, '--to');
+    assert.match(error.message, /is not after --from/);
+    return true;
+  });
 });
 
 test('--batch-size: whole rows from 1 to 1,000,000', () => {
