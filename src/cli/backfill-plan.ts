@@ -4,6 +4,7 @@ import type { SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
 import { fromEventTime, type WarmupSkips } from './backfill-warmup.ts';
+import { parseWholeOption } from './number-option.ts';
 
 /** What `tributary backfill` reads: the raw events table, its Avro schema and event-time column. */
 export interface BackfillEvents {
@@ -98,19 +99,12 @@ function tagged<T>(spec: SinkSpec<T>, origin: string): SinkSpec<T> {
   };
 }
 
-/** A whole-number option from `min` to `max`, or a ConfigError naming the option, what it counts and an example. */
-function wholeNumberOption(text: string, option: string, min: number, max: number, what: string, fix: string): number {
-  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(option, `"${text}" is not ${what}`, fix);
-  return n;
-}
-
 /** --batch-size: rows per query, 1 to 1,000,000. */
 export function parseBatchSize(text: string): number {
-  return wholeNumberOption(text, '--batch-size', 1, 1_000_000, 'a number of rows from 1 to 1000000', 'use e.g. --batch-size 10000');
+  return parseWholeOption(text, '--batch-size', 'a number of rows from 1 to 1000000', 'use e.g. --batch-size 10000', 1_000_000);
 }
 
 /** --max-rate: events per second, a whole number from 1; undefined without the option. */
 export function parseMaxRate(text: string | undefined): number | undefined {
-  return text === undefined ? undefined : wholeNumberOption(text, '--max-rate', 1, Number.MAX_SAFE_INTEGER, 'a whole number of events per second', 'use e.g. --max-rate 20000, or leave it out for no limit');
+  return text === undefined ? undefined : parseWholeOption(text, '--max-rate', 'a whole number of events per second', 'use e.g. --max-rate 20000, or leave it out for no limit');
 }

@@ -1,8 +1,8 @@
 import type { AckToken } from '../core/ack.ts';
-import { toMillis } from '../core/duration.ts';
 import type { Sink, SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import { parseDurationOption } from './number-option.ts';
 
 /**
  * --warmup: how long before --from the backfill starts reading, so that the windows that cross
@@ -10,10 +10,7 @@ import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
  * window), else 0. Text such as '5m', or milliseconds.
  */
 export function backfillWarmupMs(topology: AnyTopology, option: string | undefined): number {
-  if (option !== undefined) {
-    const text = option.trim();
-    return toMillis(/^\d+$/.test(text) ? Number(text) : text, '--warmup');
-  }
+  if (option !== undefined) return parseDurationOption(option, '--warmup');
   const lifecycle = (topology as { lifecycle?: LifecycleSpec }).lifecycle;
   return lifecycle?.featureSet.lookbackMs ?? 0;
 }

@@ -9,6 +9,7 @@ import { RedisKeyValueStore } from '../state/redis-store.ts';
 import { loadConfig } from '../topology/config.ts';
 import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
+import { parseWholeOption } from './number-option.ts';
 
 export interface ScoreBatchCommandOptions {
   /** Entities per ClickHouse read and insert. */
@@ -56,8 +57,8 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
           model,
           registered: live,
           now: Date.now(),
-          pageEntities: whole(options.page ?? '50000', '--page'),
-          chunkRows: whole(options.chunk ?? '4096', '--chunk'),
+          pageEntities: parseWholeOption(options.page ?? '50000', '--page', 'a positive whole number', 'e.g. --page 50000'),
+          chunkRows: parseWholeOption(options.chunk ?? '4096', '--chunk', 'a positive whole number', 'e.g. --chunk 4096'),
           logger,
           onProgress: (p) => process.stderr.write(`score-batch: page ${p.page}/${p.pages}, ${p.entities} entities, ${p.seconds.toFixed(1)} s\n`),
         });
@@ -81,10 +82,4 @@ function printSummary(result: ScoreBatchResult, lifecycle: LifecycleSpec, model:
       (result.skipped > 0 ? `Skipped ${result.skipped} entities whose features or score were not finite.\n` : ''),
   );
   if (result.entities === 0) process.stderr.write(`score-batch: no feature rows of version ${lifecycle.featureSet.version} in ${lifecycle.featuresTable}\n`);
-}
-
-function whole(text: string, option: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(option, `"${text}" is not a positive whole number`, `e.g. ${option} 10000`);
-  return value;
 }
