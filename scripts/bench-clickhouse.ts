@@ -17,7 +17,7 @@ import { untrackedToken } from '../src/core/ack.ts';
 import type { StreamRecord } from '../src/core/batch.ts';
 import { Metrics } from '../src/observability/metrics.ts';
 import { silentLogger } from '../src/observability/logger.ts';
-import { connectClickHouse } from '../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../src/clickhouse/connection.ts';
 import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
 
 const ROWS = Number(process.argv[2] ?? 100_000);

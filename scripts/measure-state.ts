@@ -12,7 +12,7 @@ import { Command } from 'commander';
 import { untrackedToken } from '../src/core/ack.ts';
 import type { Batch, StreamRecord } from '../src/core/batch.ts';
 import type { Payment } from '../src/sources/generator/card-payments.ts';
-import { StateRegistry } from '../src/state/step-state.ts';
+import { StateRegistry } from '../src/core/step-state.ts';
 import { cardFeatures } from '../topologies/card-fraud-features.ts';
 
 const { keys, eventsPerKey, durable } = new Command()

@@ -1,13 +1,6 @@
 import { share, type Observable } from 'rxjs';
-import type { Batch } from '../src/core/batch.ts';
-import { keyBy } from '../src/operators/key-by.ts';
-import { aggregate } from '../src/operators/windows/aggregate.ts';
-import { count, max, sum } from '../src/operators/windows/aggregations.ts';
-import { hopping } from '../src/operators/windows/hopping.ts';
-import { joinWindows } from '../src/operators/windows/join-windows.ts';
-import { tumbling } from '../src/operators/windows/tumbling.ts';
-import { defineFeatureSet } from '../src/features/feature-set.ts';
-import type { Payment } from '../src/sources/generator/card-payments.ts';
+import { type Batch, keyBy, aggregate, count, max, sum, hopping, joinWindows, tumbling, defineFeatureSet } from 'tributary';
+import type { Payment } from 'tributary/testing';
 
 /** Per-card features at one window end (schemas/card_features.avsc). */
 export interface CardFeatures {

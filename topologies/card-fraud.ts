@@ -1,25 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { defineTopology } from '../src/topology/define-topology.ts';
-import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
-import { generatorSource } from '../src/sources/generator/generator-source.ts';
-import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
-import { score } from '../src/operators/score.ts';
-import type { ScoreSource } from '../src/scoring/fallback.ts';
-import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
-import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
-import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
-import { countDistinct, countDistinctIf, maxOf, sumOf, withRollups, type RollupDefinition } from '../src/sinks/clickhouse/rollup-sink.ts';
-import { kafkaDeadLetters } from '../src/sinks/kafka/dead-letter-topic.ts';
-import { websocketChannel } from '../src/sinks/websocket-channel.ts';
-import { onlineState } from '../src/sinks/online-state.ts';
+import {
+  defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
+  clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, kafkaDeadLetters, websocketChannel, onlineState,
+  withRollups, countDistinct, countDistinctIf, maxOf, sumOf,
+  type ScoreSource, type RollupDefinition, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+} from 'tributary';
+import { CardPaymentModel, type Payment } from 'tributary/testing';
 import { CARD_FEATURES, type CardFeatures } from './card-fraud-features.ts';
-import { servedModel, type ServedModelOptions } from '../src/scoring/served-model.ts';
-import type { Challenger } from '../src/scoring/assignment-scoring.ts';
-import { batchPredictionTable } from '../src/tables/clickhouse-table-source.ts';
-import type { LookupTable } from '../src/tables/lookup-table.ts';
-import type { CircuitBreakerOptions } from '../src/scoring/circuit-breaker.ts';
-import type { Duration } from '../src/core/duration.ts';
-import type { LifecycleSpec } from '../src/topology/lifecycle-spec.ts';
 
 /** The model's output row (schemas/fraud_prediction.avsc). */
 export interface FraudPrediction extends Omit<CardFeatures, 'windowStart'> {

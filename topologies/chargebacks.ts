@@ -1,9 +1,5 @@
-import { defineTopology } from '../src/topology/define-topology.ts';
-import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
-import type { Chargeback } from '../src/sources/generator/chargebacks.ts';
-import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
-import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
-import { kafkaDeadLetters } from '../src/sinks/kafka/dead-letter-topic.ts';
+import { defineTopology, kafkaTopic, clickhouseTable, clickhouseDeadLetters, kafkaDeadLetters } from 'tributary';
+import type { Chargeback } from 'tributary/testing';
 
 export interface ChargebacksOptions {
   topic?: string;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runOnArray } from '../src/topology/run-on-array.ts';
-import { lookupTable } from '../src/tables/lookup-table.ts';
+import { lookupTable } from 'tributary';
+import { runOnArray } from 'tributary/testing';
 import { createPaymentAuthorizationsTopology, type Merchant, type PaymentAuthorization, type PaymentFlowEvent, type RiskTier } from './payment-authorizations.ts';
 
 const T = 1_700_000_000_000;

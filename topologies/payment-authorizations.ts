@@ -1,16 +1,5 @@
 import { share, type OperatorFunction } from 'rxjs';
-import type { Batch } from '../src/core/batch.ts';
-import { defineTopology } from '../src/topology/define-topology.ts';
-import { kafkaTopic } from '../src/sources/kafka/kafka-source.ts';
-import { filter } from '../src/operators/filter.ts';
-import { keyBy } from '../src/operators/key-by.ts';
-import { intervalJoin } from '../src/operators/interval-join.ts';
-import { enrich } from '../src/operators/enrich.ts';
-import { clickhouseDeadLetters } from '../src/sinks/clickhouse/dead-letter-table.ts';
-import { clickhouseLateRecords } from '../src/sinks/clickhouse/late-table.ts';
-import { clickhouseTable } from '../src/sinks/clickhouse/table-sink.ts';
-import { kafkaTable } from '../src/tables/kafka-table.ts';
-import type { LookupTable } from '../src/tables/lookup-table.ts';
+import { type Batch, defineTopology, kafkaTopic, filter, keyBy, intervalJoin, enrich, clickhouseDeadLetters, clickhouseLateRecords, clickhouseTable, kafkaTable, type LookupTable } from 'tributary';
 
 /** A card payment as published on the payment-events topic (JSON). */
 export interface PaymentEvent {

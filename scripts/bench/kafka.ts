@@ -11,8 +11,8 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { Engine } from '../../src/runtime/engine.ts';
 import { createAvroDecoder, createAvroEncoder } from '../../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { BENCH_TOPOLOGY, benchConfig, fullTopology, log, paymentStream, result, SCHEMAS_DIR, startPhase, type BenchOptions, type BenchResult } from './common.ts';
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { errorMessage } from '../core/errors.ts';
-import { firstLine } from '../sinks/clickhouse/errors.ts';
+import { firstLine } from '../clickhouse/errors.ts';
 import type { QueryLimits } from './sql-config.ts';
 import { queryFailure, SqlQueryError } from './sql-errors.ts';
 

@@ -1,5 +1,5 @@
 import { TributaryError, errorMessage } from '../core/errors.ts';
-import { clickHouseErrorCode, firstLine } from '../sinks/clickhouse/errors.ts';
+import { clickHouseErrorCode, firstLine } from '../clickhouse/errors.ts';
 
 /**
  * Why an analyst query got no result, as the SQL endpoint answers it: an HTTP status and a

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isNumericType, requireTableShape } from '../sinks/clickhouse/table-shape.ts';
+import { isNumericType, requireTableShape } from '../clickhouse/table-shape.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError, TributaryError } from '../core/errors.ts';
@@ -7,10 +7,10 @@ import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ModelVersion } from '../registry/model-registry.ts';
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
-import { quoteIdentifier, quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
+import { quoteIdentifier, quoteString, quoteTableName } from '../clickhouse/sql.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
-import { openBatchPredictionsTable, selectRows, type BatchPrediction, type BatchPredictionRow } from './batch-predictions-table.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
+import { openBatchPredictionsTable, selectRows, type BatchPrediction, type BatchPredictionRow } from '../tables/batch-predictions-table.ts';
 
 /** Key of an entity's batch prediction in the state store (under the topology's prefix). */
 export const BATCH_PREDICTION_KEY_PREFIX = 'batch-prediction:';

@@ -1,15 +1,10 @@
 import type { Command } from 'commander';
-import { ConfigError, TributaryError } from '../core/errors.ts';
-import { createLogger } from '../observability/logger.ts';
-import { Engine } from '../runtime/engine.ts';
-import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
-import { clickhouseReplay } from '../sources/clickhouse-replay/replay-source.ts';
-import { loadConfig } from '../topology/config.ts';
-import { backfillEvents, backfillTopology, parseBatchSize, parseMaxRate } from './backfill-plan.ts';
+import { backfill, type BackfillSummary } from '../backfill/backfill.ts';
+import { ConfigError } from '../core/errors.ts';
+import { loadTopology } from '../topology/load-topology.ts';
+import { parseDurationOption, parseWholeOption } from './number-option.ts';
 import { parseTime } from './time-option.ts';
 import { backfillProgress } from './backfill-progress.ts';
-import { backfillWarmupMs } from './backfill-warmup.ts';
-import { loadTopology } from './load-topology.ts';
 
 export interface BackfillCommandOptions {
   from: string;
@@ -25,24 +20,6 @@ export interface BackfillCommandOptions {
   /** commander's --no-progress. */
   progress: boolean;
 }
-
-export interface BackfillSummary {
-  table: string;
-  from: number;
-  to: number;
-  /** Read from `from - warmupMs`; rows of windows ending by `from` are not written. */
-  warmupMs: number;
-  /** Events read from the table, the warm-up's included (dead-lettered ones too). */
-  events: number;
-  /** Rows each pipeline output wrote into its ClickHouse sinks. */
-  outputs: Record<string, number>;
-  /** Rows per output (and 'late') not written because their windows end by --from. */
-  warmupSkipped: Record<string, number>;
-  seconds: number;
-}
-
-/** The rows of a backfill carry this origin in tables with `origin: true`. */
-export const BACKFILL_ORIGIN = 'backfill';
 
 const HELP = `
 Reads the raw events of [--from, --to) back from ClickHouse in event-time order and runs them
@@ -87,11 +64,7 @@ export function registerBackfillCommand(program: Command): void {
     });
 }
 
-/**
- * Runs one backfill to its end: the engine with the replay as its source, `push: false`,
- * origin 'backfill' and in-memory window state (a backfill must not touch the online
- * checkpoints); resolves with what it did once every window is closed and every sink flushed.
- */
+/** Parses the options and runs `backfill` (src/backfill) with a progress bar. */
 export async function backfillCommand(file: string, options: BackfillCommandOptions): Promise<BackfillSummary> {
   const from = parseTime(options.from, '--from');
   const to = parseTime(options.to, '--to');
@@ -99,58 +72,24 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
   if (to <= from) throw new ConfigError('--to', `${new Date(to).toISOString()} is not after --from (${new Date(from).toISOString()})`, 'give a --to after --from (--to is exclusive)');
   const batchSize = parseBatchSize(options.batchSize);
   const maxEventsPerSecond = parseMaxRate(options.maxRate);
-  const config = { ...loadConfig(), windowState: 'memory' as const };
+  const warmupMs = options.warmup === undefined ? undefined : parseDurationOption(options.warmup, '--warmup');
   const topology = await loadTopology(file);
-  const events = backfillEvents(topology, options);
-  const warmupMs = backfillWarmupMs(topology, options.warmup);
-  const warmupSkipped: Record<string, number> = {};
-  const derived = backfillTopology(topology, BACKFILL_ORIGIN, warmupMs > 0 ? { from, skipped: warmupSkipped } : undefined);
-  const logger = createLogger(`tributary:${topology.name}:backfill`);
-  logger.info({ table: events.table, from: new Date(from).toISOString(), to: new Date(to).toISOString(), warmupMs, writes: derived.kept, skips: derived.skipped }, `backfill of ${topology.name} from ${events.table}`);
-  for (const table of derived.withoutOrigin) logger.warn({ table }, `table ${table} has no origin column (clickhouseTable origin: true): backfilled rows replace online rows of the same key there`);
   const progress = backfillProgress({ enabled: options.progress });
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
   try {
-    let read = 0;
-    let deadLetters = 0;
-    const source = clickhouseReplay<unknown>({
-      table: events.table,
-      schema: events.schema,
-      timeColumn: events.timeColumn,
-      from: from - warmupMs,
-      to,
-      batchSize,
-      maxEventsPerSecond,
-      eventTime: topology.source.eventTime,
-      outOfOrdernessMs: topology.source.outOfOrdernessMs,
-      clickhouse: async () => client,
-      onProgress: (p) => {
-        read = p.read;
-        deadLetters = p.deadLetters;
-        progress.update(p);
-      },
-    });
-    const { total } = await source.prepare(config.schemasDir);
-    const started = performance.now();
-    progress.start(total);
-    const engine = await Engine.start(derived.topology, { config, logger, source, push: false, origin: BACKFILL_ORIGIN });
-    try {
-      await engine.done;
-    } finally {
-      await engine.stop();
-      progress.stop();
-    }
-    const stats = engine.stats();
-    // Every record read must have gone through the pipeline, none skipped (see replay-batches.ts).
-    if (stats.processedRecords !== read - deadLetters) {
-      throw new TributaryError(`the engine processed ${stats.processedRecords} records but the replay read ${read - deadLetters} (and ${deadLetters} dead letters)`, { code: 'BACKFILL_COUNT' });
-    }
-    if (deadLetters > 0) logger.warn({ deadLetters }, `${deadLetters} events had no valid event time and went to the dead letters`);
-    const outputs = Object.fromEntries(Object.entries(stats.routed).filter(([output]) => output !== 'raw').map(([output, rows]) => [output, rows - (warmupSkipped[output] ?? 0)]));
-    return { table: events.table, from, to, warmupMs, events: read, outputs, warmupSkipped, seconds: (performance.now() - started) / 1000 };
+    return await backfill(topology, { from, to }, { table: options.table, schema: options.schema, timeColumn: options.timeColumn, batchSize, maxEventsPerSecond, warmupMs, onStart: (total) => progress.start(total), onProgress: (p) => progress.update(p) });
   } finally {
-    await client.close().catch(() => {});
+    progress.stop();
   }
+}
+
+/** --batch-size: rows per query, 1 to 1,000,000. */
+export function parseBatchSize(text: string): number {
+  return parseWholeOption(text, '--batch-size', 'a number of rows from 1 to 1000000', 'use e.g. --batch-size 10000', 1_000_000);
+}
+
+/** --max-rate: events per second, a whole number from 1; undefined without the option. */
+export function parseMaxRate(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseWholeOption(text, '--max-rate', 'a whole number of events per second', 'use e.g. --max-rate 20000, or leave it out for no limit');
 }
 
 /** The lines printed when a backfill ends. */

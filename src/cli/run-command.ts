@@ -1,7 +1,7 @@
 import { Engine } from '../runtime/engine.ts';
 import { loadConfig } from '../topology/config.ts';
 import { createLogger } from '../observability/logger.ts';
-import { loadTopology } from './load-topology.ts';
+import { loadTopology } from '../topology/load-topology.ts';
 
 /**
  * Exit codes of `tributary run` (documented in the README):

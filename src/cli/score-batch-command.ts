@@ -7,7 +7,7 @@ import type { OnnxModel } from '../scoring/onnx-model.ts';
 import { loadRegisteredModel } from '../scoring/registered-model.ts';
 import { RedisKeyValueStore } from '../state/redis-store.ts';
 import { loadConfig } from '../topology/config.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { parseWholeOption } from './number-option.ts';
 

@@ -1,4 +1,4 @@
-import type { DataMessage, GapMessage, SubscribeRequest, SubscriptionFilter, SyncedMessage } from '../push/wire-types.ts';
+import type { DataMessage, GapMessage, SubscribeRequest, SubscriptionFilter, SyncedMessage } from './wire-types.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 export interface SubscribeOptions {

@@ -1,10 +1,10 @@
-import type { DataMessage, ErrorMessage, GapMessage, HeartbeatMessage, ServerMessage, SubscribedMessage, SyncedMessage } from '../push/wire-types.ts';
+import type { DataMessage, ErrorMessage, GapMessage, HeartbeatMessage, ServerMessage, SubscribedMessage, SyncedMessage } from './wire-types.ts';
 import { type BackoffOptions, backoffDelay } from './backoff.ts';
 import { ChannelSubscription, type SubscribeOptions } from './channel-subscription.ts';
 import { TypedEmitter } from './typed-emitter.ts';
 
 export { ChannelSubscription, type SubscribeOptions } from './channel-subscription.ts';
-export { CLOSE_CODES, type DataMessage, type GapMessage, type SubscriptionFilter } from '../push/wire-types.ts';
+export { CLOSE_CODES, type DataMessage, type GapMessage, type SubscriptionFilter } from './wire-types.ts';
 
 /** The part of the WebSocket API the client uses: the browser's, or the `ws` package's in Node. */
 export interface WebSocketLike {

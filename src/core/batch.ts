@@ -1,5 +1,5 @@
 import type { AckToken } from './ack.ts';
-import type { StateRegistry } from '../state/step-state.ts';
+import type { StateRegistry } from './step-state.ts';
 
 /** One event moving through a topology, with the provenance it needs for dead letters and lateness. */
 export interface StreamRecord<T> {

@@ -3,7 +3,7 @@ import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError } from '../core/errors.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import { deadLetterUserError } from './guarded.ts';
-import { countStepOf } from '../observability/step-counts.ts';
+import { countStepOf } from './step-counts.ts';
 
 export interface EnrichOptions<T, V, U> {
   /** The table key of a record's value; null or undefined: nothing to look up (the row is missing). */

@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { deadLetterUserError } from './guarded.ts';
-import { countStepOf } from '../observability/step-counts.ts';
+import { countStepOf } from './step-counts.ts';
 
 /**
  * Builds a stateless batch operator from a per-record step that appends zero or more output

@@ -3,7 +3,7 @@ import { releaseAll, retainAll } from '../core/ack.ts';
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
-import type { StepRuntime } from '../state/step-state.ts';
+import type { StepRuntime } from '../core/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { CircuitBreaker, type CircuitState } from '../scoring/circuit-breaker.ts';
 import { deadLetterUserError } from './guarded.ts';

@@ -8,7 +8,7 @@ import type { PushMetrics } from './push-metrics.ts';
 import { MAX_CHANNELS_PER_CLIENT, type PushSettings } from './push-options.ts';
 import { PROTOCOL_ERRORS, type ProtocolError, parseClientMessage } from './protocol.ts';
 import type { ClientSession, SocketData } from './session.ts';
-import { CLOSE_CODES } from './wire-types.ts';
+import { CLOSE_CODES } from '../client/wire-types.ts';
 
 export { MAX_CHANNELS_PER_CLIENT };
 

@@ -3,7 +3,7 @@ import type { ChannelState } from './channel-state.ts';
 import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
 import type { ClientSession, ServerCloseReason, Subscription } from './session.ts';
-import { CLOSE_CODES } from './wire-types.ts';
+import { CLOSE_CODES } from '../client/wire-types.ts';
 
 /** uWS WebSocket.send results: 0 buffered (backpressure), 1 written, 2 dropped (past the hard limit). */
 const SEND_BACKPRESSURE = 0;

@@ -4,7 +4,7 @@
  * per client.
  */
 import type { ProtocolError } from './protocol.ts';
-import { PROTOCOL_VERSION } from './wire-types.ts';
+import { PROTOCOL_VERSION } from '../client/wire-types.ts';
 
 /** `{"type":"data","channel":"fraud","seq":` for one channel; the rest is appended per item. */
 export function dataFramePrefix(channel: string): string {

@@ -2,7 +2,7 @@ import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage as describeError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { ReadinessStatus } from '../runtime/readiness.ts';
+import type { ReadinessStatus } from '../observability/readiness.ts';
 
 /** Lets the caller add HTTP routes (health details, admin) on the push server's port. */
 export type ExtraRoutes = (app: TemplatedApp) => void;

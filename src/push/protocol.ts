@@ -3,7 +3,7 @@
  * is a JSON text frame; docs/websocket-protocol.md lists them. Server frames: ./frames.ts.
  */
 import { type CompiledFilter, compileFilter } from './filter.ts';
-import type { ErrorCode } from './wire-types.ts';
+import type { ErrorCode } from '../client/wire-types.ts';
 
 /** Channel names double as uWS topic names; keep them short and free of the MQTT wildcards + and #. */
 export const CHANNEL_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;

@@ -11,7 +11,7 @@ import { nativeUws } from './native-uws.ts';
 import { PushMetrics } from './push-metrics.ts';
 import { type PushServerOptions, resolvePushSettings } from './push-options.ts';
 import { CHANNEL_NAME_PATTERN, isValidChannel } from './protocol.ts';
-import type { PushServer } from './push-server.ts';
+import type { PushServer } from '../sinks/push-port.ts';
 
 export type { PushServerOptions } from './push-options.ts';
 export type { PushStats } from './channel-hub.ts';

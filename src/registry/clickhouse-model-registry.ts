@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ConfigError, TributaryError } from '../core/errors.ts';
-import { createTableSql, type ColumnDef } from '../sinks/clickhouse/create-table.ts';
-import { detectDialect } from '../sinks/clickhouse/dialect.ts';
-import { quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
+import { createTableSql, type ColumnDef } from '../clickhouse/create-table.ts';
+import { detectDialect } from '../clickhouse/dialect.ts';
+import { quoteString, quoteTableName } from '../clickhouse/sql.ts';
 import { MODEL_STATUSES, type ModelRegistry, type ModelStatus, type ModelVersion, type NewModelVersion } from './model-registry.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { requireTableShape, type TableShape } from '../sinks/clickhouse/table-shape.ts';
+import { requireTableShape, type TableShape } from '../clickhouse/table-shape.ts';
 import { toMillis } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
-import { quoteIdentifier, quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import { quoteIdentifier, quoteString, quoteTableName } from '../clickhouse/sql.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 
 /**
  * Live vs candidate on the same records: while a canary or shadow runs, every prediction row

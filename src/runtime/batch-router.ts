@@ -2,7 +2,7 @@ import type { Batch } from '../core/batch.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SourceBatch } from '../sources/source.ts';
 import type { Checkpointer } from './checkpointer.ts';
-import type { EventTimeClock } from './event-time-clock.ts';
+import type { EventTimeClock } from '../core/event-time-clock.ts';
 import type { PartitionTasks } from './partition-tasks.ts';
 import type { SinkSet } from './sink-set.ts';
 

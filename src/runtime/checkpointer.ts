@@ -2,8 +2,8 @@ import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { CheckpointStore, PartitionCheckpoint } from '../state/checkpoint-store.ts';
-import type { EventTimeClock } from './event-time-clock.ts';
-import type { CommittableOffset } from './offset-tracker.ts';
+import type { EventTimeClock } from '../core/event-time-clock.ts';
+import type { CommittableOffset } from '../core/offset-tracker.ts';
 
 export interface CheckpointerOptions {
   topology: string;

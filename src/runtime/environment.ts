@@ -1,16 +1,16 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../clickhouse/connection.ts';
 import type { SinkEnvironment } from '../sinks/sink.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import { MemoryKeyValueStore } from '../state/memory-store.ts';
 import { RedisKeyValueStore } from '../state/redis-store.ts';
-import type { PushServer } from '../push/push-server.ts';
+import type { PushServer } from '../sinks/push-port.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import { ConfigError } from '../core/errors.ts';
-import { createKafkajsClient } from '../sources/kafka/kafkajs-client.ts';
-import type { Producer } from '../sources/kafka/kafka-client.ts';
+import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
+import type { Producer } from '../kafka/kafka-client.ts';
 
 /**
  * The services sinks use, each created on first use and shared: a topology without ClickHouse

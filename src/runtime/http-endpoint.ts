@@ -8,7 +8,7 @@ import type { KeyValueStore } from '../state/key-value-store.ts';
 import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import type { EngineStats } from './engine-stats.ts';
-import type { Readiness } from './readiness.ts';
+import type { Readiness } from '../observability/readiness.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 
 export interface HttpEndpointOptions {

@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import type { AckToken } from '../core/ack.ts';
 import type { Batch, DeadLetter, StreamRecord } from '../core/batch.ts';
-import type { StateRegistry } from '../state/step-state.ts';
+import type { StateRegistry } from '../core/step-state.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import type { SinkConnection, SinkSet } from './sink-set.ts';
 

@@ -1,9 +1,9 @@
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { StateRegistry } from '../state/step-state.ts';
+import { StateRegistry } from '../core/step-state.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { Checkpointer, TaskStates } from './checkpointer.ts';
-import type { EventTimeClock } from './event-time-clock.ts';
+import type { EventTimeClock } from '../core/event-time-clock.ts';
 import { PartitionTask } from './partition-task.ts';
 import type { SinkSet } from './sink-set.ts';
 

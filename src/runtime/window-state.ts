@@ -5,7 +5,7 @@ import type { SourceSpec } from '../sources/source.ts';
 import { RedisCheckpointStore } from '../state/redis-checkpoint-store.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import { Checkpointer, type TaskStates } from './checkpointer.ts';
-import type { EventTimeClock } from './event-time-clock.ts';
+import type { EventTimeClock } from '../core/event-time-clock.ts';
 
 export interface WindowStateOptions {
   config: EngineConfig;

@@ -4,8 +4,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KeyValueStore } from '../state/key-value-store.ts';
-import type { PushServer } from '../push/push-server.ts';
-import type { Producer } from '../sources/kafka/kafka-client.ts';
+import type { PushServer } from './push-port.ts';
+import type { Producer } from '../kafka/kafka-client.ts';
 
 /**
  * The sink contract. `write` is synchronous and only buffers: a sink retains the ack tokens of

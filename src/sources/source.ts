@@ -1,5 +1,5 @@
 import type { AckToken } from '../core/ack.ts';
-import type { CommittableOffset } from '../runtime/offset-tracker.ts';
+import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';

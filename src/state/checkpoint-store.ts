@@ -1,4 +1,4 @@
-import type { PartitionClockState } from '../runtime/event-time-clock.ts';
+import type { PartitionClockState } from '../core/event-time-clock.ts';
 
 /**
  * One consistent cut of one partition's task: every stateful step's state and the partition's

@@ -6,16 +6,16 @@ import {
   type BatchPrediction,
   type BatchPredictionRow,
   type BatchPredictionsVersion,
-} from '../batch/batch-predictions-table.ts';
+} from './batch-predictions-table.ts';
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { quoteTableName } from '../sinks/clickhouse/sql.ts';
+import { quoteTableName } from '../clickhouse/sql.ts';
 import { LookupTable } from './lookup-table.ts';
 import { tableMetrics } from './table-metrics.ts';
 import type { RunningTableSource, TableEnvironment, TableSource } from './table-source.ts';
 
-export type { BatchPrediction } from '../batch/batch-predictions-table.ts';
+export type { BatchPrediction } from './batch-predictions-table.ts';
 
 export interface BatchPredictionTableOptions {
   /** The lookup table's name (metrics, logs), e.g. 'batch-predictions'. */

@@ -1,7 +1,7 @@
 import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { DecoderFormat } from '../serde/create-decoder.ts';
-import type { ConsumerOptions, KafkaClient } from '../sources/kafka/kafka-client.ts';
+import type { ConsumerOptions, KafkaClient } from '../kafka/kafka-client.ts';
 import { startKafkaTableFeed } from './kafka-table-feed.ts';
 import { LookupTable, type LookupTableOptions } from './lookup-table.ts';
 import type { RunningTableSource, TableEnvironment, TableSource } from './table-source.ts';

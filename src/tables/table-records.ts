@@ -1,6 +1,6 @@
 import { errorMessage } from '../core/errors.ts';
 import type { Decoder } from '../serde/decoder.ts';
-import type { KafkaMessage } from '../sources/kafka/kafka-client.ts';
+import type { KafkaMessage } from '../kafka/kafka-client.ts';
 import type { LookupTable } from './lookup-table.ts';
 
 /** How the records of a table's topic become table operations. */

@@ -5,7 +5,7 @@ import type { SinkSpec } from '../sinks/sink.ts';
 import type { SourceSpec } from '../sources/source.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import type { ServedModel } from '../scoring/served-model.ts';
-import type { LifecycleSpec } from './lifecycle-spec.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PipelineOutputs = Record<string, Observable<Batch<any>>>;

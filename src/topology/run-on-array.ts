@@ -2,7 +2,7 @@ import { Subject } from 'rxjs';
 import { untrackedToken } from '../core/ack.ts';
 import type { Batch, DeadLetter, LateRecord, StreamRecord } from '../core/batch.ts';
 import { errorMessage } from '../core/errors.ts';
-import { EventTimeClock } from '../runtime/event-time-clock.ts';
+import { EventTimeClock } from '../core/event-time-clock.ts';
 import { eventTimeOf } from '../sources/event-time.ts';
 import { buildOutputs, type PipelineOutputs, type TopologyDefinition } from './define-topology.ts';
 

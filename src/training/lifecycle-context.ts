@@ -1,13 +1,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
 import { ConfigError } from '../core/errors.ts';
-import { loadTopology } from '../cli/load-topology.ts';
+import { loadTopology } from '../topology/load-topology.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import { connectClickHouse } from '../sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../clickhouse/connection.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 
 /** What a lifecycle command works on: the topology's spec, its ClickHouse and its registry. */
 export interface LifecycleContext {

@@ -7,7 +7,7 @@ import { defaultModelDirectory, writeModelFile } from '../registry/model-files.t
 import type { ModelMetrics, ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import { evaluate, trainLogisticRegression, type Evaluation } from '../scoring/logistic-regression.ts';
 import { logisticRegressionToOnnx } from '../scoring/logistic-regression-onnx.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { readFeatureRows, readLabels, type FeatureRow, type TimeRange } from './training-data.ts';
 
 export interface TrainOptions extends TimeRange {

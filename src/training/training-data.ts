@@ -2,9 +2,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { toMillis } from '../core/duration.ts';
 import { ConfigError, TributaryError } from '../core/errors.ts';
 import { lifecycleTableShape } from '../registry/compare-report.ts';
-import { isNumericType } from '../sinks/clickhouse/table-shape.ts';
-import { quoteIdentifier, quoteString, quoteTableName } from '../sinks/clickhouse/sql.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import { isNumericType } from '../clickhouse/table-shape.ts';
+import { quoteIdentifier, quoteString, quoteTableName } from '../clickhouse/sql.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { LabelIndex } from './label-join.ts';
 
 /** One training example: the entity, the row's time and the model's input for it. */

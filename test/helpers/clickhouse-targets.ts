@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 
 /** A ClickHouse a suite runs against; `cleanup` removes what `connect` created. */

@@ -1,5 +1,5 @@
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import type { Admin, Producer } from '../../src/sources/kafka/kafka-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
+import type { Admin, Producer } from '../../src/kafka/kafka-client.ts';
 import { createAvroEncoder } from '../../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';

@@ -1,8 +1,8 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { AckToken } from '../../src/core/ack.ts';
 import type { Batch, DeadLetter, LateRecord, StreamRecord } from '../../src/core/batch.ts';
-import { EventTimeClock } from '../../src/runtime/event-time-clock.ts';
-import { StateRegistry } from '../../src/state/step-state.ts';
+import { EventTimeClock } from '../../src/core/event-time-clock.ts';
+import { StateRegistry } from '../../src/core/step-state.ts';
 
 /** The records of one source batch and the watermark after it, as the engine computes them. */
 export interface SourceBatch<E> {

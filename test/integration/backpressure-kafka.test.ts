@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Engine } from '../../src/runtime/engine.ts';
 import { defineTopology } from '../../src/topology/define-topology.ts';
 import { kafkaTopic } from '../../src/sources/kafka/kafka-source.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { map } from '../../src/operators/map.ts';
 import { BatchingSink } from '../../src/sinks/batching-sink.ts';
 import type { SinkSpec } from '../../src/sinks/sink.ts';

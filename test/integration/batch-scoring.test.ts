@@ -7,7 +7,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { scoreBatch } from '../../src/batch/batch-scoring.ts';
-import type { BatchPrediction } from '../../src/batch/batch-predictions-table.ts';
+import type { BatchPrediction } from '../../src/tables/batch-predictions-table.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { clickhouseModelRegistry } from '../../src/registry/clickhouse-model-registry.ts';
@@ -21,7 +21,7 @@ import { generatorSource } from '../../src/sources/generator/generator-source.ts
 import { RedisKeyValueStore } from '../../src/state/redis-store.ts';
 import { batchPredictionTable } from '../../src/tables/clickhouse-table-source.ts';
 import { defineTopology } from '../../src/topology/define-topology.ts';
-import type { LifecycleSpec } from '../../src/topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../../src/features/lifecycle-spec.ts';
 import { cardFraudLifecycle } from '../../topologies/card-fraud.ts';
 import { runOnArray } from '../../src/topology/run-on-array.ts';
 import { DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';

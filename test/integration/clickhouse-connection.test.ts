@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse, detectDialect } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse, detectDialect } from '../../src/clickhouse/connection.ts';
 
 function requiredUrl(): string {
   const url = process.env.CLICKHOUSE_URL;

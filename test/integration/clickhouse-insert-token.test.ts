@@ -5,7 +5,7 @@ import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import type { StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { detectDialect } from '../../src/sinks/clickhouse/connection.ts';
+import { detectDialect } from '../../src/clickhouse/connection.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import type { SinkEnvironment } from '../../src/sinks/sink.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';

@@ -8,7 +8,7 @@ import { newSideOutputs, type StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { SinkSet } from '../../src/runtime/sink-set.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { clickhouseDeadLetters } from '../../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import type { SinkEnvironment } from '../../src/sinks/sink.ts';

@@ -11,7 +11,7 @@ import type { DeadLetter, LateRecord, StreamRecord } from '../../src/core/batch.
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { ClickHouseSink } from '../../src/sinks/clickhouse/clickhouse-sink.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { clickhouseDeadLetters } from '../../src/sinks/clickhouse/dead-letter-table.ts';
 import { clickhouseLateRecords } from '../../src/sinks/clickhouse/late-table.ts';
 import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';

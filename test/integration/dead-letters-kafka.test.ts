@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { createAvroEncoder } from '../../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Engine } from '../../src/runtime/engine.ts';
 import { defineTopology } from '../../src/topology/define-topology.ts';
 import { kafkaTopic } from '../../src/sources/kafka/kafka-source.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { keyBy } from '../../src/operators/key-by.ts';
 import { tumbling } from '../../src/operators/windows/tumbling.ts';
 import { aggregate } from '../../src/operators/windows/aggregate.ts';

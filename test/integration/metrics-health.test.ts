@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { readinessRoutes } from '../../src/push/http-routes.ts';
 import { startPushServer } from '../../src/push/uws-push-server.ts';
-import { Readiness } from '../../src/runtime/readiness.ts';
+import { Readiness } from '../../src/observability/readiness.ts';
 
 test('GET /readyz answers 503 with the reason until the engine is ready, 200 then, 503 again once stopping; /healthz stays 200', async () => {
   const readiness = new Readiness();

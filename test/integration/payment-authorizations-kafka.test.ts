@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../src/runtime/engine.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
-import type { ProducedMessage } from '../../src/sources/kafka/kafka-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
+import type { ProducedMessage } from '../../src/kafka/kafka-client.ts';
 import type { LookupTable } from '../../src/tables/lookup-table.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import { createPaymentAuthorizationsTopology, type AuthorizationEvent, type Merchant, type PaymentEvent, type PaymentFlowEvent } from '../../topologies/payment-authorizations.ts';

@@ -8,7 +8,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import type { ReadOnlyTarget } from '../../src/analytics/read-only-query.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';

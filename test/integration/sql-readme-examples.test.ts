@@ -8,7 +8,7 @@ import { Engine } from '../../src/runtime/engine.ts';
 import { loadConfig, type EngineConfig } from '../../src/topology/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/sinks/clickhouse/connection.ts';
+import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { generatorSource } from '../../src/sources/generator/generator-source.ts';
 import type { SourceSpec } from '../../src/sources/source.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';

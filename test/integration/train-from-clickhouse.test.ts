@@ -20,7 +20,7 @@ import { clickhouseTable } from '../../src/sinks/clickhouse/table-sink.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { chargebacksOf, type Chargeback } from '../../src/sources/generator/chargebacks.ts';
 import { generatorSource } from '../../src/sources/generator/generator-source.ts';
-import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.ts';
+import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { defineTopology } from '../../src/topology/define-topology.ts';
 import { runOnArray } from '../../src/topology/run-on-array.ts';
 import { trainFromClickHouse } from '../../src/training/train-from-clickhouse.ts';

@@ -1,5 +1,5 @@
 import type { SideOutputs } from '../../core/batch.ts';
-import { countStepOf } from '../../observability/step-counts.ts';
+import { countStepOf } from '../step-counts.ts';
 
 /**
  * A window step's records in and out for one batch, and the windows it emitted

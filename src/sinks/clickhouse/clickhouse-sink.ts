@@ -3,11 +3,11 @@ import { SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment } from '../sink.ts';
 import type { DeadLetter } from '../../core/batch.ts';
-import { detectDialect, type ClickHouseDialect } from './dialect.ts';
-import { clickHouseErrorCode, toSinkError } from './errors.ts';
-import { insertTokenFunction, type RowIdentity } from './insert-token.ts';
-import { quoteIdentifier, quoteTableName } from './sql.ts';
-import { checkExistingTable, type ExpectedTable } from './table-check.ts';
+import { detectDialect, type ClickHouseDialect } from '../../clickhouse/dialect.ts';
+import { clickHouseErrorCode, toSinkError } from '../../clickhouse/errors.ts';
+import { insertTokenFunction, type RowIdentity } from '../../clickhouse/insert-token.ts';
+import { quoteIdentifier, quoteTableName } from '../../clickhouse/sql.ts';
+import { checkExistingTable, type ExpectedTable } from '../../clickhouse/table-check.ts';
 
 /** How rows of type T land in one table, known once the server's dialect is. */
 export interface TablePlan<T> {

@@ -1,9 +1,9 @@
 import type { LateRecord } from '../../core/batch.ts';
 import type { SinkSpec } from '../sink.ts';
 import { ClickHouseSink } from './clickhouse-sink.ts';
-import { createTableSql, type ColumnDef } from './create-table.ts';
-import { builtInKeyed } from './replacing.ts';
-import { quoteTableName } from './sql.ts';
+import { createTableSql, type ColumnDef } from '../../clickhouse/create-table.ts';
+import { builtInKeyed } from '../../clickhouse/replacing.ts';
+import { quoteTableName } from '../../clickhouse/sql.ts';
 
 const COLUMNS: ColumnDef[] = [
   { name: 'topology', type: 'String' },

@@ -2,11 +2,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { ConfigError } from '../../core/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { SinkSpec } from '../sink.ts';
-import { toSinkError } from './errors.ts';
-import { rollupPlan, type RollupDefinition, type RollupPlan } from './rollup-view.ts';
-import { quoteString } from './sql.ts';
+import { toSinkError } from '../../clickhouse/errors.ts';
+import { rollupPlan, type RollupDefinition, type RollupPlan } from '../../clickhouse/rollup-view.ts';
+import { quoteString } from '../../clickhouse/sql.ts';
 
-export { countDistinct, countDistinctIf, countRows, maxOf, minOf, sumOf, type RollupDefinition, type RollupMeasure } from './rollup-view.ts';
+export { countDistinct, countDistinctIf, countRows, maxOf, minOf, sumOf, type RollupDefinition, type RollupMeasure } from '../../clickhouse/rollup-view.ts';
 
 /**
  * A clickhouseTable(...) sink whose open() also creates rollups of its table (rollup-view.ts),

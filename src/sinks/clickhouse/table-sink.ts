@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import type { StreamRecord } from '../../core/batch.ts';
 import { ConfigError, errorMessage } from '../../core/errors.ts';
 import type { SinkSpec } from '../sink.ts';
-import { avroFieldColumns, type AvroFieldColumn } from './avro-columns.ts';
-import { ddlFromAvro, tableColumns, type ColumnDef } from './avro-ddl.ts';
+import { avroFieldColumns, type AvroFieldColumn } from '../../clickhouse/avro-columns.ts';
+import { ddlFromAvro, tableColumns, type ColumnDef } from '../../clickhouse/avro-ddl.ts';
 import { ClickHouseSink, type TablePlan } from './clickhouse-sink.ts';
-import { versionColumnDef, versionValue } from './replacing.ts';
-import { quoteTableName } from './sql.ts';
+import { versionColumnDef, versionValue } from '../../clickhouse/replacing.ts';
+import { quoteTableName } from '../../clickhouse/sql.ts';
 
 export interface ClickHouseTableOptions<T> {
   /** Avro schema file in schemas/ (e.g. 'payment.avsc'): the table's columns. */

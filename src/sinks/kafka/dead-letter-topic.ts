@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../../core/batch.ts';
-import type { Producer } from '../../sources/kafka/kafka-client.ts';
+import type { Producer } from '../../kafka/kafka-client.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment, SinkSpec } from '../sink.ts';
 

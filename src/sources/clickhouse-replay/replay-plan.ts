@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { requireTableShape } from '../../sinks/clickhouse/table-shape.ts';
+import { requireTableShape } from '../../clickhouse/table-shape.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { quoteIdentifier, quoteTableName } from '../../sinks/clickhouse/sql.ts';
+import { quoteIdentifier, quoteTableName } from '../../clickhouse/sql.ts';
 import { fieldDecoders, timeFieldIndex, type FieldDecoder } from './row-decoders.ts';
 
 /** One row of the events table as the replay hands it on. */

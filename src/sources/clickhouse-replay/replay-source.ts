@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { ConfigError, TributaryError, errorMessage } from '../../core/errors.ts';
 import { retry } from '../../core/retry.ts';
-import { firstLine, isPermanentClickHouseError } from '../../sinks/clickhouse/errors.ts';
+import { firstLine, isPermanentClickHouseError } from '../../clickhouse/errors.ts';
 import type { Source, SourceBatch, SourceContext, SourceSpec } from '../source.ts';
 import { ReplayBatcher } from './replay-batches.ts';
 import { ReplayPacer } from './replay-pacer.ts';

@@ -1,5 +1,5 @@
 import { ConfigError } from '../../core/errors.ts';
-import { avroFieldColumns } from '../../sinks/clickhouse/avro-columns.ts';
+import { avroFieldColumns } from '../../clickhouse/avro-columns.ts';
 
 /** Turns one column of a JSON result row back into the value the Avro decoder would have given. */
 export type ColumnDecoder = (value: unknown) => unknown;

@@ -2,15 +2,15 @@ import { ConfigError, ConnectionError, DecodeError, errorMessage } from '../../c
 import { toMillis, type Duration } from '../../core/duration.ts';
 import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
 import { retry } from '../../core/retry.ts';
-import { OffsetTracker } from '../../runtime/offset-tracker.ts';
-import { ConsumerLag } from '../../observability/consumer-lag.ts';
+import { OffsetTracker } from '../../core/offset-tracker.ts';
+import { ConsumerLag } from './consumer-lag.ts';
 import type { Decoder } from '../../serde/decoder.ts';
 import { createDecoder, type DecoderFormat } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
 import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
-import { createKafkajsClient } from './kafkajs-client.ts';
-import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from './kafka-client.ts';
+import { createKafkajsClient } from '../../kafka/kafkajs-client.ts';
+import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
 const END_OFFSETS_POLL_MS = 5_000;

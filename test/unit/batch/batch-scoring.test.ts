@@ -1,14 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { batchPredictionsTableSql, openBatchPredictionsTable, type BatchPredictionRow } from '../../../src/batch/batch-predictions-table.ts';
+import { batchPredictionsTableSql, openBatchPredictionsTable, type BatchPredictionRow } from '../../../src/tables/batch-predictions-table.ts';
 import { batchPredictionKey, scoreBatch } from '../../../src/batch/batch-scoring.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { defineFeatureSet } from '../../../src/features/feature-set.ts';
 import type { ScoringModel } from '../../../src/scoring/scoring-model.ts';
-import { detectDialect } from '../../../src/sinks/clickhouse/dialect.ts';
+import { detectDialect } from '../../../src/clickhouse/dialect.ts';
 import { MemoryKeyValueStore } from '../../../src/state/memory-store.ts';
-import type { LifecycleSpec } from '../../../src/topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../../../src/features/lifecycle-spec.ts';
 import { fakeClickHouse } from '../../helpers/fake-clickhouse.ts';
 
 interface Features { id: string; end: number; a: number; b: number; featureVersion: string }

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
-import type { BatchPredictionRow } from '../../../src/batch/batch-predictions-table.ts';
+import type { BatchPredictionRow } from '../../../src/tables/batch-predictions-table.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { ConsumerLag } from '../../../src/observability/consumer-lag.ts';
+import { ConsumerLag } from '../../../src/sources/kafka/consumer-lag.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { ScrapedGauge } from '../../../src/observability/scraped-gauge.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readiness } from '../../../src/runtime/readiness.ts';
+import { Readiness } from '../../../src/observability/readiness.ts';
 
 test('ready only once sinks are open, the source runs with partitions and start-up completed', () => {
   const readiness = new Readiness();

@@ -4,7 +4,7 @@ import { Subject } from 'rxjs';
 import { untrackedToken } from '../../../src/core/ack.ts';
 import type { Batch } from '../../../src/core/batch.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { StateRegistry } from '../../../src/state/step-state.ts';
+import { StateRegistry } from '../../../src/core/step-state.ts';
 import { tumbling } from '../../../src/operators/windows/tumbling.ts';
 import { aggregate } from '../../../src/operators/windows/aggregate.ts';
 import { count, sum } from '../../../src/operators/windows/aggregations.ts';

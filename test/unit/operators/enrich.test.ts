@@ -142,7 +142,7 @@ test('configuration mistakes fail when the pipeline is built, naming the field',
 
 test('in an engine, a Kafka table the topology does not list is a configuration error, not silent misses', async () => {
   const { kafkaTable } = await import('../../../src/tables/kafka-table.ts');
-  const { StateRegistry } = await import('../../../src/state/step-state.ts');
+  const { StateRegistry } = await import('../../../src/core/step-state.ts');
   const { Metrics } = await import('../../../src/observability/metrics.ts');
   const { silentLogger } = await import('../../../src/observability/logger.ts');
   const merchants = kafkaTable<{ tier: string }>({ name: 'merchants', topic: 'merchants', format: 'json' });

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize } from 'node:v8';
 import { Checkpointer } from '../../../src/runtime/checkpointer.ts';
-import { EventTimeClock } from '../../../src/runtime/event-time-clock.ts';
+import { EventTimeClock } from '../../../src/core/event-time-clock.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import { MemoryCheckpointStore, type PartitionCheckpoint } from '../../../src/state/checkpoint-store.ts';
-import { StateRegistry } from '../../../src/state/step-state.ts';
+import { StateRegistry } from '../../../src/core/step-state.ts';
 
 /** Two partition tasks, each with one counter step, checkpointed into `store`. */
 function setup(store = new MemoryCheckpointStore()) {

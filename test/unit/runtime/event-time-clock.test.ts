@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventTimeClock } from '../../../src/runtime/event-time-clock.ts';
+import { EventTimeClock } from '../../../src/core/event-time-clock.ts';
 
 test('the watermark starts at -Infinity', () => {
   const clock = new EventTimeClock(5_000);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { OffsetTracker } from '../../../src/runtime/offset-tracker.ts';
+import { OffsetTracker } from '../../../src/core/offset-tracker.ts';
 import type { AckToken } from '../../../src/core/ack.ts';
 
 /** Tracks consecutive batches of `sizes` records on one partition, starting at `firstOffset`. */

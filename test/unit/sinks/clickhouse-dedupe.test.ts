@@ -4,7 +4,7 @@ import type { DeadLetter, LateRecord, StreamRecord } from '../../../src/core/bat
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import { clickhouseDeadLetters } from '../../../src/sinks/clickhouse/dead-letter-table.ts';
-import { insertTokenFunction } from '../../../src/sinks/clickhouse/insert-token.ts';
+import { insertTokenFunction } from '../../../src/clickhouse/insert-token.ts';
 import { clickhouseLateRecords } from '../../../src/sinks/clickhouse/late-table.ts';
 import { clickhouseTable, type ClickHouseTableOptions } from '../../../src/sinks/clickhouse/table-sink.ts';
 import type { SinkSpec } from '../../../src/sinks/sink.ts';

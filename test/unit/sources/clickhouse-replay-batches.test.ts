@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { StreamRecord } from '../../../src/core/batch.ts';
 import { PartitionTask } from '../../../src/runtime/partition-task.ts';
 import type { SinkSet } from '../../../src/runtime/sink-set.ts';
-import { StateRegistry } from '../../../src/state/step-state.ts';
+import { StateRegistry } from '../../../src/core/step-state.ts';
 import { ReplayBatcher } from '../../../src/sources/clickhouse-replay/replay-batches.ts';
 import type { ReplayRow } from '../../../src/sources/clickhouse-replay/replay-plan.ts';
 import type { SourceBatch } from '../../../src/sources/source.ts';

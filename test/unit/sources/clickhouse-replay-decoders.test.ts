@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { avroFieldColumns } from '../../../src/sinks/clickhouse/avro-columns.ts';
+import { avroFieldColumns } from '../../../src/clickhouse/avro-columns.ts';
 import { fieldDecoders, timeFieldIndex } from '../../../src/sources/clickhouse-replay/row-decoders.ts';
 
 /** Every type the table sink stores, read back: the inverse of avro-columns.ts. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { kafkaTopic } from '../../../src/sources/kafka/kafka-source.ts';
-import type { KafkaClient } from '../../../src/sources/kafka/kafka-client.ts';
+import type { KafkaClient } from '../../../src/kafka/kafka-client.ts';
 import { ConnectionError } from '../../../src/core/errors.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';

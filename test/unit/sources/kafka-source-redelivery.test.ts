@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { kafkaTopic } from '../../../src/sources/kafka/kafka-source.ts';
-import type { BatchControl, FetchedBatch, KafkaClient } from '../../../src/sources/kafka/kafka-client.ts';
+import type { BatchControl, FetchedBatch, KafkaClient } from '../../../src/kafka/kafka-client.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import type { SourceBatch, SourceContext } from '../../../src/sources/source.ts';

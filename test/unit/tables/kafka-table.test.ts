@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, ConnectionError } from '../../../src/core/errors.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
-import type { BatchConsumer, FetchedBatch, FetchProgress, KafkaClient, KafkaMessage } from '../../../src/sources/kafka/kafka-client.ts';
+import type { BatchConsumer, FetchedBatch, FetchProgress, KafkaClient, KafkaMessage } from '../../../src/kafka/kafka-client.ts';
 import { kafkaTable } from '../../../src/tables/kafka-table.ts';
 import { lookupTable } from '../../../src/tables/lookup-table.ts';
 import type { TableEnvironment } from '../../../src/tables/table-source.ts';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createDecoder } from '../../../src/serde/create-decoder.ts';
 import { createAvroEncoder } from '../../../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../../../src/serde/schema-registry.ts';
-import type { KafkaMessage } from '../../../src/sources/kafka/kafka-client.ts';
+import type { KafkaMessage } from '../../../src/kafka/kafka-client.ts';
 import { lookupTable } from '../../../src/tables/lookup-table.ts';
 import { applyMessages } from '../../../src/tables/table-records.ts';
 import { CatchUp } from '../../../src/tables/catch-up.ts';

@@ -1,21 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AckToken } from '../../../src/core/ack.ts';
-import { backfillTopology } from '../../../src/cli/backfill-plan.ts';
-import { backfillWarmupMs, fromEventTime, type WarmupSkips } from '../../../src/cli/backfill-warmup.ts';
+import { backfillTopology } from '../../../src/backfill/backfill-plan.ts';
+import { backfillWarmupMs, fromEventTime, type WarmupSkips } from '../../../src/backfill/backfill-warmup.ts';
+import { parseDurationOption } from '../../../src/cli/number-option.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from '../../../src/sinks/sink.ts';
 import type { AnyTopology } from '../../../src/topology/define-topology.ts';
 import { createCardFraudTopology } from '../../../topologies/card-fraud.ts';
 
 const cardFraud = createCardFraudTopology({ topic: 'payments-x', tablePrefix: 'x_' }) as unknown as AnyTopology;
 
-test('--warmup: the feature set lookback by default (5m for card-fraud), else a duration or ms; 0 turns it off', () => {
-  assert.equal(backfillWarmupMs(cardFraud, undefined), 300_000);
-  assert.equal(backfillWarmupMs({ ...cardFraud, lifecycle: undefined } as AnyTopology, undefined), 0, 'no lifecycle: no warm-up');
-  assert.equal(backfillWarmupMs(cardFraud, '0'), 0);
-  assert.equal(backfillWarmupMs(cardFraud, '90s'), 90_000);
-  assert.equal(backfillWarmupMs(cardFraud, ' 120000 '), 120_000);
-  assert.throws(() => backfillWarmupMs(cardFraud, 'soon'), (error: Error & { field?: string }) => error.name === 'ConfigError' && error.field === '--warmup');
+test('warm-up: the feature set lookback by default (5m for card-fraud), 0 without a lifecycle', () => {
+  assert.equal(backfillWarmupMs(cardFraud), 300_000);
+  assert.equal(backfillWarmupMs({ ...cardFraud, lifecycle: undefined } as AnyTopology), 0, 'no lifecycle: no warm-up');
+});
+
+test('--warmup: a duration or milliseconds; 0 turns it off', () => {
+  assert.equal(parseDurationOption('0', '--warmup'), 0);
+  assert.equal(parseDurationOption('90s', '--warmup'), 90_000);
+  assert.equal(parseDurationOption(' 120000 ', '--warmup'), 120_000);
+  assert.throws(() => parseDurationOption('soon', '--warmup'), (error: Error & { field?: string }) => error.name === 'ConfigError' && error.field === '--warmup');
 });
 
 /** A sink that records what it was given. */

@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
-import { ConfigError, StateLimitError } from '../core/errors.ts';
+import { ConfigError, StateLimitError } from './errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 

@@ -1,5 +1,5 @@
 import type { SideOutputs } from '../core/batch.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface StepLabels {
   topology: string;

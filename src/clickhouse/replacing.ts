@@ -1,5 +1,5 @@
-import { ConfigError } from '../../core/errors.ts';
-import type { ColumnDef } from './create-table.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { ColumnDef } from './column-def.ts';
 import type { RowIdentity } from './insert-token.ts';
 import { quoteIdentifier } from './sql.ts';
 import type { ExpectedTable } from './table-check.ts';

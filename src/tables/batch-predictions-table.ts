@@ -1,10 +1,10 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { ConfigError, errorMessage, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
-import { createTableSql, type ColumnDef } from '../sinks/clickhouse/create-table.ts';
-import { detectDialect, type ClickHouseDialect } from '../sinks/clickhouse/dialect.ts';
-import { firstLine, isPermanentClickHouseError } from '../sinks/clickhouse/errors.ts';
-import { quoteIdentifier, quoteTableName } from '../sinks/clickhouse/sql.ts';
+import { createTableSql, type ColumnDef } from '../clickhouse/create-table.ts';
+import { detectDialect, type ClickHouseDialect } from '../clickhouse/dialect.ts';
+import { firstLine, isPermanentClickHouseError } from '../clickhouse/errors.ts';
+import { quoteIdentifier, quoteTableName } from '../clickhouse/sql.ts';
 
 /** The latest batch prediction of one entity: the fallback's value (LookupTable, Redis). */
 export interface BatchPrediction {

@@ -1,6 +1,6 @@
-import { errorMessage } from '../core/errors.ts';
-import type { Logger } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { errorMessage } from '../../core/errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 
 interface PartitionPosition {
   topic: string;

@@ -1,16 +1,14 @@
 import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
-import { parseDurationOption } from './number-option.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 
 /**
- * --warmup: how long before --from the backfill starts reading, so that the windows that cross
- * --from see all their events. Default: the lookback of the lifecycle's feature set (its longest
- * window), else 0. Text such as '5m', or milliseconds.
+ * The default warm-up: how long before `from` the backfill starts reading, so that the windows
+ * that cross `from` see all their events. The lookback of the lifecycle's feature set (its longest
+ * window), else 0.
  */
-export function backfillWarmupMs(topology: AnyTopology, option: string | undefined): number {
-  if (option !== undefined) return parseDurationOption(option, '--warmup');
+export function backfillWarmupMs(topology: AnyTopology): number {
   const lifecycle = (topology as { lifecycle?: LifecycleSpec }).lifecycle;
   return lifecycle?.featureSet.lookbackMs ?? 0;
 }

@@ -2,9 +2,9 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
-import { ConfigError, ConnectionError, TributaryError, errorMessage } from '../../core/errors.ts';
-import { retry } from '../../core/retry.ts';
-import type { Logger } from '../../observability/logger.ts';
+import { ConfigError, ConnectionError, TributaryError, errorMessage } from '../core/errors.ts';
+import { retry } from '../core/retry.ts';
+import type { Logger } from '../observability/logger.ts';
 import { clickHouseErrorCode, firstLine } from './errors.ts';
 import { quoteIdentifier } from './sql.ts';
 

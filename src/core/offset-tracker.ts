@@ -1,4 +1,4 @@
-import { AckToken } from '../core/ack.ts';
+import { AckToken } from './ack.ts';
 
 export interface CommittableOffset {
   topic: string;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
-import type { AnyTopology } from '../topology/define-topology.ts';
+import type { AnyTopology } from './define-topology.ts';
 
 /** Imports a topology module (its default export, made with defineTopology). */
 export async function loadTopology(file: string): Promise<AnyTopology> {

@@ -1,16 +1,10 @@
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { ColumnDef } from './column-def.ts';
 import type { ClickHouseDialect } from './dialect.ts';
 import { DEDUPLICATION_WINDOW, replacingEngine } from './replacing.ts';
 import { quoteIdentifier, quoteString, quoteTableName } from './sql.ts';
 
-/** A column of a CREATE TABLE statement. `default` and `alias` are SQL expressions. */
-export interface ColumnDef {
-  name: string;
-  type: string;
-  default?: string;
-  alias?: string;
-  comment?: string;
-}
+export type { ColumnDef } from './column-def.ts';
 
 export interface CreateTableOptions {
   orderBy: string[];

@@ -1,5 +1,5 @@
-import { ConfigError } from '../../core/errors.ts';
-import type { ColumnDef } from './create-table.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { ColumnDef } from './column-def.ts';
 import { quoteIdentifier } from './sql.ts';
 
 /** Turns a JS value into what JSONEachRow needs for its column; null when the value fits as is. */

@@ -1,4 +1,4 @@
-import { SinkError, errorMessage } from '../../core/errors.ts';
+import { SinkError, errorMessage } from '../core/errors.ts';
 
 /**
  * Server error codes meaning the statement or its rows are wrong: sending them again cannot

@@ -1,5 +1,5 @@
 import type { Duration } from '../core/duration.ts';
-import type { FeatureSet } from '../features/feature-set.ts';
+import type { FeatureSet } from './feature-set.ts';
 
 /**
  * Where a topology's model lifecycle keeps its data in ClickHouse, so that the batch jobs

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError } from '../core/errors.ts';
 import { quoteIdentifier, quoteTableName } from './sql.ts';
 
 /** One aggregate of a rollup: a ClickHouse aggregate function and its argument expressions. */

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError } from '../core/errors.ts';
 import { quoteString, quoteTableName } from './sql.ts';
 
 /** What the batch jobs (backfill, training, batch scoring, the comparison report) need to know of a table before reading it. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError } from '../core/errors.ts';
 import { avroFieldColumns, timeAliasColumn, type AvroFieldColumn } from './avro-columns.ts';
 import { createTableSql, type ColumnDef } from './create-table.ts';
 import type { ClickHouseDialect } from './dialect.ts';

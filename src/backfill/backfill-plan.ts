@@ -2,9 +2,8 @@ import { ConfigError, TributaryError } from '../core/errors.ts';
 import { isClickHouseTableSpec, type ClickHouseTableSpec } from '../sinks/clickhouse/table-sink.ts';
 import type { SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
-import type { LifecycleSpec } from '../topology/lifecycle-spec.ts';
+import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { fromEventTime, type WarmupSkips } from './backfill-warmup.ts';
-import { parseWholeOption } from './number-option.ts';
 
 /** What `tributary backfill` reads: the raw events table, its Avro schema and event-time column. */
 export interface BackfillEvents {
@@ -97,14 +96,4 @@ function tagged<T>(spec: SinkSpec<T>, origin: string): SinkSpec<T> {
       return spec.create(env);
     },
   };
-}
-
-/** --batch-size: rows per query, 1 to 1,000,000. */
-export function parseBatchSize(text: string): number {
-  return parseWholeOption(text, '--batch-size', 'a number of rows from 1 to 1000000', 'use e.g. --batch-size 10000', 1_000_000);
-}
-
-/** --max-rate: events per second, a whole number from 1; undefined without the option. */
-export function parseMaxRate(text: string | undefined): number | undefined {
-  return text === undefined ? undefined : parseWholeOption(text, '--max-rate', 'a whole number of events per second', 'use e.g. --max-rate 20000, or leave it out for no limit');
 }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { backfillEvents, backfillTopology, parseBatchSize, parseMaxRate } from '../../../src/cli/backfill-plan.ts';
+import { backfillEvents, backfillTopology } from '../../../src/backfill/backfill-plan.ts';
 import { parseTime } from '../../../src/cli/time-option.ts';
-import { backfillCommand, formatSummary, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
+import { backfillCommand, formatSummary, parseBatchSize, parseMaxRate, registerBackfillCommand } from '../../../src/cli/backfill-command.ts';
 import { backfillProgress } from '../../../src/cli/backfill-progress.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
