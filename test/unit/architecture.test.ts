@@ -12,6 +12,7 @@ const FLOORS: string[][] = [
   ['observability'],
   ['core'],
   ['serde', 'kafka', 'clickhouse', 'features', 'client', 'jobs'],
+  ['audit'],
   ['state', 'registry', 'analytics'],
   ['scoring', 'tables', 'sources', 'sinks'],
   ['operators'],
