@@ -2,5 +2,5 @@
 import { buildDashboard } from '../src/push/dashboard-bundle.ts';
 
 const started = performance.now();
-const path = buildDashboard();
+const path = await buildDashboard();
 console.log(`[dashboard] built ${path} in ${Math.round(performance.now() - started)} ms`);

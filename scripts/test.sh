@@ -2,8 +2,16 @@
 # The full test command (`npm test`): typecheck, then every *.test.ts under test/ and topologies/
 # with node's test runner (through tsx) against real local Kafka, ClickHouse and Redis
 # started by scripts/services.sh. TRIBUTARY_KEEP_SERVICES=1 leaves the services running afterwards.
+# `--unit` (`npm run test:unit`): only test/unit/ and topologies/, no services. The file list is
+# built here because Node 20's test runner takes no glob patterns.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ${1:-} == --unit ]]; then
+  mapfile -t files < <(find test/unit topologies -name '*.test.ts' -type f | sort)
+  echo "[test] running ${#files[@]} unit test file(s)"
+  exec node --import tsx --test --test-concurrency=2 "${files[@]}"
+fi
 
 if [[ ! -d node_modules ]]; then
   # npm install, not npm ci: the lock file lacks chDB's optional packages for other platforms,

@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import { ConfigError, ConnectionError, TributaryError, errorMessage } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -47,7 +46,7 @@ async function connectServer(url: string, options: ConnectClickHouseOptions): Pr
   });
   const maxAttempts = options.retry?.maxAttempts ?? 8;
   try {
-    await retry(() => selectOne(client, options.database), {
+    await retry(() => selectOne(client, options.database ?? databaseOf(url)), {
       what: `connect to ClickHouse at ${shownUrl}`,
       maxAttempts,
       initialDelayMs: options.retry?.initialDelayMs ?? 250,
@@ -77,6 +76,9 @@ async function connectEmbedded(options: ConnectClickHouseOptions): Promise<Click
   let client: ClickHouseClient | undefined;
   try {
     await mkdir(path, { recursive: true });
+    // Loaded here, not at the top: chDB is about 150 MB of native code that a topology writing
+    // to a ClickHouse server (or to no ClickHouse at all) never needs.
+    const { createChdbConnection } = await import('chdb/connection');
     // chDB implements the client's Connection contract against its own bundled copy of
     // @clickhouse/client-common, so the two declarations differ only nominally.
     const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];
@@ -100,20 +102,26 @@ async function connectEmbedded(options: ConnectClickHouseOptions): Promise<Click
 }
 
 /** One round trip that proves the server answers queries (HTTP /ping does not check the database). */
-async function selectOne(client: ClickHouseClient, database: string | undefined): Promise<void> {
+async function selectOne(client: ClickHouseClient, database: string): Promise<void> {
   try {
     const result = await client.query({ query: 'SELECT 1', format: 'JSONEachRow', abort_signal: AbortSignal.timeout(5_000) });
     await result.json();
   } catch (error) {
     const code = clickHouseErrorCode(error);
     if (code === UNKNOWN_DATABASE) {
-      throw new ConfigError('CLICKHOUSE_DATABASE', `database "${database}" does not exist`, 'create it (CREATE DATABASE ...) or use "default"');
+      throw new ConfigError('CLICKHOUSE_URL', `database "${database}" (the path of the URL) does not exist on the server`, `create it (CREATE DATABASE ${quoteIdentifier(database)}) or change the path of CLICKHOUSE_URL (no path: the user's default database)`);
     }
     if (code !== undefined && AUTHENTICATION_CODES.has(code)) {
       throw new ConfigError('CLICKHOUSE_URL', `the server rejected the credentials (${firstLine(errorMessage(error))})`, 'put a valid user and password in the URL: http://user:password@host:8123');
     }
     throw error;
   }
+}
+
+/** The database a URL names in its path (http://host:8123/analytics), else "default". */
+function databaseOf(url: string): string {
+  const path = decodeURIComponent(new URL(url).pathname.replace(/^\/+|\/+$/g, ''));
+  return path === '' ? 'default' : path;
 }
 
 /** Validates the URL and hides its password, for error messages and logs. */

@@ -7,8 +7,11 @@ import { logLines } from './job-output.ts';
 import { executablePath, LOW_NICE, lowerPriority, NICE_BINARY, type AppliedPriority } from './low-priority.ts';
 import { expandPlaceholders } from './placeholders.ts';
 
-/** The Tributary CLI, as `tributary` runs it: a job's command is its arguments. */
-export const CLI_ENTRY: readonly string[] = [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../cli/main.ts', import.meta.url))];
+/**
+ * The Tributary CLI, as `tributary` runs it (bin/tributary.js, from a checkout's src/ or the
+ * package's dist/): a job's command is its arguments.
+ */
+export const CLI_ENTRY: readonly string[] = [process.execPath, fileURLToPath(new URL('../../bin/tributary.js', import.meta.url))];
 
 export interface JobRunOptions {
   logger: Logger;

@@ -1,5 +1,4 @@
-import { buildSync } from 'esbuild';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,12 +8,14 @@ const DASHBOARD_BUNDLE = fileURLToPath(new URL('../../dist/dashboard/index.html'
 
 /**
  * Bundles the dashboard (src/dashboard/main.ts with uPlot) into dist/dashboard/index.html with
- * esbuild. `npm install` runs it (the `prepare` script); the engine runs it too when the bundle is
- * missing or older than its sources, so a checkout always serves the current page.
+ * esbuild. `npm install` in a checkout runs it (the `prepare` script) and so does `npm run build`;
+ * the engine runs it too when the bundle is older than its sources, so a checkout always serves
+ * the current page. An installed package ships the bundle and no sources: esbuild (a build tool,
+ * not a dependency) is never loaded there.
  */
-export function buildDashboard(): string {
-  // Synchronous (about 0.1 s): it runs once, at server start, before anything is served.
-  const result = buildSync({
+export async function buildDashboard(): Promise<string> {
+  const { build } = await import('esbuild');
+  const result = await build({
     entryPoints: [`${SOURCE_DIR}main.ts`],
     bundle: true,
     minify: true,
@@ -35,8 +36,9 @@ export function buildDashboard(): string {
   return DASHBOARD_BUNDLE;
 }
 
-/** True when the bundle is missing or a dashboard source is newer than it. */
+/** True in a checkout (the sources are there) when the bundle is missing or a source is newer. */
 function dashboardBundleStale(): boolean {
+  if (!existsSync(`${SOURCE_DIR}main.ts`)) return false;
   let built: number;
   try {
     built = statSync(DASHBOARD_BUNDLE).mtimeMs;
@@ -46,8 +48,8 @@ function dashboardBundleStale(): boolean {
   return readdirSync(SOURCE_DIR).some((file) => statSync(`${SOURCE_DIR}${file}`).mtimeMs > built);
 }
 
-/** The built page, rebuilt first when stale. */
-export function dashboardBundle(): string {
-  if (dashboardBundleStale()) buildDashboard();
+/** The built page, rebuilt first when stale (once, at server start, before anything is served). */
+export async function dashboardBundle(): Promise<string> {
+  if (dashboardBundleStale()) await buildDashboard();
   return readFileSync(DASHBOARD_BUNDLE, 'utf8');
 }

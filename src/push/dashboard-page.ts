@@ -9,14 +9,14 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
 }
 
-let template: string | undefined;
+let template: Promise<string> | undefined;
 
 /**
  * The dashboard page: one self-contained HTML file (src/dashboard, bundled with uPlot into
  * dist/dashboard), read once per process (at server start, never per request) with the topology
  * name filled in.
  */
-export function dashboardHtml(topology = 'tributary'): string {
+export async function dashboardHtml(topology = 'tributary'): Promise<string> {
   template ??= dashboardBundle();
-  return template.replace(TOPOLOGY_MARKER, escapeHtml(topology));
+  return (await template).replace(TOPOLOGY_MARKER, escapeHtml(topology));
 }

@@ -41,12 +41,13 @@ export async function startPushServer(options: PushServerOptions): Promise<Runni
   const metrics = new PushMetrics(options.metrics);
   const gate = new AccessGate(options.auth ?? {});
 
+  const page = await dashboardHtml(options.topology);
   const app: ClosableApp = uWS.App();
   const hub = new ChannelHub(app, settings, metrics);
   const sockets = new ChannelSockets({ logger, metrics, settings, gate, hub });
   app.ws('/ws', sockets.behavior());
   registerHttpRoutes(app, {
-    dashboardHtml: dashboardHtml(options.topology),
+    dashboardHtml: page,
     logger,
     metrics: options.metrics,
     extraRoutes: options.extraRoutes,

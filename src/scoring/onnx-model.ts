@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { featureNamesFromMetadata, readOnnxMetadata } from './onnx-metadata.ts';
 import type { ScoringModel } from './scoring-model.ts';
@@ -20,6 +20,17 @@ const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
 };
 
+type OnnxRuntime = typeof import('onnxruntime-node');
+let runtime: Promise<OnnxRuntime> | undefined;
+
+/**
+ * onnxruntime-node, loaded on the first model (about 30 MB of native code and its threads): a
+ * topology without a score step never loads it.
+ */
+function onnxRuntime(): Promise<OnnxRuntime> {
+  return (runtime ??= import('onnxruntime-node'));
+}
+
 export interface OnnxModelOptions {
   /** Default: the file name without .onnx. */
   name?: string;
@@ -37,9 +48,11 @@ export class OnnxModel implements ScoringModel {
   readonly inputName: string;
   readonly outputName: string;
   private readonly session: InferenceSession;
+  private readonly Tensor: typeof Tensor;
   private closed = false;
 
-  private constructor(init: { path: string; name: string; version: string; session: InferenceSession; featureNames: readonly string[] | undefined }) {
+  private constructor(init: { path: string; name: string; version: string; session: InferenceSession; featureNames: readonly string[] | undefined; Tensor: typeof Tensor }) {
+    this.Tensor = init.Tensor;
     this.path = init.path;
     this.name = init.name;
     this.version = init.version;
@@ -54,6 +67,7 @@ export class OnnxModel implements ScoringModel {
   static async load(path: string, options: OnnxModelOptions = {}): Promise<OnnxModel> {
     const bytes = await readModelFile(path);
     const featureNames = readFeatureNames(path, bytes);
+    const { InferenceSession, Tensor } = await onnxRuntime();
     let session: InferenceSession;
     try {
       session = await InferenceSession.create(bytes, SESSION_OPTIONS);
@@ -62,7 +76,7 @@ export class OnnxModel implements ScoringModel {
     }
     const name = options.name ?? basename(path, extname(path));
     const version = options.version ?? createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-    const model = new OnnxModel({ path, name, version, session, featureNames });
+    const model = new OnnxModel({ path, name, version, session, featureNames, Tensor });
     try {
       model.checkSignature();
     } catch (error) {
@@ -83,7 +97,7 @@ export class OnnxModel implements ScoringModel {
     const input = features.length === rows * width ? features : features.subarray(0, rows * width);
     let output: Tensor | undefined;
     try {
-      const results = await this.session.run({ [this.inputName]: new Tensor('float32', input, [rows, width]) });
+      const results = await this.session.run({ [this.inputName]: new this.Tensor('float32', input, [rows, width]) });
       output = results[this.outputName] as Tensor | undefined;
     } catch (error) {
       throw new ScoringError(`model ${this.name}@${this.version} failed to score ${rows} rows: ${errorMessage(error)}`, error);

@@ -81,8 +81,20 @@ test('the 18.16 server: dialect detected from its system tables', async () => {
   }
 });
 
-test('the 18.16 server: an unknown database is a ConfigError, not endless retries', async () => {
-  await assert.rejects(connectClickHouse({ url: requiredUrl(), database: 'no_such_db_tributary', logger: silentLogger }), { name: 'ConfigError', field: 'CLICKHOUSE_DATABASE' });
+test('the 18.16 server: an unknown database is a ConfigError naming CLICKHOUSE_URL and the database, not endless retries', async () => {
+  await assert.rejects(connectClickHouse({ url: requiredUrl(), database: 'no_such_db_tributary', logger: silentLogger }), (error: Error & { field?: string }) => {
+    assert.equal(error.name, 'ConfigError');
+    assert.equal(error.field, 'CLICKHOUSE_URL');
+    assert.match(error.message, /database "no_such_db_tributary" \(the path of the URL\) does not exist/);
+    return true;
+  });
+  // The usual way: the database is the URL's path. The message names it (it printed "undefined").
+  await assert.rejects(connectClickHouse({ url: `${requiredUrl().replace(/\/$/, '')}/no_such_db_in_path`, logger: silentLogger }), (error: Error & { field?: string }) => {
+    assert.equal(error.field, 'CLICKHOUSE_URL');
+    assert.match(error.message, /database "no_such_db_in_path"/);
+    assert.doesNotMatch(error.message, /undefined/);
+    return true;
+  });
 });
 
 test('embedded chDB: current dialect, and a database option that sticks', async () => {
