@@ -7,6 +7,7 @@ import { registerTrainCommand } from './train-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
+import { registerInitCommand } from './init-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -27,6 +28,8 @@ program
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
   .option('--token <token>', 'bearer token of the SQL endpoint (default TRIBUTARY_SQL_TOKEN)')
   .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
+
+registerInitCommand(program);
 
 // The model lifecycle's batch side: backfill, training, the registry, batch scoring, and their schedule.
 registerBackfillCommand(program);

@@ -2,6 +2,7 @@ import { Engine } from '../runtime/engine.ts';
 import { loadConfig } from '../topology/config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from '../topology/load-topology.ts';
+import { websocketChannels, type AnyTopology } from '../topology/define-topology.ts';
 
 /**
  * Exit codes of `tributary run` (documented in the README):
@@ -61,7 +62,7 @@ export async function runCommand(file: string): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   // Only now: a signal sent as soon as this banner appears finds its handler installed.
-  process.stdout.write(`\n  Tributary ${topology.name} is running.\n  Dashboard:  http://${host}:${port}/\n  WebSocket:  ws://${host}:${port}/ws  (send {"type":"subscribe","channel":"fraud"})\n  Metrics:    http://${host}:${port}/metrics  (health: /healthz, /readyz)\n  SQL:        tributary query "SELECT ..."  (read-only, POST http://${host}:${port}/sql)\n  Stop with Ctrl-C.\n\n`);
+  process.stdout.write(banner(topology, `${host}:${port}`));
   await engine.done.then(
     // A bounded source ran to its end: the engine has flushed; stop() closes the rest.
     () => signals === 0 && stopAndExit(EXIT.CLEAN),
@@ -72,5 +73,19 @@ export async function runCommand(file: string): Promise<void> {
       // The engine is already stopping itself; bound how long that may take.
       if (signals === 0) stopAndExit(EXIT.FATAL);
     },
+  );
+}
+
+/** What `tributary run` prints once the engine runs: where to look, subscribe and query. */
+export function banner(topology: AnyTopology, address: string): string {
+  const channels = websocketChannels(topology);
+  const subscribe = channels.length === 0 ? '  (this topology publishes no channel)' : `  (send ${channels.map((channel) => JSON.stringify({ type: 'subscribe', channel })).join(' or ')})`;
+  return (
+    `\n  Tributary ${topology.name} is running.\n` +
+    `  Dashboard:  http://${address}/\n` +
+    `  WebSocket:  ws://${address}/ws${subscribe}\n` +
+    `  Metrics:    http://${address}/metrics  (health: /healthz, /readyz)\n` +
+    `  SQL:        tributary query "SELECT ..."  (read-only, POST http://${address}/sql)\n` +
+    '  Stop with Ctrl-C.\n\n'
   );
 }

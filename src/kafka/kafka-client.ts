@@ -103,6 +103,8 @@ export interface Admin {
    */
   topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string; low: string }>>;
   committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  /** The topic's number of partitions, or undefined when the cluster has no such topic. */
+  partitionCount(topic: string): Promise<number | undefined>;
   disconnect(): Promise<void>;
 }
 

@@ -112,6 +112,11 @@ function kafkajsAdmin(kafka: Kafka): Admin {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
     },
+    partitionCount: async (topic) => {
+      if (!(await admin.listTopics()).includes(topic)) return undefined;
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      return topics[0]?.partitions.length;
+    },
     disconnect: () => admin.disconnect(),
   };
 }

@@ -61,6 +61,8 @@ export interface SinkSpec<T = unknown> {
    * Kafka. Sinks without a kind are treated as neither and skipped there.
    */
   readonly kind?: 'clickhouse' | 'state' | 'websocket' | 'kafka';
+  /** What it writes to, where the sink names one: a table, a WebSocket channel, a topic, a key prefix. */
+  readonly destination?: string;
   create(env: SinkEnvironment): Sink<T>;
 }
 

@@ -25,6 +25,7 @@ export function websocketChannel<T>(channel: string, options: WebSocketChannelOp
   return {
     description: `websocket channel ${channel}`,
     kind: 'websocket',
+    destination: channel,
     create(environment): Sink<StreamRecord<T>> {
       const select = options.select ?? ((value: T) => value);
       const keyOf = options.key;

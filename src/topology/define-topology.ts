@@ -94,3 +94,9 @@ export function buildOutputs<TIn>(topology: AnyTopology, input: Observable<Batch
   }
   return outputs;
 }
+
+/** The WebSocket channels a topology publishes on (its websocketChannel sinks), in declaration order. */
+export function websocketChannels(topology: AnyTopology): string[] {
+  const specs = Object.values(topology.sinks).flat() as SinkSpec<never>[];
+  return [...new Set(specs.filter((spec) => spec.kind === 'websocket' && spec.destination !== undefined).map((spec) => spec.destination!))];
+}

@@ -104,6 +104,7 @@ class KafkaSource<T> implements Source<T> {
     }).catch((error) => {
       throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error);
     });
+    await this.requireTopic(client, brokers);
     consumer.onAssignment((assignment) => {
       const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
       environment.logger.info({ partitions: keys }, 'partitions assigned');
@@ -127,6 +128,24 @@ class KafkaSource<T> implements Source<T> {
     this.commitTimer = setInterval(() => void this.commit(), environment.commitIntervalMs);
     this.commitTimer.unref();
     this.pollEndOffsets(client, lag);
+  }
+
+  /**
+   * A missing topic fails the start with what to do (kafkajs would stop later with "This server
+   * does not host this topic-partition"). The admin client stays for the lag poll.
+   */
+  private async requireTopic(client: KafkaClient, brokers: string[]): Promise<void> {
+    const { topic } = this.options;
+    const admin = (this.admin ??= client.admin());
+    await admin.connect();
+    const partitions = await admin.partitionCount(topic);
+    if (partitions === undefined) {
+      throw new ConfigError(
+        'source.topic',
+        `topic "${topic}" does not exist on the Kafka cluster at ${brokers.join(',')}`,
+        `create it (e.g. kafka-topics.sh --bootstrap-server ${brokers[0]} --create --topic ${topic} --partitions 3), or set auto.create.topics.enable=true on the brokers and produce to it first; or point the topology's kafkaTopic({ topic }) at an existing topic`,
+      );
+    }
   }
 
   /** End offsets from the admin API (connected on first use), so lag stays current while fetching waits. */

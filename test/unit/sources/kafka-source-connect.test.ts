@@ -21,7 +21,7 @@ test('an unreachable broker is retried with backoff, each attempt logged, then r
         },
       }) as never,
     producer: () => ({}) as never,
-    admin: () => ({}) as never,
+    admin: () => ({ connect: async () => {}, partitionCount: async () => 2, topicEndOffsets: async () => [], disconnect: async () => {} }) as never,
   });
   const source = kafkaTopic<{ ts: number }>({ topic: 'payments', format: 'json', eventTime: (e) => e.ts, client: unreachable }).create({
     topology: 't',

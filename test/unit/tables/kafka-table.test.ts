@@ -59,6 +59,7 @@ function fakeKafka(ends: Array<{ partition: number; low: string; high: string }>
         return ends;
       },
       committedOffsets: async () => [],
+      partitionCount: async () => 1,
       disconnect: async () => {},
     }),
   };
