@@ -36,8 +36,10 @@ export async function initProject(directory: string, options: InitOptions = {}):
   const spec = options.packageSpec ?? `^${(JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string }).version}`;
   await mkdir(target, { recursive: true });
   await cp(TEMPLATE, target, { recursive: true });
-  // npm leaves .gitignore files out of packages, so the template's is called gitignore.
+  // npm leaves .gitignore files out of packages, so the template's is called gitignore; and the
+  // package ships no *.test.* file, so the project's test is stored under another name.
   await rename(path.join(target, 'gitignore'), path.join(target, '.gitignore'));
+  await rename(path.join(target, 'test', 'orders.test-template.ts'), path.join(target, 'test', 'orders.test.ts'));
   for (const file of ['package.json', 'README.md']) {
     const full = path.join(target, file);
     const text = await readFile(full, 'utf8');
