@@ -5,16 +5,25 @@
 #   bash scripts/services.sh stop     stop what this script started, remove their data dirs
 #   bash scripts/services.sh status   print up/down per service (exit 0 when all up, 3 otherwise)
 #   bash scripts/services.sh env      print the export line for KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL
+#   bash scripts/services.sh env-secure  print the export line for TRIBUTARY_SECURE_SERVICES_JSON (a path)
 #
 # Kafka:      Apache Kafka 4.1.1 (jars from Maven Central, see scripts/kafka/pom.xml) on Java 17,
 #             one combined broker+controller KRaft node, PLAINTEXT 127.0.0.1:$KAFKA_PORT.
 # ClickHouse: Debian's clickhouse-server (18.16), HTTP 127.0.0.1:$CLICKHOUSE_HTTP_PORT.
 # Redis:      reuses a Redis already answering on 127.0.0.1:$REDIS_PORT, else starts one
 #             (and only then stops it again).
+# Secured endpoints (unless TRIBUTARY_SECURE_SERVICES=0), described by $STATE/secure/services.json
+# (ports, users, paths of the password files; no secret is ever printed):
+#   a throwaway CA with a server cert (127.0.0.1, localhost) and a client cert (scripts/services/secure-material.sh);
+#   Kafka SASL_PLAINTEXT :$KAFKA_SASL_PORT, SASL_SSL :$KAFKA_SASL_SSL_PORT, mutual TLS :$KAFKA_SSL_PORT on the
+#   same node (secure-kafka.sh); a second Redis with ACL users, :$REDIS_SECURE_PORT and TLS :$REDIS_TLS_PORT
+#   (secure-redis.sh); ClickHouse users tributary and analyst and HTTPS :$CLICKHOUSE_HTTPS_PORT (secure-clickhouse.sh).
 #
 # State (pid files, logs, data, classpath cache) lives in ${TRIBUTARY_SERVICES_DIR:-<repo>/.services}.
 # Environment knobs: KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093), CLICKHOUSE_HTTP_PORT (18123),
-# CLICKHOUSE_TCP_PORT (19000), REDIS_PORT (6379), KAFKA_START_TIMEOUT (90), CLICKHOUSE_START_TIMEOUT (60),
+# CLICKHOUSE_TCP_PORT (19000), REDIS_PORT (6379), KAFKA_SASL_PORT (19094), KAFKA_SASL_SSL_PORT (19095),
+# KAFKA_SSL_PORT (19096), REDIS_SECURE_PORT (16380), REDIS_TLS_PORT (16381), CLICKHOUSE_HTTPS_PORT (18443),
+# TRIBUTARY_SECURE_SERVICES (1; 0 = none of the secured endpoints), KAFKA_START_TIMEOUT (90), CLICKHOUSE_START_TIMEOUT (60),
 # KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, TRIBUTARY_NEED_BROWSER=1 (install chromium),
 # TRIBUTARY_NEED_PROMTOOL=1 (install Debian's prometheus package for promtool).
 set -Eeuo pipefail
@@ -29,15 +38,24 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
 CLICKHOUSE_TCP_PORT="${CLICKHOUSE_TCP_PORT:-19000}"
 REDIS_PORT="${REDIS_PORT:-6379}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-19094}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-19095}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-19096}"
+REDIS_SECURE_PORT="${REDIS_SECURE_PORT:-16380}"
+REDIS_TLS_PORT="${REDIS_TLS_PORT:-16381}"
+CLICKHOUSE_HTTPS_PORT="${CLICKHOUSE_HTTPS_PORT:-18443}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 CLICKHOUSE_START_TIMEOUT="${CLICKHOUSE_START_TIMEOUT:-60}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms64m -Xmx512m}"
 KAFKA_JVM_PERFORMANCE_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-10}"
 CLICKHOUSE_BIN=/usr/sbin/clickhouse-server
-for _v in KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT REDIS_PORT; do
+for _v in KAFKA_PORT KAFKA_CONTROLLER_PORT CLICKHOUSE_HTTP_PORT CLICKHOUSE_TCP_PORT REDIS_PORT KAFKA_SASL_PORT \
+  KAFKA_SASL_SSL_PORT KAFKA_SSL_PORT REDIS_SECURE_PORT REDIS_TLS_PORT CLICKHOUSE_HTTPS_PORT; do
   [[ ${!_v} =~ ^[0-9]+$ ]] || { echo "[services] ERROR: $_v must be a port number, got '${!_v}'" >&2; exit 2; }
 done
+
+secure_on() { [[ ${TRIBUTARY_SECURE_SERVICES:-1} != 0 ]]; }
 
 # ---------------------------------------------------------------- helpers
 
@@ -142,14 +160,21 @@ ensure_promtool() { # promtool (`promtool check metrics`) for the /metrics test,
 ensure_packages() { # sequential (dpkg lock), before the parallel start
   local pkgs=()
   command -v curl >/dev/null || pkgs+=(curl)
+  if secure_on && ! command -v openssl >/dev/null; then pkgs+=(openssl); fi
   command -v java >/dev/null || pkgs+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null || pkgs+=(maven)
   [[ -x $CLICKHOUSE_BIN ]] || pkgs+=(clickhouse-server)
-  if ! redis_ping && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
+  if { secure_on || ! redis_ping; } && ! command -v redis-server >/dev/null; then pkgs+=(redis-server); fi
   if ((${#pkgs[@]})); then apt_install "${pkgs[@]}"; fi
   ensure_browser
   ensure_promtool
 }
+
+# The secured endpoints (each file: what it adds, and why).
+source "$ROOT/scripts/services/secure-material.sh"
+source "$ROOT/scripts/services/secure-kafka.sh"
+source "$ROOT/scripts/services/secure-clickhouse.sh"
+source "$ROOT/scripts/services/secure-redis.sh"
 
 # ---------------------------------------------------------------- Kafka
 
@@ -198,33 +223,36 @@ kafka_fail() { # kafka_fail DIR MESSAGE
 }
 
 start_kafka() {
-  local dir="$STATE/kafka" pid cluster_id deadline
+  local dir="$STATE/kafka" pid cluster_id deadline scram
   local -a jvm
   if pid="$(our_pid kafka "$KAFKA_PATTERN")" && port_open "$HOST" "$KAFKA_PORT"; then
     log "kafka: already running (pid $pid) on $HOST:$KAFKA_PORT"
+    kafka_secure_ports_open || log "kafka: WARNING: running without the secured listeners (started before they existed); to add them: bash scripts/services.sh stop && bash scripts/services.sh start"
     return 0
   fi
   stop_group kafka "$KAFKA_PATTERN" # a stale or half-started one of ours
-  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" $(secure_on && echo "$KAFKA_SASL_PORT $KAFKA_SASL_SSL_PORT $KAFKA_SSL_PORT"); do
     port_open "$HOST" "$p" && die "kafka: port $p is in use by a process this script did not start: $(port_owner "$p")"
   done
   kafka_classpath
-  if [[ ${KEEP_DATA:-0} == 1 && -s $dir/data/meta.properties ]]; then
+  # SCRAM users live in the storage: new passwords (SECURE_FRESH) need a fresh format.
+  if [[ ${KEEP_DATA:-0} == 1 && -s $dir/data/meta.properties && $SECURE_FRESH == 0 ]]; then
     launch_kafka "$dir" # a restart (fault tests): same storage, topics and committed offsets
     return
   fi
   rm -rf "$dir"
   mkdir -p "$dir/data" "$dir/logs"
-  cat >"$dir/server.properties" <<EOF
+  (umask 077 && : >"$dir/server.properties") # it holds the PLAIN passwords of the secured listeners
+  cat >>"$dir/server.properties" <<EOF
 # generated by scripts/services.sh
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT$(kafka_secure_listeners)
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT$(kafka_secure_listeners)
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$(kafka_secure_protocols)
 log.dirs=$dir/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -245,14 +273,18 @@ num.recovery.threads.per.data.dir=1
 background.threads=4
 log.retention.hours=24
 EOF
+  kafka_secure_properties >>"$dir/server.properties"
   cluster_id="$(kafka_cluster_id)"
+  scram="$(kafka_scram_argfile "$dir")" # the SCRAM users, from a file (no password on a command line)
   if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "-Dkafka.logs.dir=$dir/logs" \
     "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties" -cp "$KAFKA_CP" \
-    kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/server.properties" --standalone \
+    kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$dir/server.properties" --standalone ${scram:+"$scram"} \
     >"$dir/logs/format.log" 2>&1; then
+    rm -f "$dir/format.args"
     cat "$dir/logs/format.log" >&2
     die "kafka: storage format failed"
   fi
+  rm -f "$dir/format.args"
   launch_kafka "$dir"
 }
 
@@ -268,11 +300,16 @@ launch_kafka() { # launch_kafka DIR: start the formatted broker in DIR and wait 
   STARTED=1
   echo "$pid" >"$STATE/kafka.pid"
   deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  until (($(grep -c 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null || true) > started_lines)) && port_open "$HOST" "$KAFKA_PORT"; do
+  until (($(grep -c 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null || true) > started_lines)) && port_open "$HOST" "$KAFKA_PORT" && kafka_secure_ports_open; do
     kill -0 "$pid" 2>/dev/null || kafka_fail "$dir" "kafka: broker exited during startup"
     ((SECONDS < deadline)) || kafka_fail "$dir" "kafka: not ready after ${KAFKA_START_TIMEOUT}s"
     sleep 0.2
   done
+}
+
+kafka_secure_ports_open() { # the secured listeners answer (true when they are turned off)
+  secure_on || return 0
+  port_open "$HOST" "$KAFKA_SASL_PORT" && port_open "$HOST" "$KAFKA_SASL_SSL_PORT" && port_open "$HOST" "$KAFKA_SSL_PORT"
 }
 
 # ---------------------------------------------------------------- ClickHouse
@@ -293,16 +330,20 @@ start_clickhouse() {
   local -a runner=()
   if pid="$(our_pid clickhouse "$CLICKHOUSE_PATTERN")" && clickhouse_ping; then
     log "clickhouse: already running (pid $pid) on http://$HOST:$CLICKHOUSE_HTTP_PORT"
+    if secure_on && ! port_open "$HOST" "$CLICKHOUSE_HTTPS_PORT"; then
+      log "clickhouse: WARNING: running without HTTPS and the secured users (started before they existed); to add them: bash scripts/services.sh stop && bash scripts/services.sh start"
+    fi
     return 0
   fi
   stop_group clickhouse "$CLICKHOUSE_PATTERN"
-  for p in "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT"; do
+  for p in "$CLICKHOUSE_HTTP_PORT" "$CLICKHOUSE_TCP_PORT" $(secure_on && echo "$CLICKHOUSE_HTTPS_PORT"); do
     port_open "$HOST" "$p" && die "clickhouse: port $p is in use by a process this script did not start: $(port_owner "$p")"
   done
   if [[ ${KEEP_DATA:-0} == 1 && -s $STATE/clickhouse.dir ]]; then
     dir="$(<"$STATE/clickhouse.dir")"
   fi
   if [[ ${KEEP_DATA:-0} == 1 && -s $dir/etc/config.xml ]]; then
+    clickhouse_secure_config "$dir"
     launch_clickhouse "$dir" # a restart (fault tests): same data and tables
     return
   fi
@@ -332,6 +373,7 @@ start_clickhouse() {
     sed -e "s|@STATE@|$esc|g" -e "s|@HTTP_PORT@|$CLICKHOUSE_HTTP_PORT|g" -e "s|@TCP_PORT@|$CLICKHOUSE_TCP_PORT|g" \
       "$ROOT/scripts/clickhouse/$f" >"$dir/etc/$f"
   done
+  clickhouse_secure_config "$dir"
   ((EUID != 0)) || chown -R clickhouse:clickhouse "$dir"
   launch_clickhouse "$dir"
 }
@@ -351,6 +393,7 @@ launch_clickhouse() { # launch_clickhouse DIR: start the server configured in DI
     ((SECONDS < deadline)) || clickhouse_fail "$dir" "clickhouse: no /ping answer after ${CLICKHOUSE_START_TIMEOUT}s"
     sleep 0.1
   done
+  clickhouse_secure_ready || clickhouse_fail "$dir" "clickhouse: HTTPS on $HOST:$CLICKHOUSE_HTTPS_PORT or the $CLICKHOUSE_ANALYTICS_DB database is not ready"
 }
 
 # ---------------------------------------------------------------- Redis
@@ -392,11 +435,15 @@ lock() {
 }
 
 cmd_start() {
-  local t0=$EPOCHREALTIME svc failed=() rc
+  local t0=$EPOCHREALTIME svc failed=() rc services=(kafka clickhouse redis)
   declare -A jobs
   lock
   ensure_packages
-  for svc in kafka clickhouse redis; do
+  if secure_on; then
+    secure_prepare # before the parallel start: every service reads the same CA and passwords
+    services+=(redis_secure)
+  fi
+  for svc in "${services[@]}"; do
     (
       t=$EPOCHREALTIME STARTED=0
       "start_$svc"
@@ -404,12 +451,13 @@ cmd_start() {
     ) &
     jobs[$svc]=$!
   done
-  for svc in kafka clickhouse redis; do
+  for svc in "${services[@]}"; do
     rc=0
     wait "${jobs[$svc]}" || rc=$?
     ((rc == 0)) || failed+=("$svc")
   done
   ((${#failed[@]} == 0)) || die "failed to start: ${failed[*]} (the others are left running; run: bash scripts/services.sh stop)"
+  if secure_on; then write_manifest; fi # only once every secured endpoint answers
   log "all services ready in $(elapsed "$t0") s"
   cmd_env
 }
@@ -430,9 +478,10 @@ cmd_stop() {
     log "redis: left running (not started by this script)"
   fi
   rm -f "$STATE/redis.pid"
+  stop_redis_secure
   wait "$k" "$c"
   clickhouse_remove_dirs
-  rm -rf "$STATE/kafka" "$STATE/redis"
+  rm -rf "$STATE/kafka" "$STATE/redis" "$STATE/redis-secure" "$SECURE"
 }
 
 cmd_status() {
@@ -462,11 +511,34 @@ cmd_status() {
   else
     echo "redis       down"; all=3
   fi
+  if secure_on; then cmd_status_secure || all=3; fi
+  return "$all"
+}
+
+cmd_status_secure() { # the secured endpoints, and the manifest that describes them
+  local all=0
+  if kafka_secure_ports_open; then
+    echo "kafka-sec   up    SASL $HOST:$KAFKA_SASL_PORT, SASL_SSL $HOST:$KAFKA_SASL_SSL_PORT, SSL $HOST:$KAFKA_SSL_PORT"
+  else
+    echo "kafka-sec   down"; all=3
+  fi
+  if clickhouse_https_ping; then echo "ch-https    up    https://$HOST:$CLICKHOUSE_HTTPS_PORT"; else echo "ch-https    down"; all=3; fi
+  if redis_secure_ping; then
+    echo "redis-sec   up    redis://$HOST:$REDIS_SECURE_PORT, rediss://$HOST:$REDIS_TLS_PORT"
+  else
+    echo "redis-sec   down"; all=3
+  fi
+  if [[ -s $SECURE/services.json ]]; then echo "manifest    ok    $SECURE/services.json"; else echo "manifest    missing"; all=3; fi
   return "$all"
 }
 
 cmd_env() {
   echo "export KAFKA_BROKERS=$HOST:$KAFKA_PORT CLICKHOUSE_URL=http://$HOST:$CLICKHOUSE_HTTP_PORT REDIS_URL=redis://$HOST:$REDIS_PORT"
+}
+
+cmd_env_secure() { # the manifest's path only: it names the password files, never a password
+  [[ -s $SECURE/services.json ]] || die "no $SECURE/services.json: run bash scripts/services.sh start (with TRIBUTARY_SECURE_SERVICES unset or 1)"
+  printf 'export TRIBUTARY_SECURE_SERVICES_JSON=%q\n' "$SECURE/services.json"
 }
 
 # restart SERVICE [DOWN_SECONDS]: stop one service, wait, start it again with its data kept
@@ -497,8 +569,9 @@ restart) shift; cmd_restart "$@" ;;
 stop) cmd_stop ;;
 status) cmd_status || exit $? ;;
 env) cmd_env ;;
+env-secure) cmd_env_secure ;;
 *)
-  echo "usage: bash scripts/services.sh start|stop|status|env|restart SERVICE [DOWN_SECONDS]" >&2
+  echo "usage: bash scripts/services.sh start|stop|status|env|env-secure|restart SERVICE [DOWN_SECONDS]" >&2
   exit 2
   ;;
 esac

@@ -36,6 +36,8 @@ export class PrivateServices {
       CLICKHOUSE_TCP_PORT: String(tcp),
       REDIS_PORT: String(redis),
       KAFKA_HEAP_OPTS: '-Xms64m -Xmx384m',
+      // Fault tests need only the plain endpoints; the secured ones (default ports) belong to the shared services.
+      TRIBUTARY_SECURE_SERVICES: '0',
       TRIBUTARY_NEED_BROWSER: '0',
     };
     const services = new PrivateServices(env, dir, `127.0.0.1:${kafka}`, `http://127.0.0.1:${http}`, `redis://127.0.0.1:${redis}`);
