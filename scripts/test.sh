@@ -20,7 +20,7 @@ if [[ ! -d node_modules ]]; then
 fi
 
 if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then
-  trap 'bash scripts/services.sh stop || true' EXIT
+  trap 'bash scripts/schema-registry.sh stop || true; bash scripts/services.sh stop || true' EXIT
 fi
 # The dashboard tests drive Debian's chromium; services.sh installs it when missing.
 export TRIBUTARY_NEED_BROWSER=1
@@ -28,6 +28,9 @@ export TRIBUTARY_NEED_BROWSER=1
 export TRIBUTARY_NEED_PROMTOOL=1
 bash scripts/services.sh start
 eval "$(bash scripts/services.sh env)"
+# The Confluent-compatible Schema Registry (Apicurio, built once with Maven, then cached).
+bash scripts/schema-registry.sh start
+eval "$(bash scripts/schema-registry.sh env)"
 
 echo "[test] typecheck: tsc --noEmit (engine, tests) and -p src/dashboard (browser code)"
 npx tsc --noEmit
