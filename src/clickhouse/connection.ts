@@ -65,6 +65,7 @@ async function connectServer(url: string, options: ConnectClickHouseOptions): Pr
       'ClickHouse',
       `${shownUrl} unreachable after ${maxAttempts} attempts (${failureReason(cause)}). Start the server (npm run services:start) or point CLICKHOUSE_URL at a running one`,
       cause,
+      { retriesExhausted: true },
     );
   }
   options.logger.info({ url: shownUrl }, `connected to ClickHouse at ${shownUrl}`);

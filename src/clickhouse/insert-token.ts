@@ -1,3 +1,4 @@
+import { UsageError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 
 /** The written columns that identify a row of a replacing table: the input of its insert token. */
@@ -34,7 +35,7 @@ interface Range {
 export function insertTokenFunction(identity: RowIdentity, columns: string[], byIndex: boolean): (rows: readonly unknown[]) => string {
   const slot = (name: string): Slot => {
     const index = columns.indexOf(name);
-    if (index < 0) throw new Error(`identity column "${name}" is not among the written columns`);
+    if (index < 0) throw new UsageError(`identity column "${name}" is not among the written columns`);
     return byIndex ? index : name;
   };
   const all = identity.columns.map(slot);

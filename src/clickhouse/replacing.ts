@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, RecordError } from '../core/errors.ts';
 import type { ColumnDef } from './column-def.ts';
 import type { RowIdentity } from './insert-token.ts';
 import { quoteIdentifier } from './sql.ts';
@@ -32,7 +32,7 @@ export function versionValue(name: string): (value: unknown) => number {
   return (value) => {
     if (value === undefined || value === null) return 0;
     if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= UINT32_MAX) return value;
-    throw new Error(`field "${name}" is ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}, not an integer from 0 to ${UINT32_MAX}`);
+    throw new RecordError(`field "${name}" is ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}, not an integer from 0 to ${UINT32_MAX}`, 'VERSION_VALUE');
   };
 }
 

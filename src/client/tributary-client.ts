@@ -69,7 +69,7 @@ export class TributaryClient extends TypedEmitter<ClientEvents> {
   constructor(private readonly options: TributaryClientOptions) {
     super();
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (WebSocketClass === undefined) throw new Error('no WebSocket implementation: pass one as options.WebSocket (e.g. from the ws package)');
+    if (WebSocketClass === undefined) throw new TypeError('no WebSocket implementation: pass one as options.WebSocket (e.g. from the ws package)');
     this.WebSocketClass = WebSocketClass;
     this.silenceTimeoutMs = options.silenceTimeoutMs ?? 30_000;
     void this.connect();

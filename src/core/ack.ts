@@ -1,3 +1,4 @@
+import { UsageError } from './errors.ts';
 /**
  * Offset acknowledgement by reference counting, one token per source batch (never per record).
  *
@@ -26,12 +27,12 @@ export class AckToken {
   }
 
   retain(): void {
-    if (this.references === 0) throw new Error(`ack token ${this.partitionKey}@${this.lastOffset} retained after completion`);
+    if (this.references === 0) throw new UsageError(`ack token ${this.partitionKey}@${this.lastOffset} retained after completion`);
     this.references++;
   }
 
   release(): void {
-    if (this.references === 0) throw new Error(`ack token ${this.partitionKey}@${this.lastOffset} released too often`);
+    if (this.references === 0) throw new UsageError(`ack token ${this.partitionKey}@${this.lastOffset} released too often`);
     if (--this.references === 0) this.onDone(this);
   }
 }

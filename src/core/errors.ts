@@ -1,6 +1,10 @@
 /**
- * Every error Tributary throws extends TributaryError. `retriable` tells the runtime whether the
- * same operation may succeed if tried again (a broker restarting) or never will (bad config).
+ * Every error Tributary throws extends TributaryError (docs/errors.md lists every code).
+ * `retriable` means one thing everywhere: the same operation, tried again unchanged a little
+ * later, may succeed (a broker restarting, a full queue). It is false for everything that will
+ * fail the same way again: bad configuration, a record that cannot be decoded, a bug in the
+ * calling code, and an operation whose retries are already used up. Programmer errors (TypeError,
+ * RangeError, ...) are never retried either, see isRetriable in retry.ts.
  */
 export class TributaryError extends Error {
   readonly retriable: boolean;
@@ -30,11 +34,14 @@ export class DecodeError extends TributaryError {
   }
 }
 
-/** A service (Kafka, ClickHouse, Redis) could not be reached or answered with a transient failure. */
+/**
+ * A service (Kafka, ClickHouse, Redis) could not be reached or answered with a transient failure.
+ * Retriable, unless it reports that the connection's own retries are used up (`retriesExhausted`).
+ */
 export class ConnectionError extends TributaryError {
   readonly service: string;
-  constructor(service: string, message: string, cause?: unknown) {
-    super(`${service}: ${message}`, { retriable: true, code: 'CONNECTION', cause });
+  constructor(service: string, message: string, cause?: unknown, options: { retriesExhausted?: boolean } = {}) {
+    super(`${service}: ${message}`, { retriable: !options.retriesExhausted, code: 'CONNECTION', cause });
     this.service = service;
   }
 }
@@ -62,6 +69,37 @@ export class StateLimitError extends TributaryError {
     super(`step ${step}: ${message}`, { retriable: false, code: 'STATE_LIMIT' });
     this.step = step;
   }
+}
+
+/** An operation was retried until its attempts ran out. Not retriable: the retries were the retry. */
+export class RetriesExhaustedError extends TributaryError {
+  readonly attempts: number;
+  constructor(what: string, attempts: number, cause: unknown) {
+    super(`${what} failed after ${attempts} attempt(s): ${errorMessage(cause)}`, { retriable: false, code: 'RETRIES_EXHAUSTED', cause });
+    this.attempts = attempts;
+  }
+}
+
+/** One record was rejected (by a user function, a key, a value that cannot be stored); it goes to the dead letters. */
+export class RecordError extends TributaryError {
+  constructor(message: string, code: string, cause?: unknown) {
+    super(message, { retriable: false, code, cause });
+  }
+}
+
+/**
+ * Tributary was called in a way it does not support: a write after close, an ack token released
+ * twice. A bug in the calling code; never retriable.
+ */
+export class UsageError extends TributaryError {
+  constructor(message: string) {
+    super(message, { retriable: false, code: 'USAGE' });
+  }
+}
+
+/** What was thrown, as an Error: a thrown string or object becomes a TributaryError saying what it was. */
+export function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new TributaryError(`non-error thrown: ${errorMessage(thrown)}`, { code: 'NON_ERROR' });
 }
 
 export function errorMessage(error: unknown): string {

@@ -1,4 +1,4 @@
-import { errorMessage, TributaryError } from './errors.ts';
+import { RetriesExhaustedError, TributaryError } from './errors.ts';
 
 export interface RetryOptions {
   /** What is being attempted, for log lines ("connect to ClickHouse at http://..."). */
@@ -12,16 +12,21 @@ export interface RetryOptions {
   signal?: AbortSignal;
 }
 
-/** Whether an error is worth retrying: TributaryError says so itself; unknown errors are assumed transient. */
-export function isRetriable(error: unknown): boolean {
-  return error instanceof TributaryError ? error.retriable : true;
-}
+/** Errors that mean a bug in the code, not a passing condition: retrying runs the same bug again. */
+const PROGRAMMER_ERRORS = [TypeError, RangeError, ReferenceError, SyntaxError];
 
 /**
- * Runs `operation` until it succeeds, waiting with exponential backoff and full jitter between
- * attempts. Non-retriable errors are thrown at once; after the last attempt the error is thrown
- * with a message naming what was attempted and how often.
+ * Whether an error is worth retrying. A TributaryError says so itself, and so do errors of
+ * clients that carry a boolean `retriable` (KafkaJS); programmer errors never are; any other
+ * error (a socket reset, a refused connection) is taken as passing.
  */
+export function isRetriable(error: unknown): boolean {
+  if (error instanceof TributaryError) return error.retriable;
+  if (PROGRAMMER_ERRORS.some((type) => error instanceof type)) return false;
+  const flag = typeof error === 'object' && error !== null ? (error as { retriable?: unknown }).retriable : undefined;
+  return typeof flag === 'boolean' ? flag : true;
+}
+
 /**
  * Exponential backoff with "equal jitter": attempt n waits between half and all of
  * min(maxMs, initialMs * 2^(n-1)), so retries of many writers spread out instead of colliding.
@@ -31,6 +36,12 @@ export function backoffDelayMs(attempt: number, initialMs: number, maxMs: number
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
+/**
+ * Runs `operation` until it succeeds, waiting with exponential backoff and jitter between
+ * attempts. Non-retriable errors are thrown at once, as they are; after the last attempt a
+ * RetriesExhaustedError (not retriable, the last failure as its cause) names what was attempted
+ * and how often.
+ */
 export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 8;
   const initial = options.initialDelayMs ?? 100;
@@ -41,11 +52,7 @@ export async function retry<T>(operation: (attempt: number) => Promise<T>, optio
     } catch (error) {
       if (!isRetriable(error)) throw error;
       if (attempt >= maxAttempts || options.signal?.aborted) {
-        throw new TributaryError(`${options.what} failed after ${attempt} attempt(s): ${errorMessage(error)}`, {
-          retriable: true,
-          code: 'RETRIES_EXHAUSTED',
-          cause: error,
-        });
+        throw new RetriesExhaustedError(options.what, attempt, error);
       }
       const delayMs = backoffDelayMs(attempt, initial, max);
       options.onRetry?.({ attempt, delayMs, error });

@@ -1,4 +1,4 @@
-import { errorMessage } from '../core/errors.ts';
+import { asError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { UnknownJobError } from './job-errors.ts';
 import { startJob, type JobResult, type JobRunOptions, type RunningJob } from './job-runner.ts';
@@ -154,7 +154,7 @@ export class JobScheduler {
     } catch (error) {
       entry.counts.failures++;
       logger.error({ job: job.name, err: error }, `job ${job.name} failed to start: ${errorMessage(error)}`);
-      return { status: 'failed to start', error: error instanceof Error ? error : new Error(String(error)) };
+      return { status: 'failed to start', error: asError(error) };
     } finally {
       entry.running = undefined;
       entry.counts.state = 'idle';

@@ -1,3 +1,4 @@
+import { RecordError } from '../core/errors.ts';
 import type { OperatorFunction } from 'rxjs';
 import type { Batch } from '../core/batch.ts';
 import { perRecord } from './per-record.ts';
@@ -12,7 +13,7 @@ import { perRecord } from './per-record.ts';
 export function keyBy<T>(selectKey: (value: T) => string | number, options: { name?: string } = {}): OperatorFunction<Batch<T>, Batch<T>> {
   return perRecord<T, T>(options.name ?? 'keyBy', (record, output) => {
     const key = selectKey(record.value);
-    if (key === undefined || key === null) throw new Error('key function returned no key');
+    if (key === undefined || key === null) throw new RecordError('key function returned no key', 'KEY');
     output.push({ value: record.value, key: String(key), eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
   });
 }

@@ -1,4 +1,4 @@
-import { errorMessage } from '../core/errors.ts';
+import { errorMessage, ScoringError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { MicroBatchScores } from './micro-batcher.ts';
 import { inCanary, type ServingAssignment } from './model-serving.ts';
@@ -28,7 +28,7 @@ export async function scoreWithAssignment(
   try {
     const challenger = await candidate.model.score(features, rows);
     if (challenger.length >= rows) return { probabilities, challenger, tag: assignment };
-    onCandidateError(new Error(`candidate returned ${challenger.length} probabilities for ${rows} rows`));
+    onCandidateError(new ScoringError(`candidate returned ${challenger.length} probabilities for ${rows} rows`));
   } catch (error) {
     onCandidateError(error);
   }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, RecordError } from '../core/errors.ts';
 import { CircuitOpenError } from './circuit-breaker.ts';
 import type { ScoringFailure } from './micro-batcher.ts';
 
@@ -52,5 +52,5 @@ export function checkSource(row: unknown, scoredBy: 'model' | 'fallback'): void 
   const source = typeof row === 'object' && row !== null ? (row as { source?: unknown }).source : undefined;
   if (scoredBy === 'model' ? source === 'model' : typeof source === 'string' && source !== 'model') return;
   const expected = scoredBy === 'model' ? "source: 'model'" : "a source other than 'model' (e.g. source: 'fallback')";
-  throw new Error(`the row says source=${JSON.stringify(source) ?? 'undefined'}, but a row scored by the ${scoredBy} must say ${expected}`);
+  throw new RecordError(`the row says source=${JSON.stringify(source) ?? 'undefined'}, but a row scored by the ${scoredBy} must say ${expected}`, 'SCORE_SOURCE');
 }

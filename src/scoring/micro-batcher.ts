@@ -1,5 +1,5 @@
 import type { Batch, StreamRecord } from '../core/batch.ts';
-import { ConfigError, errorMessage } from '../core/errors.ts';
+import { ConfigError, errorMessage, ScoringError } from '../core/errors.ts';
 
 /**
  * Groups the rows of many input batches into micro-batches for one model call each, and hands
@@ -197,7 +197,7 @@ export class MicroBatcher<T> {
       const probabilities = scores.probabilities;
       if (probabilities.length < batch.rows) {
         const message = `model returned ${probabilities.length} probabilities for ${batch.rows} rows`;
-        failure = { message, error: new Error(message) };
+        failure = { message, error: new ScoringError(message) };
       }
     } catch (error) {
       failure = { message: errorMessage(error), error };

@@ -1,3 +1,4 @@
+import { DecodeError } from '../core/errors.ts';
 import { ProtoReader, WireType } from './onnx-protobuf.ts';
 
 /**
@@ -10,7 +11,7 @@ export const FEATURES_METADATA_KEY = 'features';
 
 const METADATA_PROPS_FIELD = 14;
 
-/** The model's metadata_props; throws RangeError if the bytes are not a well-formed protobuf message. */
+/** The model's metadata_props; throws DecodeError (ONNX_FILE) if the bytes are not a well-formed protobuf message. */
 export function readOnnxMetadata(model: Uint8Array): Map<string, string> {
   const metadata = new Map<string, string>();
   const reader = new ProtoReader(model);
@@ -26,7 +27,7 @@ export function readOnnxMetadata(model: Uint8Array): Map<string, string> {
   return metadata;
 }
 
-/** The feature names stored by Tributary's exporters; undefined when absent. Throws RangeError if malformed. */
+/** The feature names stored by Tributary's exporters; undefined when absent. Throws DecodeError (ONNX_FILE) if malformed. */
 export function featureNamesFromMetadata(metadata: ReadonlyMap<string, string>): string[] | undefined {
   const text = metadata.get(FEATURES_METADATA_KEY);
   if (text === undefined) return undefined;
@@ -34,10 +35,10 @@ export function featureNamesFromMetadata(metadata: ReadonlyMap<string, string>):
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RangeError(`metadata "${FEATURES_METADATA_KEY}" is not JSON: ${text.slice(0, 80)}`);
+    throw new DecodeError(`metadata "${FEATURES_METADATA_KEY}" is not JSON: ${text.slice(0, 80)}`, { code: 'ONNX_FILE' });
   }
   if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string')) {
-    throw new RangeError(`metadata "${FEATURES_METADATA_KEY}" is not a JSON array of strings`);
+    throw new DecodeError(`metadata "${FEATURES_METADATA_KEY}" is not a JSON array of strings`, { code: 'ONNX_FILE' });
   }
   return parsed;
 }

@@ -1,3 +1,4 @@
+import { DecodeError } from '../core/errors.ts';
 /**
  * The few protobuf wire-format pieces needed to write and inspect ONNX files without a schema
  * compiler: varints, length-delimited fields and little-endian fixed-width numbers.
@@ -133,12 +134,12 @@ export class ProtoReader {
       if (byte < 0x80) return value;
       scale *= 0x80;
     }
-    throw new RangeError(`protobuf varint longer than 10 bytes at byte ${this.position}`);
+    throw new DecodeError(`protobuf varint longer than 10 bytes at byte ${this.position}`, { code: 'ONNX_FILE' });
   }
 
   lengthDelimited(): Uint8Array {
     const length = this.varint();
-    if (length > this.bytes.length - this.position) throw new RangeError(`protobuf field of ${length} bytes runs past the end at byte ${this.position}`);
+    if (length > this.bytes.length - this.position) throw new DecodeError(`protobuf field of ${length} bytes runs past the end at byte ${this.position}`, { code: 'ONNX_FILE' });
     const value = this.bytes.subarray(this.position, this.position + length);
     this.position += length;
     return value;
@@ -163,17 +164,17 @@ export class ProtoReader {
         this.advance(4);
         return;
       default:
-        throw new RangeError(`unsupported protobuf wire type ${wireType as number} at byte ${this.position}`);
+        throw new DecodeError(`unsupported protobuf wire type ${wireType as number} at byte ${this.position}`, { code: 'ONNX_FILE' });
     }
   }
 
   private byte(): number {
-    if (this.position >= this.bytes.length) throw new RangeError('protobuf message ends inside a varint');
+    if (this.position >= this.bytes.length) throw new DecodeError('protobuf message ends inside a varint', { code: 'ONNX_FILE' });
     return this.bytes[this.position++]!;
   }
 
   private advance(count: number): void {
-    if (count > this.bytes.length - this.position) throw new RangeError(`protobuf message ends inside a fixed-width field at byte ${this.position}`);
+    if (count > this.bytes.length - this.position) throw new DecodeError(`protobuf message ends inside a fixed-width field at byte ${this.position}`, { code: 'ONNX_FILE' });
     this.position += count;
   }
 }

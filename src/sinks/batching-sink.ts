@@ -1,5 +1,5 @@
 import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
-import { ConfigError, SinkError, errorMessage } from '../core/errors.ts';
+import { asError, ConfigError, errorMessage, SinkError, UsageError } from '../core/errors.ts';
 import { backoffDelayMs, isRetriable, sleep } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -100,7 +100,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
 
   write(rows: readonly T[], acks: readonly AckToken[]): void {
     if (this.fatalError) throw this.fatalError;
-    if (this.closed) throw new Error(`sink ${this.name}: write after close`);
+    if (this.closed) throw new UsageError(`sink ${this.name}: write after close`);
     // Nothing buffered means nothing to acknowledge later: the acks need no reference from us.
     if (rows.length === 0) return;
     const buffer = this.buffer;
@@ -243,7 +243,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
         if (!isRetriable(error)) {
           if (this.onRejectedRow && this.isRowRejection(error)) {
             if (rows.length === 1) {
-              rejected.push({ row: rows[0]!, error: error instanceof Error ? error : new Error(String(error)) });
+              rejected.push({ row: rows[0]!, error: asError(error) });
               return true;
             }
             const half = rows.length >>> 1;
@@ -270,7 +270,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
   }
 
   private fail(error: unknown, rows: number, attempts: number): void {
-    const fatal = error instanceof Error ? error : new Error(String(error));
+    const fatal = asError(error);
     this.fatalError = fatal;
     this.clearTimer();
     this.logger.error(

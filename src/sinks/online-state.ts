@@ -1,7 +1,7 @@
 import { releaseAll, retainAll, type AckToken } from '../core/ack.ts';
 import type { StreamRecord } from '../core/batch.ts';
 import { toMillis } from '../core/duration.ts';
-import { ConfigError, errorMessage } from '../core/errors.ts';
+import { asError, ConfigError, errorMessage, UsageError } from '../core/errors.ts';
 import { backoffDelayMs, isRetriable } from '../core/retry.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
@@ -91,7 +91,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
 
   write(rows: readonly StreamRecord<T>[], acks: readonly AckToken[]): void {
     if (this.fatalError) throw this.fatalError;
-    if (this.closed) throw new Error(`sink ${this.name}: write after close`);
+    if (this.closed) throw new UsageError(`sink ${this.name}: write after close`);
     if (rows.length === 0) return;
     const updatedAt = Date.now();
     const { prefix, key } = this.options;
@@ -240,7 +240,7 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
       this.heldAcks = acks.concat(this.heldAcks);
       this.heldRows += rows;
       if (++this.permanentFailures >= NON_RETRIABLE_ATTEMPTS) {
-        this.fatalError = error instanceof Error ? error : new Error(String(error));
+        this.fatalError = asError(error);
         this.environment.logger.error({ sink: this.name, err: errorMessage(error) }, `sink ${this.name}: giving up after ${this.permanentFailures} attempts: ${errorMessage(error)}`);
         return this.environment.fail(this.fatalError);
       }

@@ -64,7 +64,7 @@ export class RedisCheckpointStore implements CheckpointStore {
     try {
       await Promise.race([
         redis.connect(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), options.connectTimeoutMs ?? 15_000).unref()),
+        new Promise((_, reject) => setTimeout(() => reject(new ConnectionError('Redis', 'connect timed out')), options.connectTimeoutMs ?? 15_000).unref()),
       ]);
       await redis.ping();
     } catch (error) {

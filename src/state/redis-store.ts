@@ -94,7 +94,7 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
 function serialize(key: string, value: unknown): string {
   try {
     const text = JSON.stringify(value);
-    if (text === undefined) throw new Error('the value serializes to nothing (undefined or a function)');
+    if (text === undefined) throw new TypeError('the value serializes to nothing (undefined or a function)');
     return text;
   } catch (error) {
     throw new TributaryError(`hot state value for ${key} cannot be stored as JSON: ${errorMessage(error)}`, { retriable: false, code: 'STATE_VALUE', cause: error });
@@ -107,7 +107,7 @@ function redactUrl(url: string): string {
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new ConnectionError('Redis', `no answer within ${ms} ms`)), ms);
     promise.then(
       (value) => {
         clearTimeout(timer);

@@ -44,7 +44,7 @@ export async function startKafkaTableFeed<V>(table: LookupTable<V>, environment:
       initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
-      throw new ConnectionError('Kafka', `table ${table.name}: cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error);
+      throw new ConnectionError('Kafka', `table ${table.name}: cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
 
   const ends = await readEndOffsets(client, table.name, topic, connect);

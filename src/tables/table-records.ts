@@ -1,4 +1,4 @@
-import { errorMessage } from '../core/errors.ts';
+import { errorMessage, RecordError } from '../core/errors.ts';
 import type { Decoder } from '../serde/decoder.ts';
 import type { KafkaMessage } from '../kafka/kafka-client.ts';
 import type { LookupTable } from './lookup-table.ts';
@@ -41,7 +41,7 @@ export function applyMessages<V>(table: LookupTable<V>, reader: TableRecordReade
         continue;
       }
       const value = reader.decoder.decode(message.value);
-      if (value === null || value === undefined) throw new Error(`the value decodes to ${String(value)} (a tombstone has no value bytes at all)`);
+      if (value === null || value === undefined) throw new RecordError(`the value decodes to ${String(value)} (a tombstone has no value bytes at all)`, 'TABLE_VALUE');
       const key = reader.key ? selectedKey(reader.key, value) : messageKey(message, 'a record');
       const timestamp = Number(message.timestamp); // -1: a record without a timestamp (old formats)
       table.apply(key, value, timestamp > 0 ? timestamp : undefined);
@@ -54,12 +54,12 @@ export function applyMessages<V>(table: LookupTable<V>, reader: TableRecordReade
 }
 
 function messageKey(message: KafkaMessage, what: string): string {
-  if (message.key === null || message.key.length === 0) throw new Error(`${what} without a message key`);
+  if (message.key === null || message.key.length === 0) throw new RecordError(`${what} without a message key`, 'TABLE_KEY');
   return message.key.toString('utf8');
 }
 
 function selectedKey<V>(select: (value: V) => string | number, value: V): string {
   const key = select(value);
-  if ((typeof key !== 'string' && typeof key !== 'number') || key === '') throw new Error(`the key function returned ${JSON.stringify(key) ?? String(key)}, not a non-empty string or number`);
+  if ((typeof key !== 'string' && typeof key !== 'number') || key === '') throw new RecordError(`the key function returned ${JSON.stringify(key) ?? String(key)}, not a non-empty string or number`, 'TABLE_KEY');
   return String(key);
 }

@@ -102,7 +102,7 @@ class KafkaSource<T> implements Source<T> {
       initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => environment.logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
-      throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error);
+      throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
     await this.requireTopic(client, brokers);
     consumer.onAssignment((assignment) => {

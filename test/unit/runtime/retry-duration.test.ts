@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { toMillis } from '../../../src/core/duration.ts';
 import { isRetriable, retry, sleep } from '../../../src/core/retry.ts';
-import { ConfigError, ConnectionError, SinkError, TributaryError } from '../../../src/core/errors.ts';
+import { ConfigError, ConnectionError, RetriesExhaustedError, SinkError, TributaryError } from '../../../src/core/errors.ts';
 
 test('toMillis passes non-negative numbers through', () => {
   assert.equal(toMillis(0), 0);
@@ -51,8 +51,15 @@ test('toMillis rejects text that is not a number and a unit', () => {
   assert.throws(() => toMillis('soon'), { name: 'ConfigError', field: 'duration' });
 });
 
-test('isRetriable: Tributary errors say so themselves, unknown errors are assumed transient', () => {
+test('isRetriable: Tributary errors say so themselves, programmer errors never are, unknown errors are assumed transient', () => {
   assert.equal(isRetriable(new ConnectionError('kafka', 'refused')), true);
+  assert.equal(isRetriable(new ConnectionError('kafka', 'refused 8 times', undefined, { retriesExhausted: true })), false);
+  assert.equal(isRetriable(new TypeError("Cannot read properties of undefined (reading 'cardId')")), false);
+  assert.equal(isRetriable(new RangeError('Invalid array length')), false);
+  assert.equal(isRetriable(new ReferenceError('x is not defined')), false);
+  // Clients that carry their own flag (KafkaJS errors) are believed.
+  assert.equal(isRetriable(Object.assign(new Error('SASL authentication failed'), { retriable: false })), false);
+  assert.equal(isRetriable(Object.assign(new Error('leader not available'), { retriable: true })), true);
   assert.equal(isRetriable(new ConfigError('PORT', 'bad', 'fix')), false);
   assert.equal(isRetriable(new SinkError('ch', 'bad rows', { retriable: false })), false);
   assert.equal(isRetriable(new SinkError('ch', 'timeout', { retriable: true })), true);
@@ -113,15 +120,30 @@ test('retry gives up after maxAttempts with an error naming what was attempted',
       throw calls === 3 ? last : new Error(`failure ${calls}`);
     }, { what: 'connect to ClickHouse at http://127.0.0.1:8123', maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 1 }),
     (error: unknown) => {
+      assert.ok(error instanceof RetriesExhaustedError);
       assert.ok(error instanceof TributaryError);
       assert.equal(error.message, 'connect to ClickHouse at http://127.0.0.1:8123 failed after 3 attempt(s): connection refused');
       assert.equal(error.code, 'RETRIES_EXHAUSTED');
-      assert.equal(error.retriable, true);
-      assert.equal(error.cause, last);
+      assert.equal(error.retriable, false, 'the retries were the retry');
+      assert.equal(error.attempts, 3);
+      assert.equal(error.cause, last, 'keeps the last failure');
       return true;
     },
   );
   assert.equal(calls, 3);
+});
+
+test('a programmer error (TypeError) is thrown at once, as it is, never retried', async () => {
+  let calls = 0;
+  const bug = new TypeError("Cannot read properties of undefined (reading 'ts')");
+  await assert.rejects(
+    retry(async () => {
+      calls++;
+      throw bug;
+    }, { what: 'score', maxAttempts: 5, initialDelayMs: 1, onRetry: () => assert.fail('no retry expected') }),
+    (error: unknown) => error === bug,
+  );
+  assert.equal(calls, 1);
 });
 
 test('maxAttempts 1 means no retry', async () => {

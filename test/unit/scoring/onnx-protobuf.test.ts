@@ -41,6 +41,7 @@ test('the reader rejects truncated input instead of reading past the end', () =>
   const bytes = new ProtoWriter().string(1, 'abcdef').finish();
   const truncated = new ProtoReader(bytes.subarray(0, 4));
   truncated.tag();
-  assert.throws(() => truncated.lengthDelimited(), RangeError);
-  assert.throws(() => new ProtoReader(new Uint8Array([0x80])).varint(), RangeError);
+  // Malformed input is a DecodeError (ONNX_FILE), not a programmer error: RangeError stays for wrong arguments.
+  assert.throws(() => truncated.lengthDelimited(), { name: 'DecodeError', code: 'ONNX_FILE', retriable: false });
+  assert.throws(() => new ProtoReader(new Uint8Array([0x80])).varint(), { name: 'DecodeError', code: 'ONNX_FILE' });
 });
