@@ -1,5 +1,7 @@
+import { config as rxConfig } from 'rxjs';
 import { Engine } from '../runtime/engine.ts';
 import { loadConfig } from '../topology/config.ts';
+import { logLevel } from './log-level.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from '../topology/load-topology.ts';
 import { websocketChannels, type AnyTopology } from '../topology/define-topology.ts';
@@ -17,12 +19,14 @@ export const EXIT = { CLEAN: 0, FATAL: 1, SHUTDOWN_TIMEOUT: 3, SECOND_SIGNAL: 13
 export async function runCommand(file: string): Promise<void> {
   const config = loadConfig();
   const topology = await loadTopology(file);
-  const logger = createLogger(`tributary:${topology.name}`);
+  const logger = createLogger(`tributary:${topology.name}`, logLevel());
   const mode = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : 'embedded demo (built-in generator)';
   const storage = config.clickhouseUrl ? `ClickHouse at ${config.clickhouseUrl}` : `embedded chDB in ${config.clickhouseDataDir}`;
   const state = config.redisUrl ? `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : 'in-memory state';
   logger.info(`starting ${topology.name}: ${mode}; ${storage}; ${state}`);
-  const engine = await Engine.start(topology, { config, logger });
+  const engine = await Engine.start(topology, { config, logger, push: true });
+  // This process belongs to the engine: an error RxJS could not hand to a subscriber stops it too.
+  rxConfig.onUnhandledError = (error) => engine.fail(error);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const port = engine.environment.pushServer?.port ?? config.port;
   let signals = 0;

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger, type Logger } from '../observability/logger.ts';
+import { logLevel } from './log-level.ts';
 import { UnknownJobError } from '../jobs/job-errors.ts';
 import { startJob, type RunningJob } from '../jobs/job-runner.ts';
 import { JobScheduler } from '../jobs/job-scheduler.ts';
@@ -83,7 +84,7 @@ ${PRIORITY_HELP}`)
 async function scheduleCommand(file: string, options: { list?: boolean; concurrency?: number }): Promise<void> {
   const jobsFile = await loadJobsFile(file);
   const concurrency = options.concurrency ?? jobsFile.concurrency ?? 1;
-  const logger = createLogger('tributary:schedule');
+  const logger = createLogger('tributary:schedule', logLevel());
   const scheduler = new JobScheduler({ jobs: jobsFile.jobs, concurrency, logger });
   if (options.list) {
     process.stdout.write(describeJobs(jobsFile, scheduler));
@@ -102,7 +103,7 @@ async function scheduleCommand(file: string, options: { list?: boolean; concurre
 
 /** Runs one job in the foreground; exits with its exit code. */
 async function runOnce(name: string, command: readonly string[], options: { lowPriority?: boolean; maxOldSpaceMb?: number; env?: Record<string, string> }): Promise<void> {
-  const logger = createLogger('tributary:job');
+  const logger = createLogger('tributary:job', logLevel());
   const job: RunningJob = startJob(name, command, { logger, ...options });
   void untilSignal(logger, () => {
     process.stderr.write('second signal: SIGKILL to the job\n');

@@ -2,8 +2,8 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
-/** Structured JSON logs; LOG_LEVEL sets the level (default info, 'silent' in tests). */
-export function createLogger(name = 'tributary', level = process.env.LOG_LEVEL ?? 'info'): Logger {
+/** Structured JSON logs (the CLI passes LOG_LEVEL; library callers choose their level, default info). */
+export function createLogger(name = 'tributary', level = 'info'): Logger {
   return pino({ name, level });
 }
 

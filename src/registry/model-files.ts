@@ -15,14 +15,17 @@ import { ConfigError } from '../core/errors.ts';
 const REPOSITORY_MODELS = fileURLToPath(new URL('../../models', import.meta.url));
 const MODEL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
-/** TRIBUTARY_MODEL_DIR (resolved against the working directory), else <repo>/models. */
+/**
+ * TRIBUTARY_MODEL_DIR (resolved against the working directory), else the package's models/.
+ * The CLI's batch commands read the environment; the engine passes its configuration instead.
+ */
 export function defaultModelDirectory(env: NodeJS.ProcessEnv = process.env): string {
   const configured = env.TRIBUTARY_MODEL_DIR;
   return configured ? path.resolve(configured) : REPOSITORY_MODELS;
 }
 
 /** Where a registered file lives: absolute names as they are, others inside `directory`. */
-export function modelFilePath(file: string, directory: string = defaultModelDirectory()): string {
+export function modelFilePath(file: string, directory: string = REPOSITORY_MODELS): string {
   return path.isAbsolute(file) ? file : path.join(directory, file);
 }
 

@@ -3,12 +3,12 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SourceSpec } from '../sources/source.ts';
 
-/** How to start an Engine (all optional: config comes from the environment). */
+/** How to start an Engine. All optional: without `config` the defaults apply (no environment is read). */
 export interface EngineOptions {
   config?: EngineConfig;
   logger?: Logger;
   metrics?: Metrics;
-  /** Serve the WebSocket endpoint and dashboard on config.port. Default true. */
+  /** Serve the dashboard, WebSocket, /metrics and /sql on config.host:config.port. Default false: no port is opened unless asked. */
   push?: boolean;
   /** Replaces the topology's source (tests, backfill). */
   source?: SourceSpec<unknown>;

@@ -1,11 +1,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { Subject, config as rxConfig } from 'rxjs';
+import { Subject } from 'rxjs';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
 import type { RunningPushServer } from '../push/uws-push-server.ts';
 import type { Source, SourceBatch, SourceContext } from '../sources/source.ts';
-import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { defaultConfig, type EngineConfig } from '../topology/config.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import { EventTimeClock } from '../core/event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
@@ -72,7 +72,9 @@ export class Engine {
 
   private constructor(topology: AnyTopology, options: EngineOptions) {
     this.topology = topology;
-    this.config = options.config ?? loadConfig();
+    // The environment is read only when the caller asks for it (loadConfig()): an engine embedded
+    // in an application takes its settings from code, or the defaults.
+    this.config = options.config ?? defaultConfig();
     this.logger = options.logger ?? createLogger(`tributary:${topology.name}`);
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
@@ -101,8 +103,7 @@ export class Engine {
     const { config, logger, topology } = this;
     const spec = options.source ?? (config.kafkaBrokers ? topology.source : topology.demoSource);
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
-    rxConfig.onUnhandledError = (error) => this.fail(error);
-    if (options.push ?? true) {
+    if (options.push ?? false) {
       this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state() });
       this.environment.pushServer = this.server;
     }
@@ -120,7 +121,7 @@ export class Engine {
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
-    this.models = await startModels(topology, { clickhouse, logger });
+    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs });
     this.source = spec.create({
       topology: topology.name,
       logger,
@@ -246,7 +247,13 @@ export class Engine {
     return this.source;
   }
 
-  private fail(error: unknown): void {
+  /**
+   * Stops the engine because of `error`: `done` rejects with it, sinks are flushed as far as they
+   * can be, and nothing after the last commit is committed. Called for every fatal error inside
+   * the engine; a process that owns the engine (the CLI) also routes errors here that reach
+   * RxJS's global handler, which the engine itself leaves alone.
+   */
+  fail(error: unknown): void {
     this.checkpointer?.abandon();
     this.readiness.stopped(`failed: ${errorMessage(error)}`);
     this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');

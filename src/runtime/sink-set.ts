@@ -69,7 +69,14 @@ export class SinkSet {
         new Promise<void>((resolve) => {
           subscriptions.push(
             (stream as Observable<Batch<unknown>>).subscribe({
-              next: (batch) => this.route(name, batch),
+              next: (batch) => {
+                // A throw here would go to RxJS's global handler, which the engine leaves alone.
+                try {
+                  this.route(name, batch);
+                } catch (error) {
+                  onError(error);
+                }
+              },
               error: (error) => {
                 onError(error);
                 resolve();

@@ -5,7 +5,7 @@ import type { FeatureSet } from '../features/feature-set.ts';
 import type { Logger } from '../observability/logger.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import { bootstrapLive, servingPlan } from '../registry/lifecycle.ts';
-import { modelFilePath } from '../registry/model-files.ts';
+import { defaultModelDirectory, modelFilePath } from '../registry/model-files.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import type { ModelServing, ServingAssignment } from './model-serving.ts';
 import { loadRegisteredModel } from './registered-model.ts';
@@ -21,9 +21,9 @@ export interface ServedModelOptions {
   registryTable?: string;
   /** A model file registered and made live when the registry has no live version (first start). */
   bootstrap?: string;
-  /** How often the registry is read for promotions. Default '2s' (TRIBUTARY_MODEL_POLL_MS overrides). */
+  /** How often the registry is read for promotions. Default '2s' (the engine's TRIBUTARY_MODEL_POLL_MS overrides). */
   pollInterval?: Duration;
-  /** Where registered files live (default models/ or TRIBUTARY_MODEL_DIR). */
+  /** Where registered files live (default: the engine's TRIBUTARY_MODEL_DIR, else the package's models/). */
   directory?: string;
   /** Loads a version's file (tests wrap the model to inject faults). Default OnnxModel.load. */
   load?: (path: string, version: ModelVersion) => Promise<ScoringModel>;
@@ -33,6 +33,10 @@ export interface ServedModelOptions {
 export interface ModelEnvironment {
   clickhouse: () => Promise<ClickHouseClient>;
   logger: Logger;
+  /** The engine's model directory (EngineConfig.modelDirectory), when the model names none. */
+  modelDirectory?: string;
+  /** The engine's registry poll interval (EngineConfig.modelPollIntervalMs), over the model's own. */
+  pollIntervalMs?: number;
 }
 
 interface Loaded {
@@ -58,6 +62,8 @@ export class ServedModel implements ModelServing {
   private assignmentKey = '';
   private readonly loaded = new Map<string, Loaded>();
   private timer: NodeJS.Timeout | null = null;
+  /** Where registered files are read from (set by start). */
+  private directory = '';
   private starts = 0;
   private logger: Logger | undefined;
   private refreshing: Promise<boolean> | null = null;
@@ -78,15 +84,16 @@ export class ServedModel implements ModelServing {
   async start(environment: ModelEnvironment): Promise<void> {
     if (this.starts++ > 0) return;
     this.logger = environment.logger;
+    this.directory = this.options.directory ?? environment.modelDirectory ?? defaultModelDirectory({});
     const registry = clickhouseModelRegistry(await environment.clickhouse(), { table: this.options.registryTable });
     await registry.open();
     this.registry = registry;
     const { model, bootstrap, featureSet } = this.options;
-    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.options.directory });
+    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory });
     if (!(await this.refresh({ initial: true }))) {
       throw new ConfigError(`models.${model}`, `the registry has no servable live version of ${model}`, `register and promote one: tributary models promote <topology> <version>`);
     }
-    const pollMs = Number(process.env.TRIBUTARY_MODEL_POLL_MS) || toMillis(this.options.pollInterval ?? '2s', `models.${model}.pollInterval`);
+    const pollMs = environment.pollIntervalMs ?? toMillis(this.options.pollInterval ?? '2s', `models.${model}.pollInterval`);
     this.timer = setInterval(() => void this.refresh().catch(() => undefined), pollMs);
     this.timer.unref();
   }
@@ -202,7 +209,7 @@ export class ServedModel implements ModelServing {
     if (version.featureSet !== featureSet.name || version.featureVersion !== featureSet.version) {
       throw new ConfigError(field, `trained on features ${version.featureSet}@${version.featureVersion}, but the topology computes ${featureSet.id}`, `retrain on ${featureSet.id} (tributary train) or backfill and serve a matching version`);
     }
-    const model = this.options.load ? await this.options.load(modelFilePath(version.file, this.options.directory), version) : await loadRegisteredModel(version, this.options.directory);
+    const model = this.options.load ? await this.options.load(modelFilePath(version.file, this.directory), version) : await loadRegisteredModel(version, this.directory);
     try {
       checkFeatureNames(model, featureSet.featureNames);
     } catch (error) {

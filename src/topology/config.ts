@@ -24,6 +24,10 @@ export interface EngineConfig {
   maxOpenWindows: number;
   /** SIGTERM/SIGINT: how long draining, flushing and committing may take before the process gives up (exit code 3). */
   shutdownTimeoutMs: number;
+  /** Where served models' registered files live (TRIBUTARY_MODEL_DIR); default the package's models/. */
+  modelDirectory?: string;
+  /** How often served models read the registry (TRIBUTARY_MODEL_POLL_MS); default each model's own (2 s). */
+  modelPollIntervalMs?: number;
   /** WebSocket settings from TRIBUTARY_WS_*; present only when one is set (the push server has the defaults). */
   websocket?: WebSocketConfig;
 }
@@ -49,6 +53,7 @@ const FIELDS = {
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: 'a positive number of milliseconds, e.g. 5000',
   TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: 'a positive number of milliseconds, e.g. 30000',
+  TRIBUTARY_MODEL_POLL_MS: 'milliseconds between reads of the model registry, at least 50, e.g. 2000',
   TRIBUTARY_WS_SECRET: 'a random secret of at least 32 characters, e.g. TRIBUTARY_WS_SECRET=$(openssl rand -hex 32) (unset it to turn WebSocket authentication off)',
   TRIBUTARY_WS_ORIGINS: 'comma-separated origins allowed to open WebSockets, e.g. TRIBUTARY_WS_ORIGINS=https://dash.example.com,http://localhost:8080 (unset: any origin)',
   TRIBUTARY_WS_HEARTBEAT_MS: 'milliseconds between WebSocket heartbeats, at least 100, e.g. 10000',
@@ -84,6 +89,8 @@ const schema = z.object({
   TRIBUTARY_CHECKPOINT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000),
   TRIBUTARY_MAX_OPEN_WINDOWS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(5_000_000),
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(30_000),
+  TRIBUTARY_MODEL_DIR: z.string().optional(),
+  TRIBUTARY_MODEL_POLL_MS: wholeNumber(50).optional(),
   TRIBUTARY_WS_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   TRIBUTARY_WS_ORIGINS: z
     .string()
@@ -125,6 +132,11 @@ function websocketConfig(values: z.infer<typeof schema>): WebSocketConfig | unde
   return Object.keys(config).length === 0 ? undefined : config;
 }
 
+/** The settings with nothing set: embedded demo source, chDB in ./data/chdb, state in memory, 127.0.0.1:8080. */
+export function defaultConfig(): EngineConfig {
+  return loadConfig({});
+}
+
 /** Reads and validates the environment; the error names the variable and how to fix it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
@@ -158,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     checkpointIntervalMs: values.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
     maxOpenWindows: values.TRIBUTARY_MAX_OPEN_WINDOWS,
     shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
+    ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
+    ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
   };

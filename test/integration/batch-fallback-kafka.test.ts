@@ -46,7 +46,7 @@ test('fallback to batch on real Kafka, ClickHouse and Redis: a scoring fault ser
     breaker: { failureThreshold: 1, coolDown: '1s', maxCoolDown: '2s' },
     batchRefresh: '300ms',
   });
-  const engine = await Engine.start(topology, { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger });
+  const engine = await Engine.start(topology, { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger, push: true });
   const batchModel = await OnnxModel.load(DEFAULT_MODEL_PATH, { name: 'fraud-lr' });
   t.after(async () => {
     await engine.stop();

@@ -27,7 +27,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
   const payments = Array.from({ length: EVENTS }, (_, i) => generator.next(START + i * 50).payment);
   const maxTs = Math.max(...payments.map((p) => p.ts));
 
-  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger });
+  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger, push: true });
   t.after(async () => {
     await engine.stop();
     await paymentsTopic.close();

@@ -60,7 +60,7 @@ test('/metrics of an engine on real Kafka and ClickHouse passes promtool, and it
   const config = engineConfig();
   const topic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS, name: 'payments_metrics' });
   const metrics = new Metrics({ defaultMetrics: true }); // what `tributary run` exports, process metrics included
-  const engine = await Engine.start(createCardFraudTopology({ topic: topic.topic, tablePrefix: prefix }), { config, logger: silentLogger, metrics });
+  const engine = await Engine.start(createCardFraudTopology({ topic: topic.topic, tablePrefix: prefix }), { config, logger: silentLogger, metrics, push: true });
   t.after(async () => {
     await engine.stop();
     await topic.close();

@@ -24,10 +24,9 @@ function payment(cardId: string, ts: number, amount: number, n: number): Payment
 
 test('served models on real Kafka and ClickHouse: a 10% canary by key hash, shadow scoring, a promotion during a steady stream scoring every window exactly once, and rollback', { timeout: 300_000 }, async (t) => {
   const prefix = `${uniqueName('t')}_`;
-  const config = engineConfig();
+  const config = engineConfig({ modelPollIntervalMs: 200 });
   const ch = clickhouse();
   const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
-  process.env.TRIBUTARY_MODEL_POLL_MS = '200';
   const registry = clickhouseModelRegistry(ch, { table: `${prefix}model_registry` });
   await registry.open();
   const live = await bootstrapLive(registry, { model: 'fraud-lr', file: DEFAULT_MODEL_PATH, featureSet: CARD_FEATURES.name, featureVersion: CARD_FEATURES.version });
@@ -40,7 +39,6 @@ test('served models on real Kafka and ClickHouse: a 10% canary by key hash, shad
   const served = topology.models![0]!;
   const engine = await Engine.start(topology, { config, push: false, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger });
   t.after(async () => {
-    delete process.env.TRIBUTARY_MODEL_POLL_MS;
     await engine.stop();
     await paymentsTopic.close();
     await registry.close();
