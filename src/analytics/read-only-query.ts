@@ -1,7 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import { errorMessage } from '../core/errors.ts';
 import { firstLine } from '../clickhouse/errors.ts';
 import type { QueryLimits } from './sql-config.ts';
@@ -101,6 +100,7 @@ async function chdbClient(dataDir: string | undefined, limits: QueryLimits): Pro
   try {
     // chDB's connection implements the client's Connection contract against its own bundled copy
     // of @clickhouse/client-common, so the two declarations differ only nominally.
+    const { createChdbConnection } = await import('chdb/connection'); // native: loaded on first use
     const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];
     client = createClient({ connection });
     const set = Object.entries(readOnlySettings(limits)).map(([name, value]) => `${name} = ${typeof value === 'number' || /^\d+$/.test(String(value)) ? value : `'${String(value)}'`}`);
