@@ -129,6 +129,8 @@ export interface CardFraudOptions {
   batchRefresh?: Duration;
   /** WebSocket channel for predictions. */
   channel?: string;
+  /** Prefix of the online state keys (features:..., prediction:card:...) in the state store; tests use a random one. */
+  statePrefix?: string;
   /** Also send dead letters to this Kafka topic (raw bytes + provenance headers). */
   deadLetterTopic?: string;
   /** Demo generator: events per second of event time, and seed. */
@@ -193,11 +195,11 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       features: [
         clickhouseTable<CardFeatures>(`${tables}card_features`, { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd', 'featureVersion'], timeField: 'windowEnd', versionColumn: 'revision', origin: true }),
         // Versioned keys (features:card-features:v1:<card>): a new feature version never mixes with the old.
-        onlineState<CardFeatures>({ prefix: CARD_FEATURES.onlinePrefix, ttl: '1h' }),
+        onlineState<CardFeatures>({ prefix: `${options.statePrefix ?? ''}${CARD_FEATURES.onlinePrefix}`, ttl: '1h' }),
       ],
       predictions: [
         withRollups(clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd', 'featureVersion'], timeField: 'windowEnd', versionColumn: 'revision', origin: true }), rollups.predictions),
-        onlineState<FraudPrediction>({ prefix: 'prediction:card:', ttl: '1h' }),
+        onlineState<FraudPrediction>({ prefix: `${options.statePrefix ?? ''}prediction:card:`, ttl: '1h' }),
         websocketChannel<FraudPrediction>(options.channel ?? 'fraud'),
       ],
     },

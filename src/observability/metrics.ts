@@ -30,6 +30,8 @@ export class Metrics {
   readonly checkpointBytes = new Gauge({ name: 'tributary_checkpoint_bytes', help: 'Size of the last saved checkpoint', labelNames: ['topology'], registers: [this.registry] });
   readonly checkpointSeconds = new Histogram({ name: 'tributary_checkpoint_seconds', help: 'Time to snapshot window state (blocking) and to save a checkpoint', labelNames: ['topology', 'phase'], buckets: [0.0005, 0.002, 0.01, 0.05, 0.1, 0.25, 1, 5], registers: [this.registry] });
   readonly committedOffset = new Gauge({ name: 'tributary_committed_offset', help: 'Last committed offset per partition', labelNames: ['topology', 'topic', 'partition'], registers: [this.registry] });
+  readonly commitFailures = new Counter({ name: 'tributary_offset_commit_failures_total', help: 'Offset commits the broker refused or did not answer (retried on the next interval)', labelNames: ['topology'], registers: [this.registry] });
+  readonly groupJoins = new Counter({ name: 'tributary_consumer_group_joins_total', help: 'Times the consumer (re)joined its group: more than one means rebalances or reconnects', labelNames: ['topology'], registers: [this.registry] });
   // Pipeline steps and outputs: counted once per batch (steps call countStep, see step-counts.ts).
   readonly stepRecordsIn = new Counter({ name: 'tributary_step_records_in_total', help: 'Records that entered a pipeline step', labelNames: ['topology', 'step'], registers: [this.registry] });
   readonly stepRecordsOut = new Counter({ name: 'tributary_step_records_out_total', help: 'Records a pipeline step emitted', labelNames: ['topology', 'step'], registers: [this.registry] });

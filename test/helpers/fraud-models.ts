@@ -8,6 +8,7 @@ import { predictProbability, type LogisticRegressionModel } from '../../src/scor
 import { logisticRegressionToOnnx } from '../../src/scoring/logistic-regression-onnx.ts';
 import type { NewModelVersion } from '../../src/registry/model-registry.ts';
 import { CARD_FEATURES, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+import { referenceFraudVector } from './fraud-reference.ts';
 import { REPO_ROOT } from './services.ts';
 
 /** The shipped model's coefficients (models/fraud-lr.json), for reference probabilities. */
@@ -18,7 +19,7 @@ export function shippedFraudModel(): LogisticRegressionModel {
 
 /** The probability a logistic regression gives a feature row, as the ONNX model computes it (float32). */
 export function referenceProbability(model: LogisticRegressionModel, features: CardFeatures): number {
-  return predictProbability(model, CARD_FEATURES.vector(features));
+  return predictProbability(model, referenceFraudVector(features));
 }
 
 /**

@@ -67,3 +67,19 @@ export function toFeatures(row: Record<string, unknown>): CardFeatures {
     featureVersion: String(row.featureVersion),
   };
 }
+
+/**
+ * The fraud model's inputs for a feature row, written out here (not imported from the topology),
+ * so tests that check scores do not reuse the code they check: counts as they are, amounts as
+ * log(1 + x), in the order of the model's featureNames.
+ */
+export function referenceFraudVector(f: CardFeatures): number[] {
+  return [f.count1m, Math.log(1 + f.sum1m), Math.log(1 + f.max1m), f.count5m, Math.log(1 + f.sum5m), Math.log(1 + f.max5m)];
+}
+
+/** The canary bucket of a key, computed with BigInt (independent of src/scoring/model-serving.ts): 32-bit FNV-1a of the UTF-16 code units, modulo 10,000. */
+export function referenceCanaryBucket(key: string): number {
+  let hash = 2166136261n;
+  for (let i = 0; i < key.length; i++) hash = ((hash ^ BigInt(key.charCodeAt(i))) * 16777619n) % 4294967296n;
+  return Number(hash % 10000n);
+}

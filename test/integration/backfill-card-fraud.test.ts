@@ -134,6 +134,23 @@ test('backfill of card-fraud from ClickHouse equals the online output exactly', 
   const partial = expectedAfter.filter(crossing).filter((row) => Number(coldByWindow.get(`${row.cardId}/${row.windowEnd}`)?.count5m ?? 0) < Number(row.count5m));
   assert.ok(partial.length > 500, `${partial.length} windows crossing --from miss events without a warm-up`);
   t.diagnostic(`warm-up: ${expectedAfter.filter(crossing).length} windows cross --from; without a warm-up ${partial.length} of them are partial`);
+
+  // From a minute boundary: the windows that end exactly at --from (their rows' event time is
+  // end - 1 ms) belong before it and are not written; every window ending after it is, complete.
+  const boundary = START + 8 * 60_000;
+  assert.equal(boundary % 60_000, 0, 'a minute boundary');
+  const onBoundary = await runBackfill(['--from', String(boundary), '--to', String(maxTs + 1), '--table', `${prefix}payments`, '--schema', 'payment.avsc', '--time-column', 'ts'], {
+    FRAUD_TEST_TOPIC: paymentsTopic.topic,
+    FRAUD_TEST_PREFIX: `${prefix}edge_`,
+    CLICKHOUSE_URL: config.clickhouseUrl!,
+    LOG_LEVEL: 'warn',
+  });
+  assert.equal(onBoundary.code, 0, onBoundary.output);
+  const edge = (await byOrigin(ch, `${prefix}edge_card_features`)).backfill;
+  const expectedFromBoundary = features.online.filter((row) => Number(row.windowEnd) > boundary);
+  assert.ok(features.online.some((row) => Number(row.windowEnd) === boundary), 'online has windows ending at the boundary');
+  assert.equal(edge.filter((row) => Number(row.windowEnd) <= boundary).length, 0, 'no window ending at or before --from');
+  assert.deepEqual(edge, expectedFromBoundary, 'every window ending after a minute-aligned --from, complete');
 });
 
 /** The stored rows of each origin (FINAL, by card and window), every column but origin, as ClickHouse returns them. */

@@ -25,7 +25,8 @@ import type { LifecycleSpec } from '../../src/features/lifecycle-spec.ts';
 import { cardFraudLifecycle } from '../../topologies/card-fraud.ts';
 import { runOnArray } from '../../src/topology/run-on-array.ts';
 import { DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
-import { CARD_FEATURES, fraudFeatureVector, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+import { CARD_FEATURES, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+import { referenceFraudVector } from '../helpers/fraud-reference.ts';
 import { clickhouseTargets } from '../helpers/clickhouse-targets.ts';
 import { REPO_ROOT, SCHEMAS_DIR, requireService, uniqueName, waitFor } from '../helpers/services.ts';
 
@@ -77,7 +78,7 @@ function latestPerCard(rows: readonly Row[]): Row[] {
 async function expected(model: OnnxModel, rows: readonly Row[], scoredAt: number): Promise<Map<string, BatchPrediction>> {
   const out = new Map<string, BatchPrediction>();
   for (const row of latestPerCard(rows)) {
-    const vector = fraudFeatureVector(row);
+    const vector = referenceFraudVector(row);
     const [probability] = await model.score(Float32Array.from(vector), 1);
     // The coefficients in float64 agree to float32 precision: the ONNX file is that regression.
     assert.ok(Math.abs(probability! - predictProbability({ ...MODEL_VERSION.coefficients, featureNames: [] }, vector)) < 1e-5);

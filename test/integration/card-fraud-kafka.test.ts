@@ -5,8 +5,7 @@ import { CardPaymentModel, type Payment } from '../../src/sources/generator/card
 import { OnnxModel } from '../../src/scoring/onnx-model.ts';
 import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import { createCardFraudTopology, DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
-import { fraudFeatureVector } from '../../topologies/card-fraud-features.ts';
-import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
+import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures, referenceFraudVector } from '../helpers/fraud-reference.ts';
 import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 import { subscribeChannel } from '../helpers/fraud-models.ts';
@@ -27,7 +26,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
   const payments = Array.from({ length: EVENTS }, (_, i) => generator.next(START + i * 50).payment);
   const maxTs = Math.max(...payments.map((p) => p.ts));
 
-  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix }), { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger, push: true });
+  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, statePrefix: prefix }), { config, logger: process.env.TEST_LOG ? createLogger('test') : silentLogger, push: true });
   t.after(async () => {
     await engine.stop();
     await paymentsTopic.close();
@@ -53,7 +52,8 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
     const base = `http://127.0.0.1:${engine.environment.pushServer!.port}`;
     const lastWindow = new Map(expected.map((f) => [f.cardId, f]));
     for (const cardId of [...lastWindow.keys()].slice(0, 5)) {
-      const response = await fetch(`${base}/state?key=${encodeURIComponent(`features:card-features:v1:${cardId}`)}`);
+      // Its own key prefix: other test files write the same card ids' keys in the same Redis.
+      const response = await fetch(`${base}/state?key=${encodeURIComponent(`${prefix}features:card-features:v1:${cardId}`)}`);
       assert.equal(response.status, 200);
       const answer = (await response.json()) as { found: boolean; value: Record<string, unknown>; eventTime: number; ageMs: number; stale: boolean };
       assert.equal(answer.found, true);
@@ -61,9 +61,10 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
       assert.ok(answer.ageMs >= 0 && answer.ageMs < 120_000, `age ${answer.ageMs} ms`);
       assert.deepEqual(inCents(toFeatures(answer.value)), inCents(lastWindow.get(cardId)!));
     }
-    const missing = await fetch(`${base}/state?key=features:card-features:v1:no-such-card`);
+    const missingKey = `${prefix}features:card-features:v1:no-such-card`;
+    const missing = await fetch(`${base}/state?key=${encodeURIComponent(missingKey)}`);
     assert.equal(missing.status, 404);
-    assert.deepEqual(await missing.json(), { key: 'features:card-features:v1:no-such-card', found: false, stale: false });
+    assert.deepEqual(await missing.json(), { key: missingKey, found: false, stale: false });
 
     // Phase 2: payments ten minutes behind the watermark: late for every window they belong to.
     const lateOnes = payments.slice(0, 5).map((p, i): Payment => ({ ...p, paymentId: `late-${i}`, ts: maxTs - 10 * 60_000 }));
@@ -79,7 +80,7 @@ test('card-fraud on real Kafka: exact window features, late records, predictions
 
     // Predictions: one per closed window, equal to the ONNX model's output for its features.
     const model = await OnnxModel.load(DEFAULT_MODEL_PATH);
-    const vectors = new Float32Array(expected.flatMap(fraudFeatureVector));
+    const vectors = new Float32Array(expected.flatMap(referenceFraudVector));
     const probabilities = await model.score(vectors, expected.length);
     await model.close();
     const predictions = await queryRows<Record<string, unknown>>(ch, `SELECT cardId, windowEnd, probability, model, count1m FROM ${prefix}fraud_predictions ORDER BY cardId, windowEnd`);

@@ -18,8 +18,11 @@ test('fault: ClickHouse down for 20 s mid-stream; sinks retry and resume; nothin
   const recoverySeconds = await run.waitForResults();
   await run.assertExactResults();
   const stats = engine.stats();
+  // The outage was really hit: ClickHouse sinks failed writes (and retried them) while it was down.
+  const sinkErrors = (await engine.metrics.sinkErrors.get()).values.filter((v) => String(v.labels.sink).startsWith('clickhouse')).reduce((sum, v) => sum + v.value, 0);
+  assert.ok(sinkErrors > 0, `ClickHouse sinks saw ${sinkErrors} failed writes during the outage`);
   // 20,000 events fit in the sinks' bounded buffers (4 x 10,000 rows each), so fetching need not
   // pause here; test/integration/backpressure-kafka.test.ts shows the pause with a slow sink.
   assert.ok(stats.peakInFlight <= run.config.maxInFlightRecords);
-  console.log(`[fault] clickhouse down 20 s: all results ${recoverySeconds.toFixed(1)} s after it was back; peak RSS ${peakDuringOutage.toFixed(0)} MiB; fetch blocked ${stats.fetchBlocked}, sink waits ${stats.sinkWaits}`);
+  console.log(`[fault] clickhouse down 20 s: all results ${recoverySeconds.toFixed(1)} s after it was back; peak RSS ${peakDuringOutage.toFixed(0)} MiB; fetch blocked ${stats.fetchBlocked}, sink waits ${stats.sinkWaits}, failed sink writes ${sinkErrors}`);
 });

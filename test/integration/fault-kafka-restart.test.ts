@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { FaultRun } from '../helpers/fault-run.ts';
 import { waitFor } from '../helpers/services.ts';
 
@@ -14,5 +15,10 @@ test('fault: the Kafka broker restarts mid-stream; the consumer reconnects and c
   await run.sendWatermarkEvents();
   const recoverySeconds = await run.waitForResults();
   await run.assertExactResults();
-  console.log(`[fault] kafka restart (${restartSeconds.toFixed(1)} s incl. 5 s down): all results ${recoverySeconds.toFixed(1)} s after the rest was produced; peak RSS ${run.peakRssMiB.toFixed(0)} MiB`);
+  // The restart was really hit: commits failed while the broker was down, and the group was joined again.
+  const total = async (counter: typeof engine.metrics.commitFailures) => (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const commitFailures = await total(engine.metrics.commitFailures);
+  const groupJoins = await total(engine.metrics.groupJoins);
+  assert.ok(commitFailures > 0, `${commitFailures} offset commits failed while the broker was down`);
+  console.log(`[fault] kafka restart (${restartSeconds.toFixed(1)} s incl. 5 s down): all results ${recoverySeconds.toFixed(1)} s after the rest was produced; peak RSS ${run.peakRssMiB.toFixed(0)} MiB; failed commits ${commitFailures}, group joins ${groupJoins}`);
 });

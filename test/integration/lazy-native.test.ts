@@ -11,7 +11,7 @@ test('an idle engine with a ClickHouse server sink and no score step loads neith
   const brokers = requireService('KAFKA_BROKERS');
   const topic = await createPaymentsTopic(brokers.split(','), { partitions: 3 });
   try {
-    const env = { ...process.env, IDLE_TOPIC: topic.topic, IDLE_TABLE: uniqueName('idle_payments'), KAFKA_BROKERS: brokers, CLICKHOUSE_URL: requireService('CLICKHOUSE_URL') };
+    const env: NodeJS.ProcessEnv = { ...process.env, IDLE_TOPIC: topic.topic, IDLE_TABLE: uniqueName('idle_payments'), KAFKA_BROKERS: brokers, CLICKHOUSE_URL: requireService('CLICKHOUSE_URL') };
     delete env.REDIS_URL;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/fixtures/idle-engine.ts'], { cwd: REPO_ROOT, env, timeout: 90_000 });
     const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { chdb: boolean; onnxruntime: boolean; rssMb: number };

@@ -5,11 +5,10 @@ import { createLogger, silentLogger } from '../../src/observability/logger.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { clickhouseModelRegistry } from '../../src/registry/clickhouse-model-registry.ts';
 import { bootstrapLive, promote, rollback, startCanary, startShadow } from '../../src/registry/lifecycle.ts';
-import { canaryBucket } from '../../src/scoring/model-serving.ts';
 import type { LogisticRegressionModel } from '../../src/scoring/logistic-regression.ts';
 import { createCardFraudTopology, DEFAULT_MODEL_PATH } from '../../topologies/card-fraud.ts';
 import { CARD_FEATURES } from '../../topologies/card-fraud-features.ts';
-import { referenceCardFeatures } from '../helpers/fraud-reference.ts';
+import { referenceCanaryBucket, referenceCardFeatures } from '../helpers/fraud-reference.ts';
 import { referenceProbability, shippedFraudModel, writeChallengerModel, type PredictionRow } from '../helpers/fraud-models.ts';
 import { clickhouse, engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
@@ -99,7 +98,7 @@ test('served models on real Kafka and ClickHouse: a 10% canary by key hash, shad
   let inCanary = 0;
   for (const [card, versions] of servedBy) {
     assert.equal(versions.size, 1, `every window of ${card} is served by one model`);
-    const expectedVersion = canaryBucket(card) < 1_000 ? candidate.version : live.version;
+    const expectedVersion = referenceCanaryBucket(card) < 1_000 ? candidate.version : live.version;
     assert.equal([...versions][0], expectedVersion, `${card} follows its key hash`);
     if (expectedVersion === candidate.version) inCanary++;
   }

@@ -108,6 +108,7 @@ class KafkaSource<T> implements Source<T> {
     consumer.onAssignment((assignment) => {
       const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
       environment.logger.info({ partitions: keys }, 'partitions assigned');
+      environment.metrics.groupJoins.inc({ topology: environment.topology });
       const assigned = new Set(keys);
       this.tracker.retainOnly(assigned);
       // A partition that comes back starts from its checkpoint (context.prepare), not from where
@@ -246,6 +247,7 @@ class KafkaSource<T> implements Source<T> {
           this.environment.metrics.committedOffset.set({ topology: this.environment.topology, topic, partition: String(partition) }, Number(offset));
         }
       } catch (error) {
+        this.environment.metrics.commitFailures.inc({ topology: this.environment.topology });
         this.environment.logger.warn({ err: errorMessage(error), offsets }, 'offset commit failed; will retry on the next interval');
       }
     });

@@ -194,3 +194,18 @@ test('a hopping slice keeps its batch acks until the last window containing it i
   assert.ok(emitted[2]!.acks.includes(token));
   assert.equal(token.done, true);
 });
+
+test("a window row's event time is its end minus 1 ms (inside the window), for tumbling and hopping windows", () => {
+  for (const spec of [makeWindowSpec('tumbling', '10s', '10s', {}), makeWindowSpec('hopping', '10s', '5s', {})]) {
+    const input = new Subject<WindowedBatch<Event>>();
+    const rows: Array<{ eventTime: number; windowEnd: number }> = [];
+    input.pipe(aggregate({ n: count() })).subscribe((batch) => rows.push(...batch.records.map((r) => ({ eventTime: r.eventTime, windowEnd: r.value.windowEnd }))));
+    const records = [{ k: 'a', t: 3_000, v: 1 }, { k: 'b', t: 12_500, v: 2 }].map((e) => ({ value: e, key: e.k, eventTime: e.t, topic: 't', partition: 0, offset: '0' }));
+    input.next({ records, watermark: 0, acks: [untrackedToken()], side: { late: [], deadLetters: [] }, window: spec });
+    input.next({ records: [], watermark: 60_000, acks: [untrackedToken()], side: { late: [], deadLetters: [] }, window: spec });
+    // Worked out by hand: tumbling ends 10 s and 20 s; hopping ends 5, 10 s (a) and 15, 20 s (b).
+    const ends = spec.hopMs === spec.sizeMs ? [10_000, 20_000] : [5_000, 10_000, 15_000, 20_000];
+    assert.deepEqual(rows.map((r) => r.windowEnd), ends);
+    assert.deepEqual(rows.map((r) => r.eventTime), ends.map((end) => end - 1));
+  }
+});

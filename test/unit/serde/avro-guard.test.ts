@@ -27,15 +27,15 @@ function failureCode(schema: string, bytes: number[]): string {
   assert.fail('decode returned a value');
 }
 
-/** Runs `attack` and checks it failed with BLOCK_COUNT quickly and without allocating for the claimed count. */
+/**
+ * Runs `attack` and checks it failed with BLOCK_COUNT without allocating for the claimed count
+ * (unguarded, avsc allocates for 100,000,000 items until Node aborts; the heap says whether it tried).
+ */
 function assertRejectedPromptly(schema: string, bytes: number[]): void {
   const heapBefore = process.memoryUsage().heapUsed;
-  const started = performance.now();
   const code = failureCode(schema, bytes);
-  const elapsedMs = performance.now() - started;
   const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
   assert.equal(code, 'BLOCK_COUNT');
-  assert.ok(elapsedMs < 100, `took ${elapsedMs} ms`);
   assert.ok(heapGrowth < 16 * 1024 * 1024, `heap grew ${heapGrowth} bytes`);
 }
 

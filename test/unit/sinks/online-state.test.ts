@@ -219,7 +219,8 @@ test('flush and close while the store is down return instead of hanging; what is
   await sink.flush();
   assert.equal(acked, 1, 'acknowledged: the sink took responsibility');
   await sink.close();
-  assert.ok(performance.now() - started < 1_000, `took ${performance.now() - started} ms`);
+  // Hanging would mean waiting out the 60 s retry delay.
+  assert.ok(performance.now() - started < 20_000, `took ${performance.now() - started} ms`);
   assert.equal(await metric(metrics, 'tributary_state_dropped_updates_total'), 2);
 });
 
