@@ -14,9 +14,7 @@ if [[ ${1:-} == --unit ]]; then
 fi
 
 if [[ ! -d node_modules ]]; then
-  # npm install, not npm ci: the lock file lacks chDB's optional packages for other platforms,
-  # which npm ci rejects as out of sync.
-  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm install --no-audit --no-fund
+  ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci --no-audit --no-fund
 fi
 
 if [[ ${TRIBUTARY_KEEP_SERVICES:-0} != 1 ]]; then

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,19 @@ export class PrivateServices {
   private watchdog(): void {
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -d "$TRIBUTARY_SERVICES_DIR" ] && bash ${JSON.stringify(path.join(REPO_ROOT, 'scripts/services.sh'))} stop; rm -rf "$TRIBUTARY_SERVICES_DIR"`;
     spawn('bash', ['-c', script], { env: this.env, detached: true, stdio: 'ignore' }).unref();
+  }
+
+  /** Whether `service` accepts TCP connections now (a fault test waits for it to be really down). */
+  reachable(service: ServiceName): Promise<boolean> {
+    const address = service === 'kafka' ? this.kafkaBrokers : service === 'clickhouse' ? new URL(this.clickhouseUrl).host : new URL(this.redisUrl).host;
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+    return new Promise((resolve) => {
+      const socket = connect({ host, port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
   }
 
   /** Stops `service`, keeps it down for `downSeconds`, starts it again with its data kept. */

@@ -10,7 +10,10 @@ test('fault: ClickHouse down for 20 s mid-stream; sinks retry and resume; nothin
   await waitFor('the first part processed', async () => engine.stats().processedRecords, (n) => n >= 8_000, 60_000);
 
   // ClickHouse stops, stays down 20 s, starts again with its data; the rest arrives meanwhile.
+  // The rest is sent only once it is really down (its graceful stop takes seconds, and the engine
+  // would otherwise write everything before the outage began).
   const outage = run.services.restart('clickhouse', 20);
+  await waitFor('ClickHouse down', () => run.services.reachable('clickhouse'), (up) => !up, 60_000);
   await run.send(8_000, run.payments.length);
   await run.sendWatermarkEvents();
   await outage;
