@@ -103,6 +103,11 @@ export async function runFramesFuzz(options: FramesFuzzOptions): Promise<TargetR
       }
       judge(c, outcome, previous);
       previous = c;
+      if (outcome === 'no answer') {
+        // A late answer would be taken for the next frame's: start over on a new connection.
+        await socket.close();
+        socket = undefined;
+      }
     }
     await socket?.close();
   };
@@ -174,6 +179,10 @@ async function flood(socket: FuzzSocket, cases: { next(): FrameCase }, judge: Ju
   for (;;) {
     const outcome = await socket.nextAnswer();
     if (answered === 0 && outcome === 'close:1006' && socket.received === 0) return DROPPED; // run it again
+    if (answered === batch.length) {
+      fail(`flood: all ${answered} frames answered, then ${outcome}; expected rate_limited and close 4029 within the first ${2 * RATE_BURST + 1}`);
+      break;
+    }
     if (outcome === 'error:rate_limited' || outcome.startsWith('close') || outcome === 'no answer') {
       const closing = outcome === 'error:rate_limited' ? await socket.nextAnswer() : outcome;
       const ok = outcome === 'error:rate_limited' && closing === 'close:4029' && answered >= RATE_BURST;

@@ -53,8 +53,11 @@ export class FuzzSocket {
     if (this.socket.readyState === WebSocket.OPEN) this.socket.send(frame.data, { binary: frame.binary });
   }
 
-  /** The next answer, the close, or 'no answer' after `timeoutMs`. */
-  async nextAnswer(timeoutMs = 5000): Promise<string> {
+  /**
+   * The next answer, the close, or 'no answer' after `timeoutMs` (long: the server answers in
+   * milliseconds, but a loaded 2-core machine can stall a process for seconds).
+   */
+  async nextAnswer(timeoutMs = 15_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const answer = this.answers.shift();
