@@ -1,7 +1,7 @@
 /**
  * Decode rates of the serde layer, to know what the block-count guard costs.
  *   node --import tsx scripts/bench-serde.ts
- * Cases: the payment schema over the Confluent wire (no arrays or maps, so no guard) against bare
+ * Cases: the payment schema over the Confluent wire (no arrays, maps or ints, so no guard) against bare
  * avsc; a payment with an array and a map (guarded) against bare avsc on the same bytes; the
  * guard walk alone; JSON for reference. Best of 5 rounds of ~0.4 s each, after a warm-up.
  */

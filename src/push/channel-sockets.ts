@@ -171,6 +171,7 @@ export class ChannelSockets {
 function closeReasonOf(code: number, message: string): string {
   if (code !== 1006) return 'client';
   if (message.startsWith('Received too big message')) return 'too_big';
+  if (message.startsWith('Received invalid UTF-8')) return 'invalid_utf8';
   if (message.startsWith('WebSocket timed out')) return 'idle_timeout';
   return 'abnormal';
 }

@@ -6,7 +6,7 @@ import { SignJWT, errors, jwtVerify } from 'jose';
  * cannot pick another algorithm ("none").
  *
  * Claims: `channels` (names, `prefix*` or `*`), `exp` (required, seconds since the epoch), optional
- * `nbf`, `iat` and `sub` (logged).
+ * `nbf`, `iat` and `sub` (logged); no `aud`.
  */
 export interface PushTokenClaims {
   channels: string[];
@@ -24,6 +24,17 @@ export const CHANNEL_PERMISSION_PATTERN = /^(\*|[A-Za-z0-9_.:-]{1,64}\*?)$/;
 /** Tokens are read from the URL; anything longer is not one of ours. */
 const MAX_TOKEN_LENGTH = 8192;
 
+/**
+ * The compact form signers write: three segments of unpadded base64url. jose decodes leniently on
+ * Node 20 (atob skips whitespace and "=", and ignores the spare bits of the last character), so
+ * without this check one signature has many spellings that all verify.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+function isCanonicalCompact(token: string): boolean {
+  return COMPACT_JWS.test(token) && token.split('.').every((segment) => Buffer.from(segment, 'base64url').toString('base64url') === segment);
+}
+
 function keyOf(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
@@ -40,13 +51,17 @@ export async function signPushToken(
   return jwt.sign(keyOf(secret));
 }
 
-/** Checks signature, algorithm, time claims and the shape of `channels`. Never rejects. */
+/**
+ * Checks the encoding, signature, algorithm, time claims and the shape of `channels`. A token with
+ * an `aud` claim was minted for another audience (RFC 7519: reject an audience you are not in;
+ * these tokens name none). Never rejects.
+ */
 export async function verifyPushToken(token: string, secret: string, now = Date.now()): Promise<TokenCheck> {
-  if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
+  if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompact(token)) return { ok: false, reason: 'malformed' };
   try {
     const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now) });
-    const { channels, exp, sub } = payload as { channels?: unknown; exp: number; sub?: string };
-    if (!Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
+    const { channels, exp, sub, aud } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown };
+    if (aud !== undefined || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
       return { ok: false, reason: 'invalid_claims' };
     }
     return { ok: true, claims: sub === undefined ? { channels, exp } : { channels, exp, sub } };

@@ -1,7 +1,7 @@
 import type { Type, types } from 'avsc';
 import { ConfigError } from '../core/errors.ts';
 import { decodeError, type DecodeErrorCode } from './decoder.ts';
-import { containsArrayOrMap, fixedWidthOf, logicalUnderlying, minimumWidthOf, unionBranches } from './avro-type-shape.ts';
+import { containsArrayMapOrInt, fixedWidthOf, logicalUnderlying, minimumWidthOf, unionBranches } from './avro-type-shape.ts';
 
 /**
  * Protection against the avsc block-count DoS: avsc 5.7.9 trusts an array/map block count and
@@ -9,7 +9,9 @@ import { containsArrayOrMap, fixedWidthOf, logicalUnderlying, minimumWidthOf, un
  * aborts Node with an uncatchable out-of-memory error. A guard walks the bytes with the schema
  * before avsc decodes them and throws DecodeError when a block count cannot fit in the bytes
  * left, a block's byte size disagrees with its items, a length overruns the buffer, a varint is
- * longer than 10 bytes, a union or enum index is out of range, or a map key is "__proto__".
+ * longer than 10 bytes, an int is outside 32 bits (avsc reads ints as longs and returns any size,
+ * which no int column or consumer expects), a union or enum index is out of range, or a map key is
+ * "__proto__".
  * Returns the offset just after the value. `context` prefixes error messages ("avro schema id 1
  * (Payment)"), so a rejection costs one DecodeError, not one plus a wrapper.
  */
@@ -33,13 +35,13 @@ type Walk = (cursor: Cursor) => void;
 const guards = new WeakMap<Type, AvroGuard | null>();
 
 /**
- * The guard for `type`, built once per Type; null when the type holds no array or map, since then
- * avsc never allocates more than the bytes it is given and decoding needs no guard.
+ * The guard for `type`, built once per Type; null when the type holds no array, map or int, since
+ * then avsc never allocates more than the bytes it is given, nor returns a value its schema forbids.
  */
 export function guardFor(type: Type): AvroGuard | null {
   let guard = guards.get(type);
   if (guard === undefined) {
-    guard = containsArrayOrMap(type) ? buildGuard(compileWalk(type, new Map())) : null;
+    guard = containsArrayMapOrInt(type) ? buildGuard(compileWalk(type, new Map())) : null;
     guards.set(type, guard);
   }
   return guard;
@@ -59,6 +61,7 @@ function compileWalk(type: Type, compiled: Map<Type, Walk>): Walk {
   if (width !== null) return width === 0 ? skipNothing : skipFixedWidth(width);
   switch (type.typeName) {
     case 'int':
+      return walkInt;
     case 'long':
     case 'abstract:long':
       return skipVarint;
@@ -176,6 +179,15 @@ function checkCount(cursor: Cursor, kind: string, blockStart: number, count: num
 }
 
 function skipNothing(): void {}
+
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+function walkInt(cursor: Cursor): void {
+  const start = cursor.pos;
+  const value = readVarint(cursor);
+  if (value < INT_MIN || value > INT_MAX) throw reject(cursor, 'MALFORMED', `int ${value} at offset ${start} is outside the 32-bit range`);
+}
 
 function skipFixedWidth(width: number): Walk {
   return (cursor) => {

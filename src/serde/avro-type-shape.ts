@@ -5,23 +5,27 @@ import type { Type, types } from 'avsc';
  * Type when the guard is built. Logical types are laid out as their underlying type.
  */
 
-/** Whether values of `type` can hold an array or a map anywhere (nested, in unions, recursively). */
-export function containsArrayOrMap(type: Type, visiting = new Set<Type>()): boolean {
+/**
+ * Whether values of `type` can hold an array, a map or an int anywhere (nested, in unions,
+ * recursively): what avsc decodes without a bound (block counts; ints of any size).
+ */
+export function containsArrayMapOrInt(type: Type, visiting = new Set<Type>()): boolean {
   if (visiting.has(type)) return false; // A cycle adds nothing that the first visit did not see.
   visiting.add(type);
   switch (type.typeName) {
     case 'array':
     case 'map':
+    case 'int':
       return true;
     case 'record':
     case 'error':
-      return (type as types.RecordType).fields.some((field) => containsArrayOrMap(field.type, visiting));
+      return (type as types.RecordType).fields.some((field) => containsArrayMapOrInt(field.type, visiting));
     case 'union:unwrapped':
     case 'union:wrapped':
-      return unionBranches(type).some((branch) => containsArrayOrMap(branch, visiting));
+      return unionBranches(type).some((branch) => containsArrayMapOrInt(branch, visiting));
     default: {
       const underlying = logicalUnderlying(type);
-      return underlying !== undefined && containsArrayOrMap(underlying, visiting);
+      return underlying !== undefined && containsArrayMapOrInt(underlying, visiting);
     }
   }
 }

@@ -25,7 +25,7 @@ export interface AvroEncoderOptions {
 const MAGIC_BYTE = 0;
 const CONFLUENT_HEADER_BYTES = 5;
 
-/** A schema ready to decode with: its Type, its guard (null when it has no arrays or maps) and the prefix of its error messages. */
+/** A schema ready to decode with: its Type, its guard (null when it has no arrays, maps or ints) and the prefix of its error messages. */
 interface CompiledSchema {
   type: Type;
   guard: AvroGuard | null;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
 import { AccessGate, channelMatcher } from '../../../src/push/access-gate.ts';
 import { signPushToken, verifyPushToken } from '../../../src/push/push-token.ts';
 
@@ -37,4 +38,30 @@ test('the gate answers synchronously unless a token must be verified', async () 
   const result = await pending;
   assert.ok(result.ok);
   assert.deepEqual([result.grant.canSubscribe('fraud'), result.grant.canSubscribe('other'), result.grant.expiresAt], [true, false, NOW + 60_000]);
+});
+
+test('other spellings of the same signature are malformed: padding, whitespace, spare bits (found by fuzzing)', async () => {
+  const token = await signPushToken(SECRET, { channels: ['fraud'], expiresInSeconds: 60 }, NOW);
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  // 32 bytes take 43 characters; the last carries 4 bits of the signature and 2 spare bits.
+  const spareBits = signature.slice(0, -1) + alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1];
+  assert.deepEqual(Buffer.from(spareBits, 'base64url'), Buffer.from(signature, 'base64url'));
+  const respelled = [`${signature}=`, `${signature.slice(0, 10)} ${signature.slice(10)}`, `${signature}\n`, `${signature.slice(0, 5)}\t${signature.slice(5)}`, spareBits];
+  for (const variant of respelled) {
+    assert.deepEqual(await verifyPushToken(`${header}.${payload}.${variant}`, SECRET, NOW), { ok: false, reason: 'malformed' }, JSON.stringify(variant));
+  }
+  assert.deepEqual(await verifyPushToken(` ${token}`, SECRET, NOW), { ok: false, reason: 'malformed' });
+  assert.equal((await verifyPushToken(token, SECRET, NOW)).ok, true);
+});
+
+test('a token with an audience was minted for another service and is refused (found by fuzzing)', async () => {
+  const key = new TextEncoder().encode(SECRET);
+  const exp = NOW / 1000 + 60;
+  for (const aud of ['billing-api', ['billing-api', 'reports'], '']) {
+    const token = await new SignJWT({ channels: ['fraud'], aud }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    assert.deepEqual(await verifyPushToken(token, SECRET, NOW), { ok: false, reason: 'invalid_claims' }, JSON.stringify(aud));
+  }
+  const withoutAudience = await new SignJWT({ channels: ['fraud'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+  assert.deepEqual(await verifyPushToken(withoutAudience, SECRET, NOW), { ok: true, claims: { channels: ['fraud'], exp } });
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import avsc from 'avsc';
 import { DecodeError } from '../../../src/core/errors.ts';
 import { createAvroDecoder, createAvroEncoder } from '../../../src/serde/avro.ts';
 import { guardFor, MAX_ZERO_BYTE_ITEMS } from '../../../src/serde/avro-guard.ts';
@@ -138,7 +139,22 @@ test('recursion deep enough to exhaust the stack is a DecodeError', () => {
   assert.equal(failureCode('tree.avsc', bytes), 'MALFORMED');
 });
 
-test('schemas without arrays or maps get no guard; guards are built once per type', () => {
+test('ints outside 32 bits are MALFORMED, also in schemas without arrays or maps (found by fuzzing)', () => {
+  // avsc reads an int like a long and returns any size: a mutated record decoded to count 27976295808319398000.
+  const counter = avsc.Type.forSchema({ type: 'record', name: 'Counter', fields: [{ name: 'label', type: 'string' }, { name: 'count', type: 'int' }] });
+  const decoder = createAvroDecoder<unknown>({ wire: 'binary', registry: { has: () => true, schema: () => counter, idOf: () => 1 }, schema: 'counter.avsc' });
+  for (const count of [0, -1, 2 ** 31 - 1, -(2 ** 31)]) {
+    assert.deepEqual(toPlain(decoder.decode(Buffer.from([...avroString('a'), ...varint(count)]))), { label: 'a', count });
+  }
+  const largest10ByteVarint = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+  for (const count of [varint(2 ** 31), varint(-(2 ** 31) - 1), varint(2 ** 40), largest10ByteVarint]) {
+    assert.throws(() => decoder.decode(Buffer.from([...avroString('a'), ...count])), (error: unknown) => error instanceof DecodeError && error.code === 'MALFORMED' && /outside the 32-bit range/.test(error.message));
+  }
+  // mixed.avsc: a long id, then the int count.
+  assert.equal(failureCode('mixed.avsc', [...varint(1), ...varint(2 ** 31)]), 'MALFORMED');
+});
+
+test('schemas without arrays, maps or ints get no guard; guards are built once per type', () => {
   assert.equal(guardFor(projectRegistry.schema('payment.avsc')), null);
   const mixed = registry.schema('mixed.avsc');
   const guard = guardFor(mixed);
