@@ -62,7 +62,8 @@ function privateKeyOf(pem: string, passphrase: string | undefined, names: TlsFil
     return createPrivateKey({ key: pem, ...(passphrase === undefined ? {} : { passphrase }) });
   } catch (error) {
     const code = String((error as { code?: unknown }).code ?? '');
-    if (/PASSPHRASE|BAD_DECRYPT/i.test(code) || /passphrase|bad decrypt/i.test(errorMessage(error))) {
+    // An encrypted key without a passphrase fails as "interrupted or cancelled" (no prompt to ask).
+    if (/ENCRYPTED/.test(pem) || /PASSPHRASE|BAD_DECRYPT|INTERRUPTED_OR_CANCELLED/i.test(code)) {
       const variable = names.keyPassword ?? names.key;
       throw new ConfigError(variable, `the key in ${names.key} is encrypted and ${passphrase === undefined ? 'no passphrase is set' : 'the passphrase does not decrypt it'} (${code})`, names.keyPassword ? `set ${names.keyPassword}_FILE to the file holding the key's passphrase` : `use an unencrypted key in ${names.key}`);
     }
