@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { Engine } from '../runtime/engine.ts';
 import { clickhouseReplay, type ReplayProgress } from '../sources/clickhouse-replay/replay-source.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import { backfillEvents, backfillTopology } from './backfill-plan.ts';
 import { backfillWarmupMs } from './backfill-warmup.ts';
@@ -71,7 +72,7 @@ export async function backfill(topology: AnyTopology, range: BackfillRange, opti
   const logger = options.logger ?? createLogger(`tributary:${topology.name}:backfill`);
   logger.info({ table: events.table, from: new Date(from).toISOString(), to: new Date(to).toISOString(), warmupMs, writes: derived.kept, skips: derived.skipped }, `backfill of ${topology.name} from ${events.table}`);
   for (const table of derived.withoutOrigin) logger.warn({ table }, `table ${table} has no origin column (clickhouseTable origin: true): backfilled rows replace online rows of the same key there`);
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const client = await connectClickHouse({ ...clickhouseTarget(config), logger });
   try {
     let read = 0;
     let deadLetters = 0;

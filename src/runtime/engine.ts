@@ -120,7 +120,7 @@ export class Engine {
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
-    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
+    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
     this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs });
     this.source = spec.create({
       topology: topology.name,
@@ -128,6 +128,7 @@ export class Engine {
       metrics: this.metrics,
       schemasDir: config.schemasDir,
       kafkaBrokers: config.kafkaBrokers,
+      kafkaSecurity: config.kafkaSecurity,
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),

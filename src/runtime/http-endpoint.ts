@@ -7,6 +7,7 @@ import { registerStateRoute } from '../push/state-route.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
 import type { EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
@@ -30,7 +31,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
   const { config, logger, metrics, topology, readiness, state } = options;
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
-    registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger });
+    registerSqlRoute(app, { clickhouse: clickhouseTarget(config), logger });
     registerStateRoute(app, { store: state, logger });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });

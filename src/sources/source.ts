@@ -3,6 +3,7 @@ import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { KafkaSecurity } from '../kafka/kafka-security.ts';
 
 /** Records decoded from one fetch of one partition, and the token that acknowledges them. */
 export interface SourceBatch<T> {
@@ -69,6 +70,8 @@ export interface SourceEnvironment {
   metrics: Metrics;
   schemasDir: string;
   kafkaBrokers?: string[];
+  /** TLS and SASL for KAFKA_BROKERS (the engine's, for every Kafka client); absent: PLAINTEXT. */
+  kafkaSecurity?: KafkaSecurity;
   groupId: string;
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */

@@ -1,9 +1,14 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { redactUrlPasswords } from '../observability/redact.ts';
+import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
 
-/** Everything the engine reads from the environment, validated once at startup. */
-export interface EngineConfig {
+/**
+ * Everything the engine reads from the environment, validated once at startup. The credentials
+ * and TLS of Kafka, Redis and ClickHouse are in ConnectionSecurity (topology/connection-config.ts).
+ */
+export interface EngineConfig extends ConnectionSecurity {
   /** Kafka bootstrap servers; unset means the embedded demo source. */
   kafkaBrokers?: string[];
   /** ClickHouse over HTTP; unset means embedded chDB in clickhouseDataDir. */
@@ -147,7 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     const given = present[field];
     const fix = FIELDS[field as keyof typeof FIELDS] ?? 'see README "Configuration"';
     // Secrets never appear in the message (it is logged).
-    const shown = field === 'TRIBUTARY_WS_SECRET' ? 'the value' : JSON.stringify(given);
+    const shown = field === 'TRIBUTARY_WS_SECRET' ? 'the value' : JSON.stringify(redactUrlPasswords(String(given)));
     throw new ConfigError(field, `${shown} is invalid (${issue.message})`, fix);
   }
   const values = parsed.data;
@@ -155,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', 'durable window state "redis" needs a Redis server, but REDIS_URL is not set', 'set REDIS_URL=redis://127.0.0.1:6379, or unset TRIBUTARY_WINDOW_STATE to keep windows in memory');
   }
   const websocket = websocketConfig(values);
+  const security = loadConnectionSecurity(present, { redisUrl: values.REDIS_URL, clickhouseUrl: values.CLICKHOUSE_URL });
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -172,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
     ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
+    ...security,
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
   };
