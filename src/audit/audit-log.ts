@@ -16,7 +16,14 @@ export interface AuditLogOptions extends Omit<ChainFileOptions, 'onTornTail'> {
   logger: Logger;
   metrics?: Metrics;
   mirror?: AuditMirror;
+  /**
+   * Keep the entries appended before a mirror is attached (at most 1,000) and hand them to it on
+   * mirrorTo(): the engine records its start before it knows whether it has a ClickHouse.
+   */
+  holdForMirror?: boolean;
 }
+
+const MAX_HELD = 1_000;
 
 interface Waiting {
   event: AuditEvent;
@@ -35,6 +42,7 @@ export class AuditLog implements AuditTrail {
   private queue: Waiting[] = [];
   private draining: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private held: AuditEntry[] | undefined;
 
   constructor(private readonly options: AuditLogOptions) {
     this.file = new ChainFile(options.file, {
@@ -42,6 +50,7 @@ export class AuditLog implements AuditTrail {
       onTornTail: (bytes) => options.logger.warn({ file: this.file.path, bytes }, 'audit log: cut off a torn last line (a writer died mid-append; that entry was never acknowledged)'),
     });
     this.mirror = options.mirror;
+    if (options.holdForMirror && this.mirror === undefined) this.held = [];
   }
 
   get path(): string {
@@ -51,6 +60,13 @@ export class AuditLog implements AuditTrail {
   /** Copies entries appended from now on to `mirror` (a table opened once the engine has ClickHouse). */
   mirrorTo(mirror: AuditMirror): void {
     this.mirror = mirror;
+    if (this.held !== undefined) mirror.offer(this.held);
+    this.held = undefined;
+  }
+
+  /** No mirror is coming: forget the held entries (the file has them). */
+  withoutMirror(): void {
+    this.held = undefined;
   }
 
   record(event: AuditEvent): Promise<void> {
@@ -87,7 +103,8 @@ export class AuditLog implements AuditTrail {
       try {
         const entries = await this.file.append(batch.map((waiting) => waiting.event));
         this.options.metrics?.auditEntries.inc(entries.length);
-        this.mirror?.offer(entries);
+        if (this.mirror !== undefined) this.mirror.offer(entries);
+        else if (this.held !== undefined && this.held.length + entries.length <= MAX_HELD) this.held.push(...entries);
         for (const waiting of batch) waiting.resolve();
       } catch (error) {
         this.options.metrics?.auditWriteFailures.inc(batch.length);

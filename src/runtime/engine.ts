@@ -23,6 +23,7 @@ import type { EngineStats } from './engine-stats.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { openWindowState } from './window-state.ts';
 import { IdleTicks } from './idle-ticks.ts';
+import { EngineAudit } from './engine-audit.ts';
 
 export type { EngineOptions } from './engine-options.ts';
 
@@ -45,6 +46,8 @@ export class Engine {
   readonly environment: RuntimeEnvironment;
   /** What GET /readyz answers. */
   readonly readiness = new Readiness();
+  /** The audit trail of this engine and of everything it runs (SQL endpoint, WebSocket auth, model bootstrap). */
+  readonly audit: EngineAudit;
   /** Resolves when a bounded source has been fully processed and flushed; rejects on a fatal error. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -75,6 +78,7 @@ export class Engine {
     this.config = options.config ?? loadConfig();
     this.logger = options.logger ?? createLogger(`tributary:${topology.name}`);
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    this.audit = new EngineAudit(this.config, topology.name, options.audit ?? {}, this.logger, this.metrics);
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
     this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
@@ -91,6 +95,7 @@ export class Engine {
       await engine.startAll(options);
     } catch (error) {
       // Release what did start (port, chDB lock, connections) so the caller can retry or exit.
+      engine.audit.failed(error);
       await engine.stop().catch(() => {});
       throw error;
     }
@@ -102,8 +107,9 @@ export class Engine {
     const spec = options.source ?? (config.kafkaBrokers ? topology.source : topology.demoSource);
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
     rxConfig.onUnhandledError = (error) => this.fail(error);
+    await this.audit.starting(); // first: an engine that cannot be audited does not start
     if (options.push ?? true) {
-      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state() });
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), audit: this.audit.trail });
       this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a
@@ -120,7 +126,8 @@ export class Engine {
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
-    this.models = await startModels(topology, { clickhouse, logger });
+    this.models = await startModels(topology, { clickhouse, logger, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` } });
+    this.audit.attachClickHouse(this.environment);
     this.source = spec.create({
       topology: topology.name,
       logger,
@@ -247,6 +254,7 @@ export class Engine {
   }
 
   private fail(error: unknown): void {
+    this.audit.failed(error);
     this.checkpointer?.abandon();
     this.readiness.stopped(`failed: ${errorMessage(error)}`);
     this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');
@@ -285,6 +293,8 @@ export class Engine {
       await this.models?.close();
       await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
+      await this.server?.close(); // its last authentication-failure summaries go to the trail first
+      await this.audit.stopped({ processedRecords: this.router?.processedRecords ?? 0 });
       await this.environment.close();
       this.stopPhase = 'stopped';
       this.resolveDone();

@@ -45,6 +45,11 @@ export class RuntimeEnvironment {
     };
   }
 
+  /** The ClickHouse client if something (a sink, a served model) opened it, else undefined: never opens one. */
+  get openedClickhouse(): Promise<ClickHouseClient> | undefined {
+    return this.clickhouseClient ?? undefined;
+  }
+
   private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
     if (!this.config.redisUrl) return new MemoryKeyValueStore();
     return RedisKeyValueStore.connect(this.config.redisUrl, { prefix: `tributary:${topology}:`, logger });
