@@ -7,6 +7,7 @@ import { registerTrainCommand } from './train-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -35,6 +36,7 @@ registerModelsCommand(program);
 registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

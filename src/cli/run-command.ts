@@ -2,6 +2,7 @@ import { Engine } from '../runtime/engine.ts';
 import { loadConfig } from '../topology/config.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from '../topology/load-topology.ts';
+import { cliPrincipal } from '../audit/audited-run.ts';
 
 /**
  * Exit codes of `tributary run` (documented in the README):
@@ -21,7 +22,7 @@ export async function runCommand(file: string): Promise<void> {
   const storage = config.clickhouseUrl ? `ClickHouse at ${config.clickhouseUrl}` : `embedded chDB in ${config.clickhouseDataDir}`;
   const state = config.redisUrl ? `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : 'in-memory state';
   logger.info(`starting ${topology.name}: ${mode}; ${storage}; ${state}`);
-  const engine = await Engine.start(topology, { config, logger });
+  const engine = await Engine.start(topology, { config, logger, audit: { principal: cliPrincipal(), topologyFile: file } });
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   const port = engine.environment.pushServer?.port ?? config.port;
   let signals = 0;

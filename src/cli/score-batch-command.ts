@@ -10,6 +10,8 @@ import { loadConfig } from '../topology/config.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { parseWholeOption } from './number-option.ts';
+import { auditedRun } from '../audit/audited-run.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 export interface ScoreBatchCommandOptions {
   /** Entities per ClickHouse read and insert. */
@@ -39,7 +41,7 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
   const config = loadConfig();
   return withLifecycle(
     file,
-    async ({ topology, spec: lifecycle, client, registry }) => {
+    async ({ topology, spec: lifecycle, client, registry }) => withCliAudit(client, (audit) => auditedRun(audit, { kind: 'score-batch', target: lifecycle.model, summary: (r: ScoreBatchResult) => ({ runId: r.runId, entities: r.entities, skipped: r.skipped, seconds: r.seconds }) }, async () => {
       // JSON logs on stderr: stdout holds only the summary.
       const logger = pino({ name: `tributary:${topology.name}:score-batch`, level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
       const store = config.redisUrl ? await RedisKeyValueStore.connect(config.redisUrl, { prefix: `tributary:${topology.name}:`, logger }) : undefined;
@@ -68,7 +70,7 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
         await model?.close();
         await store?.close();
       }
-    },
+    }), config),
     config,
   );
 }
