@@ -83,6 +83,11 @@ export class AuditLog implements AuditTrail {
     });
   }
 
+  /** Resolves once an entry could be appended now (the file opens, its last entry reads); nothing is written. */
+  check(): Promise<void> {
+    return this.file.check();
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.draining;

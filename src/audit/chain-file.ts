@@ -1,6 +1,6 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { TributaryError } from '../core/errors.ts';
+import { TributaryError, errorMessage } from '../core/errors.ts';
 import type { AuditEvent } from './audit-trail.ts';
 import { chainEntry, entryLine, type AuditEntry } from './audit-entry.ts';
 import { withFileLock, type FileLockOptions } from './file-lock.ts';
@@ -35,7 +35,16 @@ export class ChainFile {
 
   append(events: readonly AuditEvent[]): Promise<AuditEntry[]> {
     this.directoryReady ??= mkdir(path.dirname(this.path), { recursive: true }).then(() => undefined);
-    return this.directoryReady.then(() => withFileLock(`${this.path}.lock`, () => this.appendLocked(events), this.options));
+    this.directoryReady.catch(() => (this.directoryReady = undefined));
+    return this.directoryReady.then(() => withFileLock(`${this.path}.lock`, () => this.appendLocked(events), this.options)).catch((error: unknown) => {
+      if (error instanceof TributaryError) throw error;
+      throw new AuditWriteError(`cannot append to the audit log ${this.path} (${errorMessage(error)}). Fix: point TRIBUTARY_AUDIT_LOG at a file this user may create and append to`, error);
+    });
+  }
+
+  /** Fails as append() would (no permission, an unreadable last entry) without appending. */
+  check(): Promise<void> {
+    return this.append([]).then(() => undefined);
   }
 
   private async appendLocked(events: readonly AuditEvent[]): Promise<AuditEntry[]> {
@@ -45,6 +54,7 @@ export class ChainFile {
       let previous = await this.lastEntry(handle, size);
       const now = this.options.now?.() ?? Date.now();
       const entries = events.map((event) => (previous = chainEntry(event, previous, now)));
+      if (entries.length === 0) return entries;
       await handle.appendFile(entries.map((entry) => entryLine(entry) + '\n').join(''));
       await handle.sync();
       if (size === 0) await syncDirectory(path.dirname(this.path));

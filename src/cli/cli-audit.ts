@@ -23,6 +23,8 @@ export async function withCliAudit<T>(table: CliAuditTable, work: (audit: AuditC
   const clickhouse = table === undefined || (table === 'server' && config.clickhouseUrl === undefined) ? undefined : typeof table === 'string' ? connect : async () => table;
   const log = openAuditLog(config.audit, { logger, clickhouse, ownsClient: typeof table === 'string' });
   try {
+    // Before the command changes anything: a change that cannot be audited is not made.
+    await log.check();
     return await work({ trail: log, principal: cliPrincipal() });
   } finally {
     await log.close();

@@ -45,7 +45,9 @@ export class EngineAudit {
     try {
       await this.trail.record({ action: 'engine.start', principal: this.principal, target: this.topology, outcome: 'ok', details });
     } catch (error) {
-      throw new ConfigError('TRIBUTARY_AUDIT_LOG', `the engine cannot append to its audit log ${this.config.audit.file} (${errorMessage(error)})`, 'point TRIBUTARY_AUDIT_LOG at a file this user may create and append to (its directory is created)');
+      // The cause's own "Fix:" is replaced by this one, which names the setting.
+      const cause = errorMessage(error).replace(/\. Fix: .*$/s, '');
+      throw new ConfigError('TRIBUTARY_AUDIT_LOG', `the engine cannot record its start: ${cause}`, 'point TRIBUTARY_AUDIT_LOG at a file this user may create and append to (its directory is created)');
     }
   }
 
