@@ -22,7 +22,7 @@ export class JobAudit {
 
   finished(result: JobResult, due?: number): Promise<void> {
     const ok = result.exitCode === 0 || result.stopped;
-    const details = { exitCode: result.exitCode, signal: result.signal ?? undefined, seconds: result.seconds, stopped: result.stopped, ...this.when(due) };
+    const details = { exitCode: result.exitCode, ...(result.signal ? { signal: result.signal } : {}), seconds: result.seconds, stopped: result.stopped, ...this.when(due) };
     return this.write({ action: 'job.run', principal: this.audit.principal, target: result.name, outcome: ok ? 'ok' : 'failed', reason: ok ? undefined : `exit code ${result.exitCode}`, details });
   }
 
