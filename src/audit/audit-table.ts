@@ -86,17 +86,24 @@ export class AuditTable {
 
   /** Inserts what is pending; resolves (never rejects) when done or failed. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      // Entries offered while an insert runs are inserted right after it; `flushing` is cleared
-      // in the same turn as the loop ends, so a flush() right after starts a new one.
-      for (;;) {
-        if (this.pending.length === 0 || !(await this.insertPending())) {
-          this.flushing = undefined;
-          return;
-        }
-      }
-    })();
+    if (this.flushing !== undefined) return this.flushing;
+    if (this.pending.length === 0) return Promise.resolve();
+    this.flushing = this.insertAll();
     return this.flushing;
+  }
+
+  /**
+   * Entries offered while an insert runs are inserted right after it. Called with entries pending,
+   * so it awaits before it can clear `flushing` (which flush() has set by then).
+   */
+  private async insertAll(): Promise<void> {
+    for (;;) {
+      const inserted = await this.insertPending();
+      if (!inserted || this.pending.length === 0) {
+        this.flushing = undefined;
+        return;
+      }
+    }
   }
 
   async close(): Promise<void> {
