@@ -8,6 +8,7 @@ import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -38,6 +39,7 @@ registerModelsCommand(program);
 registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

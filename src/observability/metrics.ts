@@ -63,10 +63,18 @@ export class Metrics {
   readonly wsConflated = new Counter({ name: 'tributary_websocket_conflated_messages_total', help: 'Pending data frames of a slow client replaced by a newer item with the same key', labelNames: ['channel'], registers: [this.registry] });
   readonly wsDropped = new Counter({ name: 'tributary_websocket_dropped_messages_total', help: 'Data frames never delivered (reason: disconnect = pending when the client went away, backpressure = refused by the socket at its hard limit)', labelNames: ['channel', 'reason'], registers: [this.registry] });
   readonly wsDisconnects = new Counter({ name: 'tributary_websocket_disconnects_total', help: 'Closed WebSocket connections by reason (client, slow_consumer, rate_limited, token_expired, shutdown, too_big, invalid_utf8, idle_timeout, abnormal)', labelNames: ['reason'], registers: [this.registry] });
-  readonly wsRejectedUpgrades = new Counter({ name: 'tributary_websocket_rejected_upgrades_total', help: 'WebSocket upgrades refused with 401/403 (reason: origin, token_missing, malformed, bad_signature, expired, not_yet_valid, invalid_claims)', labelNames: ['reason'], registers: [this.registry] });
+  readonly wsRejectedUpgrades = new Counter({ name: 'tributary_websocket_rejected_upgrades_total', help: 'WebSocket upgrades refused with 401/403/429 (reason: origin, token_missing, malformed, bad_signature, expired, not_yet_valid, invalid_claims, audience, issuer, ip_limit)', labelNames: ['reason'], registers: [this.registry] });
   readonly wsProtocolErrors = new Counter({ name: 'tributary_websocket_protocol_errors_total', help: 'Error frames sent to clients, by error code', labelNames: ['code'], registers: [this.registry] });
   readonly wsSlowClients = new Gauge({ name: 'tributary_websocket_slow_clients', help: 'Clients currently behind (socket buffer over the soft limit, or frames pending)', registers: [this.registry] });
   readonly wsBufferBytes = new Gauge({ name: 'tributary_websocket_buffer_bytes', help: 'Bytes held for WebSocket delivery (buffer: replay, snapshot, pending, socket)', labelNames: ['buffer'], registers: [this.registry] });
+
+  // The audit trail (src/audit/): entries appended to the file, its ClickHouse copy, suppressed repeats.
+  readonly auditEntries = new Counter({ name: 'tributary_audit_entries_total', help: 'Entries appended (and fsynced) to the audit log file', registers: [this.registry] });
+  readonly auditWriteFailures = new Counter({ name: 'tributary_audit_write_failures_total', help: 'Audit entries that could not be appended to the audit log file', registers: [this.registry] });
+  readonly auditTableRows = new Counter({ name: 'tributary_audit_table_rows_total', help: 'Audit entries inserted into the ClickHouse audit table', registers: [this.registry] });
+  readonly auditTableFailures = new Counter({ name: 'tributary_audit_table_failures_total', help: 'Failed inserts into the ClickHouse audit table (retried with the next batch; the file has every entry)', registers: [this.registry] });
+  readonly auditTableDropped = new Counter({ name: 'tributary_audit_table_dropped_total', help: 'Audit entries never copied to the ClickHouse table (more pending than its bound while ClickHouse failed)', registers: [this.registry] });
+  readonly auditSuppressed = new Counter({ name: 'tributary_audit_suppressed_total', help: 'Repeated authentication failures from one address counted in a summary entry instead of one entry each', labelNames: ['action'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) {

@@ -46,6 +46,11 @@ export class RuntimeEnvironment {
     };
   }
 
+  /** The ClickHouse client if something (a sink, a served model) opened it, else undefined: never opens one. */
+  get openedClickhouse(): Promise<ClickHouseClient> | undefined {
+    return this.clickhouseClient ?? undefined;
+  }
+
   private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
     const redis = redisTarget(this.config);
     if (!redis) return new MemoryKeyValueStore();
