@@ -175,7 +175,8 @@ export class MicroBatcher<T> {
       return;
     }
     const last = target.slices[target.slices.length - 1];
-    if (last !== undefined && last.entry === entry) last.count++;
+    // A slice covers consecutive rows of its entry (a stale row between two scored ones ends it).
+    if (last !== undefined && last.entry === entry && last.entryStart + last.count === entry.rows.length) last.count++;
     else target.slices.push({ entry, entryStart: entry.rows.length, count: 1 });
     entry.rows.push(record);
     entry.unscored++;
