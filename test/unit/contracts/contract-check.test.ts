@@ -42,7 +42,7 @@ test('breaking records leave the batch in order, each under the first rule it br
   const records = [record(0, -1), record(1, 5), record(2, 5, 'XXX'), record(3, 2_000, 'XXX'), record(4, 7), record(5, Number.NaN)];
   const checked = check.apply(records, 0);
   assert.deepEqual(checked.kept.map((r) => r.value.id), [1, 4]);
-  assert.deepEqual(checked.violations.map((v) => [v.record.value.id, v.rule, v.offending]), [
+  assert.deepEqual(checked.violations.map((v) => [(v.record.value as Order).id, v.rule, v.offending]), [
     [0, 'amount-range', 'amount=-1'],
     [2, 'currency-known', 'currency="XXX"'],
     [3, 'amount-range', 'amount=2000'],
