@@ -86,7 +86,7 @@ test('payments that break the contract on real Kafka and ClickHouse: exactly tho
 
   // The per-rule counters, and the dead-letter counter per step, equal the injected counts.
   const counters = async (metric: 'contractViolations' | 'deadLetters', label: 'rule' | 'step') =>
-    Object.fromEntries((await engine.metrics[metric].get()).values.map(({ labels, value }) => [String(labels[label]), value]));
+    Object.fromEntries((await engine.metrics[metric].get()).values.map(({ labels, value }) => [String((labels as Record<string, unknown>)[label]), value]));
   const expected = Object.fromEntries(Object.entries(BREAKERS).map(([rule, { count }]) => [rule, count]));
   assert.deepEqual(await counters('contractViolations', 'rule'), expected);
   assert.deepEqual(await counters('deadLetters', 'step'), Object.fromEntries(Object.entries(expected).map(([rule, count]) => [`contract:${rule}`, count])));
