@@ -120,15 +120,8 @@ export class Engine {
     this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
     const durable = config.windowState === 'redis';
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
-    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
-    this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
-    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
-    const clickhouse = this.environment.sinkEnvironment.clickhouse;
-    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
-    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` } });
-    this.audit.attachClickHouse(this.environment);
+    // Created (not started) first: its clock is the processing time of contracts, freshness and scoring.
     this.source = spec.create({
       topology: topology.name,
       logger,
@@ -140,6 +133,17 @@ export class Engine {
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
     });
+    const source = this.source;
+    const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
+    this.sinks.processingTime = processingTime;
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error) });
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
+    this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
+    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
+    const clickhouse = this.environment.sinkEnvironment.clickhouse;
+    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
+    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` } });
+    this.audit.attachClickHouse(this.environment);
     this.processLoop = this.runProcessLoop();
     if (this.server) {
       this.statsPublisher = startDashboardStats({ server: this.server, topology: topology.name, source: this.source.description, metrics: this.metrics, engine: () => this.stats(), sinks: () => this.sinks.describe() });
