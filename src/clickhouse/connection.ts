@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 import { ConfigError, ConnectionError, TributaryError, errorMessage } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -77,6 +76,9 @@ async function connectEmbedded(options: ConnectClickHouseOptions): Promise<Click
   let client: ClickHouseClient | undefined;
   try {
     await mkdir(path, { recursive: true });
+    // Loaded here, not at import: chDB's native library costs ~150 MB of memory that a process
+    // using a ClickHouse server does not need.
+    const { createChdbConnection } = await import('chdb/connection');
     // chDB implements the client's Connection contract against its own bundled copy of
     // @clickhouse/client-common, so the two declarations differ only nominally.
     const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];

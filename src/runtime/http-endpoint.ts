@@ -9,6 +9,9 @@ import { startPushServer, type RunningPushServer } from '../push/uws-push-server
 import type { EngineConfig } from '../topology/config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
+import { checkSqlExposure } from '../analytics/sql-exposure.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 
 export interface HttpEndpointOptions {
@@ -19,18 +22,28 @@ export interface HttpEndpointOptions {
   readiness: Readiness;
   /** The engine's hot state, for GET /state. */
   state: () => Promise<KeyValueStore>;
+  /** What analysts may read through POST /sql (analyst-tables.ts). */
+  analystTables: readonly string[];
+  /** Where POST /sql records every query; default none. */
+  audit?: AuditTrail;
 }
 
 /**
  * The engine's one HTTP port: the dashboard, WebSocket channels (/ws), /metrics, /healthz,
- * /readyz, the analysts' read-only POST /sql and GET /state (latest features per key, with
+ * /readyz, the analysts' read-only POST /sql (unless TRIBUTARY_SQL=off) and GET /state (latest features per key, with
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
   const { config, logger, metrics, topology, readiness, state } = options;
+  const sql = loadSqlEndpointConfig();
+  // Before listening: a SQL endpoint reachable beyond this machine needs a credential.
+  checkSqlExposure(config.host, sql);
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
-    registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger });
+    if (sql.enabled) {
+      const clickhouse = { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
+      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, ...(options.audit === undefined ? {} : { audit: options.audit }) });
+    }
     registerStateRoute(app, { store: state, logger });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });

@@ -61,6 +61,8 @@ export interface SinkSpec<T = unknown> {
    * Kafka. Sinks without a kind are treated as neither and skipped there.
    */
   readonly kind?: 'clickhouse' | 'state' | 'websocket' | 'kafka';
+  /** ClickHouse tables and views the sink writes or maintains: what the SQL endpoint lets analysts read. */
+  readonly tables?: readonly string[];
   create(env: SinkEnvironment): Sink<T>;
 }
 
