@@ -8,6 +8,7 @@ import { executionSeconds, type ResultFormat } from './result-format.ts';
 import type { QueryLimits } from './sql-config.ts';
 import { queryFailure, SqlQueryError } from './sql-errors.ts';
 import { chdbParser } from './sql-parser.ts';
+import { purgeFreedMemory } from './chdb-memory.ts';
 
 /** The parse steps' own bounds: they answer a few rows each, but a hostile text must not make them costly. */
 const PARSE_SETTINGS: Array<[string, number | string]> = [
@@ -56,8 +57,8 @@ export async function openChdbBackend(dataDir: string | undefined, database: str
   if (!found) throw new SqlQueryError('UNAVAILABLE', `there is no embedded ClickHouse data in ${path}: run the engine first, or set CLICKHOUSE_DATA_DIR (or CLICKHOUSE_URL)`);
   let session: Session | undefined;
   let parsing: Session | undefined;
+  const { Session: ChdbSession } = await import('chdb');
   try {
-    const { Session: ChdbSession } = await import('chdb');
     parsing = new ChdbSession(path);
     await parsing.queryAsync(setStatement(PARSE_SETTINGS));
     session = new ChdbSession(path);
@@ -82,11 +83,13 @@ export async function openChdbBackend(dataDir: string | undefined, database: str
       const text = result.text().trimEnd();
       return new Set(text === '' ? [] : text.split('\n').map((line) => (JSON.parse(line) as { name: string }).name));
     },
-    async run(canonical: string, format: ResultFormat, signal?: AbortSignal) {
+    async run(canonical: string, format: ResultFormat) {
       try {
         // Wrapped: chDB 26.7 skips max_result_rows and max_result_bytes for a SELECT without
         // FROM (SELECT arrayJoin(range(1000000)) answered a million rows under a limit of 5).
-        const result = await open.queryAsync(`SELECT * FROM (${canonical})`, { format, signal });
+        // No abort signal: chDB would only stop waiting, not the query; waiting for its own end
+        // (max_execution_time) keeps the query counted against the concurrency limit meanwhile.
+        const result = await open.queryAsync(`SELECT * FROM (${canonical})`, { format });
         // Formatting can make an answer larger than max_result_bytes counted it (JSON escapes):
         // bounded here before it becomes a string.
         if (result.bytes().byteLength > limits.maxResultBytes * 4) {
@@ -94,7 +97,6 @@ export async function openChdbBackend(dataDir: string | undefined, database: str
         }
         return result.text();
       } catch (error) {
-        if (signal?.aborted) throw new SqlQueryError('TIME_LIMIT', `no answer within the time limit of ${limits.timeoutMs} ms`, { cause: error });
         throw queryFailure(error);
       }
     },
@@ -102,6 +104,7 @@ export async function openChdbBackend(dataDir: string | undefined, database: str
       // Deferred by chDB behind a query still running (an abandoned one ends at max_execution_time).
       parser.close();
       open.close();
+      await purgeFreedMemory(() => new ChdbSession(path));
     },
   };
 }

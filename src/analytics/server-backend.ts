@@ -77,7 +77,7 @@ export async function openServerBackend(url: string, analyst: AnalystUser | unde
       }
     },
     async close() {
-      parser.release();
+      await parser.release();
       await client.close().catch(() => {});
     },
   };

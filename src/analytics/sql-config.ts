@@ -46,14 +46,22 @@ export interface SqlEndpointConfig {
   token: string | undefined;
   credentials: SqlCredentials;
   limits: QueryLimits;
-  /** Queries running at once; more are answered 429. */
-  maxConcurrent: number;
+  /** Queries running at once, more are answered 429; undefined: the default of the target (see defaultMaxConcurrent). */
+  maxConcurrent: number | undefined;
   /** CLICKHOUSE_ANALYST_USER with its password; required to query a ClickHouse server. */
   analystUser: AnalystUser | undefined;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, timeoutMs: 30_000, maxMemoryBytes: 256 * 1024 * 1024, maxThreads: 2 };
-export const DEFAULT_MAX_CONCURRENT = 4;
+export const DEFAULT_LIMITS: QueryLimits = { maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, timeoutMs: 30_000, maxMemoryBytes: 128 * 1024 * 1024, maxThreads: 2 };
+/**
+ * Queries running at once by default: 4 against a server (it bounds its own memory), 1 on
+ * embedded chDB, where every analyst query runs inside the engine's process: one at a time
+ * keeps the engine's memory growth within one query's limit (measured: the hostile corpus
+ * peaked at +500 MB with 4 and abandoned queries overlapping).
+ */
+export function defaultMaxConcurrent(target: { url?: string }): number {
+  return target.url !== undefined ? 4 : 1;
+}
 /** Shorter tokens are guessable; the endpoint refuses to start with one. */
 export const MIN_TOKEN_LENGTH = 16;
 /** HS256 keys shorter than the hash are weak (RFC 7518 3.2). */
@@ -96,7 +104,7 @@ export function loadSqlEndpointConfig(env: NodeJS.ProcessEnv = process.env): Sql
       maxMemoryBytes: positiveInteger(env, 'TRIBUTARY_SQL_MAX_MEMORY_MB', DEFAULT_LIMITS.maxMemoryBytes / 1024 / 1024) * 1024 * 1024,
       maxThreads: positiveInteger(env, 'TRIBUTARY_SQL_MAX_THREADS', DEFAULT_LIMITS.maxThreads),
     },
-    maxConcurrent: positiveInteger(env, 'TRIBUTARY_SQL_MAX_CONCURRENT', DEFAULT_MAX_CONCURRENT),
+    maxConcurrent: env.TRIBUTARY_SQL_MAX_CONCURRENT?.trim() ? positiveInteger(env, 'TRIBUTARY_SQL_MAX_CONCURRENT', 1) : undefined,
     analystUser: analystUser(env),
   };
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.ts';
 import { noAudit, type AuditOutcome, type AuditTrail } from '../audit/audit-trail.ts';
 import { runAnalystQuery, type AnalystTarget, type AnalystQueryTrace } from '../analytics/analyst-query.ts';
 import { authenticateSqlRequest, type SqlPrincipal } from '../analytics/sql-auth.ts';
-import { checkLimits, loadSqlEndpointConfig, MAX_SQL_BYTES, type QueryLimits, type SqlCredentials } from '../analytics/sql-config.ts';
+import { checkLimits, defaultMaxConcurrent, loadSqlEndpointConfig, MAX_SQL_BYTES, type QueryLimits, type SqlCredentials } from '../analytics/sql-config.ts';
 import { SqlQueryError } from '../analytics/sql-errors.ts';
 import { answerDeadlineMs, CONTENT_TYPES, parseFormat, type ResultFormat } from '../analytics/result-format.ts';
 
@@ -23,7 +23,7 @@ export interface SqlRouteOptions {
   credentials?: SqlCredentials;
   /** Default TRIBUTARY_SQL_MAX_ROWS, _TIMEOUT_MS, _MAX_MEMORY_MB, _MAX_THREADS (README, "For analysts"). */
   limits?: Partial<QueryLimits>;
-  /** Queries running at once before 429; default TRIBUTARY_SQL_MAX_CONCURRENT (4). */
+  /** Queries running at once before 429 (a query holds its place until ClickHouse stops it, answered or not); default TRIBUTARY_SQL_MAX_CONCURRENT, else 4 on a server and 1 on chDB. */
   maxConcurrent?: number;
   /** Default '/sql'. */
   path?: string;
@@ -60,8 +60,8 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
   const fromEnv = loadSqlEndpointConfig();
   const credentials = options.credentials ?? fromEnv.credentials;
   const limits = checkLimits({ ...fromEnv.limits, ...options.limits });
-  const maxConcurrent = options.maxConcurrent ?? fromEnv.maxConcurrent;
   const target: AnalystTarget = options.clickhouse.url !== undefined && options.clickhouse.analyst === undefined && fromEnv.analystUser !== undefined ? { ...options.clickhouse, analyst: fromEnv.analystUser } : options.clickhouse;
+  const maxConcurrent = options.maxConcurrent ?? fromEnv.maxConcurrent ?? defaultMaxConcurrent(target);
   const path = options.path ?? '/sql';
   const audit = options.audit ?? noAudit;
   const logger = options.logger.child({ component: 'sql' });

@@ -14,6 +14,8 @@ export interface PrivateClickHouse {
   /** The database the analyst user may read (created at start). */
   database: string;
   analyst: { user: string; password: string };
+  /** The server's user_files directory (where file() and INTO OUTFILE resolve relative paths). */
+  userFilesDir: string;
   stop(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export interface PrivateClickHouseOptions {
   maxExecutionSeconds?: number;
   /** max_result_rows of the analyst profile (default 100000). */
   maxResultRows?: number;
+  /** Extra environment of the server process (canaries a test looks for in answers). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -52,7 +56,7 @@ export async function startPrivateClickHouse(options: PrivateClickHouseOptions =
   const asRoot = userInfo().uid === 0;
   if (asRoot) chownTree(dir);
   const command = asRoot ? ['runuser', '-u', 'clickhouse', '--', '/usr/sbin/clickhouse-server'] : ['/usr/sbin/clickhouse-server'];
-  const server: ChildProcess = spawn(command[0]!, [...command.slice(1), `--config-file=${path.join(dir, 'etc/config.xml')}`], { cwd: dir, stdio: 'ignore', detached: true });
+  const server: ChildProcess = spawn(command[0]!, [...command.slice(1), `--config-file=${path.join(dir, 'etc/config.xml')}`], { cwd: dir, stdio: 'ignore', detached: true, env: { ...process.env, ...options.env } });
   server.unref();
   // Stops the server if this process dies without stop() (a runner killing a timed-out file).
   spawn('bash', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; kill -TERM -- -${server.pid} 2>/dev/null; sleep 3; rm -rf ${JSON.stringify(dir)}`], { detached: true, stdio: 'ignore' }).unref();
@@ -73,6 +77,7 @@ export async function startPrivateClickHouse(options: PrivateClickHouseOptions =
     url,
     database,
     analyst: { user: 'analyst', password },
+    userFilesDir: path.join(dir, 'user_files'),
     stop: async () => {
       try {
         process.kill(-server.pid!, 'SIGTERM');

@@ -11,6 +11,7 @@ import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import type { AnalystTarget } from '../../src/analytics/analyst-query.ts';
 import type { AuditEvent, AuditTrail } from '../../src/audit/audit-trail.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
+import { closeSqlParser } from '../../src/analytics/parser-session.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
 import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
 import { errorCode, post } from '../helpers/sql-http.ts';
@@ -36,7 +37,8 @@ const targets: Target[] = [
     open: async () => {
       const server = await startPrivateClickHouse({ maxExecutionSeconds: 1, maxResultRows: 5 });
       const url = `${server.url}/${server.database}`;
-      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url, analyst: server.analyst }, cleanup: () => server.stop() };
+      // The parser's chDB instance is closed after: the next suite opens a chDB directory.
+      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url, analyst: server.analyst }, cleanup: async () => { closeSqlParser(); await server.stop(); } };
     },
   },
   {

@@ -15,6 +15,7 @@ import type { SourceSpec } from '../../src/sources/source.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { runAnalystQuery, type AnalystTarget } from '../../src/analytics/analyst-query.ts';
 import { DEFAULT_LIMITS } from '../../src/analytics/sql-config.ts';
+import { closeSqlParser } from '../../src/analytics/parser-session.ts';
 import { parseJsonResult, type JsonResult } from '../../src/analytics/result-output.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { createPaymentAuthorizationsTopology } from '../../topologies/payment-authorizations.ts';
@@ -64,6 +65,8 @@ const targets: Array<{ label: string; setup: () => Promise<Setup> }> = [
         target: { url, analyst: server.analyst },
         direct: async (sql) => parseJsonResult(await (await writer.query({ query: sql.replace(/;\s*$/, ''), format: 'JSON' })).text()),
         cleanup: async () => {
+          // The parser's chDB instance is closed: the next target opens a chDB directory.
+          closeSqlParser();
           await writer.close();
           await server.stop();
         },

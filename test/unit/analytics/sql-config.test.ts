@@ -12,8 +12,8 @@ import { checkSqlExposure } from '../../../src/analytics/sql-exposure.ts';
 const TOKEN = 'x'.repeat(16);
 
 test('defaults, and values from the environment', () => {
-  assert.deepEqual(loadSqlEndpointConfig({}), { enabled: true, token: undefined, credentials: {}, limits: DEFAULT_LIMITS, maxConcurrent: 4, analystUser: undefined });
-  assert.deepEqual(DEFAULT_LIMITS, { maxRows: 100_000, maxResultBytes: 67_108_864, timeoutMs: 30_000, maxMemoryBytes: 268_435_456, maxThreads: 2 });
+  assert.deepEqual(loadSqlEndpointConfig({}), { enabled: true, token: undefined, credentials: {}, limits: DEFAULT_LIMITS, maxConcurrent: undefined, analystUser: undefined });
+  assert.deepEqual(DEFAULT_LIMITS, { maxRows: 100_000, maxResultBytes: 67_108_864, timeoutMs: 30_000, maxMemoryBytes: 134_217_728, maxThreads: 2 });
   const loaded = loadSqlEndpointConfig({
     TRIBUTARY_SQL: 'off',
     TRIBUTARY_SQL_TOKEN: TOKEN,
