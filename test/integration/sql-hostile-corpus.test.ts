@@ -160,7 +160,9 @@ const targets: Target[] = [
   },
 ];
 
-for (const target of targets) describe(target.label, { timeout: 1_500_000 }, () => corpusSuite(target));
+// CORPUS_TARGET=chdb or =server runs one target (mutation checks); unset, both.
+const only = process.env.CORPUS_TARGET;
+for (const target of targets.filter((t) => only === undefined || t.label.includes(only === 'chdb' ? 'chDB' : '18.16'))) describe(target.label, { timeout: 1_500_000 }, () => corpusSuite(target));
 
 function corpusSuite(target: Target): void {
   const token = `analyst-${randomBytes(12).toString('hex')}`;
