@@ -152,5 +152,18 @@ test('after the engine stopped, tributary query reads the directory itself and p
     assert.equal(stderr, `tributary query: no engine answers at http://127.0.0.1:${server.port}; reading the embedded data in ${dataDir} directly\n`, name);
     assert.equal(stdout, whileRunning.get(name), name);
   }
+  // Read directly, the same parser, allowlist and limits hold (the admin role, but nothing more).
+  for (const [sql, message] of [
+    ["SELECT file('/proc/self/environ')", /the function file is not allowed/],
+    ['SELECT * FROM system.processes', /outside the topology's database/],
+    ["SELECT * FROM (SELECT count() FROM payments SETTINGS readonly = 0)", /SETTINGS clauses are not allowed/],
+    ['DESCRIBE TABLE payments', /only a SELECT statement .* not DESCRIBE/],
+  ] as const) {
+    await assert.rejects(tributaryQuery(sql), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1, sql);
+      assert.match(error.stderr ?? '', message, sql);
+      return true;
+    });
+  }
 });
 
