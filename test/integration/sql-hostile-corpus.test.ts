@@ -1,16 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { createClient } from '@clickhouse/client';
 import { SignJWT } from 'jose';
-import { REPO_ROOT } from '../helpers/services.ts';
-import { startPrivateClickHouse, type PrivateClickHouse } from '../helpers/private-clickhouse.ts';
+import { corpusTargets, LETTERS, OTHER_DB, TABLE, type Target } from '../helpers/corpus-targets.ts';
+import { listener, rss, startEndpoint, type Child } from '../helpers/sql-endpoint-child.ts';
 import { corpusText, loadCorpus, type CorpusEntry, type CorpusPlaces } from '../helpers/sql-corpus.ts';
 import { errorCode, post } from '../helpers/sql-http.ts';
 
@@ -40,129 +36,9 @@ const RSS_PEAK_BOUND = 512 * 1024 * 1024;
 const corpus = loadCorpus();
 const CANARY = `canary${randomBytes(8).toString('hex')}`;
 
-interface Child {
-  port: number;
-  process: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startEndpoint(env: NodeJS.ProcessEnv, cwd: string): Promise<Child> {
-  // tsx by URL: the child runs in a scratch directory, where the package name does not resolve.
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(REPO_ROOT, 'test/helpers/sql-endpoint-process.ts')], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        resolve((JSON.parse(line) as { port: number }).port);
-      } catch {
-        // another line
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the endpoint process exited (${code}): ${stderr}`)));
-  });
-  return {
-    port,
-    process: child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
-}
-
-/** A TCP listener counting connections: url(), s3(), remote(), mysql(), redis() ... would reach it. */
-async function listener(): Promise<{ server: Server; port: number; connections: () => number }> {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as { port: number }).port, connections: () => connections };
-}
-
-async function rss(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/rss`);
-  return ((await response.json()) as { rss: number }).rss;
-}
-
-interface Target {
-  label: string;
-  database: string;
-  /** Prepares data and canaries; returns the endpoint process's environment and where its files go. */
-  prepare(common: NodeJS.ProcessEnv): Promise<{ env: NodeJS.ProcessEnv; secretFile: string; watched: string[]; cleanup(): Promise<void> }>;
-}
-
-const TABLE = 'payments';
-const LETTERS = 'dead_letters';
-const OTHER_DB = 'otherdb_canary';
-
-const targets: Target[] = [
-  {
-    label: 'embedded chDB',
-    database: 'default',
-    async prepare(common) {
-      const dataDir = mkdtempSync(path.join(tmpdir(), 'tributary-corpus-chdb-'));
-      const secretDir = mkdtempSync(path.join(tmpdir(), 'tributary-corpus-secret-'));
-      const secretFile = path.join(secretDir, 'secret.txt');
-      writeFileSync(secretFile, `file-${CANARY}\n`);
-      // Relative paths of file() resolve in chDB's user_files.
-      mkdirSync(path.join(dataDir, 'user_files'), { recursive: true });
-      writeFileSync(path.join(dataDir, 'user_files', 'secret.txt'), `file-${CANARY}\n`);
-      return {
-        env: { ...common, CORPUS_MODE: 'chdb', CORPUS_DATA_DIR: dataDir },
-        secretFile,
-        watched: [path.join(dataDir, 'user_files')],
-        cleanup: async () => {
-          rmSync(dataDir, { recursive: true, force: true });
-          rmSync(secretDir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  {
-    label: 'ClickHouse 18.16 server as the analyst user',
-    database: 'tributary_analytics',
-    async prepare(common) {
-      let clickhouse: PrivateClickHouse | undefined;
-      clickhouse = await startPrivateClickHouse({ maxExecutionSeconds: 2, env: { TRIBUTARY_CANARY_ENV: `env-${CANARY}` } });
-      const writer = createClient({ url: clickhouse.url });
-      const db = clickhouse.database;
-      for (const statement of [
-        `CREATE TABLE ${db}.${TABLE} (id UInt32, name String, amount Float64) ENGINE = MergeTree ORDER BY id`,
-        `INSERT INTO ${db}.${TABLE} VALUES (1, 'alpha', 10.5), (2, 'beta', 20.25), (3, 'gamma', 0.5)`,
-        `CREATE TABLE ${db}.${LETTERS} (payload String) ENGINE = MergeTree ORDER BY payload`,
-        `INSERT INTO ${db}.${LETTERS} VALUES ('letter-${CANARY}')`,
-        `CREATE DATABASE ${OTHER_DB}`,
-        `CREATE TABLE ${OTHER_DB}.secrets (id UInt32, secret String) ENGINE = MergeTree ORDER BY id`,
-        `INSERT INTO ${OTHER_DB}.secrets VALUES (1, 'otherdb-${CANARY}')`,
-        `CREATE TABLE default.secrets (id UInt32, secret String) ENGINE = MergeTree ORDER BY id`,
-        `INSERT INTO default.secrets VALUES (1, 'otherdb-${CANARY}')`,
-      ]) {
-        await writer.command({ query: statement });
-      }
-      await writer.close();
-      const secretFile = path.join(clickhouse.userFilesDir, 'secret.txt');
-      writeFileSync(secretFile, `file-${CANARY}\n`);
-      chmodSync(secretFile, 0o644); // the server's own user may read it: only the guard stands between
-      return {
-        env: { ...common, CORPUS_MODE: 'server', CORPUS_CLICKHOUSE_URL: `${clickhouse.url}/${db}`, CORPUS_ANALYST_USER: clickhouse.analyst.user, CORPUS_ANALYST_PASSWORD: clickhouse.analyst.password },
-        secretFile,
-        watched: [clickhouse.userFilesDir],
-        cleanup: async () => {
-          await clickhouse?.stop();
-          clickhouse = undefined;
-        },
-      };
-    },
-  },
-];
-
 // CORPUS_TARGET=chdb or =server runs one target (mutation checks); unset, both.
 const only = process.env.CORPUS_TARGET;
-for (const target of targets.filter((t) => only === undefined || t.label.includes(only === 'chdb' ? 'chDB' : '18.16'))) describe(target.label, { timeout: 1_500_000 }, () => corpusSuite(target));
+for (const target of corpusTargets(CANARY).filter((t) => only === undefined || t.label.includes(only === 'chdb' ? 'chDB' : '18.16'))) describe(target.label, { timeout: 1_500_000 }, () => corpusSuite(target));
 
 function corpusSuite(target: Target): void {
   const token = `analyst-${randomBytes(12).toString('hex')}`;
