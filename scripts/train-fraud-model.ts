@@ -14,7 +14,8 @@ import { defineTopology } from '../src/topology/define-topology.ts';
 import { runOnArray } from '../src/topology/run-on-array.ts';
 import { generatorSource } from '../src/sources/generator/generator-source.ts';
 import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
-import { trainLogisticRegression, evaluate } from '../src/scoring/logistic-regression.ts';
+import { trainLogisticRegression, evaluate, predictProbability } from '../src/scoring/logistic-regression.ts';
+import { computeBaseline } from '../src/registry/drift-baseline.ts';
 import { logisticRegressionToOnnx } from '../src/scoring/logistic-regression-onnx.ts';
 import { cardFeatures, FRAUD_FEATURE_NAMES, fraudFeatureVector, type CardFeatures } from '../topologies/card-fraud-features.ts';
 import { DEFAULT_MODEL_PATH } from '../topologies/card-fraud.ts';
@@ -66,6 +67,10 @@ const model = trainLogisticRegression(xTrain, yTrain, { featureNames: FRAUD_FEAT
 const trainMetrics = evaluate(model, xTrain, yTrain);
 const holdoutMetrics = evaluate(model, holdout.map(fraudFeatureVector), holdout.map(label));
 
+// The drift baseline (README, "Drift"): deciles of every input and of the score over all windows.
+const allVectors = windows.map(fraudFeatureVector);
+const baseline = computeBaseline(FRAUD_FEATURE_NAMES, allVectors, allVectors.map((x) => predictProbability(model, x)));
+
 const onnx = logisticRegressionToOnnx(model, { docString: `card-fraud logistic regression; generator seed ${seed}, ${hours} h at ${rate}/s` });
 mkdirSync(path.dirname(options.out), { recursive: true });
 writeFileSync(options.out, onnx);
@@ -78,6 +83,7 @@ const card = {
   training: { generatorSeed: seed, hours, eventsPerSecond: rate, events: payments.length, windows: windows.length, from: new Date(start).toISOString(), holdoutFrom: new Date(splitAt).toISOString() },
   metrics: { train: trainMetrics, holdout: holdoutMetrics },
   coefficients: { weights: model.weights, bias: model.bias, mean: model.mean, scale: model.scale },
+  baseline,
 };
 writeFileSync(options.out.replace(/\.onnx$/, '.json'), `${JSON.stringify(card, null, 2)}\n`);
 console.log(`trained on ${train.length} windows (${trainMetrics.positives} fraudulent), holdout ${holdout.length} (${holdoutMetrics.positives})`);

@@ -8,6 +8,8 @@ export interface StepRuntime {
   topology: string;
   metrics: Metrics;
   logger: Logger;
+  /** What the engine produces: 'online' (default), or 'backfill' for a replay of stored events. */
+  origin?: string;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface PartitionTasksOptions {
   durable: boolean;
   maxOpenWindows: number;
   onError: (error: unknown) => void;
+  /** EngineOptions.origin, for steps that behave differently in a replay (drift monitoring). */
+  origin?: string;
 }
 
 /**
@@ -114,13 +116,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, onError } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, onError, origin } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger },
+      runtime: { topology: topology.name, metrics, logger, origin },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

@@ -27,6 +27,22 @@ export interface StatsSnapshot {
   models: string[];
   operators: OperatorStats[];
   sinks: SinkStats[];
+  /** Served models' drift and outcome metrics (absent for topologies without served models). */
+  quality?: ModelQualityStats[];
+}
+
+/** A served model's drift per closed event-time bucket and its outcome metrics per day (README "Model quality"). */
+export interface ModelQualityStats {
+  model: string;
+  live: string | null;
+  /** Whether the live version has a baseline, so its drift is watched. */
+  driftWatched: boolean;
+  /** PSI above it is significant drift (0.2). */
+  driftThreshold: number;
+  /** The latest closed buckets, oldest first; psi and ks are null when a histogram was empty. */
+  drift: Array<{ version: string; bucketStart: number; bucketEnd: number; rows: number; features: Array<{ name: string; psi: number | null; ks: number | null }> }>;
+  /** Newest day first. */
+  outcomes: Array<{ version: string; day: string; rows: number; positives: number; auc: number | null; logLoss: number; ece: number; precisionAtK: number; k: number }>;
 }
 
 export interface OperatorStats {
