@@ -14,7 +14,8 @@ import { defineTopology } from '../src/topology/define-topology.ts';
 import { runOnArray } from '../src/topology/run-on-array.ts';
 import { generatorSource } from '../src/sources/generator/generator-source.ts';
 import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
-import { trainLogisticRegression, evaluate, predictProbability } from '../src/scoring/logistic-regression.ts';
+import { trainLogisticRegression, evaluate } from '../src/scoring/logistic-regression.ts';
+import { scoresOfModelFile } from '../src/training/model-file-scores.ts';
 import { computeBaseline } from '../src/registry/drift-baseline.ts';
 import { logisticRegressionToOnnx } from '../src/scoring/logistic-regression-onnx.ts';
 import { cardFeatures, FRAUD_FEATURE_NAMES, fraudFeatureVector, type CardFeatures } from '../topologies/card-fraud-features.ts';
@@ -67,14 +68,14 @@ const model = trainLogisticRegression(xTrain, yTrain, { featureNames: FRAUD_FEAT
 const trainMetrics = evaluate(model, xTrain, yTrain);
 const holdoutMetrics = evaluate(model, holdout.map(fraudFeatureVector), holdout.map(label));
 
-// The drift baseline (README, "Drift"): deciles of every input and of the score over all windows.
-const allVectors = windows.map(fraudFeatureVector);
-const baseline = computeBaseline(FRAUD_FEATURE_NAMES, allVectors, allVectors.map((x) => predictProbability(model, x)));
-
 const onnx = logisticRegressionToOnnx(model, { docString: `card-fraud logistic regression; generator seed ${seed}, ${hours} h at ${rate}/s` });
 mkdirSync(path.dirname(options.out), { recursive: true });
 writeFileSync(options.out, onnx);
 const sha256 = createHash('sha256').update(onnx).digest('hex');
+// The drift baseline (README, "Drift"): deciles of every input, and of the score as the written
+// file computes it, over all windows.
+const allVectors = windows.map(fraudFeatureVector);
+const baseline = computeBaseline(FRAUD_FEATURE_NAMES, allVectors, await scoresOfModelFile(options.out, allVectors));
 const card = {
   model: path.basename(options.out, '.onnx'),
   version: sha256.slice(0, 12),

@@ -10,6 +10,8 @@ export interface StepRuntime {
   logger: Logger;
   /** What the engine produces: 'online' (default), or 'backfill' for a replay of stored events. */
   origin?: string;
+  /** The topology's event-time watermark now (the lowest over its assigned, non-idle partitions). */
+  watermark?: () => number;
 }
 
 /**

@@ -250,7 +250,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
             // an online engine's only: a replay of stored events is not live drift.
             const runtime = batch.side.state?.runtime;
             if (runtime !== undefined && (runtime.origin ?? 'online') === 'online') observer = serving.observer;
-            watermarks = observer?.attach();
+            watermarks = observer?.attach(runtime?.watermark);
             // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
             batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
             adoptRuntime(batch.side.state?.runtime);

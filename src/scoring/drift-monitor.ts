@@ -51,8 +51,8 @@ const RECENT = 60;
 /**
  * Drift of one served model: the live version's inputs and scores are counted per event-time
  * bucket into the bins of the version's baseline (per scored micro-batch, see drift-buckets.ts);
- * when the watermark at the score steps (the lowest over the partition tasks that have one)
- * passes a bucket's end plus `closeAfter`, the bucket's PSI and KS distance per histogram are
+ * when the watermark behind which every row was counted (lowestWatermark) passes a bucket's end
+ * plus `closeAfter`, the bucket's PSI and KS distance per histogram are
  * computed, exported as gauges, kept for the dashboard and written to the drift table. Shared by
  * the score steps of every partition task of an engine.
  */
@@ -66,6 +66,7 @@ export class DriftMonitor implements ScoringObserver {
   private writes: Promise<void> = Promise.resolve();
   private readonly stop = new AbortController();
   private earliestEnd = Infinity;
+  private topologyWatermark: () => number = () => Infinity;
 
   constructor(private readonly options: DriftMonitorOptions) {
     this.bucketMs = toMillis(options.bucket ?? '1m', 'drift.bucket');
@@ -93,7 +94,8 @@ export class DriftMonitor implements ScoringObserver {
     if (rows > late) this.earliestEnd = Math.min(this.earliestEnd, buckets.earliestOpenEnd);
   }
 
-  attach(): WatermarkHandle {
+  attach(topologyWatermark?: () => number): WatermarkHandle {
+    if (topologyWatermark !== undefined) this.topologyWatermark = topologyWatermark;
     const handle = { watermark: -Infinity };
     this.handles.add(handle);
     return {
@@ -119,9 +121,14 @@ export class DriftMonitor implements ScoringObserver {
     clearTimeout(timer);
   }
 
+  /**
+   * Where every row has been counted: the lowest watermark any score step emitted (a step that
+   * attached but emitted nothing yet holds everything back), and not beyond the topology's
+   * watermark, which covers the partitions whose score step has not seen a batch yet.
+   */
   private lowestWatermark(): number {
-    let lowest = Infinity;
-    for (const handle of this.handles) if (handle.watermark > -Infinity && handle.watermark < lowest) lowest = handle.watermark;
+    let lowest = this.topologyWatermark();
+    for (const handle of this.handles) if (handle.watermark < lowest) lowest = handle.watermark;
     return lowest;
   }
 

@@ -42,7 +42,11 @@ export interface ModelServing {
 export interface ScoringObserver {
   /** `features` holds rows x width model inputs; `probabilities` and `eventTimes` one value per row. */
   observe(model: ScoringModel, features: Float32Array, rows: number, width: number, probabilities: Float32Array, eventTimes: Float64Array): void;
-  attach(): WatermarkHandle;
+  /**
+   * A score step starts emitting (on its first batch). `topologyWatermark` is the engine's
+   * watermark over all its partitions, including those whose score step has not attached yet.
+   */
+  attach(topologyWatermark?: () => number): WatermarkHandle;
 }
 
 /** One score step's watermark, reported after each batch it emitted. */

@@ -5,7 +5,8 @@ import { ConfigError, TributaryError } from '../core/errors.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import { defaultModelDirectory, writeModelFile } from '../registry/model-files.ts';
 import type { ModelMetrics, ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
-import { evaluate, predictProbability, trainLogisticRegression, type Evaluation } from '../scoring/logistic-regression.ts';
+import { evaluate, trainLogisticRegression, type Evaluation } from '../scoring/logistic-regression.ts';
+import { scoresOfModelFile } from './model-file-scores.ts';
 import { BaselineStore } from '../registry/baseline-store.ts';
 import { computeBaseline, type DriftBaseline } from '../registry/drift-baseline.ts';
 import { logisticRegressionToOnnx } from '../scoring/logistic-regression-onnx.ts';
@@ -90,8 +91,9 @@ export async function trainFromClickHouse(client: ClickHouseClient, spec: Lifecy
   const directory = options.directory ?? defaultModelDirectory();
   const written = await writeModelFile(onnx, spec.model, directory);
   const metrics: ModelMetrics = { auc: holdout.auc, logLoss: holdout.logLoss, rows: holdout.rows, positives: holdout.positives };
-  // The drift baseline: every input's and the score's deciles over all rows (train and holdout).
-  const baseline = computeBaseline(featureSet.featureNames, x, x.map((row) => predictProbability(fitted, row)));
+  // The drift baseline: every input's and the score's deciles over all rows (train and holdout),
+  // the score as the written file computes it.
+  const baseline = computeBaseline(featureSet.featureNames, x, await scoresOfModelFile(written.path, x));
   await writeFile(written.path.replace(/\.onnx$/, '.json'), `${JSON.stringify(sidecar(spec, written, { trainedFrom, trainedTo, splitAt, l2, train, holdout, fitted, baseline }), null, 2)}\n`);
 
   const registry = options.registry ?? clickhouseModelRegistry(client, { table: spec.registryTable });
