@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createTableSql, type ColumnDef } from '../clickhouse/create-table.ts';
-import { detectDialect } from '../clickhouse/dialect.ts';
+import { detectDialect, directInsertSettings } from '../clickhouse/dialect.ts';
 import { quoteTableName } from '../clickhouse/sql.ts';
 
 /**
@@ -67,6 +67,7 @@ export class DriftTable {
   async insert(rows: readonly DriftRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.open();
-    await this.client.insert({ table: this.quoted, values: rows as DriftRow[], format: 'JSONEachRow' });
+    const dialect = await detectDialect(this.client);
+    await this.client.insert({ table: this.quoted, values: rows as DriftRow[], format: 'JSONEachRow', clickhouse_settings: directInsertSettings(dialect) });
   }
 }

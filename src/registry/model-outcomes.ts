@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createTableSql, type ColumnDef } from '../clickhouse/create-table.ts';
-import { detectDialect } from '../clickhouse/dialect.ts';
+import { detectDialect, directInsertSettings } from '../clickhouse/dialect.ts';
 import { quoteString, quoteTableName } from '../clickhouse/sql.ts';
 import { readTableShape } from '../clickhouse/table-shape.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
@@ -109,7 +109,8 @@ export class OutcomesTable {
     await this.open();
     // NaN (AUC with one class) as the literal nan: JSON has no NaN.
     const values = outcomes.map(({ day: _day, auc, ...rest }) => ({ ...rest, auc: auc ?? 'nan' }));
-    await this.client.insert({ table: this.quoted, values, format: 'JSONEachRow' });
+    const dialect = await detectDialect(this.client);
+    await this.client.insert({ table: this.quoted, values, format: 'JSONEachRow', clickhouse_settings: directInsertSettings(dialect) });
   }
 
   /** The latest figures per version and day for `model`, newest day first; [] while the table does not exist. */
