@@ -89,7 +89,7 @@ export function formatReport(report: ParityReport): string {
   lines.push(
     `parity audit of ${report.topology} output ${report.output}, windows ending in ${range}: ${report.events} events replayed in ${report.seconds.toFixed(1)} s; ` +
       `${report.recomputed} windows of ${report.keys} keys recomputed, ${report.stored} stored in ${report.table}; ${redis}; ` +
-      `${report.differences.length} differences (${counts('clickhouse')} in ClickHouse, ${counts('redis')} in Redis)` +
+      `${report.differences.length} difference${report.differences.length === 1 ? '' : 's'} (${counts('clickhouse')} in ClickHouse, ${counts('redis')} in Redis)` +
       (report.late + report.deadLetters > 0 ? `; the replay had ${report.late} late records and ${report.deadLetters} dead letters` : ''),
   );
   return `${lines.join('\n')}\n`;
