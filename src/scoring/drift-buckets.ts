@@ -1,4 +1,4 @@
-import { binOf, type DriftBaseline } from '../registry/drift-baseline.ts';
+import type { DriftBaseline } from '../registry/drift-baseline.ts';
 
 /**
  * Live histograms per event-time bucket over a baseline's bins: one Uint32Array per open bucket
@@ -52,13 +52,16 @@ export class DriftBuckets {
     const { edges, offsets, bucketMs } = this;
     let late = 0;
     let currentStart = Number.NaN;
+    let currentEnd = Number.NaN;
     let counts: Uint32Array | undefined;
     let bucket: { rows: number; counts: Uint32Array } | undefined;
     for (let r = 0; r < rows; r++) {
       const time = eventTimes[r]!;
-      const start = time - (((time % bucketMs) + bucketMs) % bucketMs);
-      if (start !== currentStart) {
+      // Rows of a micro-batch mostly share one bucket: compare before dividing.
+      if (!(time >= currentStart && time < currentEnd)) {
+        const start = time - (((time % bucketMs) + bucketMs) % bucketMs);
         currentStart = start;
+        currentEnd = start + bucketMs;
         if (start < this.closedBefore) {
           bucket = undefined;
         } else {
@@ -73,8 +76,8 @@ export class DriftBuckets {
       }
       bucket.rows++;
       const row = r * width;
-      for (let f = 0; f < inputs; f++) counts[offsets[f]! + binOf(edges[f]!, features[row + f]!)]!++;
-      counts[offsets[inputs]! + binOf(edges[inputs]!, scores[r]!)]!++;
+      for (let f = 0; f < inputs; f++) counts[offsets[f]! + binIndex(edges[f]!, features[row + f]!)]!++;
+      counts[offsets[inputs]! + binIndex(edges[inputs]!, scores[r]!)]!++;
     }
     return late;
   }
@@ -105,4 +108,26 @@ export class DriftBuckets {
   get openBuckets(): number {
     return this.open.size;
   }
+}
+
+/**
+ * The bin of `value`: the number of edges below it (binOf in drift-baseline.ts), over a
+ * Float64Array only, so the hot loop's call stays monomorphic and inlined. A scan beats a binary
+ * search over a handful of edges (10 bins: 115 against 155 ns per 7-histogram row, bench-drift.ts).
+ */
+function binIndex(edges: Float64Array, value: number): number {
+  const n = edges.length;
+  if (n <= 16) {
+    let i = 0;
+    while (i < n && edges[i]! < value) i++;
+    return i;
+  }
+  let low = 0;
+  let high = n;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (edges[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }

@@ -91,3 +91,17 @@ test('the monitor closes a bucket once the lowest watermark of the score steps i
   monitor.observe(model('v1'), Float32Array.from([0]), 1, 1, Float32Array.from([0.1]), Float64Array.from([t0 + 30_000]));
   assert.deepEqual((await metrics.registry.getSingleMetric('tributary_drift_late_rows_total')!.get()).values.map((v) => v.value), [1]);
 });
+
+test('many bins (a binary search) and few (a scan) put every value where counting edges below it does', () => {
+  for (const bins of [10, 100]) {
+    const values = Array.from({ length: 1_000 }, (_, i) => Math.fround(Math.sin(i) * 50));
+    const histogram = histogramOf('v', values, bins);
+    const buckets = new DriftBuckets({ rows: values.length, features: [histogram, { name: 'score', edges: [], counts: [values.length] }] }, MINUTE);
+    buckets.observe(Float32Array.from(values), values.length, 1, new Float32Array(values.length), new Float64Array(values.length));
+    const [closed] = buckets.close(MINUTE);
+    const expected = new Array<number>(histogram.edges.length + 1).fill(0);
+    for (const v of values) expected[histogram.edges.filter((e) => e < v).length]!++;
+    assert.deepEqual([...closed!.counts.subarray(0, expected.length)], expected, `${bins} bins`);
+    assert.deepEqual(expected, histogram.counts, 'the baseline counts the same way');
+  }
+});
