@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
 import { errorMessage } from '../core/errors.ts';
 import { firstLine } from '../clickhouse/errors.ts';
+import { serverClientOptions, type ClickHouseSecurity } from '../clickhouse/server-security.ts';
 import type { QueryLimits } from './sql-config.ts';
 import { queryFailure, SqlQueryError } from './sql-errors.ts';
 
@@ -22,6 +23,8 @@ export const CONTENT_TYPES: Record<ResultFormat, string> = {
 /** Where the tables are: a ClickHouse server (url wins) or a chDB data directory. */
 export interface ReadOnlyTarget {
   url?: string;
+  /** The server's user, password and TLS (default: the engine's, CLICKHOUSE_USER and friends). */
+  security?: ClickHouseSecurity;
   dataDir?: string;
 }
 
@@ -67,7 +70,7 @@ export function readOnlySettings(limits: QueryLimits): ClickHouseSettings {
  * server or a directory another process holds).
  */
 export async function runReadOnlyQuery(target: ReadOnlyTarget, sql: string, format: ResultFormat, limits: QueryLimits, signal?: AbortSignal): Promise<string> {
-  const { client, settings } = target.url !== undefined ? serverClient(target.url, limits) : await chdbClient(target.dataDir, limits);
+  const { client, settings } = target.url !== undefined ? serverClient(target.url, target.security, limits) : await chdbClient(target.dataDir, limits);
   try {
     const result = await client.query({ query: sql, format, clickhouse_settings: settings, abort_signal: signal });
     return await result.text();
@@ -79,10 +82,10 @@ export async function runReadOnlyQuery(target: ReadOnlyTarget, sql: string, form
   }
 }
 
-function serverClient(url: string, limits: QueryLimits): { client: ClickHouseClient; settings: ClickHouseSettings } {
+function serverClient(url: string, security: ClickHouseSecurity | undefined, limits: QueryLimits): { client: ClickHouseClient; settings: ClickHouseSettings } {
   let client: ClickHouseClient;
   try {
-    client = createClient({ url, request_timeout: answerDeadlineMs(limits), log: { level: ClickHouseLogLevel.OFF } });
+    client = createClient({ ...serverClientOptions(url, security), request_timeout: answerDeadlineMs(limits), log: { level: ClickHouseLogLevel.OFF } });
   } catch (error) {
     throw new SqlQueryError('UNAVAILABLE', `CLICKHOUSE_URL is not usable: ${firstLine(errorMessage(error))}`, { cause: error });
   }

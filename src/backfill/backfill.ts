@@ -3,6 +3,7 @@ import type { AnyTopology } from '../topology/define-topology.ts';
 import { backfillEvents, backfillTopology } from './backfill-plan.ts';
 import { backfillWarmupMs } from './backfill-warmup.ts';
 import { replayStoredEvents, type BackfillRange, type ReplayOptions } from './replay-run.ts';
+import { auditedRun } from '../audit/audited-run.ts';
 
 /** The rows of a backfill carry this origin in tables with `origin: true`. */
 export const BACKFILL_ORIGIN = 'backfill';
@@ -34,7 +35,13 @@ export interface BackfillSummary {
  * topology's pipeline into its ClickHouse output tables, tagged origin 'backfill' (see
  * replay-run.ts for the replay, backfill-plan.ts for what is written and what is left out).
  */
-export async function backfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions = {}): Promise<BackfillSummary> {
+export function backfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions = {}): Promise<BackfillSummary> {
+  const details = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), table: options.table, warmupMs: options.warmupMs, maxEventsPerSecond: options.maxEventsPerSecond };
+  const summary = (s: BackfillSummary) => ({ table: s.table, events: s.events, outputs: s.outputs, warmupSkipped: s.warmupSkipped, seconds: s.seconds });
+  return auditedRun(options.audit, { kind: 'backfill', target: topology.name, details, summary }, () => runBackfill(topology, range, options));
+}
+
+async function runBackfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions): Promise<BackfillSummary> {
   const { from, to } = range;
   const warmupMs = options.warmupMs ?? backfillWarmupMs(topology);
   const warmupSkipped: Record<string, number> = {};

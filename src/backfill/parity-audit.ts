@@ -5,7 +5,9 @@ import { isNumericType, requireTableShape } from '../clickhouse/table-shape.ts';
 import { createLogger } from '../observability/logger.ts';
 import type { OnlineStateValue } from '../sinks/online-state.ts';
 import { RedisKeyValueStore } from '../state/redis-store.ts';
+import type { RedisConnection } from '../state/redis-connection.ts';
 import { loadConfig } from '../topology/config.ts';
+import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import { backfillWarmupMs } from './backfill-warmup.ts';
 import { BOOKKEEPING_COLUMNS, rowDifferences, type ParityDifference } from './parity-compare.ts';
@@ -61,7 +63,7 @@ export async function auditParity(topology: AnyTopology, range: BackfillRange, o
   const recomputed = new RecomputedRows(target, range.from, range.to);
   const replay = await replayStoredEvents(topology, parityTopology(topology, target, recomputed), range, options.warmupMs ?? backfillWarmupMs(topology), ORIGIN, { ...options, config, logger });
 
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const client = await connectClickHouse({ ...clickhouseTarget(config), logger });
   const differences: ParityDifference[] = [];
   let stored = 0;
   try {
@@ -83,7 +85,8 @@ export async function auditParity(topology: AnyTopology, range: BackfillRange, o
   }
 
   const useRedis = options.redis ?? true;
-  const redis = useRedis && config.redisUrl && target.state ? await compareOnlineState(config.redisUrl, topology.name, target, recomputed, differences, logger) : null;
+  const redisConnection = redisTarget(config);
+  const redis = useRedis && redisConnection && target.state ? await compareOnlineState(redisConnection, topology.name, target, recomputed, differences, logger) : null;
   const keys = new Set([...recomputed.rows.values()].map((row) => String(row[target.entityColumn]))).size;
   differences.sort((a, b) => (a.store < b.store ? -1 : a.store > b.store ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : a.window - b.window || (a.column < b.column ? -1 : a.column > b.column ? 1 : 0)));
   return {
@@ -112,14 +115,14 @@ async function readStoredRows(client: ClickHouseClient, target: ParityTarget, ra
 }
 
 /** Every key the replay touched: its latest recomputed window against the value Redis holds now. */
-async function compareOnlineState(url: string, topology: string, target: ParityTarget, recomputed: RecomputedRows, differences: ParityDifference[], logger: ReturnType<typeof createLogger>): Promise<NonNullable<ParityReport['redis']>> {
+async function compareOnlineState(connection: RedisConnection, topology: string, target: ParityTarget, recomputed: RecomputedRows, differences: ParityDifference[], logger: ReturnType<typeof createLogger>): Promise<NonNullable<ParityReport['redis']>> {
   const latest = new Map<string, Record<string, unknown>>();
   for (const row of recomputed.rows.values()) {
     const entity = String(row[target.entityColumn]);
     const kept = latest.get(entity);
     if (kept === undefined || Number(row[target.timeColumn]) > Number(kept[target.timeColumn])) latest.set(entity, row);
   }
-  const store = await RedisKeyValueStore.connect(url, { prefix: `tributary:${topology}:`, logger });
+  const store = await RedisKeyValueStore.connect(connection, { prefix: `tributary:${topology}:`, logger });
   const summary = { prefix: `tributary:${topology}:${target.state!.prefix}`, compared: 0, missing: 0, newer: 0 };
   const columns = columnsOf(latest.values());
   const entries = [...latest];

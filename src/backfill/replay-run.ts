@@ -4,6 +4,8 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { Engine } from '../runtime/engine.ts';
 import { clickhouseReplay, type ReplayProgress } from '../sources/clickhouse-replay/replay-source.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
+import type { AuditContext } from '../audit/audited-run.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import { backfillEvents, type BackfillEvents } from './backfill-plan.ts';
 
@@ -31,6 +33,11 @@ export interface ReplayOptions {
   /** Called once with the number of events to replay, before the first is read. */
   onStart?: (total: number) => void;
   onProgress?: (progress: ReplayProgress) => void;
+  /**
+   * Records backfill.start and backfill.run (outcome, counts) and hands the trail to the engine
+   * the replay runs; default: that engine opens config.audit itself.
+   */
+  audit?: AuditContext;
 }
 
 export interface ReplayResult {
@@ -57,7 +64,7 @@ export async function replayStoredEvents(topology: AnyTopology, run: AnyTopology
   const config = { ...(options.config ?? loadConfig()), windowState: 'memory' as const };
   const events = backfillEvents(topology, options);
   const logger = options.logger ?? createLogger(`tributary:${topology.name}:${origin}`);
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const client = await connectClickHouse({ ...clickhouseTarget(config), logger });
   try {
     let read = 0;
     let deadLetters = 0;
@@ -81,7 +88,7 @@ export async function replayStoredEvents(topology: AnyTopology, run: AnyTopology
     const { total } = await source.prepare(config.schemasDir);
     const started = performance.now();
     options.onStart?.(total);
-    const engine = await Engine.start(run, { config, logger, source, push: false, origin });
+    const engine = await Engine.start(run, { config, logger, source, push: false, origin, audit: options.audit });
     try {
       await engine.done;
     } finally {

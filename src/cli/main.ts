@@ -8,6 +8,7 @@ import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 import { registerAuditParityCommand } from './audit-parity-command.ts';
 
 const program = new Command()
@@ -39,6 +40,7 @@ registerModelsCommand(program);
 registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
+registerAuditCommand(program);
 // Audits under `tributary audit` (each registers into the group, see audit-group.ts).
 registerAuditParityCommand(program);
 

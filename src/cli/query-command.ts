@@ -1,4 +1,7 @@
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
+import { redactUrlPasswords } from '../observability/redact.ts';
+import { clickhouseConfigError } from '../clickhouse/server-security.ts';
 import { readOnlyStatement } from '../analytics/read-only-sql.ts';
 import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
 import { SQL_ERROR_STATUS, SqlQueryError, type SqlErrorCode } from '../analytics/sql-errors.ts';
@@ -33,10 +36,15 @@ export async function queryCommand(sqlText: string, options: QueryCommandOptions
   const url = (options.url ?? engineUrl(config)).replace(/\/+$/, '');
   let text = await askEngine(url, sql, wire, options.token ?? sqlConfig.token);
   if (text === undefined) {
-    const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redact(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
+    const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redactUrlPasswords(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
     process.stderr.write(`tributary query: no engine answers at ${url}; reading ${where} directly\n`);
     const limits = sqlConfig.limits;
-    text = await runReadOnlyQuery({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, sql, wire, limits, AbortSignal.timeout(answerDeadlineMs(limits)));
+    const target = clickhouseTarget(config);
+    text = await runReadOnlyQuery(target, sql, wire, limits, AbortSignal.timeout(answerDeadlineMs(limits))).catch((error: unknown) => {
+      // Refused credentials or certificates: name the setting to fix, as the engine does.
+      const cause = error instanceof Error ? error.cause : undefined;
+      throw (target.url === undefined ? undefined : clickhouseConfigError(cause ?? error, target.url, target.security)) ?? error;
+    });
   }
   process.stdout.write(options.format === 'csv' ? text : options.format === 'json' ? renderJsonRows(parseJsonResult(text)) : renderTable(parseJsonResult(text)));
 }
@@ -89,8 +97,4 @@ function networkCodes(error: unknown): string[] {
 function describe(error: unknown): string {
   const codes = networkCodes(error);
   return codes.length > 0 ? codes.join(', ') : error instanceof Error ? error.message : String(error);
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

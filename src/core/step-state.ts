@@ -12,6 +12,11 @@ export interface StepRuntime {
   origin?: string;
   /** The topology's event-time watermark now (the lowest over its assigned, non-idle partitions). */
   watermark?: () => number;
+  /**
+   * "Now" on the source's clock (Source.processingTime), for steps that judge freshness (a score
+   * step's maxInputAge); absent where there is none (a backfill's replay).
+   */
+  processingTime?: () => number;
 }
 
 /**

@@ -9,7 +9,7 @@ import { answerDeadlineMs, CONTENT_TYPES, parseFormat, runReadOnlyQuery, type Re
 
 export interface SqlRouteOptions {
   /**
-   * The engine's ClickHouse: `{ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }`.
+   * The engine's ClickHouse: clickhouseTarget(config) (the URL with its user, password and TLS, or the chDB directory).
    * With a URL each query is a request of its own; with chDB each query gets a session of its
    * own on the same directory, in this process (which holds chDB's lock).
    */

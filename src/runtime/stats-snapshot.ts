@@ -27,8 +27,18 @@ export interface StatsSnapshot {
   models: string[];
   operators: OperatorStats[];
   sinks: SinkStats[];
+  /** Per rule of the topology's data contract (empty without one), in declaration order. */
+  contractViolations: ContractRuleStats[];
   /** Served models' drift and outcome metrics (absent for topologies without served models). */
   quality?: ModelQualityStats[];
+}
+
+export interface ContractRuleStats {
+  rule: string;
+  /** Records that broke the rule per second over the last interval. */
+  perSecond: number;
+  /** Since the engine started. */
+  total: number;
 }
 
 /** A served model's drift per closed event-time bucket and its outcome metrics per day (README "Model quality"). */

@@ -6,6 +6,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import { bootstrapLive, servingPlan } from '../registry/lifecycle.ts';
+import type { AuditContext } from '../audit/audited-run.ts';
 import { defaultModelDirectory, modelFilePath } from '../registry/model-files.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import type { ModelServing, ScoringObserver, ServingAssignment } from './model-serving.ts';
@@ -44,6 +45,8 @@ export interface ModelEnvironment {
   topology?: string;
   /** EngineOptions.origin: 'online' (default) or 'backfill'. */
   origin?: string;
+  /** Where a bootstrap (the shipped file made live) is recorded. */
+  audit?: AuditContext;
 }
 
 interface Loaded {
@@ -100,7 +103,7 @@ export class ServedModel implements ModelServing {
     this.quality = new ModelQuality(this.options.model, this.options.featureSet.featureNames, this.options, { client, logger: environment.logger, metrics: environment.metrics, topology: environment.topology, origin: environment.origin });
     this.quality.start();
     const { model, bootstrap, featureSet } = this.options;
-    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory });
+    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory }, environment.audit);
     if (!(await this.refresh({ initial: true }))) {
       throw new ConfigError(`models.${model}`, `the registry has no servable live version of ${model}`, `register and promote one: tributary models promote <topology> <version>`);
     }

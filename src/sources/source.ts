@@ -3,6 +3,7 @@ import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { KafkaSecurity } from '../kafka/kafka-security.ts';
 
 /** Records decoded from one fetch of one partition, and the token that acknowledges them. */
 export interface SourceBatch<T> {
@@ -61,6 +62,12 @@ export interface Source<T> {
   commit(): Promise<void>;
   /** Releases connections; called after the last commit. */
   close(): Promise<void>;
+  /**
+   * "Now" on this source's clock, epoch ms: the wall clock for a live topic, the simulated clock
+   * of a generator that replays the past faster. Contract rules and freshness are judged against
+   * it. Absent for replays of stored events (a backfill), which have no processing time.
+   */
+  processingTime?(): number;
 }
 
 export interface SourceEnvironment {
@@ -69,6 +76,8 @@ export interface SourceEnvironment {
   metrics: Metrics;
   schemasDir: string;
   kafkaBrokers?: string[];
+  /** TLS and SASL for KAFKA_BROKERS (the engine's, for every Kafka client); absent: PLAINTEXT. */
+  kafkaSecurity?: KafkaSecurity;
   groupId: string;
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */

@@ -92,7 +92,7 @@ class KafkaSource<T> implements Source<T> {
     this.context = context;
     const registry = LocalSchemaRegistry.fromDirectory(environment.schemasDir);
     this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
-    const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger: environment.logger });
+    const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger: environment.logger, security: environment.kafkaSecurity });
     const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
     this.consumer = consumer;
     const lag = (this.lag = new ConsumerLag(environment.metrics, environment.topology));
@@ -102,6 +102,8 @@ class KafkaSource<T> implements Source<T> {
       initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => environment.logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
+      // Credentials, mechanism or certificates: retrying cannot fix them, and the message says what to.
+      if (error instanceof ConfigError) throw error;
       throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
     await this.requireTopic(client, brokers);
@@ -252,6 +254,10 @@ class KafkaSource<T> implements Source<T> {
       }
     });
     return this.committing;
+  }
+
+  processingTime(): number {
+    return Date.now();
   }
 
   async stop(): Promise<void> {

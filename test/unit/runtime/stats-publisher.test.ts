@@ -63,6 +63,23 @@ test('backpressure: a full sink, else a full in-flight buffer or a fetch that ha
   assert.equal((await publisher.snapshot()).backpressure, 'sink-full');
 });
 
+test('contract violations per rule: totals, and the rate since the last snapshot, for every rule counted (at 0 too)', async () => {
+  const { metrics, publisher } = setup();
+  for (const rule of ['amount-range', 'currency-known']) metrics.contractViolations.inc({ topology: 'x', rule }, 0);
+  assert.deepEqual((await publisher.snapshot()).contractViolations, [
+    { rule: 'amount-range', perSecond: 0, total: 0 },
+    { rule: 'currency-known', perSecond: 0, total: 0 },
+  ]);
+  metrics.contractViolations.inc({ topology: 'x', rule: 'currency-known' }, 40);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const [amount, currency] = (await publisher.snapshot()).contractViolations;
+  assert.deepEqual(amount, { rule: 'amount-range', perSecond: 0, total: 0 });
+  assert.equal(currency!.total, 40);
+  // At least 0.2 s elapsed (a timer may fire a little early): 40 violations are at most 200 per second.
+  assert.ok(currency!.perSecond > 0 && currency!.perSecond <= 200, String(currency!.perSecond));
+  assert.equal((await publisher.snapshot()).contractViolations[1]!.perSecond, 0, 'none since the last snapshot');
+});
+
 test("the served models' quality: the latest 30 drift buckets (an empty histogram's NaN as null) and the outcomes", async () => {
   const drift = Array.from({ length: 40 }, (_, i) => ({ model: 'm', version: 'v1', bucketStart: i * 60_000, bucketEnd: (i + 1) * 60_000, rows: 100 + i, features: [{ name: 'x', psi: i === 39 ? Number.NaN : i / 100, ks: 0.5 }] }));
   const outcomes = [{ model: 'm', version: 'v1', dayStart: 0, day: '1970-01-01', rows: 10, positives: 2, auc: null, logLoss: 0.3, ece: 0.1, precisionAtK: 0.5, k: 10, computedAt: 5 }];
