@@ -15,6 +15,8 @@ import { runOnArray } from '../src/topology/run-on-array.ts';
 import { generatorSource } from '../src/sources/generator/generator-source.ts';
 import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
 import { trainLogisticRegression, evaluate } from '../src/scoring/logistic-regression.ts';
+import { scoresOfModelFile } from '../src/training/model-file-scores.ts';
+import { computeBaseline } from '../src/registry/drift-baseline.ts';
 import { logisticRegressionToOnnx } from '../src/scoring/logistic-regression-onnx.ts';
 import { cardFeatures, FRAUD_FEATURE_NAMES, fraudFeatureVector, type CardFeatures } from '../topologies/card-fraud-features.ts';
 import { DEFAULT_MODEL_PATH } from '../topologies/card-fraud.ts';
@@ -70,6 +72,10 @@ const onnx = logisticRegressionToOnnx(model, { docString: `card-fraud logistic r
 mkdirSync(path.dirname(options.out), { recursive: true });
 writeFileSync(options.out, onnx);
 const sha256 = createHash('sha256').update(onnx).digest('hex');
+// The drift baseline (README, "Drift"): deciles of every input, and of the score as the written
+// file computes it, over all windows.
+const allVectors = windows.map(fraudFeatureVector);
+const baseline = computeBaseline(FRAUD_FEATURE_NAMES, allVectors, await scoresOfModelFile(options.out, allVectors));
 const card = {
   model: path.basename(options.out, '.onnx'),
   version: sha256.slice(0, 12),
@@ -78,6 +84,7 @@ const card = {
   training: { generatorSeed: seed, hours, eventsPerSecond: rate, events: payments.length, windows: windows.length, from: new Date(start).toISOString(), holdoutFrom: new Date(splitAt).toISOString() },
   metrics: { train: trainMetrics, holdout: holdoutMetrics },
   coefficients: { weights: model.weights, bias: model.bias, mean: model.mean, scale: model.scale },
+  baseline,
 };
 writeFileSync(options.out.replace(/\.onnx$/, '.json'), `${JSON.stringify(card, null, 2)}\n`);
 console.log(`trained on ${train.length} windows (${trainMetrics.positives} fraudulent), holdout ${holdout.length} (${holdoutMetrics.positives})`);

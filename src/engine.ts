@@ -11,6 +11,8 @@ export type { TlsSettings } from './core/tls-settings.ts';
 export { readSecret } from './core/secret-setting.ts';
 export { loadTopology } from './topology/load-topology.ts';
 export { backfill, BACKFILL_ORIGIN, type BackfillRange, type BackfillOptions, type BackfillSummary } from './backfill/backfill.ts';
+export { auditParity, type ParityOptions, type ParityReport } from './backfill/parity-audit.ts';
+export type { ParityDifference } from './backfill/parity-compare.ts';
 export { startPushServer } from './push/uws-push-server.ts';
 export type { PushServer } from './sinks/push-port.ts';
 export { connectClickHouse } from './clickhouse/connection.ts';

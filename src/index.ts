@@ -47,6 +47,7 @@ export { enrich, type EnrichOptions } from './operators/enrich.ts';
 // Scoring inside a pipeline
 export { score, type ScoreOptions } from './operators/score.ts';
 export { servedModel, type ServedModelOptions } from './scoring/served-model.ts';
+export type { DriftOptions } from './scoring/drift-monitor.ts';
 export { CircuitOpenError, type CircuitBreakerOptions, type CircuitState } from './scoring/circuit-breaker.ts';
 export type { ScoreSource, FallbackRow, FallbackReason, FallbackReasonKind, Fallback } from './scoring/fallback.ts';
 export { StaleInputsError } from './scoring/freshness-gate.ts';

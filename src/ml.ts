@@ -14,3 +14,8 @@ export { compareModels, compareSql } from './registry/compare-report.ts';
 export { writeModelFile, defaultModelDirectory, modelFilePath } from './registry/model-files.ts';
 export { trainFromClickHouse } from './training/train-from-clickhouse.ts';
 export { scoreBatch, batchPredictionKey, type ScoreBatchOptions, type ScoreBatchResult } from './batch/batch-scoring.ts';
+export { computeBaseline, SCORE_FEATURE, type DriftBaseline, type BaselineHistogram } from './registry/drift-baseline.ts';
+export { populationStabilityIndex, binnedKsDistance, PSI_EPSILON, DRIFT_PSI_THRESHOLD } from './registry/drift-statistics.ts';
+export { BaselineStore } from './registry/baseline-store.ts';
+export { computeOutcomes, OutcomesTable, type ModelOutcome, type OutcomeOptions } from './registry/model-outcomes.ts';
+export { outcomesSql, ECE_BINS } from './registry/outcomes-sql.ts';

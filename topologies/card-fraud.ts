@@ -3,7 +3,7 @@ import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, websocketChannel, onlineState,
   withRollups, countDistinct, countDistinctIf, maxOf, sumOf,
-  type ScoreSource, type RollupDefinition, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+  type ScoreSource, type RollupDefinition, type DriftOptions, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
   type FallbackReasonKind,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
@@ -108,6 +108,8 @@ export function cardFraudLifecycle(prefix = ''): LifecycleSpec {
     featureSet: CARD_FEATURES,
     model: FRAUD_MODEL,
     registryTable: `${prefix}model_registry`,
+    baselinesTable: `${prefix}model_baselines`,
+    outcomesTable: `${prefix}model_outcomes`,
     eventsTable: `${prefix}payments`,
     eventsTimeColumn: 'ts',
     featuresTable: `${prefix}card_features`,
@@ -140,6 +142,8 @@ export interface CardFraudOptions {
   statePrefix?: string;
   /** Also send dead letters to this Kafka topic (raw bytes + provenance headers). */
   deadLetterTopic?: string;
+  /** Drift monitoring of the served model (default: 1-minute buckets into `<prefix>model_drift`); false: off. */
+  drift?: DriftOptions | false;
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
@@ -166,7 +170,11 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const seed = options.demoSeed ?? 7;
   const rollups = cardFraudRollups(tables);
   // The registry's live fraud-lr (hot-swapped on promotion, with canary or shadow candidates).
-  const model = servedModel({ model: FRAUD_MODEL, featureSet: CARD_FEATURES, registryTable: `${tables}model_registry`, bootstrap: options.modelPath ?? DEFAULT_MODEL_PATH, load: options.loadModel });
+  // Drift of its inputs and score against the version's training baseline, per minute of event time.
+  const model = servedModel({
+    model: FRAUD_MODEL, featureSet: CARD_FEATURES, registryTable: `${tables}model_registry`, bootstrap: options.modelPath ?? DEFAULT_MODEL_PATH, load: options.loadModel,
+    baselinesTable: `${tables}model_baselines`, outcomesTable: `${tables}model_outcomes`, drift: options.drift ?? { table: `${tables}model_drift`, bucket: '1m' },
+  });
   // The latest batch prediction per card (tributary score-batch), served while the model is unavailable.
   const batchPredictions = batchPredictionTable({ name: 'batch-predictions', table: `${tables}batch_predictions`, refresh: options.batchRefresh });
   return defineTopology({

@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { loadConfig } from '../topology/config.ts';
 import { parseTime } from './time-option.ts';
+import { auditGroup } from './audit-group.ts';
 
 interface VerifyOptions {
   file?: string;
@@ -23,7 +24,7 @@ interface ShowOptions {
 
 /** `tributary audit verify|show`: check the audit log's hash chain; print its entries. */
 export function registerAuditCommand(program: Command): void {
-  const audit = program.command('audit').description('the audit trail: verify its hash chain, show its entries');
+  const audit = auditGroup(program);
   audit
     .command('verify')
     .description('recompute the hash chain of the audit log; exit 0 when intact, 1 naming the first entry that does not match')

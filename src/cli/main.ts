@@ -9,6 +9,7 @@ import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
+import { registerAuditParityCommand } from './audit-parity-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -40,6 +41,8 @@ registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
 registerAuditCommand(program);
+// Audits under `tributary audit` (each registers into the group, see audit-group.ts).
+registerAuditParityCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

@@ -7,6 +7,7 @@ import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts'
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { withCliAudit } from './cli-audit.ts';
 import { parseOptionalTime } from './time-option.ts';
+import { outcomeTable, outcomesForCompare, registerModelsOutcomesCommand } from './models-outcomes-command.ts';
 
 type Format = 'table' | 'json';
 
@@ -69,7 +70,7 @@ export function registerModelsCommand(program: Command): Command {
   models
     .command('compare')
     .argument('<topology>', 'topology module with a lifecycle')
-    .description('live vs candidate on the same predictions (rows scored by both while a canary or shadow ran), with AUC and log loss against the labels')
+    .description('live vs candidate on the same predictions (rows scored by both while a canary or shadow ran), with AUC and log loss against the labels; then each version\'s outcome metrics per day (as `models outcomes`)')
     .option('--from <time>', 'first prediction time (epoch ms or ISO date)')
     .option('--to <time>', 'end of the range, exclusive (epoch ms or ISO date)')
     .option('--sql', 'print the SQL instead of running it')
@@ -80,8 +81,14 @@ export function registerModelsCommand(program: Command): Command {
       if (options.sql) return write(`${sql}\n`);
       const result = (await (await client.query({ query: sql, format: 'JSON' })).json()) as unknown as JsonResult;
       if (result.data.length === 0) process.stderr.write(`no rows of ${spec.predictionsTable} were scored by two versions of ${spec.model} in this range: start a shadow or canary first\n`);
-      write(options.format === 'json' ? renderJsonRows(result) : renderTable(result));
+      // Each compared version's outcome metrics over everything it served in the range (all versions when none was compared).
+      const versions = new Set(result.data.flatMap((row) => [String(row.served), String(row.challenger)]).map((label) => label.slice(spec.model.length + 1)));
+      const outcomes = await outcomesForCompare(client, spec, { from: compare.from, to: compare.to }, versions.size > 0 ? versions : undefined);
+      if (options.format === 'json') return write(`${JSON.stringify({ comparison: JSON.parse(renderJsonRows(result)), outcomes })}\n`);
+      write(renderTable(result));
+      write(`\nOutcomes per version and day (every prediction the version served, against the labels so far):\n${renderTable(outcomeTable(outcomes))}`);
     }));
+  registerModelsOutcomesCommand(models);
   return models;
 }
 

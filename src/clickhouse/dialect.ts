@@ -94,3 +94,15 @@ async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   const result = await client.query({ query, format: 'JSONEachRow' });
   return result.json<T>();
 }
+
+/**
+ * Settings for a plain, synchronous insert of a batch job: chDB turns async_insert on by default
+ * and keeps settings session-wide, so an insert deduplication token another writer set on the
+ * same connection would otherwise apply to this insert too (and drop it as a repeat).
+ */
+export function directInsertSettings(dialect: ClickHouseDialect): Record<string, string | number> {
+  return {
+    ...(dialect.supportsAsyncInsert ? { async_insert: 0 } : {}),
+    ...(dialect.supportsInsertDeduplicationToken ? { insert_deduplication_token: '' } : {}),
+  };
+}

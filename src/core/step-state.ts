@@ -8,6 +8,10 @@ export interface StepRuntime {
   topology: string;
   metrics: Metrics;
   logger: Logger;
+  /** What the engine produces: 'online' (default), or 'backfill' for a replay of stored events. */
+  origin?: string;
+  /** The topology's event-time watermark now (the lowest over its assigned, non-idle partitions). */
+  watermark?: () => number;
   /**
    * "Now" on the source's clock (Source.processingTime), for steps that judge freshness (a score
    * step's maxInputAge); absent where there is none (a backfill's replay).

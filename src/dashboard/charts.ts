@@ -18,7 +18,7 @@ export class LiveChart {
   constructor(
     private readonly container: HTMLElement,
     lines: readonly LineSpec[],
-    options: { bars?: boolean; time?: boolean; yLabel?: string } = {},
+    options: { bars?: boolean; time?: boolean; yLabel?: string; dashed?: string[] } = {},
   ) {
     const bars = options.bars ? uPlot.paths.bars!({ size: [0.9, 40] }) : undefined;
     this.plot = new uPlot(
@@ -29,7 +29,7 @@ export class LiveChart {
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: options.time ?? true } },
         axes: [{ ...AXIS }, { ...AXIS, label: options.yLabel, size: 56 }],
-        series: [{}, ...lines.map((line) => ({ label: line.label, stroke: line.color, width: 2, fill: options.bars ? `${line.color}88` : undefined, paths: bars, points: { show: false } }))],
+        series: [{}, ...lines.map((line) => ({ label: line.label, stroke: line.color, width: 2, fill: options.bars ? `${line.color}88` : undefined, paths: bars, points: { show: false }, dash: options.dashed?.includes(line.label) ? [6, 4] : undefined }))],
       },
       [[], ...lines.map(() => [])],
       container,
@@ -41,6 +41,12 @@ export class LiveChart {
   show(series: Series): void {
     this.plot.setData(series.data() as uPlot.AlignedData);
     this.container.dataset.points = String(series.length);
+  }
+
+  /** Columns as uPlot takes them: x values, then one array per line. */
+  showColumns(columns: [number[], ...Array<Array<number | null>>]): void {
+    this.plot.setData(columns as uPlot.AlignedData);
+    this.container.dataset.points = String(columns[0].length);
   }
 
   /** Bars over categories (x = 0..n-1), e.g. a histogram. */

@@ -6,6 +6,7 @@ import { histogram, Series } from './series.ts';
 import { renderTopology } from './topology-graph.ts';
 import { TopKeys } from './top-keys.ts';
 import { ContractPanel } from './contract-panel.ts';
+import { QualityPanel } from './model-quality.ts';
 
 /** Which channel carries scored items, and which fields hold the key and the score (?channel=&key=&score=). */
 const params = new URLSearchParams(location.search);
@@ -27,6 +28,7 @@ const predictionRate = new Series(3);
 const recentScores: number[] = [];
 const topKeys = new TopKeys(10);
 const contracts = new ContractPanel($('chart-contracts'), $('contract-rules'));
+const quality = new QualityPanel({ chart: $('chart-drift'), title: $('quality-model'), drift: $('drift-latest'), outcomes: $('outcomes') });
 let predictionsThisSecond = { model: 0, batch: 0, fallback: 0 };
 
 function setText(id: string, text: string): void {
@@ -57,6 +59,7 @@ function onStats(stats: StatsSnapshot): void {
   $('stat-backpressure').dataset.state = stats.backpressure;
   renderTopology($<SVGSVGElement>('topology'), stats);
   contracts.show(stats);
+  quality.render(stats.quality);
 }
 
 function onPrediction(item: unknown): void {

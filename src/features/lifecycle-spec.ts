@@ -14,6 +14,10 @@ export interface LifecycleSpec {
   model: string;
   /** Registry table (default 'model_registry'). */
   registryTable?: string;
+  /** Drift baselines per model version (default 'model_baselines'; `tributary train` writes one). */
+  baselinesTable?: string;
+  /** Outcome metrics per model version and day (default 'model_outcomes'; `tributary models outcomes` writes them). */
+  outcomesTable?: string;
   /** The raw events table (backfill reads it) and its event-time column (epoch ms). */
   eventsTable: string;
   eventsTimeColumn: string;

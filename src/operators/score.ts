@@ -14,7 +14,7 @@ import { MicroBatcher, microBatchLimits, type MicroBatchScores, type SettledBatc
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
 import type { ModelSource } from '../scoring/shared-model.ts';
 import { fixedServing } from '../scoring/fixed-serving.ts';
-import { isModelServing, type ModelServing, type ServingAssignment } from '../scoring/model-serving.ts';
+import { isModelServing, type ModelServing, type ScoringObserver, type ServingAssignment, type WatermarkHandle } from '../scoring/model-serving.ts';
 import { logCandidateError, scoreWithAssignment, servedScore } from '../scoring/assignment-scoring.ts';
 
 export type { ScoreOptions } from './score-options.ts';
@@ -86,8 +86,8 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         maxDelayMs,
         features: options.features,
         featureWidth: () => (loaded ?? passedIn)?.featureCount ?? options.featureNames?.length,
-        run: (features, rows, width) => {
-          const run = scoreMicroBatch(features, rows, width);
+        run: (features, rows, width, eventTimes) => {
+          const run = scoreMicroBatch(features, rows, width, eventTimes);
           lastRun = run.catch(() => undefined);
           return run;
         },
@@ -107,15 +107,18 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         subscriber.error(error);
       });
 
-      async function scoreMicroBatch(features: Float32Array, rows: number, width: number): Promise<MicroBatchScores> {
+      async function scoreMicroBatch(features: Float32Array, rows: number, width: number, eventTimes: Float64Array): Promise<MicroBatchScores> {
         // The assignment current now scores the whole micro-batch: a swap takes effect between micro-batches.
         const assignment = serving.current() ?? (await ready);
         serving.hold(assignment);
         try {
-          return await scoreWithAssignment(assignment, features, rows, (live) => scoreLive(live, features, rows, width), (error) => {
+          const scores = await scoreWithAssignment(assignment, features, rows, (live) => scoreLive(live, features, rows, width), (error) => {
             logCandidateError(logger, step, assignment, error);
             reportTo?.metrics.scoringFallbackRows.inc({ ...reportTo.labels, reason: 'candidate-error' }, rows);
           });
+          // Drift: what the live model saw and said, counted per micro-batch (see drift-monitor.ts).
+          observer?.observe(assignment.live, features, rows, width, scores.probabilities, eventTimes);
+          return scores;
         } finally {
           serving.release(assignment);
         }
@@ -208,6 +211,8 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           if (failed > 0 && options.metrics) metrics.deadLetters.inc(labels, failed);
           for (const reason of FALLBACK_KINDS) if (fallbacks[reason] > 0) metrics.scoringFallbackRows.inc({ ...labels, reason }, fallbacks[reason]);
         }
+        // Rows of this batch and every earlier one are counted: drift buckets may close behind its watermark.
+        watermarks?.advance(batch.watermark);
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
         reportTo?.metrics.stepRecordsOut.inc(reportTo.labels, records.length);
@@ -240,10 +245,17 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
       }
 
       let registered = false;
+      let observer: ScoringObserver | undefined;
+      let watermarks: WatermarkHandle | undefined;
       const subscription = source.subscribe({
         next(batch) {
           if (!registered) {
             registered = true;
+            // Attached on the first batch (the engine starts served models before batches flow);
+            // an online engine's only: a replay of stored events is not live drift.
+            const runtime = batch.side.state?.runtime;
+            if (runtime !== undefined && (runtime.origin ?? 'online') === 'online') observer = serving.observer;
+            watermarks = observer?.attach(runtime?.watermark);
             // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
             batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
             adoptRuntime(batch.side.state?.runtime);
@@ -262,6 +274,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         subscription.unsubscribe();
         stop.abort();
         batcher.dispose();
+        watermarks?.detach();
         // Close an owned model only after its last run settled: releasing a running session crashes it.
         void lastRun.then(() => serving.unsubscribe());
       };

@@ -12,7 +12,7 @@ import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { startTables, type RunningTables } from './tables.ts';
-import { startModels, type RunningModels } from './models.ts';
+import { modelQuality, startModels, type RunningModels } from './models.ts';
 import type { Checkpointer } from './checkpointer.ts';
 import { PartitionTasks } from './partition-tasks.ts';
 import { BatchRouter } from './batch-router.ts';
@@ -137,17 +137,17 @@ export class Engine {
     const source = this.source;
     const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
     this.sinks.processingTime = processingTime;
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error) });
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin });
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
-    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` } });
+    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` }, metrics: this.metrics, topology: topology.name, origin: options.origin });
     this.audit.attachClickHouse(this.environment);
     this.processLoop = this.runProcessLoop();
     if (this.server) {
-      this.statsPublisher = startDashboardStats({ server: this.server, topology: topology.name, source: this.source.description, metrics: this.metrics, engine: () => this.stats(), sinks: () => this.sinks.describe() });
+      this.statsPublisher = startDashboardStats({ server: this.server, topology: topology.name, source: this.source.description, metrics: this.metrics, engine: () => this.stats(), sinks: () => this.sinks.describe(), quality: () => modelQuality(topology) });
     }
     await this.source.start(this.sourceContext());
     this.readiness.sourceStarted();

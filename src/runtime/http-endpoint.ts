@@ -10,10 +10,11 @@ import type { EngineConfig } from '../topology/config.ts';
 import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
+import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
+import type { ModelQualityStats } from './stats-snapshot.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
 import { checkSqlExposure } from '../analytics/sql-exposure.ts';
-import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 
 export interface HttpEndpointOptions {
   config: EngineConfig;
@@ -53,7 +54,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
 }
 
 /** Publishes the dashboard's stats on `server` once a second (see stats-publisher.ts); stop it with `stop()`. */
-export function startDashboardStats(options: { server: RunningPushServer; topology: string; source: string; metrics: Metrics; engine: () => EngineStats; sinks: () => SinkStatus[] }): StatsPublisher {
+export function startDashboardStats(options: { server: RunningPushServer; topology: string; source: string; metrics: Metrics; engine: () => EngineStats; sinks: () => SinkStatus[]; quality?: () => ModelQualityStats[] }): StatsPublisher {
   const { server, ...rest } = options;
   const publisher = new StatsPublisher({ ...rest, publish: (channel, items, keys) => server.publish(channel, items, keys) });
   publisher.start();

@@ -1,6 +1,10 @@
 import { errorMessage } from '../core/errors.ts';
 import type { ModelEnvironment } from '../scoring/served-model.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
+import type { ModelQualityStats } from './stats-snapshot.ts';
+
+/** Closed drift buckets per model in the dashboard's snapshot (it is sent once a second). */
+const DASHBOARD_BUCKETS = 30;
 
 export interface RunningModels {
   close(): Promise<void>;
@@ -25,4 +29,26 @@ export async function startModels(topology: AnyTopology, environment: ModelEnvir
     throw error;
   }
   return { close: async () => void (await stopAll()) };
+}
+
+/** The dashboard's view of the served models' quality: drift buckets (the latest 30) and outcome metrics. */
+export function modelQuality(topology: AnyTopology): ModelQualityStats[] {
+  const stats: ModelQualityStats[] = [];
+  for (const model of topology.models ?? []) {
+    const snapshot = model.qualitySnapshot();
+    if (snapshot === undefined) continue;
+    stats.push({
+      model: snapshot.model,
+      live: snapshot.live,
+      driftWatched: snapshot.driftWatched,
+      driftThreshold: snapshot.driftThreshold,
+      drift: snapshot.drift.slice(-DASHBOARD_BUCKETS).map(({ version, bucketStart, bucketEnd, rows, features }) => ({ version, bucketStart, bucketEnd, rows, features: features.map(({ name, psi, ks }) => ({ name, psi: finite(psi), ks: finite(ks) })) })),
+      outcomes: snapshot.outcomes.map(({ version, day, rows, positives, auc, logLoss, ece, precisionAtK, k }) => ({ version, day, rows, positives, auc, logLoss, ece, precisionAtK, k })),
+    });
+  }
+  return stats;
+}
+
+function finite(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }

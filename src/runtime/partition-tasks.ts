@@ -19,6 +19,8 @@ export interface PartitionTasksOptions {
   /** The source's clock (Source.processingTime), handed to steps through their runtime. */
   processingTime?: () => number;
   onError: (error: unknown) => void;
+  /** EngineOptions.origin, for steps that behave differently in a replay (drift monitoring). */
+  origin?: string;
 }
 
 /**
@@ -116,13 +118,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, origin, clock } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger, processingTime },
+      runtime: { topology: topology.name, metrics, logger, processingTime, origin, watermark: () => clock.watermark },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

@@ -1,6 +1,6 @@
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineStats } from './engine-stats.ts';
-import { STATS_CHANNEL, type ContractRuleStats, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
+import { STATS_CHANNEL, type ContractRuleStats, type ModelQualityStats, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
 
 export interface SinkStatus {
   name: string;
@@ -14,6 +14,8 @@ export interface StatsPublisherOptions {
   metrics: Metrics;
   engine: () => EngineStats;
   sinks: () => SinkStatus[];
+  /** The served models' drift and outcomes (ServedModel.qualitySnapshot). */
+  quality?: () => ModelQualityStats[];
   publish: (channel: string, items: readonly unknown[], keys: readonly string[]) => void;
   /** Default 1000 ms. */
   intervalMs?: number;
@@ -102,6 +104,7 @@ export class StatsPublisher {
       operators,
       sinks,
       contractViolations,
+      ...(this.options.quality ? { quality: this.options.quality() } : {}),
     };
   }
 

@@ -29,6 +29,8 @@ export interface StatsSnapshot {
   sinks: SinkStats[];
   /** Per rule of the topology's data contract (empty without one), in declaration order. */
   contractViolations: ContractRuleStats[];
+  /** Served models' drift and outcome metrics (absent for topologies without served models). */
+  quality?: ModelQualityStats[];
 }
 
 export interface ContractRuleStats {
@@ -37,6 +39,20 @@ export interface ContractRuleStats {
   perSecond: number;
   /** Since the engine started. */
   total: number;
+}
+
+/** A served model's drift per closed event-time bucket and its outcome metrics per day (README "Model quality"). */
+export interface ModelQualityStats {
+  model: string;
+  live: string | null;
+  /** Whether the live version has a baseline, so its drift is watched. */
+  driftWatched: boolean;
+  /** PSI above it is significant drift (0.2). */
+  driftThreshold: number;
+  /** The latest closed buckets, oldest first; psi and ks are null when a histogram was empty. */
+  drift: Array<{ version: string; bucketStart: number; bucketEnd: number; rows: number; features: Array<{ name: string; psi: number | null; ks: number | null }> }>;
+  /** Newest day first. */
+  outcomes: Array<{ version: string; day: string; rows: number; positives: number; auc: number | null; logLoss: number; ece: number; precisionAtK: number; k: number }>;
 }
 
 export interface OperatorStats {

@@ -55,8 +55,11 @@ export interface MicroBatcherOptions<T> {
   features: (value: T) => ArrayLike<number>;
   /** Values per row once known (the model's width); before that each micro-batch takes the width of its rows. */
   featureWidth: () => number | undefined;
-  /** Scores one micro-batch (`features` holds exactly rows * width values); a rejection fails its rows. */
-  run: (features: Float32Array, rows: number, width: number) => Promise<Float32Array | MicroBatchScores>;
+  /**
+   * Scores one micro-batch (`features` holds exactly rows * width values, `eventTimes` one per
+   * row); a rejection fails its rows.
+   */
+  run: (features: Float32Array, rows: number, width: number, eventTimes: Float64Array) => Promise<Float32Array | MicroBatchScores>;
   /** Receives settled batches in arrival order, synchronously where possible. */
   emit: (settled: SettledBatch<T>) => void;
   /**
@@ -76,6 +79,8 @@ interface Slice<T> {
 interface MicroBatch<T> {
   width: number;
   values: Float32Array;
+  /** Event time per row (for drift buckets). */
+  times: Float64Array;
   rows: number;
   slices: Slice<T>[];
 }
@@ -169,7 +174,7 @@ export class MicroBatcher<T> {
     // Before the model's width is known, a micro-batch holds rows of one width; the model rejects a wrong one as a whole.
     if (this.open !== null && this.open.width !== values.length) this.seal();
     const target = this.open ?? this.startMicroBatch(values.length);
-    const problem = writeRow(target, values);
+    const problem = writeRow(target, values, record.eventTime);
     if (problem !== undefined) {
       entry.featureFailures.push({ record, error: `features: ${problem}` });
       return;
@@ -187,7 +192,7 @@ export class MicroBatcher<T> {
 
   private startMicroBatch(width: number): MicroBatch<T> {
     const capacity = Math.min(this.options.maxBatchRows, INITIAL_CAPACITY_ROWS);
-    this.open = { width, values: new Float32Array(capacity * width), rows: 0, slices: [] };
+    this.open = { width, values: new Float32Array(capacity * width), times: new Float64Array(capacity), rows: 0, slices: [] };
     return this.open;
   }
 
@@ -208,7 +213,7 @@ export class MicroBatcher<T> {
     let scores: MicroBatchScores | undefined;
     let failure: ScoringFailure | undefined;
     try {
-      const result = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width);
+      const result = await this.options.run(batch.values.subarray(0, batch.rows * batch.width), batch.rows, batch.width, batch.times.subarray(0, batch.rows));
       scores = result instanceof Float32Array ? { probabilities: result } : result;
       const probabilities = scores.probabilities;
       if (probabilities.length < batch.rows) {
@@ -251,13 +256,16 @@ export class MicroBatcher<T> {
 }
 
 /** Copies one row into the micro-batch; returns why it cannot be scored, or undefined. */
-function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>): string | undefined {
+function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>, eventTime: number): string | undefined {
   const { width } = batch;
   const offset = batch.rows * width;
   if (offset + width > batch.values.length) {
     const grown = new Float32Array(Math.max(width, batch.values.length * 2));
     grown.set(batch.values);
     batch.values = grown;
+    const times = new Float64Array(grown.length / width);
+    times.set(batch.times);
+    batch.times = times;
   }
   for (let j = 0; j < width; j++) {
     const value = values[j]!;
@@ -265,6 +273,7 @@ function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>): string
     if (!Number.isFinite(value)) return `feature ${j} is ${value}`;
     batch.values[offset + j] = value;
   }
+  batch.times[batch.rows] = eventTime;
   return undefined;
 }
 

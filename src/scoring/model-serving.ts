@@ -31,6 +31,28 @@ export interface ModelServing {
   /** Marks an assignment's models in use by a micro-batch; a model a swap replaced is closed once none holds it. */
   hold(assignment: ServingAssignment): void;
   release(assignment: ServingAssignment): void;
+  /** Watches what the live model scores (drift monitoring), where the models have a baseline. */
+  readonly observer?: ScoringObserver;
+}
+
+/**
+ * Sees every micro-batch the live model scored, and the watermark of every batch a score step
+ * emits; shared by the score steps of all partition tasks (each attaches its own handle).
+ */
+export interface ScoringObserver {
+  /** `features` holds rows x width model inputs; `probabilities` and `eventTimes` one value per row. */
+  observe(model: ScoringModel, features: Float32Array, rows: number, width: number, probabilities: Float32Array, eventTimes: Float64Array): void;
+  /**
+   * A score step starts emitting (on its first batch). `topologyWatermark` is the engine's
+   * watermark over all its partitions, including those whose score step has not attached yet.
+   */
+  attach(topologyWatermark?: () => number): WatermarkHandle;
+}
+
+/** One score step's watermark, reported after each batch it emitted. */
+export interface WatermarkHandle {
+  advance(watermark: number): void;
+  detach(): void;
 }
 
 export function isModelServing(value: unknown): value is ModelServing {

@@ -3,16 +3,18 @@ import { toMillis, type Duration } from '../core/duration.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import type { FeatureSet } from '../features/feature-set.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import { bootstrapLive, servingPlan } from '../registry/lifecycle.ts';
 import type { AuditContext } from '../audit/audited-run.ts';
 import { defaultModelDirectory, modelFilePath } from '../registry/model-files.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
-import type { ModelServing, ServingAssignment } from './model-serving.ts';
+import type { ModelServing, ScoringObserver, ServingAssignment } from './model-serving.ts';
+import { ModelQuality, type ModelQualityOptions, type ModelQualitySnapshot } from './model-quality.ts';
 import { loadRegisteredModel } from './registered-model.ts';
 import { checkFeatureNames, type ScoringModel } from './scoring-model.ts';
 
-export interface ServedModelOptions {
+export interface ServedModelOptions extends ModelQualityOptions {
   /** The model's name in the registry, e.g. 'fraud-lr'. */
   model: string;
   /** The features it scores: a version trained on another feature version is refused. */
@@ -38,6 +40,11 @@ export interface ModelEnvironment {
   modelDirectory?: string;
   /** The engine's registry poll interval (EngineConfig.modelPollIntervalMs), over the model's own. */
   pollIntervalMs?: number;
+  /** The engine's metrics and topology name: with them (and origin 'online') drift is watched. */
+  metrics?: Metrics;
+  topology?: string;
+  /** EngineOptions.origin: 'online' (default) or 'backfill'. */
+  origin?: string;
   /** Where a bootstrap (the shipped file made live) is recorded. */
   audit?: AuditContext;
 }
@@ -70,6 +77,7 @@ export class ServedModel implements ModelServing {
   private starts = 0;
   private logger: Logger | undefined;
   private refreshing: Promise<boolean> | null = null;
+  private quality: ModelQuality | null = null;
   private first!: Promise<ServingAssignment>;
   private resolveFirst!: (assignment: ServingAssignment) => void;
 
@@ -88,9 +96,12 @@ export class ServedModel implements ModelServing {
     if (this.starts++ > 0) return;
     this.logger = environment.logger;
     this.directory = this.options.directory ?? environment.modelDirectory ?? defaultModelDirectory({});
-    const registry = clickhouseModelRegistry(await environment.clickhouse(), { table: this.options.registryTable });
+    const client = await environment.clickhouse();
+    const registry = clickhouseModelRegistry(client, { table: this.options.registryTable });
     await registry.open();
     this.registry = registry;
+    this.quality = new ModelQuality(this.options.model, this.options.featureSet.featureNames, this.options, { client, logger: environment.logger, metrics: environment.metrics, topology: environment.topology, origin: environment.origin });
+    this.quality.start();
     const { model, bootstrap, featureSet } = this.options;
     if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory }, environment.audit);
     if (!(await this.refresh({ initial: true }))) {
@@ -108,6 +119,8 @@ export class ServedModel implements ModelServing {
     await this.refreshing?.catch(() => undefined);
     await this.registry?.close().catch(() => undefined);
     this.registry = null;
+    await this.quality?.close();
+    this.quality = null;
     // The engine stops its pipelines first; a micro-batch still holding a model closes it on release.
     for (const [version, entry] of this.loaded) {
       entry.retired = true;
@@ -120,6 +133,16 @@ export class ServedModel implements ModelServing {
 
   current(): ServingAssignment | undefined {
     return this.assignment;
+  }
+
+  /** The drift monitor, while started by an online engine. */
+  get observer(): ScoringObserver | undefined {
+    return this.quality?.monitor;
+  }
+
+  /** Drift and outcome metrics for the dashboard; undefined while not started. */
+  qualitySnapshot(): ModelQualitySnapshot | undefined {
+    return this.quality?.snapshot(this.assignment?.live.version);
   }
 
   subscribe(): Promise<ServingAssignment> {
@@ -220,6 +243,7 @@ export class ServedModel implements ModelServing {
       throw error;
     }
     this.loaded.set(version.version, { model, holds: 0, retired: false });
+    await this.quality?.loadBaseline(version.version, modelFilePath(version.file, this.directory));
     return model;
   }
 

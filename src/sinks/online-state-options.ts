@@ -1,5 +1,6 @@
 import type { StreamRecord } from '../core/batch.ts';
 import type { Duration } from '../core/duration.ts';
+import type { SinkSpec } from './sink.ts';
 
 export interface OnlineStateOptions<T> {
   /** Key prefix inside the topology's namespace, e.g. 'features:card:'. */
@@ -18,3 +19,15 @@ export interface OnlineStateOptions<T> {
 
 /** What online state holds per key: the latest value, its event time and when the engine produced it (epoch ms). */
 export interface OnlineStateValue<T> { value: T; eventTime: number; updatedAt: number }
+
+/** An onlineState(...) sink as declared: where it keeps each record's latest value (the parity audit reads them back). */
+export interface OnlineStateSpec<T> extends SinkSpec<StreamRecord<T>> {
+  readonly kind: 'state';
+  readonly prefix: string;
+  /** The store key of a record (inside the topology's namespace `tributary:<topology>:`). */
+  storeKey(record: StreamRecord<T>): string;
+}
+
+export function isOnlineStateSpec(spec: SinkSpec<never>): spec is OnlineStateSpec<never> {
+  return spec.kind === 'state' && typeof (spec as Partial<OnlineStateSpec<unknown>>).storeKey === 'function';
+}

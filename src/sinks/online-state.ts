@@ -5,11 +5,11 @@ import { asError, ConfigError, errorMessage, UsageError } from '../core/errors.t
 import { backoffDelayMs, isRetriable } from '../core/retry.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
-import type { Sink, SinkEnvironment, SinkSpec } from './sink.ts';
+import type { Sink, SinkEnvironment } from './sink.ts';
 import { DegradedEpisode } from './degraded-episode.ts';
-import type { OnlineStateOptions, OnlineStateValue } from './online-state-options.ts';
+import type { OnlineStateOptions, OnlineStateSpec, OnlineStateValue } from './online-state-options.ts';
 
-export type { OnlineStateOptions, OnlineStateValue } from './online-state-options.ts';
+export { isOnlineStateSpec, type OnlineStateOptions, type OnlineStateSpec, type OnlineStateValue } from './online-state-options.ts';
 
 /**
  * Keeps the latest value per key in the hot state store (Redis when REDIS_URL is set, memory
@@ -34,7 +34,7 @@ export type { OnlineStateOptions, OnlineStateValue } from './online-state-option
  *
  * @example sinks: { features: [onlineState({ prefix: 'features:card:' })] }
  */
-export function onlineState<T>(options: OnlineStateOptions<T>): SinkSpec<StreamRecord<T>> {
+export function onlineState<T>(options: OnlineStateOptions<T>): OnlineStateSpec<T> {
   const ttlMs = options.ttl === undefined ? 0 : toMillis(options.ttl, 'onlineState.ttl');
   const maxPendingKeys = options.maxPendingKeys ?? 100_000;
   if (!Number.isInteger(maxPendingKeys) || maxPendingKeys < 1) {
@@ -43,9 +43,13 @@ export function onlineState<T>(options: OnlineStateOptions<T>): SinkSpec<StreamR
   return {
     description: `online state ${options.prefix}*`,
     kind: 'state',
+    destination: options.prefix,
+    prefix: options.prefix,
+    storeKey: (record) => options.prefix + (options.key ? options.key(record) : record.key),
     create: (environment) => new OnlineStateSink(options, ttlMs, maxPendingKeys, environment),
   };
 }
+
 
 const MAX_ROWS = 5_000; // flush as soon as this many keys changed
 const NON_RETRIABLE_ATTEMPTS = 3; // failed writes of values the store rejects as invalid before the engine stops

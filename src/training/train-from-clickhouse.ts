@@ -6,6 +6,9 @@ import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.t
 import { defaultModelDirectory, writeModelFile } from '../registry/model-files.ts';
 import type { ModelMetrics, ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import { evaluate, trainLogisticRegression, type Evaluation } from '../scoring/logistic-regression.ts';
+import { scoresOfModelFile } from './model-file-scores.ts';
+import { BaselineStore } from '../registry/baseline-store.ts';
+import { computeBaseline, type DriftBaseline } from '../registry/drift-baseline.ts';
 import { logisticRegressionToOnnx } from '../scoring/logistic-regression-onnx.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { readFeatureRows, readLabels, type FeatureRow, type TimeRange } from './training-data.ts';
@@ -88,7 +91,10 @@ export async function trainFromClickHouse(client: ClickHouseClient, spec: Lifecy
   const directory = options.directory ?? defaultModelDirectory();
   const written = await writeModelFile(onnx, spec.model, directory);
   const metrics: ModelMetrics = { auc: holdout.auc, logLoss: holdout.logLoss, rows: holdout.rows, positives: holdout.positives };
-  await writeFile(written.path.replace(/\.onnx$/, '.json'), `${JSON.stringify(sidecar(spec, written, { trainedFrom, trainedTo, splitAt, l2, train, holdout, fitted }), null, 2)}\n`);
+  // The drift baseline: every input's and the score's deciles over all rows (train and holdout),
+  // the score as the written file computes it.
+  const baseline = computeBaseline(featureSet.featureNames, x, await scoresOfModelFile(written.path, x));
+  await writeFile(written.path.replace(/\.onnx$/, '.json'), `${JSON.stringify(sidecar(spec, written, { trainedFrom, trainedTo, splitAt, l2, train, holdout, fitted, baseline }), null, 2)}\n`);
 
   const registry = options.registry ?? clickhouseModelRegistry(client, { table: spec.registryTable });
   await registry.open();
@@ -107,6 +113,7 @@ export async function trainFromClickHouse(client: ClickHouseClient, spec: Lifecy
     status: 'candidate',
     note: `trained on ${rows.length} rows of ${spec.featuresTable}`,
   });
+  await new BaselineStore(client, spec.baselinesTable).save(spec.model, written.version, baseline, 'training');
   return {
     model: spec.model,
     version: written.version,
@@ -145,7 +152,7 @@ export function timeSplit(rows: readonly Pick<FeatureRow, 'time'>[], holdoutFrac
 function sidecar(
   spec: LifecycleSpec,
   written: { version: string; sha256: string },
-  facts: { trainedFrom: number; trainedTo: number; splitAt: number; l2: number; train: Evaluation; holdout: Evaluation; fitted: { weights: number[]; bias: number; mean: number[]; scale: number[] } },
+  facts: { trainedFrom: number; trainedTo: number; splitAt: number; l2: number; train: Evaluation; holdout: Evaluation; fitted: { weights: number[]; bias: number; mean: number[]; scale: number[] }; baseline: DriftBaseline },
 ): object {
   return {
     model: spec.model,
@@ -157,6 +164,7 @@ function sidecar(
     training: { table: spec.featuresTable, labels: spec.labels.table, from: iso(facts.trainedFrom), trainedFrom: facts.trainedFrom, trainedTo: facts.trainedTo, holdoutFrom: iso(facts.splitAt), l2: facts.l2 },
     metrics: { train: facts.train, holdout: facts.holdout },
     coefficients: { weights: facts.fitted.weights, bias: facts.fitted.bias, mean: facts.fitted.mean, scale: facts.fitted.scale },
+    baseline: facts.baseline,
   };
 }
 

@@ -85,6 +85,16 @@ test('the dashboard on a running engine: live charts, the topology graph with ev
     });
   }
   await page.waitForFunction(() => (document.querySelector('#top-keys')?.children.length ?? 0) >= 3, undefined, { timeout: 20_000 });
+  // Model quality: PSI per closed drift bucket (one line per model input, the score and the
+  // threshold), the last bucket's PSI and KS per input, and the outcomes table (none yet in a demo).
+  await page.waitForFunction(() => Number(document.getElementById('chart-drift')?.dataset.points ?? 0) >= 2, undefined, { timeout: 45_000 }).catch((error) => {
+    throw new Error(`the drift chart got no buckets: ${String(error)}\n${output.slice(-2000)}`);
+  });
+  const driftRows = await page.$$eval('#drift-latest tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+  assert.deepEqual(driftRows.slice(0, 7).map((cells) => cells[0]), ['count1m', 'log_sum1m', 'log_max1m', 'count5m', 'log_sum5m', 'log_max5m', 'score']);
+  for (const cells of driftRows.slice(0, 7)) assert.match(`${cells[1]} ${cells[2]}`, /^\d+\.\d{3} \d\.\d{3}$/);
+  assert.match(await page.textContent('#quality-model') ?? '', /^fraud-lr@[0-9a-f]{12}$/);
+  assert.match(await page.textContent('#outcomes') ?? '', /no outcome metrics yet/);
 
   // The data contract panel: every rule of the payment contract, and the violations the demo
   // generator sends on purpose (one payment in 2,000) counted there as in /metrics.

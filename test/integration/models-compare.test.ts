@@ -126,9 +126,11 @@ function compareSuite(target: ClickHouseTarget): void {
     test('tributary models compare prints the same report (json and table) and its SQL', async () => {
       const env = { ...process.env, LIFECYCLE_TEST_PREFIX: prefix, LOG_LEVEL: 'warn' };
       const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'models', 'compare', 'test/fixtures/lifecycle-topology.ts', ...args], { cwd: REPO_ROOT, env });
-      const json = JSON.parse((await cli('--format', 'json')).stdout) as Array<Record<string, unknown>>;
+      const json = JSON.parse((await cli('--format', 'json')).stdout) as { comparison: Array<Record<string, unknown>>; outcomes: Array<Record<string, unknown>> };
       const report = await compareModels(client, compareOptionsFor(spec));
-      assert.deepEqual(json, report);
+      assert.deepEqual(json.comparison, report);
+      // Then each compared version's outcome metrics per day (test/integration/model-outcomes.test.ts checks their values).
+      assert.deepEqual(json.outcomes.map((o) => [o.version, o.day, o.rows]), [[LIVE.slice(9), '2026-03-01', 61], [CANDIDATE.slice(9), '2026-03-01', 20]]);
       const table = (await cli()).stdout.split('\n');
       assert.match(table[0]!, /^served\s+challenger\s+rows\s+servedMean\s+challengerMean\s+meanAbsDiff\s+agreement\s+positives\s+servedAuc\s+challengerAuc\s+servedLogLoss\s+challengerLogLoss$/);
       assert.match(table[2]!, new RegExp(`^${LIVE}\\s+${CANDIDATE}\\s+60\\s`));

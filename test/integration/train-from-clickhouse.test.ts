@@ -94,7 +94,7 @@ function trainingSuite(target: ClickHouseTarget): void {
 
   after(async () => {
     if (client) {
-      for (const table of [spec.featuresTable, spec.labels.table, spec.registryTable!, `${prefix}dead_letters`]) await client.command({ query: `DROP TABLE IF EXISTS ${table}` });
+      for (const table of [spec.featuresTable, spec.labels.table, spec.registryTable!, spec.baselinesTable!, `${prefix}dead_letters`]) await client.command({ query: `DROP TABLE IF EXISTS ${table}` });
       await client.close();
     }
     await rm(directory, { recursive: true, force: true });
@@ -129,8 +129,22 @@ function trainingSuite(target: ClickHouseTarget): void {
     const scores = await onnx.score(new Float32Array(sample.flat()), sample.length);
     await onnx.close();
     sample.forEach((vector, i) => assert.ok(Math.abs(scores[i]! - predictProbability(expected.model, vector)) < 1e-5));
-    const card = JSON.parse(await readFile(summary.path.replace(/\.onnx$/, '.json'), 'utf8')) as { metrics: { holdout: Evaluation } };
+    const card = JSON.parse(await readFile(summary.path.replace(/\.onnx$/, '.json'), 'utf8')) as { metrics: { holdout: Evaluation }; baseline: { rows: number; features: Array<{ name: string; edges: number[]; counts: number[] }> } };
     assert.deepEqual(card.metrics.holdout, expected.holdout);
+
+    // The drift baseline, stored with the version and in the sidecar: every input's deciles over
+    // all rows (as computed here) and the score's, counting every row once.
+    const stored = await (await client.query({ query: `SELECT feature, edges, counts, rows, source FROM ${spec.baselinesTable} WHERE version = '${registered!.version}' ORDER BY position`, format: 'JSONEachRow' })).json<{ feature: string; edges: number[]; counts: Array<string | number>; rows: string | number; source: string }>();
+    assert.deepEqual(stored.map((h) => [h.feature, h.source, Number(h.rows)]), [...FRAUD_FEATURE_NAMES, 'score'].map((name) => [name, 'training', expected.rows]));
+    FRAUD_FEATURE_NAMES.forEach((name, j) => {
+      const sorted = expected.vectors.map((v) => Math.fround(v[j]!)).sort((a, b) => a - b);
+      const edges = [...new Set(Array.from({ length: 9 }, (_, i) => sorted[Math.ceil(((i + 1) * sorted.length) / 10) - 1]!))];
+      const counts = new Array<number>(edges.length + 1).fill(0);
+      for (const value of sorted) counts[edges.filter((edge) => edge < value).length]!++;
+      assert.deepEqual([stored[j]!.edges, stored[j]!.counts.map(Number)], [edges, counts], `${name}'s baseline`);
+    });
+    assert.equal(stored[6]!.counts.map(Number).reduce((a, b) => a + b, 0), expected.rows);
+    assert.deepEqual(card.baseline.features.map((f) => [f.name, f.edges, f.counts]), stored.map((h) => [h.feature, h.edges, h.counts.map(Number)]));
 
     // The same data again: the same bytes, so the same version, and no second registration.
     const again = await trainFromClickHouse(client, spec, { directory, createdAt: CREATED_AT + 1 });
@@ -192,7 +206,7 @@ async function independentFit(client: ClickHouseClient, prefix: string, options:
   const model = trainLogisticRegression(train.map(fraudFeatureVector), train.map(label), { featureNames: FRAUD_FEATURE_NAMES, l2: options.l2 ?? 1e-3 });
   const holdoutVectors = holdout.map(fraudFeatureVector);
   return {
-    rows: windows.length, firstWindowEnd: first, lastWindowEnd: last, model, holdoutVectors,
+    rows: windows.length, firstWindowEnd: first, lastWindowEnd: last, model, holdoutVectors, vectors: windows.map(fraudFeatureVector),
     train: evaluate(model, train.map(fraudFeatureVector), train.map(label)),
     holdout: evaluate(model, holdoutVectors, holdout.map(label)),
   };

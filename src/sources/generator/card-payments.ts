@@ -20,6 +20,25 @@ export interface CardPaymentOptions {
   /** Share of events delivered late by up to `lateMaxMs` (beyond the usual small jitter). */
   lateShare?: number;
   lateMaxMs?: number;
+  /**
+   * Drift on purpose (demos and tests of drift monitoring): from event time `from` (epoch ms)
+   * on, the amounts of a share of the cards are multiplied by `factor`. The cards are those whose
+   * index modulo 100 is below `cardShare` x 100 (`shiftedCard`). Draws no random numbers, so the
+   * stream is otherwise the one the seed gives.
+   */
+  amountShift?: AmountShift;
+}
+
+export interface AmountShift {
+  from: number;
+  factor: number;
+  /** 0 to 1. */
+  cardShare: number;
+}
+
+/** Whether `amountShift` applies to the card `card-<index>` (see CardPaymentOptions.amountShift). */
+export function shiftedCard(cardIndex: number, cardShare: number): boolean {
+  return cardIndex % 100 < Math.round(cardShare * 100);
 }
 
 const COUNTRIES = ['US', 'GB', 'DE', 'FR', 'NL', 'ES', 'IT', 'CA', 'BR', 'JP'] as const;
@@ -41,12 +60,15 @@ export class CardPaymentModel {
   private readonly cardSampler: ZipfSampler;
   private readonly merchantSampler: ZipfSampler;
   private readonly homeCountry: string[];
-  private readonly options: Required<CardPaymentOptions>;
+  private readonly options: Required<Omit<CardPaymentOptions, 'amountShift'>>;
+  private readonly shift: AmountShift | undefined;
   private readonly scheduled: ScheduledFraud[] = [];
   private sequence = 0;
 
   constructor(options: CardPaymentOptions = {}) {
-    this.options = { seed: 42, cards: 5_000, merchants: 500, fraudRate: 0.004, lateShare: 0.002, lateMaxMs: 60_000, ...options };
+    const { amountShift, ...rest } = options;
+    this.options = { seed: 42, cards: 5_000, merchants: 500, fraudRate: 0.004, lateShare: 0.002, lateMaxMs: 60_000, ...rest };
+    this.shift = amountShift;
     this.random = new SeededRandom(this.options.seed);
     this.cardSampler = new ZipfSampler(this.options.cards, 0.9);
     this.merchantSampler = new ZipfSampler(this.options.merchants, 1.1);
@@ -62,9 +84,12 @@ export class CardPaymentModel {
     const cardIndex = fraud ? due.cardIndex : this.cardSampler.sample(random);
     const home = this.homeCountry[cardIndex]!;
     const country = fraud ? random.pick(COUNTRIES.filter((c) => c !== home)) : random.next() < 0.95 ? home : random.pick(COUNTRIES);
-    const amount = fraud ? random.logNormal(5.8, 0.5) : random.logNormal(3.4, 0.9);
+    let amount = fraud ? random.logNormal(5.8, 0.5) : random.logNormal(3.4, 0.9);
     let delay = random.exponential(400);
     if (random.next() < this.options.lateShare) delay += random.between(0, this.options.lateMaxMs);
+    const ts = Math.round(now - delay);
+    const shift = this.shift;
+    if (shift !== undefined && ts >= shift.from && shiftedCard(cardIndex, shift.cardShare)) amount *= shift.factor;
     const payment: Payment = {
       paymentId: `p-${this.options.seed}-${this.sequence++}`,
       cardId: `card-${cardIndex.toString().padStart(5, '0')}`,
@@ -72,7 +97,7 @@ export class CardPaymentModel {
       amount: Math.round(amount * 100) / 100,
       currency: CURRENCY[country]!,
       country,
-      ts: Math.round(now - delay),
+      ts,
     };
     return { payment, fraud };
   }

@@ -7,14 +7,18 @@ import { loadJobsFile, parseJobsFile } from '../../../src/jobs/jobs-file.ts';
 import { cronTrigger, everyTrigger } from '../../../src/jobs/triggers.ts';
 import { recordFile } from './job-test-kit.ts';
 
-test('the card-fraud example: hourly score-batch, nightly train, on-demand backfill', async () => {
+test('the card-fraud example: hourly score-batch, nightly train, on-demand backfill, daily outcomes, hourly parity audit', async () => {
   const file = await loadJobsFile('topologies/card-fraud.jobs.json');
   assert.equal(file.concurrency, 1);
-  assert.deepEqual(file.jobs.map((job) => [job.name, job.schedule ?? 'on demand', job.command[0]]), [
-    ['score-batch', '5 * * * *', 'score-batch'],
-    ['train', '30 2 * * *', 'train'],
-    ['backfill', 'on demand', 'backfill'],
+  assert.deepEqual(file.jobs.map((job) => [job.name, job.schedule ?? 'on demand', job.command.slice(0, 2).join(' ')]), [
+    ['score-batch', '5 * * * *', 'score-batch topologies/card-fraud.ts'],
+    ['train', '30 2 * * *', 'train topologies/card-fraud.ts'],
+    ['backfill', 'on demand', 'backfill topologies/card-fraud.ts'],
+    ['outcomes', '30 3 * * *', 'models outcomes'],
+    ['parity-audit', '20 * * * *', 'audit parity'],
   ]);
+  // Every example job runs at low priority (the default).
+  assert.ok(file.jobs.every((job) => job.lowPriority !== false));
 });
 
 test('a TS jobs file is imported (its default export)', async () => {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { StatsPublisher } from '../../../src/runtime/stats-publisher.ts';
 import type { EngineStats } from '../../../src/runtime/engine-stats.ts';
+import { modelQuality } from '../../../src/runtime/models.ts';
+import type { AnyTopology } from '../../../src/topology/define-topology.ts';
 
 function setup() {
   const metrics = new Metrics();
@@ -76,4 +78,18 @@ test('contract violations per rule: totals, and the rate since the last snapshot
   // At least 0.2 s elapsed (a timer may fire a little early): 40 violations are at most 200 per second.
   assert.ok(currency!.perSecond > 0 && currency!.perSecond <= 200, String(currency!.perSecond));
   assert.equal((await publisher.snapshot()).contractViolations[1]!.perSecond, 0, 'none since the last snapshot');
+});
+
+test("the served models' quality: the latest 30 drift buckets (an empty histogram's NaN as null) and the outcomes", async () => {
+  const drift = Array.from({ length: 40 }, (_, i) => ({ model: 'm', version: 'v1', bucketStart: i * 60_000, bucketEnd: (i + 1) * 60_000, rows: 100 + i, features: [{ name: 'x', psi: i === 39 ? Number.NaN : i / 100, ks: 0.5 }] }));
+  const outcomes = [{ model: 'm', version: 'v1', dayStart: 0, day: '1970-01-01', rows: 10, positives: 2, auc: null, logLoss: 0.3, ece: 0.1, precisionAtK: 0.5, k: 10, computedAt: 5 }];
+  const served = { qualitySnapshot: () => ({ model: 'm', live: 'v1', driftWatched: true, driftThreshold: 0.2, drift, outcomes }) };
+  const quality = modelQuality({ models: [served, { qualitySnapshot: () => undefined }] } as unknown as AnyTopology);
+  const publisher = new StatsPublisher({ topology: 'x', source: 's', metrics: new Metrics(), engine: () => ({ inFlight: 0, peakInFlight: 0, maxInFlight: 1, fetchBlocked: 0, sinkWaits: 0, processedRecords: 0, watermark: -Infinity, routed: {} }), sinks: () => [], quality: () => quality, publish: () => {} });
+  const [model] = (await publisher.snapshot()).quality!;
+  assert.deepEqual([model!.model, model!.live, model!.driftWatched, model!.driftThreshold], ['m', 'v1', true, 0.2]);
+  assert.deepEqual(model!.drift.map((b) => b.bucketStart), drift.slice(10).map((b) => b.bucketStart));
+  assert.deepEqual(model!.drift.at(-1)!.features, [{ name: 'x', psi: null, ks: 0.5 }]);
+  assert.deepEqual(model!.outcomes, [{ version: 'v1', day: '1970-01-01', rows: 10, positives: 2, auc: null, logLoss: 0.3, ece: 0.1, precisionAtK: 0.5, k: 10 }]);
+  assert.equal(JSON.parse(JSON.stringify(model)).drift.length, 30, 'plain JSON for the WebSocket frame');
 });
