@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, kafkaDeadLetters, websocketChannel, onlineState,
-  withRollups, countDistinct, countDistinctIf, maxOf, sumOf,
-  type ScoreSource, type RollupDefinition, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+  withRollups, countDistinct, countDistinctIf, maxOf, sumOf, inClear,
+  type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
 import { CARD_FEATURES, type CardFeatures } from './card-fraud-features.ts';
@@ -113,6 +113,28 @@ export function cardFraudLifecycle(prefix = ''): LifecycleSpec {
   };
 }
 
+/** Pseudonyms wherever the value is written; admins' WebSocket frames carry tokens they can detokenize. */
+const PSEUDONYMIZED: DestinationPolicies = { clickhouse: 'hash', state: 'hash', websocket: 'hash', websocketAdmin: 'token', late: 'hash', deadLetters: 'encrypt', kafka: 'encrypt' };
+
+/**
+ * The card-fraud data protection (README "Data protection"): card ids (direct), payment and
+ * merchant ids and countries (quasi) leave the engine only as keyed hashes, so joins, windows and
+ * rollups still work; amounts, the features computed from them and scores (sensitive) reach
+ * ClickHouse and analysts' frames cut to 2 significant digits, and online state, late records
+ * and admins' frames as tokens under the card's own key, which `tributary erase` destroys. Dead
+ * letters keep their bytes encrypted. The tags themselves are in schemas/*.avsc.
+ */
+export const CARD_FRAUD_GOVERNANCE: TopologyGovernance = {
+  policies: {
+    direct: PSEUDONYMIZED,
+    quasi: PSEUDONYMIZED,
+    sensitive: { clickhouse: { significant: 2 }, state: 'token', websocket: { significant: 2 }, websocketAdmin: 'token', late: 'token', deadLetters: 'encrypt', kafka: 'encrypt' },
+  },
+  // The window features are computed from amounts: they carry its tag (card_features.avsc and
+  // fraud_prediction.avsc must say so, or the engine refuses to start).
+  derivedFrom: { sum1m: 'amount', max1m: 'amount', sum5m: 'amount', max5m: 'amount' },
+};
+
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/fraud-lr.onnx', import.meta.url));
 
 export interface CardFraudOptions {
@@ -136,6 +158,11 @@ export interface CardFraudOptions {
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
+  /**
+   * Data protection. Default inClear(): every field in clear, for tests and demos on synthetic
+   * data; the default export (what `tributary run` runs) uses CARD_FRAUD_GOVERNANCE.
+   */
+  governance?: TopologyGovernance;
 }
 
 /**
@@ -208,6 +235,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     lifecycle: cardFraudLifecycle(tables),
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
+    governance: options.governance ?? inClear(),
   });
 }
 
@@ -215,4 +243,5 @@ export default createCardFraudTopology({
   topic: process.env.PAYMENTS_TOPIC,
   deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.PAYMENTS_DLQ_TOPIC : undefined,
   demoRate: Number(process.env.DEMO_RATE) || undefined,
+  governance: CARD_FRAUD_GOVERNANCE,
 });

@@ -6,13 +6,18 @@ import { SignJWT, errors, jwtVerify } from 'jose';
  * cannot pick another algorithm ("none").
  *
  * Claims: `channels` (names, `prefix*` or `*`), `exp` (required, seconds since the epoch), optional
- * `nbf`, `iat` and `sub` (logged); no `aud`.
+ * `nbf`, `iat` and `sub` (logged), and `role`: 'admin' receives the admin view of governed
+ * channels, 'analyst' (the default) the analyst view; no `aud`.
  */
 export interface PushTokenClaims {
   channels: string[];
   exp: number;
   sub?: string;
+  role?: PushRole;
 }
+
+export type PushRole = 'analyst' | 'admin';
+const ROLES: readonly unknown[] = ['analyst', 'admin'];
 
 export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'invalid_claims';
 
@@ -42,11 +47,11 @@ function keyOf(secret: string): Uint8Array {
 /** Signs a token for `channels`, valid for `expiresInSeconds` from `now` (epoch ms). */
 export async function signPushToken(
   secret: string,
-  grant: { channels: string[]; expiresInSeconds: number; subject?: string },
+  grant: { channels: string[]; expiresInSeconds: number; subject?: string; role?: PushRole },
   now = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
-  const jwt = new SignJWT({ channels: grant.channels }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
+  const jwt = new SignJWT(grant.role === undefined ? { channels: grant.channels } : { channels: grant.channels, role: grant.role }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
   if (grant.subject !== undefined) jwt.setSubject(grant.subject);
   return jwt.sign(keyOf(secret));
 }
@@ -60,11 +65,12 @@ export async function verifyPushToken(token: string, secret: string, now = Date.
   if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompact(token)) return { ok: false, reason: 'malformed' };
   try {
     const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now) });
-    const { channels, exp, sub, aud } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown };
+    const { channels, exp, sub, aud, role } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown; role?: unknown };
+    if (role !== undefined && !ROLES.includes(role)) return { ok: false, reason: 'invalid_claims' };
     if (aud !== undefined || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
       return { ok: false, reason: 'invalid_claims' };
     }
-    return { ok: true, claims: sub === undefined ? { channels, exp } : { channels, exp, sub } };
+    return { ok: true, claims: { channels, exp, ...(sub === undefined ? {} : { sub }), ...(role === undefined ? {} : { role: role as PushRole }) } };
   } catch (error) {
     return { ok: false, reason: rejectionOf(error) };
   }

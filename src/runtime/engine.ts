@@ -11,6 +11,7 @@ import { EventTimeClock } from '../core/event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
+import { SinkGovernor } from './sink-governor.ts';
 import { startTables, type RunningTables } from './tables.ts';
 import { startModels, type RunningModels } from './models.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -51,6 +52,8 @@ export class Engine {
   private rejectDone!: (error: unknown) => void;
   private readonly buffer: InFlightBuffer<QueuedBatch>;
   private readonly sinks: SinkSet;
+  /** Data protection: checks the sinks against the topology's policies and masks their rows. */
+  private readonly governor: SinkGovernor;
   private clock!: EventTimeClock;
   private idleTicks: IdleTicks | null = null;
   private source!: Source<unknown>;
@@ -79,7 +82,9 @@ export class Engine {
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
-    this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
+    // Throws a ConfigError here, before anything starts, when a tagged field reaches a sink with no policy.
+    this.governor = new SinkGovernor(topology, this.config.schemasDir, () => this.environment.keyring());
+    this.sinks = new SinkSet(topology, this.environment.sinkEnvironment, this.governor);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -104,7 +109,7 @@ export class Engine {
     const spec = options.source ?? (config.kafkaBrokers ? topology.source : topology.demoSource);
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
     if (options.push ?? false) {
-      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state() });
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), stateKey: (key) => this.governor.stateKey(key) });
       this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a

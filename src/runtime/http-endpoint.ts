@@ -20,6 +20,8 @@ export interface HttpEndpointOptions {
   readiness: Readiness;
   /** The engine's hot state, for GET /state. */
   state: () => Promise<KeyValueStore>;
+  /** The store key of a requested key (data protection pseudonymizes subject ids in keys). */
+  stateKey?: (key: string) => Promise<string>;
 }
 
 /**
@@ -28,11 +30,11 @@ export interface HttpEndpointOptions {
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
-  const { config, logger, metrics, topology, readiness, state } = options;
+  const { config, logger, metrics, topology, readiness, state, stateKey } = options;
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
     registerSqlRoute(app, { clickhouse: clickhouseTarget(config), logger });
-    registerStateRoute(app, { store: state, logger });
+    registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');

@@ -43,6 +43,7 @@ export function onlineState<T>(options: OnlineStateOptions<T>): SinkSpec<StreamR
   return {
     description: `online state ${options.prefix}*`,
     kind: 'state',
+    destination: options.prefix,
     create: (environment) => new OnlineStateSink(options, ttlMs, maxPendingKeys, environment),
   };
 }

@@ -6,6 +6,7 @@ import type { SourceSpec } from '../sources/source.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import type { ServedModel } from '../scoring/served-model.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
+import { checkGovernance, type TopologyGovernance } from '../governance/governance-spec.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PipelineOutputs = Record<string, Observable<Batch<any>>>;
@@ -42,6 +43,12 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
   models?: ServedModel[];
   /** Where the model lifecycle's batch jobs (backfill, train, score-batch, models) find this topology's data. */
   lifecycle?: LifecycleSpec;
+  /**
+   * Data protection (README "Data protection"): what happens to fields the schemas tag `"pii"`
+   * at each destination. A topology whose sinks receive a tagged field without a policy for its
+   * destination fails at start, naming the field, the destination and the fix.
+   */
+  governance?: TopologyGovernance;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -67,6 +74,7 @@ export function defineTopology<TIn, O extends PipelineOutputs>(definition: Topol
     if (!Array.isArray(specs)) throw new ConfigError(`sinks.${output}`, 'must be an array of sinks', `write sinks: { ${output}: [clickhouseTable(...)] }`);
   }
   checkTables(definition.tables);
+  checkGovernance(definition.governance);
   return definition;
 }
 

@@ -38,6 +38,7 @@ test('an empty environment gives the embedded defaults', () => {
     checkpointIntervalMs: 5_000,
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
+    governance: { keyStore: { kind: 'file', directory: path.resolve('data/keys') } },
   });
 });
 
@@ -71,6 +72,7 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: '2000',
     TRIBUTARY_MAX_OPEN_WINDOWS: '1000000',
     TRIBUTARY_SHUTDOWN_TIMEOUT_MS: '5000',
+    TRIBUTARY_KEY_STORE_PREFIX: 'fraud:keys:',
   });
   assert.deepEqual(config, {
     kafkaBrokers: ['broker-1:9092', '10.0.0.2:19092'],
@@ -87,6 +89,7 @@ test('every setting is read from its variable', () => {
     checkpointIntervalMs: 2_000,
     maxOpenWindows: 1_000_000,
     shutdownTimeoutMs: 5_000,
+    governance: { keyStore: { kind: 'redis', prefix: 'fraud:keys:' } },
   });
 });
 
