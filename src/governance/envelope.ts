@@ -9,8 +9,9 @@ import { open, seal, tampered } from './crypto.ts';
 const MAGIC = Buffer.from('TRB1', 'latin1');
 const TEXT = /^enc1\.(\d{1,3})\.([A-Za-z0-9_-]+)$/;
 
-export function sealBytes(bytes: Uint8Array, key: Buffer, version: number): Buffer {
-  return Buffer.concat([MAGIC, Buffer.from([version]), seal(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), `TRB1.${version}`)]);
+/** `purpose` is bound as associated data: bytes sealed for one use do not open as another's. */
+export function sealBytes(bytes: Uint8Array, key: Buffer, version: number, purpose = 'TRB1'): Buffer {
+  return Buffer.concat([MAGIC, Buffer.from([version]), seal(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), `${purpose}.${version}`)]);
 }
 
 export function isSealedBytes(bytes: Uint8Array): boolean {
@@ -23,10 +24,10 @@ export function sealedBytesVersion(bytes: Uint8Array): number {
   return bytes[MAGIC.length]!;
 }
 
-export function openBytes(bytes: Uint8Array, key: Buffer): Buffer {
+export function openBytes(bytes: Uint8Array, key: Buffer, purpose = 'TRB1'): Buffer {
   const version = sealedBytesVersion(bytes);
   const body = Buffer.from(bytes.buffer, bytes.byteOffset + MAGIC.length + 1, bytes.byteLength - MAGIC.length - 1);
-  return open(key, body, `TRB1.${version}`);
+  return open(key, body, `${purpose}.${version}`);
 }
 
 export function sealText(text: string, key: Buffer, version: number): string {

@@ -35,18 +35,20 @@ export class Keyring {
     private readonly masterKey: Buffer | undefined,
     hmacKey: Buffer,
     readonly deadLetterKey: { key: Buffer; version: number },
+    /** Seals durable window checkpoints (they hold keys and sums of personal data). */
+    readonly checkpointKey: { key: Buffer; version: number },
     options: KeyringOptions,
   ) {
     this.pseudonyms = new Pseudonymizer(hmacKey, VERSION);
     this.subjects = new BoundedCache(options.cacheEntries ?? 100_000, options.cacheMs ?? 60_000);
   }
 
-  /** Reads (or, on first use, creates) the HMAC and dead-letter keys. */
+  /** Reads (or, on first use, creates) the HMAC, dead-letter and checkpoint keys. */
   static async open(store: KeyStore, options: KeyringOptions = {}): Promise<Keyring> {
     const master = options.masterKey;
-    const ids = [`hmac.${VERSION}`, `dead-letters.${VERSION}`];
+    const ids = [`hmac.${VERSION}`, `dead-letters.${VERSION}`, `checkpoints.${VERSION}`];
     const keys = await loadOrCreate(store, ids, master);
-    return new Keyring(store, master, keys.get(ids[0]!)!, { key: keys.get(ids[1]!)!, version: VERSION }, options);
+    return new Keyring(store, master, keys.get(ids[0]!)!, { key: keys.get(ids[1]!)!, version: VERSION }, { key: keys.get(ids[2]!)!, version: VERSION }, options);
   }
 
   /** The pseudonym of a subject id (its key's id in the store is `subject.<pseudonym>`). */

@@ -12,6 +12,7 @@ import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { SinkGovernor } from './sink-governor.ts';
+import { sealedCheckpoints } from '../governance/checkpoint-seal.ts';
 import { startTables, type RunningTables } from './tables.ts';
 import { startModels, type RunningModels } from './models.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -121,7 +122,7 @@ export class Engine {
     const durable = config.windowState === 'redis';
     this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
-    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
