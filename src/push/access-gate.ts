@@ -37,7 +37,7 @@ const TOKEN_MESSAGES: Record<RejectionReason, string> = {
   bad_signature: 'invalid token signature',
   expired: 'token expired',
   not_yet_valid: 'token not valid yet',
-  invalid_claims: 'token claims invalid: expected channels (array), exp (seconds) and, if any, role analyst or admin',
+  invalid_claims: 'token claims invalid: expected channels (array) and exp (seconds)',
 };
 
 /**
