@@ -10,9 +10,26 @@ export function randomKey(): Buffer {
   return randomBytes(KEY_BYTES);
 }
 
+/**
+ * Random IVs drawn from a pool filled by the CSPRNG 4,096 at a time: one randomBytes call per
+ * token cost 3 us here, more than the encryption. Random 96-bit IVs, as GCM allows.
+ */
+const IV_POOL = IV_BYTES * 4_096;
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function nextIv(): Buffer {
+  if (ivAt + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_POOL);
+    ivAt = 0;
+  }
+  const iv = ivPool.subarray(ivAt, ivAt + IV_BYTES);
+  ivAt += IV_BYTES;
+  return iv;
+}
+
 /** Encrypts `plain` under `key`, binding `aad`: iv ‖ tag ‖ ciphertext. */
 export function seal(key: Buffer, plain: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plain), cipher.final()]);

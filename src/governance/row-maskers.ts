@@ -71,7 +71,8 @@ export function deadLetterMasker(raw: ResolvedPolicy, keyring: Keyring): RowMask
       return letters.map((letter) => ({
         ...letter,
         raw: letter.raw === null ? null : encrypt ? sealBytes(letter.raw, sealKey, version) : null,
-        error: encrypt ? sealText(letter.error, sealKey, version) : '(dropped by the data protection policy)',
+        // Cut before sealing: the Kafka topic keeps 4,000 characters of a header, and a cut seal cannot be opened.
+        error: encrypt ? sealText(letter.error.slice(0, 2_000), sealKey, version) : '(dropped by the data protection policy)',
         ...(letter.key === undefined || letter.key === '' ? {} : { key: pseudonyms.hash(letter.key) }),
       }));
     },
