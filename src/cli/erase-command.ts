@@ -1,17 +1,16 @@
-import { userInfo } from 'node:os';
 import { pino } from 'pino';
 import type { Command } from 'commander';
-import { noAudit, type AuditTrail } from '../audit/audit-trail.ts';
 import { eraseTopologySubjects, type EraseSummary } from '../runtime/erase-subjects.ts';
 import { loadConfig } from '../topology/config.ts';
 import { loadTopology } from '../topology/load-topology.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 /**
  * `tributary erase --subject <id>... [--topology <file>]`: crypto-shredding of subjects (README
- * "Data protection"). `audit` is where the entries go: the port's no-op until the CLI's real
- * trail is wired in (then the entries land in the audit log).
+ * "Data protection"), one audit entry per subject in the audit log (and its ClickHouse copy when
+ * CLICKHOUSE_URL names a server: a running embedded engine holds the chDB directory).
  */
-export function registerEraseCommand(program: Command, audit: () => AuditTrail = () => noAudit): Command {
+export function registerEraseCommand(program: Command): Command {
   return program
     .command('erase')
     .description("erase subjects: destroy each one's data key (every token of it becomes unreadable everywhere), delete its online state, record the erasure in the audit trail")
@@ -21,23 +20,19 @@ export function registerEraseCommand(program: Command, audit: () => AuditTrail =
       const config = loadConfig();
       const topology = await loadTopology(options.topology);
       const logger = pino({ name: 'tributary:erase', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
-      const trail = audit();
-      try {
-        const summary = await eraseTopologySubjects(topology, options.subject, { config, logger, audit: trail, principal: `cli:${userInfo().username}` });
-        process.stdout.write(describe(summary, options.subject, trail !== noAudit));
-      } finally {
-        await trail.close();
-      }
+      await withCliAudit('server', async (audit) => {
+        const summary = await eraseTopologySubjects(topology, options.subject, { config, logger, audit: audit.trail, principal: audit.principal });
+        process.stdout.write(describe(summary, options.subject));
+      }, config);
     });
 }
 
-function describe(summary: EraseSummary, ids: readonly string[], audited: boolean): string {
+function describe(summary: EraseSummary, ids: readonly string[]): string {
   const lines = summary.reports.map((report, i) => {
     const key = report.keyDestroyed ? 'data key destroyed' : 'no data key was stored (nothing of it was tokenized)';
     const state = report.stateKeysDeleted.length > 0 ? `online state deleted: ${report.stateKeysDeleted.join(', ')}` : 'no online state';
     return `erased ${ids[i]} (subject ${report.subject}): ${key}; ${state}\n`;
   });
   const where = `key store: ${summary.keyStore}; state: ${summary.stateStore ?? 'in memory (nothing to delete from this process)'}\n`;
-  const audit = audited ? `${summary.reports.length} erasure(s) recorded in the audit trail` : 'no audit trail is configured: the erasures were not recorded';
-  return `${lines.join('')}${where}${audit}\n`;
+  return `${lines.join('')}${where}${summary.reports.length} erasure(s) recorded in the audit trail\n`;
 }

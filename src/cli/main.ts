@@ -9,6 +9,7 @@ import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
 import { registerEraseCommand } from './erase-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -42,6 +43,7 @@ registerModelsCommand(program);
 registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

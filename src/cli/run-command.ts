@@ -6,6 +6,7 @@ import { logLevel } from './log-level.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from '../topology/load-topology.ts';
 import { websocketChannels, type AnyTopology } from '../topology/define-topology.ts';
+import { cliPrincipal } from '../audit/audited-run.ts';
 
 /**
  * Exit codes of `tributary run` (documented in the README):
@@ -22,7 +23,7 @@ export async function runCommand(file: string): Promise<void> {
   const topology = await loadTopology(file);
   const logger = createLogger(`tributary:${topology.name}`, logLevel());
   logger.info(`starting ${topology.name}: ${startLine(config)}`);
-  const engine = await Engine.start(topology, { config, logger, push: true });
+  const engine = await Engine.start(topology, { config, logger, push: true, audit: { principal: cliPrincipal(), topologyFile: file } });
   // This process belongs to the engine: an error RxJS could not hand to a subscriber stops it too.
   rxConfig.onUnhandledError = (error) => engine.fail(error);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;

@@ -12,6 +12,8 @@ import { redisTarget } from '../topology/connection-config.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { parseWholeOption } from './number-option.ts';
+import { auditedRun } from '../audit/audited-run.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 export interface ScoreBatchCommandOptions {
   /** Entities per ClickHouse read and insert. */
@@ -41,7 +43,7 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
   const config = loadConfig();
   return withLifecycle(
     file,
-    async ({ topology, spec: lifecycle, client, registry }) => {
+    async ({ topology, spec: lifecycle, client, registry }) => withCliAudit(client, (audit) => auditedRun(audit, { kind: 'score-batch', target: lifecycle.model, summary: (r: ScoreBatchResult) => ({ runId: r.runId, entities: r.entities, skipped: r.skipped, seconds: r.seconds }) }, async () => {
       // JSON logs on stderr: stdout holds only the summary.
       const logger = createLogger(`tributary:${topology.name}:score-batch`, process.env.LOG_LEVEL ?? 'info', pino.destination(2));
       const redis = redisTarget(config);
@@ -71,7 +73,7 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
         await model?.close();
         await store?.close();
       }
-    },
+    }), config),
     config,
   );
 }

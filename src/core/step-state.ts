@@ -8,6 +8,11 @@ export interface StepRuntime {
   topology: string;
   metrics: Metrics;
   logger: Logger;
+  /**
+   * "Now" on the source's clock (Source.processingTime), for steps that judge freshness (a score
+   * step's maxInputAge); absent where there is none (a backfill's replay).
+   */
+  processingTime?: () => number;
 }
 
 /**

@@ -15,7 +15,7 @@ export function randomKey(): Buffer {
  * token cost 3 us here, more than the encryption. Random 96-bit IVs, as GCM allows.
  */
 const IV_POOL = IV_BYTES * 4_096;
-let ivPool = Buffer.alloc(0);
+let ivPool: Buffer = Buffer.alloc(0);
 let ivAt = 0;
 function nextIv(): Buffer {
   if (ivAt + IV_BYTES > ivPool.length) {

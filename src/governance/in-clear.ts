@@ -7,6 +7,6 @@ import type { DestinationPolicies } from './policies.ts';
  * exactly as without governance.
  */
 export function inClear(): TopologyGovernance {
-  const keep: DestinationPolicies = { clickhouse: 'keep', state: 'keep', websocket: 'keep', websocketAdmin: 'keep', late: 'keep', deadLetters: 'keep', kafka: 'keep', other: 'keep' };
+  const keep: DestinationPolicies = { clickhouse: 'keep', state: 'keep', websocket: 'keep', websocketAdmin: 'keep', late: 'keep', quarantine: 'keep', deadLetters: 'keep', kafka: 'keep', other: 'keep' };
   return { policies: { direct: keep, quasi: keep, sensitive: keep } };
 }

@@ -5,10 +5,11 @@ import { PII_TAGS, type PiiTag } from './tags.ts';
 /**
  * Where tagged values can leave the engine. Each sink belongs to one: ClickHouse tables (and
  * their rollups), online state (Redis), WebSocket channels (what analysts and, separately,
- * admins receive), late records, dead letters (ClickHouse table) and the Kafka dead-letter
- * topic. Logs and metric labels never carry record values; they accept only 'drop'.
+ * admins receive), late records, the quarantine of records that broke the data contract, dead
+ * letters (ClickHouse table) and the Kafka dead-letter topic; 'other' is a sink that declares no
+ * kind. Logs and metric labels never carry record values; they accept only 'drop'.
  */
-export const DESTINATIONS = ['clickhouse', 'state', 'websocket', 'websocketAdmin', 'late', 'deadLetters', 'kafka', 'logs', 'metrics', 'other'] as const;
+export const DESTINATIONS = ['clickhouse', 'state', 'websocket', 'websocketAdmin', 'late', 'quarantine', 'deadLetters', 'kafka', 'logs', 'metrics', 'other'] as const;
 export type Destination = (typeof DESTINATIONS)[number];
 
 /** Destinations that receive raw bytes (dead letters): the bytes are kept, dropped or encrypted. */

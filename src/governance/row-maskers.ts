@@ -1,4 +1,5 @@
 import type { DeadLetter, LateRecord, StreamRecord } from '../core/batch.ts';
+import type { ContractViolation } from '../contracts/contract-check.ts';
 import { sealBytes, sealText } from './envelope.ts';
 import type { Keyring } from './keyring.ts';
 import type { ResolvedPolicy } from './policies.ts';
@@ -54,6 +55,36 @@ export function lateMasker(masker: ValueMasker): RowMasker<LateRecord> {
       });
     },
   };
+}
+
+/**
+ * Records that broke the data contract: the record's fields and key like any record, and the
+ * offending text (`amount=-5`, quoted in the error too) rewritten from the masked record
+ * wherever it names a masked field, so the rule and the field still show.
+ */
+export function quarantineMasker(masker: ValueMasker): RowMasker<ContractViolation> {
+  const records = recordMasker<unknown>(masker);
+  return {
+    subjects(violations, into) {
+      records.subjects(violations.map((v) => v.record), into);
+    },
+    mask(violations, keys) {
+      const masked = records.mask(violations.map((v) => v.record), keys);
+      return violations.map((violation, i) => {
+        const record = masked[i]!;
+        const offending = maskedOffending(violation.offending, record.value, masker);
+        return { ...violation, offending, error: violation.error.split(violation.offending).join(offending), record };
+      });
+    },
+  };
+}
+
+/** `field=value` parts as contracts write them; those of masked fields with the masked value. */
+function maskedOffending(offending: string, value: unknown, masker: ValueMasker): string {
+  const fields = [...offending.matchAll(/(?:^| )([A-Za-z_$][\w$]*)=/g)].map((m) => m[1]!);
+  if (!fields.some((field) => masker.masks(field))) return offending;
+  const record = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  return fields.map((field) => `${field}=${String(JSON.stringify(record[field]) ?? 'undefined').slice(0, 64)}`).join(' ');
 }
 
 /**

@@ -6,7 +6,7 @@ import { mergeTags, type PiiTag } from './tags.ts';
 
 /** A sink as the runtime declares it to governance. */
 export interface SinkDeclaration {
-  /** 'raw', a pipeline output, 'late' or 'deadLetter'. */
+  /** 'raw', a pipeline output, 'late', 'quarantine' or 'deadLetter'. */
   output: string;
   destination: Destination;
   /** For messages: the spec's description ("ClickHouse table payments (payment.avsc)"). */
@@ -53,7 +53,8 @@ export function planSinks(governance: TopologyGovernance | undefined, input: Tag
   const anywhere: OutputTags = { fields: known, subject: governance?.subject ?? input.tags.subject };
   const plans = new Map<SinkDeclaration, SinkPlan>();
   for (const sink of sinks) {
-    const tags = sink.output === 'late' || sink.output === 'deadLetter' ? anywhere : tagsOf(sink.output);
+    // Side outputs carry records of any stage (the source's mostly): every known tag by field name.
+    const tags = sink.output === 'late' || sink.output === 'quarantine' || sink.output === 'deadLetter' ? anywhere : tagsOf(sink.output);
     const plan = sink.destination === 'deadLetters' || sink.destination === 'kafka' ? rawPlan(governance, sink, tags) : fieldPlan(governance, sink, tags);
     if (plan !== undefined) plans.set(sink, plan);
   }

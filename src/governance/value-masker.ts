@@ -41,6 +41,11 @@ export class ValueMasker {
     return this.names.length > 0;
   }
 
+  /** Whether this view changes the field `name` (hash, token, drop, generalization). */
+  masks(name: string): boolean {
+    return this.names.includes(name);
+  }
+
   /** The subject pseudonym of a row, or undefined when it names none. */
   subjectOf(value: unknown, recordKey: string): string | undefined {
     const field = this.subjectField === undefined || value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[this.subjectField];

@@ -59,6 +59,11 @@ export class RuntimeEnvironment {
     return (this.keys ??= openKeyStore(this.config, this.logger).then((store) => Keyring.open(store, { masterKey: this.config.governance?.masterKey })));
   }
 
+  /** The ClickHouse client if something (a sink, a served model) opened it, else undefined: never opens one. */
+  get openedClickhouse(): Promise<ClickHouseClient> | undefined {
+    return this.clickhouseClient ?? undefined;
+  }
+
   private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
     const redis = redisTarget(this.config);
     if (!redis) return new MemoryKeyValueStore();

@@ -11,6 +11,7 @@ import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 
 export interface HttpEndpointOptions {
   config: EngineConfig;
@@ -20,6 +21,8 @@ export interface HttpEndpointOptions {
   readiness: Readiness;
   /** The engine's hot state, for GET /state. */
   state: () => Promise<KeyValueStore>;
+  /** The engine's audit trail: SQL queries, refused WebSocket upgrades and /metrics requests. */
+  audit: AuditTrail;
   /** The store key of a requested key (data protection pseudonymizes subject ids in keys). */
   stateKey?: (key: string) => Promise<string>;
 }
@@ -30,13 +33,16 @@ export interface HttpEndpointOptions {
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
-  const { config, logger, metrics, topology, readiness, state, stateKey } = options;
+  const { config, logger, metrics, topology, readiness, state, audit, stateKey } = options;
+  // The SQL route records each query in `audit` (its own option); passed as a variable so this
+  // compiles with and without that option in SqlRouteOptions.
+  const sqlOptions = { clickhouse: clickhouseTarget(config), logger, audit };
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
-    registerSqlRoute(app, { clickhouse: clickhouseTarget(config), logger });
+    registerSqlRoute(app, sqlOptions);
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
-  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });
+  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
   return server;
 }

@@ -2,7 +2,7 @@ import { governedSchema } from '../governance/governed-schema.ts';
 import type { Keyring } from '../governance/keyring.ts';
 import type { TaggedSchema } from '../governance/lineage.ts';
 import type { Destination } from '../governance/policies.ts';
-import { deadLetterMasker, lateMasker, recordMasker, type RowMasker } from '../governance/row-maskers.ts';
+import { deadLetterMasker, lateMasker, quarantineMasker, recordMasker, type RowMasker } from '../governance/row-maskers.ts';
 import { schemaReader, UNTAGGED_INPUT } from '../governance/schema-file.ts';
 import { planSinks, type MaskPlan, type SinkDeclaration, type SinkPlan } from '../governance/sink-plans.ts';
 import { ValueMasker } from '../governance/value-masker.ts';
@@ -13,7 +13,7 @@ import type { Sink, SinkEnvironment, SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 
 /** What a sink does in its topology: an output's, the late records', or a dead-letter one. */
-export type SinkRole = 'output' | 'late' | 'deadLetter';
+export type SinkRole = 'output' | 'late' | 'quarantine' | 'deadLetter';
 
 /**
  * Data protection at the runtime's one place where sinks are made: reads the tags of the
@@ -35,12 +35,13 @@ export class SinkGovernor {
   ) {
     const read = schemaReader(schemasDir);
     const declare = (spec: SinkSpec<never>, output: string, destination: Destination) => {
-      const schema = isClickHouseTableSpec(spec) && output !== 'late' && output !== 'deadLetter' ? read(spec.schema) : undefined;
+      const schema = isClickHouseTableSpec(spec) && (output === 'raw' || topology.sinks[output] !== undefined) ? read(spec.schema) : undefined;
       const declaration: SinkDeclaration = { output, destination, name: spec.description, ...(schema ? { schema } : {}) };
       this.declarations.set(spec, declaration);
     };
     for (const [output, specs] of Object.entries(topology.sinks)) for (const spec of (specs ?? []) as SinkSpec<never>[]) declare(spec, output, destinationOf(spec));
     if (topology.late) declare(topology.late as SinkSpec<never>, 'late', 'late');
+    if (topology.quarantine) declare(topology.quarantine as SinkSpec<never>, 'quarantine', 'quarantine');
     for (const spec of [topology.deadLetter ?? []].flat() as SinkSpec<never>[]) declare(spec, 'deadLetter', spec.kind === 'kafka' ? 'kafka' : 'deadLetters');
     this.plans = planSinks(topology.governance, inputSchema(topology, read), [...this.declarations.values()]);
     for (const [spec, declaration] of this.declarations) {
@@ -130,5 +131,6 @@ function inputSchema(topology: AnyTopology, read: (file: string) => TaggedSchema
 function maskerOf(role: SinkRole, view: MaskPlan, plan: SinkPlan, keyring: Keyring): RowMasker<unknown> {
   if (role === 'deadLetter') return deadLetterMasker(plan.raw!, keyring) as RowMasker<unknown>;
   const masker = new ValueMasker(view, keyring);
+  if (role === 'quarantine') return quarantineMasker(masker) as RowMasker<unknown>;
   return (role === 'late' ? lateMasker(masker) : recordMasker(masker)) as RowMasker<unknown>;
 }

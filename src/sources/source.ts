@@ -62,6 +62,12 @@ export interface Source<T> {
   commit(): Promise<void>;
   /** Releases connections; called after the last commit. */
   close(): Promise<void>;
+  /**
+   * "Now" on this source's clock, epoch ms: the wall clock for a live topic, the simulated clock
+   * of a generator that replays the past faster. Contract rules and freshness are judged against
+   * it. Absent for replays of stored events (a backfill), which have no processing time.
+   */
+  processingTime?(): number;
 }
 
 export interface SourceEnvironment {

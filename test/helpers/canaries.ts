@@ -10,25 +10,33 @@ import { queryRows } from './services.ts';
  * finding one anywhere the engine wrote to means a value left it in clear.
  */
 export interface Canaries {
+  /** Valid payments (they pass the payment contract): canary ids and amounts, a real country. */
   payments: Payment[];
+  /**
+   * Payments whose country is a canary too: a country must be two capital letters (the payment
+   * contract), so these break it and go to the dead letters or the quarantine, never to a window.
+   */
+  contractBreakers: Payment[];
   /** Every canary as the text it would appear as (strings, and amounts in decimal). */
   texts: string[];
 }
 
 export function canaryPayments(count: number, start: number, spacingMs: number): Canaries {
   const run = randomBytes(4).toString('hex');
-  const payments = Array.from({ length: count }, (_, i): Payment => ({
-    paymentId: `cnrypay${run}x${i}`,
-    cardId: `cnrycard${run}x${i}`,
-    merchantId: `cnrymerch${run}x${i}`,
+  const payment = (i: number, kind: string): Payment => ({
+    paymentId: `cnry${kind}pay${run}x${i}`,
+    cardId: `cnry${kind}card${run}x${i}`,
+    merchantId: `cnry${kind}merch${run}x${i}`,
     // Distinctive amounts with cents: 58213.47, 59213.58, ...
-    amount: Math.round((58_213.47 + i * 1_000.11) * 100) / 100,
+    amount: Math.round((58_213.47 + i * 1_000.11 + (kind === 'q' ? 500 : 0)) * 100) / 100,
     currency: 'EUR',
-    country: `cnryco${run}x${i}`,
+    country: 'FR',
     ts: start + i * spacingMs,
-  }));
-  const texts = payments.flatMap((p) => [p.paymentId, p.cardId, p.merchantId, p.country, p.amount.toFixed(2)]);
-  return { payments, texts };
+  });
+  const payments = Array.from({ length: count }, (_, i) => payment(i, 'v'));
+  const contractBreakers = Array.from({ length: 3 }, (_, i): Payment => ({ ...payment(i, 'q'), country: `cnryco${run}x${i}` }));
+  const texts = [...payments, ...contractBreakers].flatMap((p) => [p.paymentId, p.cardId, p.merchantId, p.amount.toFixed(2), ...(p.country === 'FR' ? [] : [p.country])]);
+  return { payments, contractBreakers, texts };
 }
 
 /** The canaries that occur in `text` (also as JSON-escaped or base64 runs are decoded by the callers). */

@@ -49,7 +49,7 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   const maxTs = valid[valid.length - 1]!.ts;
   const late = canaries.payments.slice(3, 6).map((p): Payment => ({ ...p, ts: maxTs - 10 * 60_000 }));
 
-  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, statePrefix: prefix, deadLetterTopic: dlqTopic, governance: CARD_FRAUD_GOVERNANCE }), { config, logger, push: true });
+  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, statePrefix: prefix, deadLetterTopic: dlqTopic, quarantineTable: 'quarantine', governance: CARD_FRAUD_GOVERNANCE }), { config, logger, push: true });
   let stopped = false;
   t.after(async () => {
     if (!stopped) await engine.stop();
@@ -67,6 +67,7 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
 
   await paymentsTopic.send(valid);
   await producer.send(topic, malformed);
+  await paymentsTopic.send(canaries.contractBreakers);
   await waitFor('payments processed', async () => engine.stats().processedRecords, (n) => n >= valid.length, 90_000);
   await paymentsTopic.sendWatermarkEvents(valid, 6 * 60_000);
   const expected = referenceCardFeatures(valid);
@@ -75,6 +76,7 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   await producer.send(topic, late.map((p) => ({ key: p.cardId, value: encode(p) })));
   await waitFor('late records', () => count(ch, `${prefix}late_records`), (n) => n >= 2 * late.length, 60_000);
   await waitFor('dead letters', () => count(ch, `${prefix}dead_letters`), (n) => n >= malformed.length, 60_000);
+  await waitFor('quarantined', () => count(ch, `${prefix}quarantine`), (n) => n >= canaries.contractBreakers.length, 60_000);
   await waitFor('frames', async () => Math.min(analyst.data().length, adminClient.data().length), (n) => n >= expected.length, 30_000);
 
   // GET /state takes the clear key and reads the pseudonymized one.
@@ -90,9 +92,13 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
 
   // ClickHouse, every table of the run read as the server's admin.
   const stored = await dumpClickHouse(ch, prefix);
-  for (const table of ['payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters', 'merchant_stats_per_hour', 'fraud_rate_per_minute']) assert.ok(stored.tables.includes(`${prefix}${table}`), `${table} in ${stored.tables.join(', ')}`);
+  for (const table of ['payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters', 'quarantine', 'merchant_stats_per_hour', 'fraud_rate_per_minute']) assert.ok(stored.tables.includes(`${prefix}${table}`), `${table} in ${stored.tables.join(', ')}`);
   assert.ok(stored.rows > valid.length, `${stored.rows} rows read`);
   assert.deepEqual(canariesIn(stored.text, canaries.texts), [], 'canaries in ClickHouse');
+  // The contract's quarantine names the rule and the offending field, with its keyed hash.
+  const quarantined = await queryRows<{ rule: string; offending: string }>(ch, `SELECT rule, offending FROM ${prefix}quarantine FINAL`);
+  assert.deepEqual(quarantined.map((q) => q.rule), canaries.contractBreakers.map(() => 'country-code'));
+  for (const q of quarantined) assert.match(q.offending, /^country="h1_[A-Za-z0-9_-]{22}"$/);
 
   // Redis: every key and value of the database.
   const redis = await dumpRedis(redisUrl);

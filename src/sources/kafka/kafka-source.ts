@@ -257,6 +257,10 @@ class KafkaSource<T> implements Source<T> {
     return this.committing;
   }
 
+  processingTime(): number {
+    return Date.now();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.commitTimer) clearInterval(this.commitTimer);

@@ -38,6 +38,7 @@ test('an empty environment gives the embedded defaults', () => {
     checkpointIntervalMs: 5_000,
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
+    audit: { file: path.resolve('data/audit/audit.jsonl'), table: 'audit_log' },
     governance: { keyStore: { kind: 'file', directory: path.resolve('data/keys') } },
   });
 });
@@ -72,6 +73,8 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: '2000',
     TRIBUTARY_MAX_OPEN_WINDOWS: '1000000',
     TRIBUTARY_SHUTDOWN_TIMEOUT_MS: '5000',
+    TRIBUTARY_AUDIT_LOG: '/var/log/tributary/audit.jsonl',
+    TRIBUTARY_AUDIT_TABLE: 'off',
     TRIBUTARY_KEY_STORE_PREFIX: 'fraud:keys:',
   });
   assert.deepEqual(config, {
@@ -89,6 +92,7 @@ test('every setting is read from its variable', () => {
     checkpointIntervalMs: 2_000,
     maxOpenWindows: 1_000_000,
     shutdownTimeoutMs: 5_000,
+    audit: { file: '/var/log/tributary/audit.jsonl', table: null },
     governance: { keyStore: { kind: 'redis', prefix: 'fraud:keys:' } },
   });
 });
