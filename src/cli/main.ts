@@ -24,7 +24,7 @@ program
 
 program
   .command('query')
-  .argument('<sql>', 'one read-only statement: SELECT, WITH, SHOW, DESCRIBE or EXISTS')
+  .argument('<sql>', 'one SELECT statement (WITH, UNION, joins and subqueries allowed)')
   .description("query the engine's ClickHouse tables through its SQL endpoint; with no engine running, read CLICKHOUSE_URL or the chDB directory directly")
   .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')

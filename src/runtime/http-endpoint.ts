@@ -10,8 +10,10 @@ import type { EngineConfig } from '../topology/config.ts';
 import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
-import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
+import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
+import { checkSqlExposure } from '../analytics/sql-exposure.ts';
+import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 
 export interface HttpEndpointOptions {
   config: EngineConfig;
@@ -23,23 +25,28 @@ export interface HttpEndpointOptions {
   state: () => Promise<KeyValueStore>;
   /** The engine's audit trail: SQL queries, refused WebSocket upgrades and /metrics requests. */
   audit: AuditTrail;
+  /** What analysts may read through POST /sql (analyst-tables.ts). */
+  analystTables: readonly string[];
   /** The store key of a requested key (data protection pseudonymizes subject ids in keys). */
   stateKey?: (key: string) => Promise<string>;
 }
 
 /**
  * The engine's one HTTP port: the dashboard, WebSocket channels (/ws), /metrics, /healthz,
- * /readyz, the analysts' read-only POST /sql and GET /state (latest features per key, with
+ * /readyz, the analysts' read-only POST /sql (unless TRIBUTARY_SQL=off) and GET /state (latest features per key, with
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
   const { config, logger, metrics, topology, readiness, state, audit, stateKey } = options;
-  // The SQL route records each query in `audit` (its own option); passed as a variable so this
-  // compiles with and without that option in SqlRouteOptions.
-  const sqlOptions = { clickhouse: clickhouseTarget(config), logger, audit };
+  const sql = loadSqlEndpointConfig();
+  // Before listening: a SQL endpoint reachable beyond this machine needs a credential.
+  checkSqlExposure(config.host, sql);
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
-    registerSqlRoute(app, sqlOptions);
+    if (sql.enabled) {
+      const clickhouse = { ...clickhouseTarget(config), ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
+      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit });
+    }
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
