@@ -15,7 +15,11 @@ import { detokenizeAll, openDeadLetter } from '../../src/governance/detokenize.t
 import { CARD_FRAUD_GOVERNANCE, createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import type { CardFeatures } from '../../topologies/card-fraud-features.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
-import { clickhouse, engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { createClient } from '@clickhouse/client';
+import { analystTables } from '../../src/runtime/analyst-tables.ts';
+import { engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
+import { post } from '../helpers/sql-http.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 import { canariesIn, canaryPayments, dumpClickHouse, dumpRedis, hmacKeyFrom, isTwoDigitCut, pseudonymOf, rawSubscriber } from '../helpers/canaries.ts';
 import { readTopic } from '../helpers/read-topic.ts';
@@ -23,12 +27,21 @@ import { readTopic } from '../helpers/read-topic.ts';
 const START = Date.UTC(2026, 10, 3, 9, 0, 0);
 const PARTITIONS = 3;
 
-test('canaries in every tagged field leave the engine in clear nowhere: ClickHouse, Redis, WebSocket frames, logs, the dead-letter topic; features over pseudonyms equal the reference', { timeout: 300_000 }, async (t) => {
+test('canaries in every tagged field leave the engine in clear nowhere: ClickHouse (as the analyst through SQL and as the admin), Redis, WebSocket frames, logs, the dead-letter topic; features over pseudonyms equal the reference', { timeout: 300_000 }, async (t) => {
   const prefix = `${uniqueName('gov')}_`;
   const keyPrefix = `${uniqueName('tkeys')}:`;
   const secret = randomBytes(24).toString('hex');
   const redisUrl = requireService('REDIS_URL');
-  const config = engineConfig({ governance: { keyStore: { kind: 'redis', prefix: keyPrefix } }, websocket: { auth: { secret } } });
+  // A private 18.16 server with a read-only analyst user, which POST /sql needs on a server.
+  const server = await startPrivateClickHouse();
+  t.after(() => server.stop());
+  const sqlToken = randomBytes(24).toString('hex');
+  const saved = { ...process.env };
+  Object.assign(process.env, { CLICKHOUSE_ANALYST_USER: server.analyst.user, CLICKHOUSE_ANALYST_PASSWORD: server.analyst.password, TRIBUTARY_SQL_TOKEN: sqlToken });
+  t.after(() => {
+    for (const name of ['CLICKHOUSE_ANALYST_USER', 'CLICKHOUSE_ANALYST_PASSWORD', 'TRIBUTARY_SQL_TOKEN']) if (saved[name] === undefined) delete process.env[name];
+  });
+  const config = engineConfig({ clickhouseUrl: `${server.url}/${server.database}`, governance: { keyStore: { kind: 'redis', prefix: keyPrefix } }, websocket: { auth: { secret } } });
   const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
   const { topic, admin, producer, encode } = paymentsTopic;
   const dlqTopic = `${topic}.dlq`;
@@ -36,7 +49,7 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   const logDir = mkdtempSync(path.join(tmpdir(), 'canary-logs-'));
   const logFile = path.join(logDir, 'engine.log');
   const logger = createLogger('tributary:card-fraud', 'debug', pino.destination({ dest: logFile, sync: true }));
-  const ch = clickhouse();
+  const ch = createClient({ url: server.url, database: server.database });
 
   // 2,400 ordinary payments over 8 minutes of 40 cards, and 8 canary payments among them.
   const generator = new CardPaymentModel({ seed: 11, cards: 40, lateShare: 0, fraudRate: 0.01 });
@@ -49,7 +62,8 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   const maxTs = valid[valid.length - 1]!.ts;
   const late = canaries.payments.slice(3, 6).map((p): Payment => ({ ...p, ts: maxTs - 10 * 60_000 }));
 
-  const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, statePrefix: prefix, deadLetterTopic: dlqTopic, quarantineTable: 'quarantine', governance: CARD_FRAUD_GOVERNANCE }), { config, logger, push: true });
+  const topology = createCardFraudTopology({ topic, tablePrefix: prefix, statePrefix: prefix, deadLetterTopic: dlqTopic, quarantineTable: 'quarantine', governance: CARD_FRAUD_GOVERNANCE });
+  const engine = await Engine.start(topology, { config, logger, push: true });
   let stopped = false;
   t.after(async () => {
     if (!stopped) await engine.stop();
@@ -82,10 +96,22 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   // GET /state takes the clear key and reads the pseudonymized one.
   const hmacKey = await hmacKeyFrom(redisUrl, keyPrefix);
   const canaryCard = canaries.payments[0]!.cardId;
-  const lookup = await fetch(`http://127.0.0.1:${port}/state?key=${encodeURIComponent(`${prefix}features:card-features:v1:${canaryCard}`)}`);
+  const lookup = await fetch(`http://127.0.0.1:${port}/state?key=${encodeURIComponent(`${prefix}features:card-features:v1:${canaryCard}`)}`, { headers: { authorization: `Bearer ${sqlToken}` } });
   assert.equal(lookup.status, 200);
   const answer = (await lookup.json()) as { found: boolean; value: Record<string, unknown> };
   assert.equal(answer.value.cardId, pseudonymOf(hmacKey, canaryCard));
+
+  // Every table an analyst may read, through POST /sql with the analyst token.
+  const readable = analystTables(topology as never);
+  assert.ok(readable.includes(`${prefix}payments`) && readable.includes(`${prefix}card_features`) && readable.includes(`${prefix}late_records`), readable.join(', '));
+  let analystText = '';
+  for (const table of readable) {
+    const answer = await post(`http://127.0.0.1:${port}/sql?format=JSONEachRow`, `SELECT * FROM ${table}`, { authorization: `Bearer ${sqlToken}` });
+    assert.equal(answer.status, 200, `${table}: ${answer.body.slice(0, 300)}`);
+    analystText += answer.body;
+  }
+  assert.ok(analystText.split('\n').length > valid.length, 'the analyst read every row');
+  assert.deepEqual(canariesIn(analystText, canaries.texts), [], 'canaries in what the analyst reads through SQL');
 
   stopped = true;
   await engine.stop();
@@ -156,7 +182,7 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   });
 });
 
-async function count(ch: ReturnType<typeof clickhouse>, table: string): Promise<number> {
+async function count(ch: ReturnType<typeof createClient>, table: string): Promise<number> {
   const [row] = await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${table}`);
   return Number(row!.n);
 }
