@@ -28,3 +28,15 @@ export { RedisCheckpointStore } from './state/redis-checkpoint-store.ts';
 export type { PartitionCheckpoint, CheckpointStore } from './state/checkpoint-store.ts';
 export { Metrics } from './observability/metrics.ts';
 export { createLogger } from './observability/logger.ts';
+
+// Data protection, admin side: reading tokens and dead letters, key stores, erasure
+export { detokenize, detokenizeAll, openDeadLetter, type AdminKeyOptions } from './governance/detokenize.ts';
+export type { KeyStore } from './governance/key-store.ts';
+export { FileKeyStore } from './governance/file-key-store.ts';
+export { RedisKeyStore, type RedisKeyStoreOptions } from './governance/redis-key-store.ts';
+export { Keyring, type KeyringOptions } from './governance/keyring.ts';
+export { parseMasterKey } from './governance/master-key.ts';
+export { eraseTopologySubjects, type EraseOptions, type EraseSummary } from './runtime/erase-subjects.ts';
+export type { ErasureReport } from './governance/erase.ts';
+export { openKeyStore } from './runtime/key-store-config.ts';
+export type { GovernanceConfig } from './topology/governance-config.ts';

@@ -71,6 +71,12 @@ export { websocketChannel } from './sinks/websocket-channel.ts';
 export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';
 export { onlineState, type OnlineStateOptions, type OnlineStateValue } from './sinks/online-state.ts';
 
+// Data protection (README "Data protection"): tags come from the schemas, policies from here
+export type { TopologyGovernance } from './governance/governance-spec.ts';
+export type { PiiTag } from './governance/tags.ts';
+export type { Policy, FieldPolicy, RawPolicy, Generalization, Destination, PolicyTable, DestinationPolicies } from './governance/policies.ts';
+export { inClear } from './governance/in-clear.ts';
+
 // Extension points: custom sinks and stateful operators
 export type { Sink, SinkSpec, SinkEnvironment } from './sinks/sink.ts';
 export { BatchingSink } from './sinks/batching-sink.ts';

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, websocketChannel, onlineState,
-  withRollups, countDistinct, countDistinctIf, maxOf, sumOf,
-  type ScoreSource, type RollupDefinition, type DriftOptions, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+  withRollups, countDistinct, countDistinctIf, maxOf, sumOf, inClear,
+  type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type DriftOptions, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
   type FallbackReasonKind,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
@@ -122,6 +122,28 @@ export function cardFraudLifecycle(prefix = ''): LifecycleSpec {
   };
 }
 
+/** Pseudonyms wherever the value is written; admins' WebSocket frames carry tokens they can detokenize. */
+const PSEUDONYMIZED: DestinationPolicies = { clickhouse: 'hash', state: 'hash', websocket: 'hash', websocketAdmin: 'token', late: 'hash', quarantine: 'hash', deadLetters: 'encrypt', kafka: 'encrypt' };
+
+/**
+ * The card-fraud data protection (README "Data protection"): card ids (direct), payment and
+ * merchant ids and countries (quasi) leave the engine only as keyed hashes, so joins, windows and
+ * rollups still work; amounts, the features computed from them and scores (sensitive) reach
+ * ClickHouse and analysts' frames cut to 2 significant digits, and online state, late records
+ * and admins' frames as tokens under the card's own key, which `tributary erase` destroys. Dead
+ * letters keep their bytes encrypted. The tags themselves are in schemas/*.avsc.
+ */
+export const CARD_FRAUD_GOVERNANCE: TopologyGovernance = {
+  policies: {
+    direct: PSEUDONYMIZED,
+    quasi: PSEUDONYMIZED,
+    sensitive: { clickhouse: { significant: 2 }, state: 'token', websocket: { significant: 2 }, websocketAdmin: 'token', late: 'token', quarantine: 'token', deadLetters: 'encrypt', kafka: 'encrypt' },
+  },
+  // The window features are computed from amounts: they carry its tag (card_features.avsc and
+  // fraud_prediction.avsc must say so, or the engine refuses to start).
+  derivedFrom: { sum1m: 'amount', max1m: 'amount', sum5m: 'amount', max5m: 'amount' },
+};
+
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../models/fraud-lr.onnx', import.meta.url));
 
 export interface CardFraudOptions {
@@ -147,6 +169,11 @@ export interface CardFraudOptions {
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
+  /**
+   * Data protection. Default inClear(): every field in clear, for tests and demos on synthetic
+   * data; the default export (what `tributary run` runs) uses CARD_FRAUD_GOVERNANCE.
+   */
+  governance?: TopologyGovernance;
   /** Demo generator: one payment in this many breaks the payment contract on purpose (default 2000; 0: none). */
   demoInvalidEvery?: number;
   /**
@@ -244,6 +271,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     lifecycle: cardFraudLifecycle(tables),
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
+    governance: options.governance ?? inClear(),
   });
 }
 
@@ -251,6 +279,7 @@ export default createCardFraudTopology({
   topic: process.env.PAYMENTS_TOPIC,
   deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.PAYMENTS_DLQ_TOPIC : undefined,
   demoRate: Number(process.env.DEMO_RATE) || undefined,
+  governance: CARD_FRAUD_GOVERNANCE,
   // A window's features are emitted 15 s (out-of-orderness + grace) to about a minute after its end.
   freshness: { features: '2m', predictions: '2m' },
 });

@@ -1,4 +1,4 @@
-import { defineTopology, kafkaTopic, clickhouseTable, clickhouseDeadLetters, kafkaDeadLetters } from 'tributary';
+import { defineTopology, kafkaTopic, clickhouseTable, clickhouseDeadLetters, kafkaDeadLetters, inClear, type TopologyGovernance } from 'tributary';
 import type { Chargeback } from 'tributary/testing';
 
 export interface ChargebacksOptions {
@@ -7,7 +7,21 @@ export interface ChargebacksOptions {
   tablePrefix?: string;
   /** Also send dead letters to this Kafka topic. */
   deadLetterTopic?: string;
+  /** Data protection; default inClear() (synthetic data), the default export uses CHARGEBACKS_GOVERNANCE. */
+  governance?: TopologyGovernance;
 }
+
+/**
+ * Card ids (direct), chargeback and payment ids (quasi) as keyed hashes under the same key as
+ * card-fraud's, so training still joins the labels to the protected card_features; dead letters
+ * encrypted.
+ */
+export const CHARGEBACKS_GOVERNANCE: TopologyGovernance = {
+  policies: {
+    direct: { clickhouse: 'hash', deadLetters: 'encrypt', kafka: 'encrypt' },
+    quasi: { clickhouse: 'hash', deadLetters: 'encrypt', kafka: 'encrypt' },
+  },
+};
 
 /**
  * The fraud labels: chargebacks arrive on their own topic days after the payments they dispute
@@ -28,10 +42,12 @@ export function createChargebacksTopology(options: ChargebacksOptions = {}) {
       raw: [clickhouseTable<Chargeback>(`${tables}chargebacks`, { schema: 'chargeback.avsc', orderBy: ['cardId', 'paymentTs'], timeField: 'paymentTs', dedupe: 'provenance' })],
     },
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
+    governance: options.governance ?? inClear(),
   });
 }
 
 export default createChargebacksTopology({
   topic: process.env.CHARGEBACKS_TOPIC,
   deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.CHARGEBACKS_DLQ_TOPIC : undefined,
+  governance: CHARGEBACKS_GOVERNANCE,
 });

@@ -1,5 +1,5 @@
 import { share, type OperatorFunction } from 'rxjs';
-import { type Batch, defineTopology, kafkaTopic, filter, keyBy, intervalJoin, enrich, clickhouseDeadLetters, clickhouseLateRecords, clickhouseTable, kafkaTable, type LookupTable } from 'tributary';
+import { type Batch, defineTopology, kafkaTopic, filter, keyBy, intervalJoin, enrich, clickhouseDeadLetters, clickhouseLateRecords, clickhouseTable, kafkaTable, inClear, type LookupTable, type TopologyGovernance } from 'tributary';
 
 /** A card payment as published on the payment-events topic (JSON). */
 export interface PaymentEvent {
@@ -60,7 +60,22 @@ export interface PaymentAuthorizationsOptions {
   tablePrefix?: string;
   /** Replaces the Kafka-fed merchants table (tests fill an in-memory one). */
   merchants?: LookupTable<Merchant>;
+  /** Data protection; default inClear() (synthetic data), the default export uses PAYMENT_AUTHORIZATIONS_GOVERNANCE. */
+  governance?: TopologyGovernance;
 }
+
+/**
+ * Card ids (direct), payment and merchant ids (quasi) as keyed hashes, the same as card-fraud's
+ * (one key store: joins across the topologies' tables work); amounts to 2 significant digits in
+ * the table, tokens under the card's key in late records; dead letters encrypted.
+ */
+export const PAYMENT_AUTHORIZATIONS_GOVERNANCE: TopologyGovernance = {
+  policies: {
+    direct: { clickhouse: 'hash', late: 'hash', deadLetters: 'encrypt' },
+    quasi: { clickhouse: 'hash', late: 'hash', deadLetters: 'encrypt' },
+    sensitive: { clickhouse: { significant: 2 }, late: 'token', deadLetters: 'encrypt' },
+  },
+};
 
 /** Merchants not updated for 24 hours count as unknown: a stale risk tier is not trusted. */
 export const MERCHANT_TTL = '24h';
@@ -120,7 +135,8 @@ export function createPaymentAuthorizationsTopology(options: PaymentAuthorizatio
     },
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: clickhouseDeadLetters(`${tables}dead_letters`),
+    governance: options.governance ?? inClear(),
   });
 }
 
-export default createPaymentAuthorizationsTopology({ topic: process.env.PAYMENT_EVENTS_TOPIC, merchantsTopic: process.env.MERCHANTS_TOPIC });
+export default createPaymentAuthorizationsTopology({ topic: process.env.PAYMENT_EVENTS_TOPIC, merchantsTopic: process.env.MERCHANTS_TOPIC, governance: PAYMENT_AUTHORIZATIONS_GOVERNANCE });

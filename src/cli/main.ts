@@ -8,6 +8,7 @@ import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerEraseCommand } from './erase-command.ts';
 import { registerAuditCommand } from './audit-command.ts';
 import { registerAuditParityCommand } from './audit-parity-command.ts';
 
@@ -32,6 +33,9 @@ program
   .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
 
 registerInitCommand(program);
+
+// Data protection: erasure of subjects by crypto-shredding.
+registerEraseCommand(program);
 
 // The model lifecycle's batch side: backfill, training, the registry, batch scoring, and their schedule.
 registerBackfillCommand(program);

@@ -6,6 +6,12 @@ export interface AccessGrant {
   /** Epoch ms after which the connection is closed (4001); undefined when auth is off. */
   readonly expiresAt: number | undefined;
   readonly subject: string | undefined;
+  /**
+   * 'admin' (a token's `role` claim) receives the admin view of governed channels (tokens instead
+   * of pseudonyms, README "Data protection"); everyone else, and every client while
+   * authentication is off, the analyst view.
+   */
+  readonly role: 'analyst' | 'admin';
 }
 
 export interface AccessOptions {
@@ -26,7 +32,7 @@ export type AdmitResult =
   | { ok: false; status: '401 Unauthorized' | '403 Forbidden'; reason: RejectionReason; message: string };
 
 /** Every channel, no expiry: the grant when authentication is off. */
-export const OPEN_GRANT: AccessGrant = { canSubscribe: () => true, expiresAt: undefined, subject: undefined };
+export const OPEN_GRANT: AccessGrant = { canSubscribe: () => true, expiresAt: undefined, subject: undefined, role: 'analyst' };
 
 const TOKEN_MESSAGES: Record<RejectionReason, string> = {
   origin: 'origin not allowed',
@@ -74,8 +80,8 @@ export class AccessGate {
   private async verify(secret: string, token: string, now: number): Promise<AdmitResult> {
     const checked = await verifyPushToken(token, secret, now, this.expected);
     if (!checked.ok) return reject('401 Unauthorized', checked.reason);
-    const { channels, exp, sub } = checked.claims;
-    return { ok: true, grant: { canSubscribe: channelMatcher(channels), expiresAt: exp * 1000, subject: sub } };
+    const { channels, exp, sub, role } = checked.claims;
+    return { ok: true, grant: { canSubscribe: channelMatcher(channels), expiresAt: exp * 1000, subject: sub, role: role ?? 'analyst' } };
   }
 }
 

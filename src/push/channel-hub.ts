@@ -33,13 +33,19 @@ export interface PushStats {
 
 type SubscribeRequest = Extract<ParsedRequest, { type: 'subscribe' }>;
 
+/** Which view of a channel: what every client gets, or (governed channels) what admins get. */
+export type ChannelView = 'public' | 'admin';
+
 /** Channels and sessions: publishing, subscribing with catch-up, heartbeats and timeouts. */
 export class ChannelHub {
   /** Names this server instance's sequence numbers; a resume with another epoch is a gap. */
   readonly epoch = randomBytes(8).toString('hex');
   readonly sessions = new Set<ClientSession>();
   readonly delivery: Delivery;
+  /** By topic: a governed channel has two, its public view and its admin view. */
   private readonly channels = new Map<string, ChannelState>();
+  /** Channels whose admin view is published separately (their frames differ by role). */
+  private readonly adminViews = new Set<string>();
   private nextHeartbeat: number;
 
   constructor(
@@ -75,8 +81,9 @@ export class ChannelHub {
    * Publishes items already serialised (`json[i]` for `items[i]`): numbers them, remembers them,
    * fans them out through the uWS topic to clients that keep up and from JS to the others.
    */
-  publish(name: string, json: readonly string[], items: readonly unknown[], keys: readonly (string | undefined)[] | undefined): void {
-    const channel = this.channel(name);
+  publish(name: string, json: readonly string[], items: readonly unknown[], keys: readonly (string | undefined)[] | undefined, view: ChannelView = 'public'): void {
+    if (view === 'admin') this.adminViews.add(name);
+    const channel = this.channel(name, view);
     const entries = new Array<LogEntry>(json.length);
     for (let i = 0; i < json.length; i++) entries[i] = channel.append(json[i]!, keys?.[i], items[i]);
     // Taken before the topic phase: subscribers demoted during it get the rest of this batch below.
@@ -91,10 +98,17 @@ export class ChannelHub {
     this.finish();
   }
 
+  /** From now on, admins subscribing to `name` get its admin view (published with view 'admin'). */
+  declareAdminView(name: string): void {
+    this.adminViews.add(name);
+  }
+
   subscribe(session: ClientSession, request: SubscribeRequest): void {
     const existing = session.subscriptions.get(request.channel);
     if (existing !== undefined) this.removeSubscription(existing, true, undefined);
-    const channel = this.channel(request.channel);
+    // The grant's role picks the view; deny by default: only an admin token gets the admin one.
+    const view: ChannelView = session.grant.role === 'admin' && this.adminViews.has(request.channel) ? 'admin' : 'public';
+    const channel = this.channel(request.channel, view);
     const sub = new Subscription(session, channel, request.filter);
     session.subscriptions.set(channel.name, sub);
     channel.directSubscribers.add(sub);
@@ -181,7 +195,7 @@ export class ChannelHub {
       const entry = entries[i]!;
       const subscribers = channel.topicSubscribers.size;
       if (subscribers === 0) break;
-      this.app.publish(channel.name, entry.frame, false, false);
+      this.app.publish(channel.topic, entry.frame, false, false);
       frames += subscribers;
       bytes += subscribers * entry.bytes;
       sinceCheck += entry.bytes;
@@ -199,7 +213,7 @@ export class ChannelHub {
     for (const channel of this.channels.values()) {
       if (channel.subscriberCount === 0) continue;
       const frame = heartbeatFrame(channel.name, channel.seq, now);
-      if (channel.topicSubscribers.size > 0) this.app.publish(channel.name, frame, false, false);
+      if (channel.topicSubscribers.size > 0) this.app.publish(channel.topic, frame, false, false);
       for (const sub of channel.directSubscribers) {
         // A client behind gets no heartbeat: its seq would claim items it has not received.
         if (sub.session.live && !sub.session.congested && sub.pending.size === 0) this.delivery.sendControl(sub.session, frame);
@@ -207,12 +221,13 @@ export class ChannelHub {
     }
   }
 
-  private channel(name: string): ChannelState {
-    let channel = this.channels.get(name);
+  private channel(name: string, view: ChannelView = 'public'): ChannelState {
+    const topic = view === 'admin' ? `${name}#admin` : name;
+    let channel = this.channels.get(topic);
     if (channel === undefined) {
       const { replayItems, replayBytes, snapshotKeys, snapshotBytes } = this.settings;
-      channel = new ChannelState(name, { replayItems, replayBytes, snapshotKeys, snapshotBytes });
-      this.channels.set(name, channel);
+      channel = new ChannelState(name, { replayItems, replayBytes, snapshotKeys, snapshotBytes }, topic);
+      this.channels.set(topic, channel);
     }
     return channel;
   }
@@ -220,12 +235,12 @@ export class ChannelHub {
   /** `socketOpen` false after a close: uWS has already dropped the socket's topics. */
   private removeSubscription(sub: Subscription, socketOpen: boolean, dropReason: 'disconnect' | undefined): void {
     const { channel, session } = sub;
-    if (sub.onTopic && socketOpen) session.ws.unsubscribe(channel.name);
+    if (sub.onTopic && socketOpen) session.ws.unsubscribe(channel.topic);
     channel.topicSubscribers.delete(sub);
     channel.directSubscribers.delete(sub);
     sub.onTopic = false;
     const frames = this.delivery.discardPending(sub);
     if (dropReason !== undefined && frames > 0) this.metrics.channel(channel.name).dropped(dropReason, frames);
-    if (channel.isDisposable()) this.channels.delete(channel.name);
+    if (channel.isDisposable()) this.channels.delete(channel.topic);
   }
 }

@@ -23,9 +23,15 @@ export class ChannelState {
   readonly directSubscribers = new Set<Subscription>();
   private readonly prefix: string;
 
+  /**
+   * `name`: the channel as clients know it (in frames). `topic`: this view's own uWS topic and
+   * key: the name, or `<name>#admin` for the admin view of a governed channel ('#' is not
+   * allowed in channel names, so no client can subscribe to it by name).
+   */
   constructor(
     readonly name: string,
     bounds: ChannelBounds,
+    readonly topic = name,
   ) {
     this.replay = new ReplayBuffer(bounds.replayItems, bounds.replayBytes);
     this.latest = new LatestByKey(bounds.snapshotKeys, bounds.snapshotBytes);

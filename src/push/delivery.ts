@@ -121,7 +121,7 @@ export class Delivery {
   }
 
   promote(sub: Subscription): void {
-    sub.session.ws.subscribe(sub.channel.name);
+    sub.session.ws.subscribe(sub.channel.topic);
     sub.onTopic = true;
     sub.channel.directSubscribers.delete(sub);
     sub.channel.topicSubscribers.add(sub);
@@ -130,7 +130,7 @@ export class Delivery {
   demote(sub: Subscription): void {
     // Frames uWS already queued for this socket stay queued (the session's keep-alive topic keeps
     // its subscriber alive) and reach the socket before anything sent directly.
-    sub.session.ws.unsubscribe(sub.channel.name);
+    sub.session.ws.unsubscribe(sub.channel.topic);
     sub.onTopic = false;
     sub.channel.topicSubscribers.delete(sub);
     sub.channel.directSubscribers.add(sub);

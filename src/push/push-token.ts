@@ -9,12 +9,18 @@ import { SignJWT, errors, jwtVerify } from 'jose';
  * `nbf`, `iat` and `sub` (logged); `aud` and `iss` are required to match where the server is
  * configured with an audience or issuer (TRIBUTARY_WS_AUDIENCE, TRIBUTARY_WS_ISSUER), and a token
  * with an `aud` claim is refused where none is configured (RFC 7519: reject an audience you are not in).
+ * `role`: 'admin' receives the admin view of channels under data protection, 'analyst' (the
+ * default) the analyst view; any other value is refused.
  */
 export interface PushTokenClaims {
   channels: string[];
   exp: number;
   sub?: string;
+  role?: PushRole;
 }
+
+export type PushRole = 'analyst' | 'admin';
+const ROLES: readonly unknown[] = ['analyst', 'admin'];
 
 export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'invalid_claims' | 'audience' | 'issuer';
 
@@ -50,11 +56,11 @@ function keyOf(secret: string): Uint8Array {
 /** Signs a token for `channels`, valid for `expiresInSeconds` from `now` (epoch ms). */
 export async function signPushToken(
   secret: string,
-  grant: { channels: string[]; expiresInSeconds: number; subject?: string; audience?: string; issuer?: string },
+  grant: { channels: string[]; expiresInSeconds: number; subject?: string; audience?: string; issuer?: string; role?: PushRole },
   now = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
-  const jwt = new SignJWT({ channels: grant.channels }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
+  const jwt = new SignJWT(grant.role === undefined ? { channels: grant.channels } : { channels: grant.channels, role: grant.role }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
   if (grant.subject !== undefined) jwt.setSubject(grant.subject);
   if (grant.audience !== undefined) jwt.setAudience(grant.audience);
   if (grant.issuer !== undefined) jwt.setIssuer(grant.issuer);
@@ -70,12 +76,12 @@ export async function verifyPushToken(token: string, secret: string, now = Date.
   if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompact(token)) return { ok: false, reason: 'malformed' };
   try {
     const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now), audience: expected.audience, issuer: expected.issuer });
-    const { channels, exp, sub, aud } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown };
+    const { channels, exp, sub, aud, role } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown; role?: unknown };
     const foreignAudience = expected.audience === undefined && aud !== undefined;
-    if (foreignAudience || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
+    if (foreignAudience || (role !== undefined && !ROLES.includes(role)) || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
       return { ok: false, reason: 'invalid_claims' };
     }
-    return { ok: true, claims: sub === undefined ? { channels, exp } : { channels, exp, sub } };
+    return { ok: true, claims: { channels, exp, ...(sub === undefined ? {} : { sub }), ...(role === undefined ? {} : { role: role as PushRole }) } };
   } catch (error) {
     return { ok: false, reason: rejectionOf(error) };
   }

@@ -12,6 +12,11 @@ export interface StateRouteOptions {
   logger: Logger;
   /** Bearer token; default TRIBUTARY_SQL_TOKEN (the same rule as POST /sql); null: none. */
   token?: string | null;
+  /**
+   * The key the store holds for a requested one: under data protection, online state keys end
+   * in the subject's pseudonym, and a lookup by the clear id is hashed the same way.
+   */
+  storeKey?: (key: string) => Promise<string>;
 }
 
 /** What GET /state answers for a key an online-state sink wrote ({ value, eventTime, updatedAt }). */
@@ -57,16 +62,17 @@ export function registerStateRoute(app: TemplatedApp, options: StateRouteOptions
       return answer(problem.status === 401 ? 401 : 403, { error: problem.message, code: problem.sqlCode });
     }
     if (key === '') return answer(400, { error: 'name the key: GET /state?key=<key>', code: 'BAD_REQUEST' });
-    options
-      .store()
-      .then((store) => store.lookup<{ value?: unknown; eventTime?: number; updatedAt?: number }>(key))
+    let stored = '(not resolved)';
+    Promise.all([options.store(), options.storeKey ? options.storeKey(key) : key])
+      .then(([store, storeKey]) => store.lookup<{ value?: unknown; eventTime?: number; updatedAt?: number }>((stored = storeKey)))
       .then(
         ({ value, stale, ageMs }) => {
           if (value === undefined) return answer(404, { key, found: false, stale } satisfies StateAnswer);
           answer(200, { key, found: true, value: value.value, eventTime: value.eventTime, updatedAt: value.updatedAt, ageMs, stale } satisfies StateAnswer);
         },
         (error: unknown) => {
-          if (!(error instanceof StateUnavailableError)) options.logger.error({ err: errorMessage(error), key }, 'state lookup failed');
+          // The stored key: the requested one may name a subject in clear.
+          if (!(error instanceof StateUnavailableError)) options.logger.error({ err: errorMessage(error), key: stored }, 'state lookup failed');
           answer(503, { error: `the state store cannot be read: ${errorMessage(error)}`, code: 'UNAVAILABLE', retriable: true });
         },
       );

@@ -91,7 +91,7 @@ export async function startPushServer(options: PushServerOptions): Promise<Runni
     port,
     url,
     epoch: hub.epoch,
-    publish(channel, items, keys) {
+    publish(channel, items, keys, view = 'public') {
       if (!isValidChannel(channel)) {
         throw new ConfigError('channel', `"${channel}" is not a valid push channel name`, `use a name matching ${CHANNEL_NAME_PATTERN}`);
       }
@@ -100,9 +100,11 @@ export async function startPushServer(options: PushServerOptions): Promise<Runni
       if (keys !== undefined && keys.length !== items.length) throw new TributaryError(`push channel "${channel}": ${keys.length} keys for ${items.length} items`, { code: 'PUSH_KEYS' });
       // Serialise the whole batch first so an unserialisable item publishes nothing rather than half.
       const json = items.map((item, index) => serialise(channel, item, index));
-      hub.publish(channel, json, items, keys);
-      metrics.published(channel, items.length);
+      hub.publish(channel, json, items, keys, view);
+      // An admin view repeats the public one's items: counted once.
+      if (view === 'public') metrics.published(channel, items.length);
     },
+    declareAdminView: (channel) => hub.declareAdminView(channel),
     stats: () => hub.stats(),
     close() {
       closing ??= shutDown(uWS.us_listen_socket_close, listenSocket, sockets, app, logger, ticker).then(async () => {

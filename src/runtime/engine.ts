@@ -11,6 +11,8 @@ import { EventTimeClock } from '../core/event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
+import { SinkGovernor } from './sink-governor.ts';
+import { sealedCheckpoints } from '../governance/checkpoint-seal.ts';
 import { startTables, type RunningTables } from './tables.ts';
 import { modelQuality, startModels, type RunningModels } from './models.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -55,6 +57,8 @@ export class Engine {
   private rejectDone!: (error: unknown) => void;
   private readonly buffer: InFlightBuffer<QueuedBatch>;
   private readonly sinks: SinkSet;
+  /** Data protection: checks the sinks against the topology's policies and masks their rows. */
+  private readonly governor: SinkGovernor;
   private clock!: EventTimeClock;
   private idleTicks: IdleTicks | null = null;
   private source!: Source<unknown>;
@@ -84,7 +88,9 @@ export class Engine {
     this.audit = new EngineAudit(this.config, topology.name, options.audit ?? {}, this.logger, this.metrics);
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
-    this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
+    // Throws a ConfigError here, before anything starts, when a tagged field reaches a sink with no policy.
+    this.governor = new SinkGovernor(topology, this.config.schemasDir, () => this.environment.keyring());
+    this.sinks = new SinkSet(topology, this.environment.sinkEnvironment, this.governor);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -111,7 +117,7 @@ export class Engine {
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
     await this.audit.starting(); // first: an engine that cannot be audited does not start
     if (options.push ?? false) {
-      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), audit: this.audit.trail, analystTables: analystTables(topology) });
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), stateKey: (key) => this.governor.stateKey(key), audit: this.audit.trail, analystTables: analystTables(topology) });
       this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a
@@ -138,7 +144,7 @@ export class Engine {
     const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
     this.sinks.processingTime = processingTime;
     this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin });
-    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;

@@ -12,6 +12,13 @@ import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts'
 import { ConfigError } from '../core/errors.ts';
 import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
 import type { Producer } from '../kafka/kafka-client.ts';
+import { Keyring } from '../governance/keyring.ts';
+import { openKeyStore } from './key-store-config.ts';
+
+/** Where a topology's hot state lives in Redis: every key starts with it. */
+export function stateStorePrefix(topology: string): string {
+  return `tributary:${topology}:`;
+}
 
 /**
  * The services sinks use, each created on first use and shared: a topology without ClickHouse
@@ -21,13 +28,14 @@ export class RuntimeEnvironment {
   private clickhouseClient: Promise<ClickHouseClient> | null = null;
   private stateStore: Promise<KeyValueStore> | null = null;
   private producer: Promise<Producer> | null = null;
+  private keys: Promise<Keyring> | null = null;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
 
   constructor(
     private readonly config: EngineConfig,
     topology: string,
-    logger: Logger,
+    private readonly logger: Logger,
     metrics: Metrics,
     fail: (error: unknown) => void,
     origin = 'online',
@@ -46,6 +54,11 @@ export class RuntimeEnvironment {
     };
   }
 
+  /** Data protection's keys (TRIBUTARY_KEY_STORE*), opened on first use and shared. */
+  keyring(): Promise<Keyring> {
+    return (this.keys ??= openKeyStore(this.config, this.logger).then((store) => Keyring.open(store, { masterKey: this.config.governance?.masterKey })));
+  }
+
   /** The ClickHouse client if something (a sink, a served model) opened it, else undefined: never opens one. */
   get openedClickhouse(): Promise<ClickHouseClient> | undefined {
     return this.clickhouseClient ?? undefined;
@@ -54,7 +67,7 @@ export class RuntimeEnvironment {
   private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
     const redis = redisTarget(this.config);
     if (!redis) return new MemoryKeyValueStore();
-    return RedisKeyValueStore.connect(redis, { prefix: `tributary:${topology}:`, logger });
+    return RedisKeyValueStore.connect(redis, { prefix: stateStorePrefix(topology), logger });
   }
 
   private async connectProducer(topology: string, logger: Logger): Promise<Producer> {
@@ -70,6 +83,7 @@ export class RuntimeEnvironment {
     if (this.producer) closing.push(this.producer.then((producer) => producer.disconnect()).catch(() => {}));
     if (this.clickhouseClient) closing.push(this.clickhouseClient.then((client) => client.close()).catch(() => {}));
     if (this.stateStore) closing.push(this.stateStore.then((store) => store.close()).catch(() => {}));
+    if (this.keys) closing.push(this.keys.then((keyring) => keyring.close()).catch(() => {}));
     if (this.pushServer) closing.push(this.pushServer.close());
     await Promise.all(closing);
   }

@@ -28,6 +28,8 @@ export interface HttpEndpointOptions {
   audit: AuditTrail;
   /** What analysts may read through POST /sql (analyst-tables.ts). */
   analystTables: readonly string[];
+  /** The store key of a requested key (data protection pseudonymizes subject ids in keys). */
+  stateKey?: (key: string) => Promise<string>;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface HttpEndpointOptions {
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
-  const { config, logger, metrics, topology, readiness, state, audit } = options;
+  const { config, logger, metrics, topology, readiness, state, audit, stateKey } = options;
   const sql = loadSqlEndpointConfig();
   // Before listening: a SQL endpoint reachable beyond this machine needs a credential.
   checkSqlExposure(config.host, sql);
@@ -46,7 +48,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
       const clickhouse = { ...clickhouseTarget(config), ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
       registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit });
     }
-    registerStateRoute(app, { store: state, logger });
+    registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');

@@ -6,6 +6,7 @@ import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
 import { violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
 import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
+import type { SinkGovernor } from './sink-governor.ts';
 
 /** One pipeline instance's output streams, subscribed to the sinks. */
 export interface SinkConnection {
@@ -40,20 +41,25 @@ export class SinkSet {
    */
   processingTime: (() => number) | undefined;
 
-  constructor(topology: AnyTopology, environment: SinkEnvironment) {
+  /**
+   * `governor`: data protection (sink-governor.ts), which checks the sinks against the
+   * topology's policies and masks what they receive; without one, sinks get rows as they are.
+   */
+  constructor(topology: AnyTopology, environment: SinkEnvironment, governor?: SinkGovernor) {
     // Dead-letter sinks get no deadLetter: a dead letter their destination rejects stays fatal.
     const { deadLetter: _none, ...plain } = environment;
     this.environment = plain;
     // The others send rows their destination rejects to the dead-letter sinks.
     const withDeadLetters: SinkEnvironment = { ...plain, deadLetter: (letters, acks) => this.drainSideOutputs({ late: [], deadLetters: letters.slice() }, acks) };
     for (const [output, specs] of Object.entries(topology.sinks)) {
-      const sinks = (specs ?? []).map((spec) => spec.create(withDeadLetters) as Sink<StreamRecord<unknown>>);
+      const sinks = (specs ?? []).map((spec) => (governor ? governor.create(spec, 'output', withDeadLetters) : spec.create(withDeadLetters)) as Sink<StreamRecord<unknown>>);
       this.byOutput.set(output, sinks);
       this.primary.push(...(sinks as Sink<unknown>[]));
     }
-    this.late = topology.late ? topology.late.create(withDeadLetters) : null;
-    this.quarantine = topology.quarantine ? topology.quarantine.create(withDeadLetters) : null;
-    this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(plain));
+    const { late, quarantine } = topology;
+    this.late = late ? (governor ? governor.create(late, 'late', withDeadLetters) : late.create(withDeadLetters)) : null;
+    this.quarantine = quarantine ? (governor ? governor.create(quarantine, 'quarantine', withDeadLetters) : quarantine.create(withDeadLetters)) : null;
+    this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => (governor ? governor.create(spec, 'deadLetter', plain) : spec.create(plain)));
     if (this.late) this.primary.push(this.late as Sink<unknown>);
     if (this.quarantine) this.primary.push(this.quarantine as Sink<unknown>);
     this.slos = freshnessTargets(topology.freshness);
@@ -135,13 +141,14 @@ export class SinkSet {
       const late = side.late.splice(0);
       countBySteps(metrics.lateRecords, topology, late);
       if (this.late) this.late.write(late, acks);
-      else logger.warn({ count: late.length, first: late[0] }, 'late records and no late sink declared');
+      // Provenance only: a record's value or key never goes to a log (they may hold personal data).
+      else logger.warn({ count: late.length, first: provenanceOf(late[0]!) }, 'late records and no late sink declared');
     }
     if (side.deadLetters.length > 0) {
       const dead = side.deadLetters.splice(0);
       countBySteps(metrics.deadLetters, topology, dead);
       if (this.deadLetters.length > 0) for (const sink of this.deadLetters) sink.write(dead, acks);
-      else logger.error({ count: dead.length, first: { ...dead[0], raw: undefined } }, 'dead letters and no deadLetter sink declared');
+      else logger.error({ count: dead.length, first: provenanceOf(dead[0]!) }, 'dead letters and no deadLetter sink declared');
     }
   }
 
@@ -206,6 +213,10 @@ export class SinkSet {
       await Promise.all(this.deadLetters.map((sink) => sink.close()));
     }
   }
+}
+
+function provenanceOf(item: { step: string; topic: string; partition: number; offset: string }) {
+  return { step: item.step, topic: item.topic, partition: item.partition, offset: item.offset };
 }
 
 /** One increment per run of items of the same step (a batch's side outputs mostly share one), not one per item. */

@@ -2,7 +2,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SourceSpec } from '../sources/source.ts';
-import { RedisCheckpointStore } from '../state/redis-checkpoint-store.ts';
+import { RedisCheckpointStore, type CheckpointCodec } from '../state/redis-checkpoint-store.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import { redisTarget } from '../topology/connection-config.ts';
 import { Checkpointer, type TaskStates } from './checkpointer.ts';
@@ -17,6 +17,8 @@ export interface WindowStateOptions {
   spec: SourceSpec<unknown>;
   clock: EventTimeClock;
   tasks: TaskStates;
+  /** Data protection: how checkpoints are sealed (absent: stored as serialized). */
+  codec?: () => Promise<CheckpointCodec>;
 }
 
 /**
@@ -30,7 +32,8 @@ export async function openWindowState(options: WindowStateOptions): Promise<Chec
   if (!spec.resumable) {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', `durable window state needs a source with offsets to resume from (Kafka), and ${spec.description} has none`, 'set KAFKA_BROKERS to read from Kafka, or unset TRIBUTARY_WINDOW_STATE');
   }
-  const store = await RedisCheckpointStore.connect(redisTarget(config)!, { topology, groupId, logger });
+  const codec = options.codec ? await options.codec() : undefined;
+  const store = await RedisCheckpointStore.connect(redisTarget(config)!, { topology, groupId, logger, ...(codec ? { codec } : {}) });
   logger.info({ store: store.description }, 'durable window state: each assigned partition resumes from its checkpoint');
   return new Checkpointer(store, tasks, clock, { topology, intervalMs: config.checkpointIntervalMs, logger, metrics });
 }

@@ -50,6 +50,12 @@ export interface SinkEnvironment {
    * tables with `origin: true` store it, so backfilled rows sit next to the online ones.
    */
   origin?: string;
+  /**
+   * Data protection: the Avro schema as this sink's destination stores it (dropped fields gone,
+   * hashed and tokenized ones as strings). Set by the runtime for governed ClickHouse tables,
+   * whose rows are masked before they reach the sink (governed-sink.ts).
+   */
+  governedSchema?: (schema: object) => object;
 }
 
 /** A sink as declared in a topology; the runner instantiates it with the environment. */

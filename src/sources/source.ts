@@ -96,6 +96,8 @@ export interface SourceSpec<T> {
   readonly idleTimeoutMs?: number;
   /** Event time of a decoded value (epoch ms); used by replays and plain-array runs too. */
   readonly eventTime: (value: T) => number;
+  /** The Avro schema file of its records, where it names one (data protection reads its tags). */
+  readonly schema?: string;
   /** The source has offsets to resume from, so durable window state can be checkpointed with them. */
   readonly resumable?: boolean;
   create(environment: SourceEnvironment): Source<T>;

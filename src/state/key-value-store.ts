@@ -31,6 +31,8 @@ export interface KeyValueStore {
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** `get` with freshness: whether writes are pending (`stale`) and the value's age. Rejects like `get`. */
   lookup<T = unknown>(key: string): Promise<StateLookup<T>>;
+  /** Deletes keys (erasure of a subject's online state); per key, whether it existed. */
+  delete(keys: readonly string[]): Promise<boolean[]>;
   /** Whether some writer holds updates not yet in the store (what `lookup` reports as `stale`). */
   readonly stale: boolean;
   /** A writer reports that it holds updates it could not write (true) or that it caught up (false). */
@@ -74,6 +76,7 @@ export abstract class TrackedKeyValueStore implements KeyValueStore {
   private readonly pending = new PendingWriters();
   abstract setMany(entries: ReadonlyArray<readonly [key: string, value: unknown]>, ttlMs?: number): Promise<void>;
   abstract get<T = unknown>(key: string): Promise<T | undefined>;
+  abstract delete(keys: readonly string[]): Promise<boolean[]>;
   abstract close(): Promise<void>;
 
   async lookup<T = unknown>(key: string): Promise<StateLookup<T>> {

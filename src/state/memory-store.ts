@@ -23,6 +23,10 @@ export class MemoryKeyValueStore extends TrackedKeyValueStore {
     return entry.value as T;
   }
 
+  async delete(keys: readonly string[]): Promise<boolean[]> {
+    return keys.map((key) => this.entries.delete(key));
+  }
+
   get size(): number {
     return this.entries.size;
   }

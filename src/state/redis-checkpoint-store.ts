@@ -27,6 +27,15 @@ redis.call('PEXPIRE', KEYS[1], 10000)
 return 1`;
 
 /**
+ * Turns serialized checkpoints into what Redis stores and back: data protection seals them (the
+ * window state holds keys and sums of personal data), see runtime/window-state.ts.
+ */
+export interface CheckpointCodec {
+  encode(bytes: Buffer): Buffer;
+  decode(bytes: Buffer): Buffer;
+}
+
+/**
  * The latest checkpoint of each partition in its own Redis hash (offset, data) per topology,
  * consumer group and partition, so the instance that receives a partition in a rebalance loads
  * just that partition's state. A save is one script: Redis applies it atomically, so a crash
@@ -39,6 +48,7 @@ export class RedisCheckpointStore implements CheckpointStore {
   private constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    private readonly codec: CheckpointCodec | undefined,
   ) {
     this.description = `redis keys ${prefix}<topic:partition>`;
   }
@@ -57,7 +67,7 @@ export class RedisCheckpointStore implements CheckpointStore {
    * millions of windows is a SET of hundreds of MB). The checkpointer keeps a failed save
    * pending and tries again at the next commit; ioredis reconnects in the background.
    */
-  static async connect(connection: RedisConnection | string, options: { topology: string; groupId: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number }): Promise<RedisCheckpointStore> {
+  static async connect(connection: RedisConnection | string, options: { topology: string; groupId: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number; codec?: CheckpointCodec }): Promise<RedisCheckpointStore> {
     const prefix = RedisCheckpointStore.keyOf(options.topology, options.groupId, '');
     const redis = await connectRedis(connection, {
       logger: options.logger,
@@ -73,7 +83,7 @@ export class RedisCheckpointStore implements CheckpointStore {
         await redis.hgetBuffer(key, 'data');
       },
     });
-    return new RedisCheckpointStore(redis, prefix);
+    return new RedisCheckpointStore(redis, prefix, options.codec);
   }
 
   async load(partition: string): Promise<PartitionCheckpoint | null> {
@@ -85,7 +95,13 @@ export class RedisCheckpointStore implements CheckpointStore {
       throw new ConnectionError('Redis', `loading the checkpoint of ${partition} from ${key} failed`, error);
     }
     if (bytes === null) return null;
-    const checkpoint = deserialize(bytes) as PartitionCheckpoint;
+    let checkpoint: PartitionCheckpoint | undefined;
+    try {
+      checkpoint = deserialize(this.codec ? this.codec.decode(bytes) : bytes) as PartitionCheckpoint;
+    } catch {
+      // Sealed by data protection and read without it (or the other way round), or damaged.
+      checkpoint = undefined;
+    }
     if (checkpoint?.version !== 2) {
       throw new TributaryError(`checkpoint in ${key} has unknown format version ${String(checkpoint?.version)}; delete the key to start the partition from its committed offset with empty windows`, { code: 'CHECKPOINT_FORMAT' });
     }
@@ -98,7 +114,7 @@ export class RedisCheckpointStore implements CheckpointStore {
     const args: Array<string | Buffer> = [];
     let bytes = 0;
     for (const checkpoint of checkpoints) {
-      const data = serialize(checkpoint);
+      const data = this.codec ? this.codec.encode(serialize(checkpoint)) : serialize(checkpoint);
       bytes += data.length;
       keys.push(this.prefix + checkpoint.partition);
       args.push(checkpoint.offset, data);

@@ -76,6 +76,22 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
     return text === null ? undefined : (JSON.parse(text) as T);
   }
 
+  /** One pipelined DEL per key, so the answer says which existed. */
+  async delete(keys: readonly string[]): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.del(this.prefix + key);
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      throw new ConnectionError('Redis', `delete failed: ${errorMessage(error)}`, error);
+    }
+    const failed = results?.find(([error]) => error);
+    if (failed) throw new ConnectionError('Redis', `delete failed: ${failed[0]!.message}`, failed[0]);
+    return (results ?? []).map(([, count]) => count === 1);
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

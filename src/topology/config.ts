@@ -3,6 +3,9 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { redactUrlPasswords } from '../observability/redact.ts';
 import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
+import { loadGovernanceConfig, type GovernanceConfig } from './governance-config.ts';
+
+export type { GovernanceConfig } from './governance-config.ts';
 import type { AuditConfig } from '../audit/open-audit-log.ts';
 
 /**
@@ -36,6 +39,8 @@ export interface EngineConfig extends ConnectionSecurity {
   modelPollIntervalMs?: number;
   /** WebSocket settings from TRIBUTARY_WS_*; present only when one is set (the push server has the defaults). */
   websocket?: WebSocketConfig;
+  /** Data protection's key store and master key (TRIBUTARY_KEY_STORE*, TRIBUTARY_GOVERNANCE_MASTER_KEY); absent: the defaults. */
+  governance?: GovernanceConfig;
   /** The audit trail: TRIBUTARY_AUDIT_LOG (file) and TRIBUTARY_AUDIT_TABLE (ClickHouse copy, or off). */
   audit: AuditConfig;
   /** Bearer token GET /metrics requires (TRIBUTARY_METRICS_TOKEN); unset: /metrics is open. */
@@ -192,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   }
   const websocket = websocketConfig(values);
   const security = loadConnectionSecurity(present, { redisUrl: values.REDIS_URL, clickhouseUrl: values.CLICKHOUSE_URL });
+  const governance = loadGovernanceConfig(present, values.REDIS_URL);
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -210,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
     ...security,
+    governance,
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
     audit: { file: path.resolve(values.TRIBUTARY_AUDIT_LOG), table: values.TRIBUTARY_AUDIT_TABLE === 'off' ? null : values.TRIBUTARY_AUDIT_TABLE },

@@ -6,6 +6,7 @@ import type { SourceSpec } from '../sources/source.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import type { ServedModel } from '../scoring/served-model.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
+import { checkGovernance, type TopologyGovernance } from '../governance/governance-spec.ts';
 import { DataContract } from '../contracts/define-contract.ts';
 import type { ContractViolation } from '../contracts/contract-check.ts';
 import { freshnessTargets, type FreshnessSlos } from './freshness.ts';
@@ -46,6 +47,12 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
   /** Where the model lifecycle's batch jobs (backfill, train, score-batch, models) find this topology's data. */
   lifecycle?: LifecycleSpec;
   /**
+   * Data protection (README "Data protection"): what happens to fields the schemas tag `"pii"`
+   * at each destination. A topology whose sinks receive a tagged field without a policy for its
+   * destination fails at start, naming the field, the destination and the fix.
+   */
+  governance?: TopologyGovernance;
+  /**
    * The input's data contract (defineContract): every record is checked as it enters, before the
    * pipeline and the event-time clock; one that breaks a rule goes to the dead letters as step
    * `contract:<rule>` (or to `quarantine`) and never reaches a window or the raw sinks.
@@ -85,6 +92,7 @@ export function defineTopology<TIn, O extends PipelineOutputs>(definition: Topol
     if (!Array.isArray(specs)) throw new ConfigError(`sinks.${output}`, 'must be an array of sinks', `write sinks: { ${output}: [clickhouseTable(...)] }`);
   }
   checkTables(definition.tables);
+  checkGovernance(definition.governance);
   if (definition.contract !== undefined && !(definition.contract instanceof DataContract)) {
     throw new ConfigError('contract', 'is not a data contract', "build it with defineContract({ name, rules: { ... } })");
   }

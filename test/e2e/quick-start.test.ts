@@ -36,7 +36,11 @@ test('npm start: the embedded demo pushes fraud predictions to a WebSocket clien
   const prediction = await firstDataFrame(port, 'fraud', { timeoutMs: 15_000 - (Date.now() - started), output: () => output, retryMs: 200 });
   assert.equal(prediction.channel, 'fraud');
   const data = prediction.data as Record<string, unknown>;
-  assert.match(String(data.cardId), /^card-\d{5}$/);
+  // The demo runs under the card-fraud data protection: a dashboard without an admin token gets
+  // keyed hashes of card ids and amounts cut to 2 significant digits.
+  assert.match(String(data.cardId), /^h1_[A-Za-z0-9_-]{22}$/);
+  assert.equal(prediction.key, data.cardId);
+  assert.ok(typeof data.sum5m === 'number' && Number((data.sum5m as number).toPrecision(2)) === data.sum5m, `sum5m ${String(data.sum5m)}`);
   assert.ok(typeof data.probability === 'number' && data.probability >= 0 && data.probability <= 1);
   assert.ok(Number.isInteger(data.windowEnd) && (data.windowEnd as number) % 60_000 === 0);
   assert.match(String(data.model), /^fraud-lr@[0-9a-f]{12}$/);

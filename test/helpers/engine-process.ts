@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import type { EngineConfig } from '../../src/topology/config.ts';
 import { REPO_ROOT } from './services.ts';
 
@@ -26,7 +27,8 @@ export function durableEngineEnv(options: { config: EngineConfig; groupId: strin
 
 /** The environment of the embedded default (`npm start`): no service variables, chDB in `dataDir`. */
 export function embeddedEngineEnv(port: number, dataDir: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  // The data protection keys next to the data, not in the checkout's data/keys.
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLICKHOUSE_DATA_DIR: dataDir, TRIBUTARY_KEY_STORE_DIR: path.join(dataDir, 'keys'), LOG_LEVEL: 'warn' };
   delete env.KAFKA_BROKERS;
   delete env.CLICKHOUSE_URL;
   delete env.REDIS_URL;

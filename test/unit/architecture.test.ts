@@ -14,6 +14,7 @@ const FLOORS: string[][] = [
   ['serde', 'kafka', 'clickhouse', 'features', 'client', 'jobs', 'contracts'],
   ['audit'],
   ['state', 'registry', 'analytics'],
+  ['governance'],
   ['scoring', 'tables', 'sources', 'sinks'],
   ['operators'],
   ['topology'],

@@ -121,7 +121,8 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
         maxBufferedRows: options.maxBufferedRows,
         eventTime: (record) => record.eventTime,
         plan: async (dialect) => {
-          const schema = await loadSchema(env.schemasDir, options.schema, table);
+          const declared = await loadSchema(env.schemasDir, options.schema, table);
+          const schema = env.governedSchema ? env.governedSchema(declared) : declared;
           const fields = avroFieldColumns(schema);
           const provenance = options.provenance === true || dedupe === 'provenance';
           const version = options.versionColumn;

@@ -50,6 +50,7 @@ export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
     idleTimeoutMs: options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout'),
     eventTime: options.eventTime,
+    ...(options.schema === undefined ? {} : { schema: options.schema }),
     resumable: true,
     create: (environment) => new KafkaSource(options, environment),
   };

@@ -65,3 +65,19 @@ test('a token with an audience was minted for another service and is refused (fo
   const withoutAudience = await new SignJWT({ channels: ['fraud'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
   assert.deepEqual(await verifyPushToken(withoutAudience, SECRET, NOW), { ok: true, claims: { channels: ['fraud'], exp } });
 });
+
+test('the role claim: admin gets the admin grant, none or analyst the analyst one, anything else is refused', async () => {
+  const gate = new AccessGate({ secret: SECRET });
+  const grantOf = async (role: unknown) => {
+    const claims = role === undefined ? { channels: ['fraud'] } : { channels: ['fraud'], role };
+    const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(NOW / 1000).setExpirationTime(NOW / 1000 + 60).sign(new TextEncoder().encode(SECRET));
+    return gate.admit('', token, NOW);
+  };
+  assert.equal(((await grantOf('admin')) as { grant: { role: string } }).grant.role, 'admin');
+  assert.equal(((await grantOf('analyst')) as { grant: { role: string } }).grant.role, 'analyst');
+  assert.equal(((await grantOf(undefined)) as { grant: { role: string } }).grant.role, 'analyst');
+  for (const role of ['root', ['admin'], 1]) assert.deepEqual(await grantOf(role), { ok: false, status: '401 Unauthorized', reason: 'invalid_claims', message: 'token claims invalid: expected channels (array) and exp (seconds)' });
+  const signed = await signPushToken(SECRET, { channels: ['fraud'], expiresInSeconds: 60, role: 'admin' }, NOW);
+  assert.deepEqual(await verifyPushToken(signed, SECRET, NOW), { ok: true, claims: { channels: ['fraud'], exp: NOW / 1000 + 60, role: 'admin' } });
+  assert.equal((new AccessGate({}).admit('', '') as { grant: { role: string } }).grant.role, 'analyst', 'authentication off: the analyst view');
+});

@@ -61,6 +61,10 @@ class FlakyStore implements KeyValueStore {
     return { ...(await this.inner.lookup<T>(key)), value };
   }
 
+  delete(keys: readonly string[]): Promise<boolean[]> {
+    return this.inner.delete(keys);
+  }
+
   get stale(): boolean {
     return this.inner.stale;
   }

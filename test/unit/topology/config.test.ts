@@ -39,6 +39,7 @@ test('an empty environment gives the embedded defaults', () => {
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
     audit: { file: path.resolve('data/audit/audit.jsonl'), table: 'audit_log' },
+    governance: { keyStore: { kind: 'file', directory: path.resolve('data/keys') } },
   });
 });
 
@@ -74,6 +75,7 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_SHUTDOWN_TIMEOUT_MS: '5000',
     TRIBUTARY_AUDIT_LOG: '/var/log/tributary/audit.jsonl',
     TRIBUTARY_AUDIT_TABLE: 'off',
+    TRIBUTARY_KEY_STORE_PREFIX: 'fraud:keys:',
   });
   assert.deepEqual(config, {
     kafkaBrokers: ['broker-1:9092', '10.0.0.2:19092'],
@@ -91,6 +93,7 @@ test('every setting is read from its variable', () => {
     maxOpenWindows: 1_000_000,
     shutdownTimeoutMs: 5_000,
     audit: { file: '/var/log/tributary/audit.jsonl', table: null },
+    governance: { keyStore: { kind: 'redis', prefix: 'fraud:keys:' } },
   });
 });
 

@@ -1,0 +1,123 @@
+import { TributaryError } from '../core/errors.ts';
+import { BoundedCache } from './bounded-cache.ts';
+import { randomKey } from './crypto.ts';
+import type { KeyStore } from './key-store.ts';
+import { keyFromStored, storedForm } from './master-key.ts';
+import { Pseudonymizer } from './pseudonyms.ts';
+
+export interface KeyringOptions {
+  /** Wraps every stored key (see master-key.ts). */
+  masterKey?: Buffer;
+  /** Subject keys held in memory (default 100,000, about 15 MB). */
+  cacheEntries?: number;
+  /**
+   * How long a subject key may be used from memory (default 60 s). After an erasure, a running
+   * engine may still encrypt new values of the subject under the destroyed key for this long:
+   * those are unreadable too. Then it creates a new key for the subject's new data.
+   */
+  cacheMs?: number;
+}
+
+/** The key version in use for pseudonyms and dead letters (rotation is a new version). */
+const VERSION = 1;
+
+/**
+ * The keys of governance, read from a KeyStore once per key and kept in memory, bounded:
+ * the HMAC key of pseudonyms, the dead-letter key, and subject data keys, fetched in one
+ * round trip per batch of subjects (never one per record).
+ */
+export class Keyring {
+  readonly pseudonyms: Pseudonymizer;
+  private readonly subjects: BoundedCache<Buffer>;
+
+  private constructor(
+    readonly store: KeyStore,
+    private readonly masterKey: Buffer | undefined,
+    hmacKey: Buffer,
+    readonly deadLetterKey: { key: Buffer; version: number },
+    /** Seals durable window checkpoints (they hold keys and sums of personal data). */
+    readonly checkpointKey: { key: Buffer; version: number },
+    options: KeyringOptions,
+  ) {
+    this.pseudonyms = new Pseudonymizer(hmacKey, VERSION);
+    this.subjects = new BoundedCache(options.cacheEntries ?? 100_000, options.cacheMs ?? 60_000);
+  }
+
+  /** Reads (or, on first use, creates) the HMAC, dead-letter and checkpoint keys. */
+  static async open(store: KeyStore, options: KeyringOptions = {}): Promise<Keyring> {
+    const master = options.masterKey;
+    const ids = [`hmac.${VERSION}`, `dead-letters.${VERSION}`, `checkpoints.${VERSION}`];
+    const keys = await loadOrCreate(store, ids, master);
+    return new Keyring(store, master, keys.get(ids[0]!)!, { key: keys.get(ids[1]!)!, version: VERSION }, { key: keys.get(ids[2]!)!, version: VERSION }, options);
+  }
+
+  /** The pseudonym of a subject id (its key's id in the store is `subject.<pseudonym>`). */
+  subjectOf(id: string | number): string {
+    return this.pseudonyms.hash(id);
+  }
+
+  /** The keys of `subjects` if every one is in memory now, else undefined. */
+  cachedKeys(subjects: ReadonlySet<string>): Map<string, Buffer> | undefined {
+    const keys = new Map<string, Buffer>();
+    for (const subject of subjects) {
+      const key = this.subjects.get(subject);
+      if (key === undefined) return undefined;
+      keys.set(subject, key);
+    }
+    return keys;
+  }
+
+  /** The keys of `subjects`, creating those that do not exist yet: one round trip for those not in memory. */
+  async loadKeys(subjects: ReadonlySet<string>): Promise<Map<string, Buffer>> {
+    const keys = new Map<string, Buffer>();
+    const missing: string[] = [];
+    for (const subject of subjects) {
+      const key = this.subjects.get(subject);
+      if (key === undefined) missing.push(subject);
+      else keys.set(subject, key);
+    }
+    if (missing.length === 0) return keys;
+    const loaded = await loadOrCreate(this.store, missing.map(subjectId), this.masterKey);
+    for (const subject of missing) {
+      const key = loaded.get(subjectId(subject))!;
+      this.subjects.set(subject, key);
+      keys.set(subject, key);
+    }
+    return keys;
+  }
+
+  /** A subject's existing key, read from the store (not created); undefined once erased. */
+  async existingKey(subject: string): Promise<Buffer | undefined> {
+    const stored = (await this.store.get([subjectId(subject)])).get(subjectId(subject));
+    return stored === undefined ? undefined : keyFromStored(subjectId(subject), stored, this.masterKey);
+  }
+
+  /** Destroys a subject's key in the store (and here); true when it existed. */
+  async destroyKey(subject: string): Promise<boolean> {
+    this.subjects.delete(subject);
+    return this.store.delete(subjectId(subject));
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+export function subjectId(subject: string): string {
+  return `subject.${subject}`;
+}
+
+async function loadOrCreate(store: KeyStore, ids: string[], master: Buffer | undefined): Promise<Map<string, Buffer>> {
+  const found = await store.get(ids);
+  const absent = ids.filter((id) => !found.has(id));
+  if (absent.length > 0) {
+    const created = await store.putIfAbsent(new Map(absent.map((id) => [id, storedForm(id, randomKey(), master)])));
+    for (const id of absent) {
+      const stored = created.get(id);
+      // Destroyed between our write and the read-back (an erasure racing a new record): try again later.
+      if (stored === undefined) throw new TributaryError(`key store (${store.description}): key ${id} vanished while it was created`, { retriable: true, code: 'GOVERNANCE_KEY_STORE' });
+      found.set(id, stored);
+    }
+  }
+  return new Map(ids.map((id) => [id, keyFromStored(id, found.get(id)!, master)]));
+}
