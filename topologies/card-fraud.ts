@@ -3,7 +3,7 @@ import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, kafkaDeadLetters, websocketChannel, onlineState,
   withRollups, countDistinct, countDistinctIf, maxOf, sumOf,
-  type ScoreSource, type RollupDefinition, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+  type ScoreSource, type RollupDefinition, type OffsetGapPolicy, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
 import { CARD_FEATURES, type CardFeatures } from './card-fraud-features.ts';
@@ -133,6 +133,8 @@ export interface CardFraudOptions {
   statePrefix?: string;
   /** Also send dead letters to this Kafka topic (raw bytes + provenance headers). */
   deadLetterTopic?: string;
+  /** What to do when payments were deleted from Kafka before they were read (default: 'fail' with durable window state). */
+  onOffsetGap?: OffsetGapPolicy;
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
@@ -153,7 +155,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const batchPredictions = batchPredictionTable({ name: 'batch-predictions', table: `${tables}batch_predictions`, refresh: options.batchRefresh });
   return defineTopology({
     name: 'card-fraud',
-    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s' }),
+    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s', onOffsetGap: options.onOffsetGap }),
     demoSource: generatorSource<Payment>({
       name: 'card-payments',
       events: () => {

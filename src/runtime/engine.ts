@@ -131,6 +131,9 @@ export class Engine {
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
+      durableState: this.checkpointer !== null,
+      onOffsetGap: config.onOffsetGap,
+      // audit: hook for the engine's audit trail once it has one (lost records as kafka.offset_gap entries)
     });
     this.processLoop = this.runProcessLoop();
     if (this.server) {
@@ -153,6 +156,8 @@ export class Engine {
         this.readiness.assigned(keys.length);
       },
       prepare: (key) => this.tasks.prepare(key),
+      checkpointOffset: this.checkpointer ? (key) => this.checkpointer!.peekOffset(key) : undefined,
+      discardCheckpoint: (key) => this.tasks.discard(key),
       fail: (error) => this.fail(error),
       end: () => {
         this.ended = true;

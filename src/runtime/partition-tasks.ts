@@ -75,6 +75,20 @@ export class PartitionTasks implements TaskStates {
     return preparing;
   }
 
+  /**
+   * Forgets a partition's task and its checkpoint (an accepted offset gap made its state refer to
+   * records that are gone): its next batch starts an empty task.
+   */
+  async discard(partition: string): Promise<void> {
+    const task = this.tasks.get(partition);
+    if (task) {
+      task.drop();
+      this.tasks.delete(partition);
+      for (const counts of this.openWindows.values()) counts.delete(partition);
+    }
+    await this.checkpointer?.discard(partition);
+  }
+
   /** The task for a batch of `partition`, created empty if needed; null once it was revoked. */
   taskFor(partition: string): PartitionTask | null {
     if (this.assignment !== null && !this.assignment.has(partition)) return null;

@@ -30,6 +30,8 @@ export interface EngineConfig {
   modelPollIntervalMs?: number;
   /** WebSocket settings from TRIBUTARY_WS_*; present only when one is set (the push server has the defaults). */
   websocket?: WebSocketConfig;
+  /** TRIBUTARY_ON_OFFSET_GAP: overrides every Kafka source's onOffsetGap (an operator accepting a gap). */
+  onOffsetGap?: 'fail' | 'earliest' | 'latest';
 }
 
 /** What TRIBUTARY_WS_* set; each field is a startPushServer option of the same name. */
@@ -54,6 +56,7 @@ const FIELDS = {
   TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: 'a positive number of milliseconds, e.g. 30000',
   TRIBUTARY_MODEL_POLL_MS: 'milliseconds between reads of the model registry, at least 50, e.g. 2000',
+  TRIBUTARY_ON_OFFSET_GAP: "'fail', 'earliest' or 'latest': what a Kafka source does when records it had not read were deleted (unset: the topology's onOffsetGap)",
   TRIBUTARY_WS_SECRET: 'a random secret of at least 32 characters, e.g. TRIBUTARY_WS_SECRET=$(openssl rand -hex 32) (unset it to turn WebSocket authentication off)',
   TRIBUTARY_WS_ORIGINS: 'comma-separated origins allowed to open WebSockets, e.g. TRIBUTARY_WS_ORIGINS=https://dash.example.com,http://localhost:8080 (unset: any origin)',
   TRIBUTARY_WS_HEARTBEAT_MS: 'milliseconds between WebSocket heartbeats, at least 100, e.g. 10000',
@@ -91,6 +94,7 @@ const schema = z.object({
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(30_000),
   TRIBUTARY_MODEL_DIR: z.string().optional(),
   TRIBUTARY_MODEL_POLL_MS: wholeNumber(50).optional(),
+  TRIBUTARY_ON_OFFSET_GAP: z.enum(['fail', 'earliest', 'latest']).optional(),
   TRIBUTARY_WS_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   TRIBUTARY_WS_ORIGINS: z
     .string()
@@ -172,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
     ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
+    ...(values.TRIBUTARY_ON_OFFSET_GAP === undefined ? {} : { onOffsetGap: values.TRIBUTARY_ON_OFFSET_GAP }),
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
   };
