@@ -2,12 +2,15 @@ import { deserialize, serialize } from 'node:v8';
 import { ConfigError, StateLimitError } from './errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 
 /** The running engine's metrics and logger, for steps that report beyond state (scoring). */
 export interface StepRuntime {
   topology: string;
   metrics: Metrics;
   logger: Logger;
+  /** Tracing is on (windowed steps trace the windows they emit from traced records). */
+  tracer?: PipelineTracer;
 }
 
 /**

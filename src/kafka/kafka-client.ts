@@ -9,6 +9,8 @@ export interface KafkaMessage {
   value: Buffer | null;
   /** Broker or producer timestamp, epoch ms as a string (kafkajs convention). */
   timestamp: string;
+  /** Record headers (a W3C `traceparent` among them when the producer traced it). */
+  headers?: Record<string, Buffer | string | Array<Buffer | string> | undefined>;
 }
 
 export interface FetchedBatch {

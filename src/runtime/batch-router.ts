@@ -54,7 +54,7 @@ export class BatchRouter {
     // events keep their original, unordered Kafka offsets and must not be filtered by them.
     const records = checkpointer ? task.unseen(sourceBatch.records, token.lastOffset) : sourceBatch.records;
     if (records.length > 0) clock.observe(partitionKey, sourceBatch.maxEventTime);
-    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset);
+    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace);
     this.processedRecords += records.length;
     sinks.route('raw', batch);
     checkpointer?.noteProcessed(partitionKey, token.lastOffset);

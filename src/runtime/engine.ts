@@ -23,6 +23,8 @@ import type { EngineStats } from './engine-stats.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { openWindowState } from './window-state.ts';
 import { IdleTicks } from './idle-ticks.ts';
+import { startTracing } from '../observability/tracing/start-tracing.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 
 export type { EngineOptions } from './engine-options.ts';
 
@@ -69,6 +71,8 @@ export class Engine {
   /** What stop() is doing now, for a shutdown that overruns its deadline. */
   private stopPhase = 'running';
   private ended = false;
+  /** Tracing on (config.tracing): the OpenTelemetry SDK behind the port; undefined costs a check per batch. */
+  private tracer: PipelineTracer | undefined;
 
   private constructor(topology: AnyTopology, options: EngineOptions) {
     this.topology = topology;
@@ -110,11 +114,12 @@ export class Engine {
     // Each partition gets its own pipeline instance on its first batch; build one now so a
     // pipeline that does not match the sinks fails at start, not at the first record.
     buildOutputs(topology, new Subject<never>());
+    this.tracer = await startTracing(config.tracing, logger, `tributary-${topology.name}`);
     await this.sinks.open();
     this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
     const durable = config.windowState === 'redis';
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error) });
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error), tracer: this.tracer });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
@@ -133,6 +138,7 @@ export class Engine {
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
       durableState: this.checkpointer !== null,
       onOffsetGap: config.onOffsetGap,
+      tracer: this.tracer,
       // audit: hook for the engine's audit trail once it has one (lost records as kafka.offset_gap entries)
     });
     this.processLoop = this.runProcessLoop();
@@ -297,6 +303,7 @@ export class Engine {
       await this.models?.close();
       await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
+      await this.tracer?.shutdown().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'exporting the last spans failed'));
       await this.environment.close();
       this.stopPhase = 'stopped';
       this.resolveDone();

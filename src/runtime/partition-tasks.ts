@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { StateRegistry } from '../core/step-state.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
@@ -17,6 +18,7 @@ export interface PartitionTasksOptions {
   durable: boolean;
   maxOpenWindows: number;
   onError: (error: unknown) => void;
+  tracer?: PipelineTracer;
 }
 
 /**
@@ -128,13 +130,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, onError } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, onError, tracer } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger },
+      runtime: { topology: topology.name, metrics, logger, tracer },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

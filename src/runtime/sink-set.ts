@@ -4,6 +4,7 @@ import type { Batch, DeadLetter, LateRecord, SideOutputs, StreamRecord } from '.
 import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
+import { sinkParents } from '../observability/tracing/batch-trace.ts';
 
 /** One pipeline instance's output streams, subscribed to the sinks. */
 export interface SinkConnection {
@@ -103,7 +104,9 @@ export class SinkSet {
   route(output: string, batch: Batch<unknown>): void {
     if (batch.records.length > 0) {
       const sinks = this.byOutput.get(output);
-      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks);
+      const trace = batch.side.trace;
+      const sinkTrace = trace === undefined ? undefined : { tracer: trace.tracer, parents: sinkParents(trace, output) };
+      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks, sinkTrace);
       this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
       this.countOutput(output, batch.records);
     }

@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { OffsetGapPolicy } from './kafka/offset-gaps.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
+import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
 
 /** Records decoded from one fetch of one partition, and the token that acknowledges them. */
 export interface SourceBatch<T> {
@@ -16,6 +18,8 @@ export interface SourceBatch<T> {
   /** Largest event time among `records` (-Infinity when none). */
   maxEventTime: number;
   token: AckToken;
+  /** Present when the batch is traced (tracing on, and a followed record in it or sampled on its own). */
+  trace?: BatchTrace;
 }
 
 /** What the runtime gives a source. */
@@ -91,6 +95,8 @@ export interface SourceEnvironment {
    * (not wired by the engine yet: it has no trail on this branch); default none.
    */
   audit?: AuditTrail;
+  /** Tracing is on: the source opens each traced batch's decode span. */
+  tracer?: PipelineTracer;
 }
 
 /** A source as declared in a topology; created when the engine starts. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { tracingFromEnv, type TracingConfig } from '../observability/tracing/tracing-config.ts';
 
 /** Everything the engine reads from the environment, validated once at startup. */
 export interface EngineConfig {
@@ -32,6 +33,8 @@ export interface EngineConfig {
   websocket?: WebSocketConfig;
   /** TRIBUTARY_ON_OFFSET_GAP: overrides every Kafka source's onOffsetGap (an operator accepting a gap). */
   onOffsetGap?: 'fail' | 'earliest' | 'latest';
+  /** OpenTelemetry traces over OTLP, from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; absent: off (no SDK loaded). */
+  tracing?: TracingConfig;
 }
 
 /** What TRIBUTARY_WS_* set; each field is a startPushServer option of the same name. */
@@ -159,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', 'durable window state "redis" needs a Redis server, but REDIS_URL is not set', 'set REDIS_URL=redis://127.0.0.1:6379, or unset TRIBUTARY_WINDOW_STATE to keep windows in memory');
   }
   const websocket = websocketConfig(values);
+  const tracing = tracingFromEnv(env);
+  if (tracing !== undefined && 'invalid' in tracing) throw new ConfigError(tracing.invalid, `${JSON.stringify(env[tracing.invalid] ?? '')} is invalid`, tracing.fix);
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -177,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
     ...(values.TRIBUTARY_ON_OFFSET_GAP === undefined ? {} : { onOffsetGap: values.TRIBUTARY_ON_OFFSET_GAP }),
+    ...(tracing === undefined ? {} : { tracing }),
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
   };

@@ -14,6 +14,7 @@ import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions,
 import { OFFSET_GAP_POLICIES, type OffsetGapPolicy } from './offset-gaps.ts';
 import { GapGuard } from './gap-guard.ts';
 import { reportGaps, watchOffsetResets } from './gap-report.ts';
+import { traceDecode } from './decode-trace.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
 const END_OFFSETS_POLL_MS = 5_000;
@@ -233,11 +234,13 @@ class KafkaSource<T> implements Source<T> {
     }
     const messages = await this.unseen(partitionKey, batch.messages);
     const chunk = this.environment.maxChunkRecords;
+    const tracer = this.environment.tracer;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
       // Records not handed over are not tracked, so they are not committed and are read again.
       if (this.stopping || !control.isRunning() || control.isStale()) return start === 0 ? null : messages[start - 1]!.offset;
       const end = Math.min(start + chunk, messages.length);
+      const startedAt = tracer === undefined ? 0 : performance.timeOrigin + performance.now();
       const records: StreamRecord<T>[] = [];
       const deadLetters: DeadLetter[] = [];
       let maxEventTime = -Infinity;
@@ -253,13 +256,14 @@ class KafkaSource<T> implements Source<T> {
           deadLetters.push({ step: 'decode', topic, partition, offset: message.offset, error: errorMessage(error), raw: message.value, timestamp: Number(message.timestamp) });
         }
       }
+      const trace = tracer === undefined ? undefined : traceDecode(tracer, messages, start, end, startedAt, { topic, partition, records: records.length, deadLetters: deadLetters.length });
       const lastOffset = BigInt(messages[end - 1]!.offset);
       const token = this.tracker.track(topic, partition, lastOffset, end - start);
       this.nextOffset.set(partitionKey, lastOffset + 1n);
       const lag = this.lag!;
       lag.waiting = true; // seen by a scrape only while the push waits for room (backpressure)
       try {
-        await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
+        await context.push(trace === undefined ? { partitionKey, records, deadLetters, maxEventTime, token } : { partitionKey, records, deadLetters, maxEventTime, token, trace }, keepAlive);
       } finally {
         lag.waiting = false;
       }
