@@ -47,3 +47,18 @@ test('spans go to an OTLP/JSON collector with their parent and links', async (t)
   assert.deepEqual(received.links, [{ traceId: remote.traceId, spanId: remote.spanId }, { traceId: other.traceId, spanId: other.spanId }]);
   assert.equal(spans.find((s) => s.name === 'window w')!.parentSpanId, decode.context.spanId);
 });
+
+test('the OpenTelemetry SDK is imported by otel-tracer.ts alone, which only start-tracing.ts loads, on demand', async () => {
+  const { readdirSync, readFileSync, statSync } = await import('node:fs');
+  const path = await import('node:path');
+  const src = path.resolve(import.meta.dirname, '../../../src');
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => (statSync(path.join(dir, name)).isDirectory() ? files(path.join(dir, name)) : [path.join(dir, name)]));
+  const valueImports = files(src)
+    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => /^import (?!type )[^;]*from '@opentelemetry\//m.test(readFileSync(file, 'utf8')))
+    .map((file) => path.relative(src, file));
+  assert.deepEqual(valueImports, ['observability/tracing/otel-tracer.ts']);
+  const loaders = files(src).filter((file) => file.endsWith('.ts') && readFileSync(file, 'utf8').includes('otel-tracer.ts')).map((file) => path.relative(src, file));
+  assert.deepEqual(loaders, ['observability/tracing/start-tracing.ts']);
+  assert.match(readFileSync(path.join(src, 'observability/tracing/start-tracing.ts'), 'utf8'), /await import\('\.\/otel-tracer\.ts'\)/);
+});
