@@ -12,8 +12,9 @@ import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../so
 import { createKafkajsClient } from '../../kafka/kafkajs-client.ts';
 import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
 import { OFFSET_GAP_POLICIES, type OffsetGapPolicy } from './offset-gaps.ts';
-import { GapGuard } from './gap-guard.ts';
-import { reportGaps, watchOffsetResets } from './gap-report.ts';
+import type { GapGuard } from './gap-guard.ts';
+import { watchOffsetResets } from './gap-report.ts';
+import { createGapGuard, restoreGapOffsets } from './source-gaps.ts';
 import { traceDecode } from './decode-trace.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
@@ -115,7 +116,7 @@ class KafkaSource<T> implements Source<T> {
     const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger });
     const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
     this.consumer = consumer;
-    const gaps = (this.gaps = this.gapGuard(client, context));
+    const gaps = (this.gaps = createGapGuard({ topic: options.topic, policy: options.onOffsetGap, environment, context, admin: () => this.connectedAdmin(client), nextOffset: this.nextOffset }));
     const lag = (this.lag = new ConsumerLag(environment.metrics, environment.topology));
     await retry(() => consumer.connect(), {
       what: `connect to Kafka at ${brokers.join(',')}`,
@@ -165,27 +166,6 @@ class KafkaSource<T> implements Source<T> {
       },
     );
     return this.adminConnected;
-  }
-
-  private gapGuard(client: KafkaClient, context: SourceContext<T>): GapGuard {
-    const { environment, options } = this;
-    const policy = environment.onOffsetGap ?? options.onOffsetGap ?? (environment.durableState ? 'fail' : 'earliest');
-    return new GapGuard({
-      topic: options.topic,
-      groupId: environment.groupId,
-      policy,
-      overrideVariable: 'TRIBUTARY_ON_OFFSET_GAP',
-      admin: () => this.connectedAdmin(client),
-      logger: environment.logger,
-      consumerPosition: (key) => this.nextOffset.get(key),
-      checkpointOffset: context.checkpointOffset,
-      discardCheckpoint: async (key) => {
-        this.nextOffset.delete(key);
-        await context.discardCheckpoint?.(key);
-      },
-      report: (gaps, used) => reportGaps(gaps, used, environment),
-      fail: (error) => context.fail(error),
-    });
   }
 
   /**
@@ -323,26 +303,11 @@ class KafkaSource<T> implements Source<T> {
     this.lag?.close();
     await this.consumer?.disconnect();
     this.consumer = null;
-    await this.restoreGapOffsets();
+    await restoreGapOffsets(this.gaps, this.admin, this.environment);
     const admin = this.admin;
     this.admin = null;
     this.adminConnected = null;
     // Best effort: the lag poll's admin client may never have connected (or be a test double).
     await (async () => admin?.disconnect())().catch(() => {});
-  }
-
-  /**
-   * Stopped by an offset gap: kafkajs committed its default offset over the group's while
-   * fetching; once this member has left (so the client commits nothing more) the group's
-   * offsets are put back, and every restart finds the same gap until an operator accepts it.
-   */
-  private async restoreGapOffsets(): Promise<void> {
-    const offsets = this.gaps?.offsetsToRestore ?? [];
-    if (offsets.length === 0 || this.admin === null) return;
-    try {
-      await this.admin.setCommittedOffsets(this.environment.groupId, offsets);
-    } catch (error) {
-      this.environment.logger.warn({ err: errorMessage(error), offsets }, 'putting back the committed offsets of the gap failed (another member still in the group?)');
-    }
   }
 }
