@@ -29,7 +29,12 @@ async function handedOver(metrics: Metrics): Promise<Map<number, number>> {
 
 test('broker failover on a replicated 3-node cluster: the leader of two partitions is killed with SIGKILL while the card-fraud topology runs and restarted later; exactly N distinct raw events, features equal the reference, one prediction per window, every dead letter once in the dead-letter topic', { timeout: 600_000 }, async (t) => {
   const cluster = await KafkaCluster.start();
-  t.after(() => cluster.stop());
+  // Hooks run in the order they were added: the cluster goes last (below), after the clients that
+  // need it to shut down; this one only stops it when the test failed before that.
+  let cleanUpRegistered = false;
+  t.after(async () => {
+    if (!cleanUpRegistered) await cluster.stop();
+  });
   console.log(`[failover] 3-node cluster formatted and serving in ${cluster.startSeconds.toFixed(1)} s`);
   const kafka = new Kafka({ clientId: 'failover-test', brokers: cluster.brokers, logLevel: logLevel.NOTHING, retry: { initialRetryTime: 200, retries: 30, maxRetryTime: 2_000 } });
   const admin = kafka.admin();
@@ -65,7 +70,6 @@ test('broker failover on a replicated 3-node cluster: the leader of two partitio
       await producer.send({ topic, messages });
     }
   };
-  t.after(() => producer.disconnect());
 
   const prefix = `${uniqueName('fo')}_`;
   const groupId = uniqueName('group');
@@ -73,12 +77,16 @@ test('broker failover on a replicated 3-node cluster: the leader of two partitio
   const engine = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, deadLetterTopic, statePrefix: `${prefix}:` }), { config, logger: process.env.TEST_LOG ? createLogger('failover') : silentLogger, push: false });
   const ch = clickhouse();
   const redis = new Redis(requireService('REDIS_URL'));
+  cleanUpRegistered = true;
   t.after(async () => {
+    // Bounded: a failed test may leave the engine retrying; the cluster stops only after it.
     await Promise.race([engine.stop().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+    await producer.disconnect().catch(() => {});
     await redis.del(...Array.from({ length: PARTITIONS }, (_, p) => RedisCheckpointStore.keyOf('card-fraud', groupId, `${topic}:${p}`)));
     redis.disconnect();
-    await admin.disconnect();
+    await admin.disconnect().catch(() => {});
     await ch.close();
+    await cluster.stop();
   });
 
   // A third of the stream, processed while all nodes run.
