@@ -10,6 +10,18 @@ import type { TracingConfig } from './tracing-config.ts';
 /** The length of a version-00 traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>. */
 const TRACEPARENT_LENGTH = 55;
 
+/** The trace id's last 8 hex digits (characters 27-34 of a traceparent) as a number; NaN if not hex. */
+function lowTraceIdBits(header: string | Buffer): number {
+  let bits = 0;
+  for (let i = 27; i < 35; i++) {
+    const c = typeof header === 'string' ? header.charCodeAt(i) : header[i]!;
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (digit < 0) return Number.NaN;
+    bits = bits * 16 + digit;
+  }
+  return bits;
+}
+
 /**
  * The tracing port over the OpenTelemetry JS SDK: W3C propagation from @opentelemetry/core, a
  * batching span processor and an OTLP/HTTP exporter (protobuf or JSON). Loaded only when tracing
@@ -30,9 +42,10 @@ export function createOtelTracer(config: TracingConfig, exporter?: SpanExporter)
 
   return {
     follow(header) {
+      if (header.length !== TRACEPARENT_LENGTH) return undefined;
+      // Decided before any string is made: most records are not followed at a low ratio.
+      if (threshold < 0x1_0000_0000 && !(lowTraceIdBits(header) < threshold)) return undefined;
       const value = typeof header === 'string' ? header : header.toString('latin1');
-      if (value.length !== TRACEPARENT_LENGTH) return undefined;
-      if (threshold < 0x1_0000_0000 && !(parseInt(value.slice(27, 35), 16) < threshold)) return undefined;
       const context = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, { traceparent: value }, defaultTextMapGetter));
       // Only traces sampled upstream are followed.
       if (context === undefined || (context.traceFlags & 1) === 0) return undefined;
