@@ -41,7 +41,8 @@ interface Target {
 
 async function tributary(filtered: boolean): Promise<Target> {
   const metrics = new Metrics();
-  const server = await startPushServer({ port: 0, host: '127.0.0.1', logger: silentLogger, metrics, heartbeatIntervalMs: 3_600_000 });
+  // Every client connects from loopback: lift the per-address limit (default 50) above CLIENTS.
+  const server = await startPushServer({ port: 0, host: '127.0.0.1', logger: silentLogger, metrics, heartbeatIntervalMs: 3_600_000, maxConnectionsPerIp: CLIENTS + 10 });
   return {
     name: filtered ? 'tributary, filtered (JS path)' : 'tributary (uWS topic path)',
     share: 1,

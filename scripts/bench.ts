@@ -19,6 +19,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../src/observability/logger.ts';
 import { log, type BenchOptions, type BenchResult } from './bench/common.ts';
 import { benchEmbeddedDefault, benchPipelineOnly } from './bench/embedded.ts';
+import { loadConnectionSecurity } from '../src/topology/connection-config.ts';
 import { benchKafka, type Services } from './bench/kafka.ts';
 import { benchTracing } from './bench/tracing.ts';
 import { printTable, writeJson } from './bench/report.ts';
@@ -96,7 +97,9 @@ function services(): Services {
   }
   const { KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL } = env;
   if (!KAFKA_BROKERS || !CLICKHOUSE_URL || !REDIS_URL) throw new Error('the Kafka phase needs KAFKA_BROKERS, CLICKHOUSE_URL and REDIS_URL (eval "$(bash scripts/services.sh env)"), or use --skip-kafka');
-  return { kafkaBrokers: KAFKA_BROKERS, clickhouseUrl: CLICKHOUSE_URL, redisUrl: REDIS_URL };
+  // A secured cluster (KAFKA_SECURITY_PROTOCOL and friends) for the Kafka clients; ClickHouse and Redis stay plain here.
+  const { kafkaSecurity } = loadConnectionSecurity(env, {});
+  return { kafkaBrokers: KAFKA_BROKERS, clickhouseUrl: CLICKHOUSE_URL, redisUrl: REDIS_URL, kafkaSecurity };
 }
 
 main().then(

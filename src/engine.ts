@@ -6,6 +6,9 @@
 export { Engine, type EngineOptions } from './runtime/engine.ts';
 export type { EngineStats } from './runtime/engine-stats.ts';
 export { loadConfig, type EngineConfig } from './topology/config.ts';
+export type { ConnectionSecurity, KafkaSecurity, RedisSecurity, ClickHouseSecurity } from './topology/connection-config.ts';
+export type { TlsSettings } from './core/tls-settings.ts';
+export { readSecret } from './core/secret-setting.ts';
 export { loadTopology } from './topology/load-topology.ts';
 export { backfill, BACKFILL_ORIGIN, type BackfillRange, type BackfillOptions, type BackfillSummary } from './backfill/backfill.ts';
 export { startPushServer } from './push/uws-push-server.ts';
@@ -18,6 +21,7 @@ export { createAvroEncoder } from './serde/avro.ts';
 export { LocalSchemaRegistry } from './serde/schema-registry.ts';
 export { StateUnavailableError, type KeyValueStore, type StateLookup } from './state/key-value-store.ts';
 export { RedisKeyValueStore } from './state/redis-store.ts';
+export type { RedisConnection } from './state/redis-connection.ts';
 export { RedisCheckpointStore } from './state/redis-checkpoint-store.ts';
 export type { PartitionCheckpoint, CheckpointStore } from './state/checkpoint-store.ts';
 export { Metrics } from './observability/metrics.ts';

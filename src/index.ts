@@ -10,6 +10,13 @@
 export { defineTopology, type TopologyDefinition, type PipelineOutputs } from './topology/define-topology.ts';
 export { defineFeatureSet, type FeatureSet, type FeatureSetDefinition } from './features/feature-set.ts';
 export type { LifecycleSpec } from './features/lifecycle-spec.ts';
+export type { FreshnessSlo, FreshnessSlos } from './topology/freshness.ts';
+
+// Data contracts (checked on every record before the pipeline)
+export { defineContract, DataContract, type ContractDefinition } from './contracts/define-contract.ts';
+export { required, range, oneOf, matches, notInFuture, check } from './contracts/rules.ts';
+export type { ContractRule, ContractContext } from './contracts/contract-rule.ts';
+export type { ContractViolation } from './contracts/contract-check.ts';
 
 // Records, durations and errors
 export type { Batch, StreamRecord, DeadLetter, LateRecord } from './core/batch.ts';
@@ -42,7 +49,8 @@ export { enrich, type EnrichOptions } from './operators/enrich.ts';
 export { score, type ScoreOptions } from './operators/score.ts';
 export { servedModel, type ServedModelOptions } from './scoring/served-model.ts';
 export { CircuitOpenError, type CircuitBreakerOptions, type CircuitState } from './scoring/circuit-breaker.ts';
-export type { ScoreSource, FallbackRow, FallbackReason, Fallback } from './scoring/fallback.ts';
+export type { ScoreSource, FallbackRow, FallbackReason, FallbackReasonKind, Fallback } from './scoring/fallback.ts';
+export { StaleInputsError } from './scoring/freshness-gate.ts';
 export type { Challenger } from './scoring/assignment-scoring.ts';
 export type { ScoringModel } from './scoring/scoring-model.ts';
 
@@ -57,6 +65,7 @@ export type { TableSource, TableEnvironment, RunningTableSource } from './tables
 export { clickhouseTable, type ClickHouseTableOptions } from './sinks/clickhouse/table-sink.ts';
 export { clickhouseDeadLetters } from './sinks/clickhouse/dead-letter-table.ts';
 export { clickhouseLateRecords } from './sinks/clickhouse/late-table.ts';
+export { clickhouseQuarantine } from './sinks/clickhouse/quarantine-table.ts';
 export { withRollups, countDistinct, countDistinctIf, countRows, maxOf, minOf, sumOf, type RollupDefinition, type RollupMeasure } from './sinks/clickhouse/rollup-sink.ts';
 export { websocketChannel } from './sinks/websocket-channel.ts';
 export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';

@@ -13,6 +13,7 @@ import { createAvroDecoder, createAvroEncoder } from '../../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
+import { kafkajsSecurity, type KafkaSecurity } from '../../src/kafka/kafka-security.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { BENCH_TOPOLOGY, benchConfig, fullTopology, log, paymentStream, result, SCHEMAS_DIR, startPhase, type BenchOptions, type BenchResult } from './common.ts';
 
@@ -20,6 +21,8 @@ export interface Services {
   kafkaBrokers: string;
   clickhouseUrl: string;
   redisUrl: string;
+  /** TLS and SASL of the Kafka cluster, for every Kafka client of the bench (the raw one too). */
+  kafkaSecurity?: KafkaSecurity;
 }
 
 const PARTITIONS = 3;
@@ -43,7 +46,7 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
   const values = payments.map((p) => encoder.encode(p));
   results.push(result('avro encode (Confluent wire)', n, phase()));
 
-  const client = createKafkajsClient({ brokers, clientId: 'tributary-bench', logger });
+  const client = createKafkajsClient({ brokers, clientId: 'tributary-bench', logger, security: services.kafkaSecurity });
   const admin = client.admin();
   await admin.connect();
   const producer = client.producer();
@@ -66,7 +69,7 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
     const written = (await admin.topicEndOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
     if (written !== n) throw new Error(`topic ${topic} holds ${written} messages, expected ${n}`);
 
-    results.push(await rawConsume(brokers, topic, n));
+    results.push(await rawConsume(brokers, services.kafkaSecurity, topic, n));
 
     log(`avro decode of ${n} messages`);
     const decoder = createAvroDecoder<Payment>({ wire: 'confluent', registry });
@@ -91,9 +94,9 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
 }
 
 /** A bare kafkajs consumer with the engine's fetch settings, counting messages and nothing else. */
-async function rawConsume(brokers: string[], topic: string, n: number): Promise<BenchResult> {
+async function rawConsume(brokers: string[], security: KafkaSecurity | undefined, topic: string, n: number): Promise<BenchResult> {
   log(`kafka: raw kafkajs consume of ${n} messages (new group, fromBeginning)`);
-  const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, ...kafkajsSecurity(security), logLevel: logLevel.NOTHING });
   // Same settings as src/sources/kafka/kafkajs-client.ts.
   const consumer = kafka.consumer({
     groupId: `bench-raw-${randomBytes(5).toString('hex')}`,
@@ -153,6 +156,7 @@ export async function engineDrain(options: BenchOptions, services: Services, top
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: process.env.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
     ...extra.env,
   });
+  if (services.kafkaSecurity) config.kafkaSecurity = services.kafkaSecurity;
   const phase = startPhase();
   const t0 = performance.now();
   const metrics = new Metrics();
@@ -211,7 +215,7 @@ async function countServerRows(url: string, prefix: string, logger: Logger): Pro
 /** Drops the bench topic, tables and Redis keys so repeated runs do not fill the shared services. */
 export async function cleanUp(services: Services, brokers: string[], topic: string | null, prefix: string, logger: Logger): Promise<void> {
   if (topic !== null) {
-    const kafka = new Kafka({ clientId: 'tributary-bench-cleanup', brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'tributary-bench-cleanup', brokers, ...kafkajsSecurity(services.kafkaSecurity), logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch((error) => log(`could not delete topic ${topic}: ${String(error)}`));
     await admin.disconnect().catch(() => {});

@@ -53,7 +53,7 @@ const server = await startPushServer({
   logger,
   metrics,
   auth: { secret: config.secret },
-  extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: 'http://127.0.0.1:9' }, logger, token: config.sqlToken }),
+  extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: 'http://127.0.0.1:9' }, analystTables: [], logger, credentials: { analystToken: config.sqlToken } }),
 });
 
 let published = 0;

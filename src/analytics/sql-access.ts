@@ -43,7 +43,7 @@ export function checkSqlAccess(facts: SqlRequestFacts, token: string | undefined
 }
 
 /** Compares digests, so the time taken says nothing about how much of the token matched. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
 }
@@ -86,7 +86,7 @@ export function isLoopbackHost(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
 }
 
-function sameOrigin(origin: string, host: string): boolean {
+export function sameOrigin(origin: string, host: string): boolean {
   try {
     return new URL(origin).host.toLowerCase() === host.trim().toLowerCase();
   } catch {

@@ -6,11 +6,12 @@ import { clickHouseErrorCode, firstLine } from '../clickhouse/errors.ts';
  * stable code (both documented in the README, "For analysts").
  */
 export type SqlErrorCode =
-  | 'BAD_REQUEST' // empty SQL, unknown ?format=, a FORMAT clause, unterminated quote, several statements
-  | 'UNAUTHORIZED' // a token is configured and the request lacks it or has another
-  | 'FORBIDDEN' // no token configured and the client is not on loopback (or the Host/Origin is not)
-  | 'NOT_READ_ONLY' // not a SELECT/SHOW/DESCRIBE/EXISTS/WITH statement, or INTO OUTFILE
-  | 'READ_ONLY' // ClickHouse refused it in readonly mode (SETTINGS, table functions, ...)
+  | 'BAD_REQUEST' // empty SQL, a syntax error, unknown ?format=, a FORMAT clause, several statements
+  | 'UNAUTHORIZED' // a credential is configured and the request lacks it or has another
+  | 'FORBIDDEN' // no credential configured and the client is not on loopback (or the Host/Origin is not)
+  | 'NOT_READ_ONLY' // not a SELECT statement, or INTO OUTFILE
+  | 'NOT_ALLOWED' // outside the allowlist: SETTINGS, a function, table function, table or database the role may not use
+  | 'READ_ONLY' // ClickHouse itself refused it in readonly mode or denied access
   | 'METHOD_NOT_ALLOWED'
   | 'TOO_LARGE' // the SQL text is over the size limit
   | 'ROW_LIMIT' // the result has more rows (or bytes) than allowed
@@ -26,6 +27,7 @@ export const SQL_ERROR_STATUS: Record<SqlErrorCode, number> = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_READ_ONLY: 403,
+  NOT_ALLOWED: 403,
   READ_ONLY: 403,
   METHOD_NOT_ALLOWED: 405,
   TOO_LARGE: 413,
@@ -57,23 +59,25 @@ const TIMEOUT_EXCEEDED = 159;
 const READONLY = 164;
 const TOO_MANY_ROWS_OR_BYTES = 396;
 const ACCESS_DENIED = 497;
+const DATABASE_ACCESS_DENIED = 291;
 const MEMORY_LIMIT_EXCEEDED = 241;
 
 /** A failure of ClickHouse (or chDB) while running an analyst query, as a SqlQueryError. */
-export function queryFailure(error: unknown, limits: { maxRows: number; timeoutMs: number }): SqlQueryError {
+export function queryFailure(error: unknown): SqlQueryError {
   if (error instanceof SqlQueryError) return error;
   const code = clickHouseErrorCode(error);
   const detail = firstLine(errorMessage(error));
   switch (code) {
     case TOO_MANY_ROWS_OR_BYTES:
-      return new SqlQueryError('ROW_LIMIT', `the result is larger than the limit of ${limits.maxRows} rows: add a LIMIT or aggregate (${detail})`, { cause: error });
+      return new SqlQueryError('ROW_LIMIT', `the result is larger than the limit (${detail}): add a LIMIT or aggregate`, { cause: error });
     case TIMEOUT_EXCEEDED:
-      return new SqlQueryError('TIME_LIMIT', `the query ran longer than the limit of ${limits.timeoutMs} ms (${detail})`, { cause: error });
+      return new SqlQueryError('TIME_LIMIT', `the query ran longer than the time limit (${detail})`, { cause: error });
     case MEMORY_LIMIT_EXCEEDED:
       return new SqlQueryError('ROW_LIMIT', `the query needs more memory than allowed (${detail})`, { cause: error });
     case READONLY:
     case ACCESS_DENIED:
-      return new SqlQueryError('READ_ONLY', `ClickHouse refused the query in read-only mode: queries cannot change settings, write, or use table functions that reach outside (${detail})`, { cause: error });
+    case DATABASE_ACCESS_DENIED:
+      return new SqlQueryError('READ_ONLY', `ClickHouse refused the query: analyst queries cannot change settings, write, or read outside their database (${detail})`, { cause: error });
     case undefined:
       return new SqlQueryError('UNAVAILABLE', `ClickHouse did not answer: ${detail}`, { cause: error });
     default:

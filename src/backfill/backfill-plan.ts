@@ -82,7 +82,9 @@ export function backfillTopology(topology: AnyTopology, origin: string, warmup?:
   }
   const late = topology.late !== undefined && keep(topology.late) ? fromWarmup(tagged(topology.late, origin), 'late') : undefined;
   const deadLetter = [topology.deadLetter ?? []].flat().filter(keep).map((spec) => tagged(spec, origin));
-  return { topology: { ...topology, sinks, late, deadLetter }, kept, skipped, withoutOrigin };
+  // Stored events passed the contract when they arrived; a quarantine is kept for any that no longer do.
+  const quarantine = topology.quarantine !== undefined && keep(topology.quarantine) ? tagged(topology.quarantine, origin) : undefined;
+  return { topology: { ...topology, sinks, late, deadLetter, quarantine }, kept, skipped, withoutOrigin };
 }
 
 /** The same spec, failing to create unless the engine passes the backfill's origin to its sinks. */

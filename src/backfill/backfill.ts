@@ -4,9 +4,11 @@ import { createLogger, type Logger } from '../observability/logger.ts';
 import { Engine } from '../runtime/engine.ts';
 import { clickhouseReplay, type ReplayProgress } from '../sources/clickhouse-replay/replay-source.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import { backfillEvents, backfillTopology } from './backfill-plan.ts';
 import { backfillWarmupMs } from './backfill-warmup.ts';
+import { auditedRun, type AuditContext } from '../audit/audited-run.ts';
 
 /** The rows of a backfill carry this origin in tables with `origin: true`. */
 export const BACKFILL_ORIGIN = 'backfill';
@@ -36,6 +38,11 @@ export interface BackfillOptions {
   /** Called once with the number of events to replay, before the first is read. */
   onStart?: (total: number) => void;
   onProgress?: (progress: ReplayProgress) => void;
+  /**
+   * Records backfill.start and backfill.run (outcome, counts) and hands the trail to the engine
+   * the backfill runs; default: that engine opens config.audit itself.
+   */
+  audit?: AuditContext;
 }
 
 export interface BackfillSummary {
@@ -60,7 +67,13 @@ export interface BackfillSummary {
  * must not touch the online checkpoints); resolves once every window is closed and every sink
  * flushed. See backfill-plan.ts for what is written and what is left out.
  */
-export async function backfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions = {}): Promise<BackfillSummary> {
+export function backfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions = {}): Promise<BackfillSummary> {
+  const details = { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), table: options.table, warmupMs: options.warmupMs, maxEventsPerSecond: options.maxEventsPerSecond };
+  const summary = (s: BackfillSummary) => ({ table: s.table, events: s.events, outputs: s.outputs, warmupSkipped: s.warmupSkipped, seconds: s.seconds });
+  return auditedRun(options.audit, { kind: 'backfill', target: topology.name, details, summary }, () => runBackfill(topology, range, options));
+}
+
+async function runBackfill(topology: AnyTopology, range: BackfillRange, options: BackfillOptions): Promise<BackfillSummary> {
   const { from, to } = range;
   if (!(to > from)) throw new ConfigError('to', `${new Date(to).toISOString()} is not after from (${new Date(from).toISOString()})`, 'give a `to` after `from` (`to` is exclusive)');
   const config = { ...(options.config ?? loadConfig()), windowState: 'memory' as const };
@@ -71,7 +84,7 @@ export async function backfill(topology: AnyTopology, range: BackfillRange, opti
   const logger = options.logger ?? createLogger(`tributary:${topology.name}:backfill`);
   logger.info({ table: events.table, from: new Date(from).toISOString(), to: new Date(to).toISOString(), warmupMs, writes: derived.kept, skips: derived.skipped }, `backfill of ${topology.name} from ${events.table}`);
   for (const table of derived.withoutOrigin) logger.warn({ table }, `table ${table} has no origin column (clickhouseTable origin: true): backfilled rows replace online rows of the same key there`);
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const client = await connectClickHouse({ ...clickhouseTarget(config), logger });
   try {
     let read = 0;
     let deadLetters = 0;
@@ -95,7 +108,7 @@ export async function backfill(topology: AnyTopology, range: BackfillRange, opti
     const { total } = await source.prepare(config.schemasDir);
     const started = performance.now();
     options.onStart?.(total);
-    const engine = await Engine.start(derived.topology, { config, logger, source, push: false, origin: BACKFILL_ORIGIN });
+    const engine = await Engine.start(derived.topology, { config, logger, source, push: false, origin: BACKFILL_ORIGIN, audit: options.audit });
     try {
       await engine.done;
     } finally {

@@ -5,6 +5,7 @@ import { loadTopology } from '../topology/load-topology.ts';
 import { parseDurationOption, parseWholeOption } from './number-option.ts';
 import { parseTime } from './time-option.ts';
 import { backfillProgress } from './backfill-progress.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 export interface BackfillCommandOptions {
   from: string;
@@ -76,7 +77,9 @@ export async function backfillCommand(file: string, options: BackfillCommandOpti
   const topology = await loadTopology(file);
   const progress = backfillProgress({ enabled: options.progress });
   try {
-    return await backfill(topology, { from, to }, { table: options.table, schema: options.schema, timeColumn: options.timeColumn, batchSize, maxEventsPerSecond, warmupMs, onStart: (total) => progress.start(total), onProgress: (p) => progress.update(p) });
+    return await withCliAudit('connect', (audit) =>
+      backfill(topology, { from, to }, { table: options.table, schema: options.schema, timeColumn: options.timeColumn, batchSize, maxEventsPerSecond, warmupMs, onStart: (total) => progress.start(total), onProgress: (p) => progress.update(p), audit }),
+    );
   } finally {
     progress.stop();
   }

@@ -8,6 +8,7 @@ import { registerModelsCommand } from './models-command.ts';
 import { registerScoreBatchCommand } from './score-batch-command.ts';
 import { registerJobsCommand, registerScheduleCommand } from './schedule-command.ts';
 import { registerInitCommand } from './init-command.ts';
+import { registerAuditCommand } from './audit-command.ts';
 
 const program = new Command()
   .name('tributary')
@@ -22,7 +23,7 @@ program
 
 program
   .command('query')
-  .argument('<sql>', 'one read-only statement: SELECT, WITH, SHOW, DESCRIBE or EXISTS')
+  .argument('<sql>', 'one SELECT statement (WITH, UNION, joins and subqueries allowed)')
   .description("query the engine's ClickHouse tables through its SQL endpoint; with no engine running, read CLICKHOUSE_URL or the chDB directory directly")
   .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
@@ -38,6 +39,7 @@ registerModelsCommand(program);
 registerScoreBatchCommand(program);
 registerScheduleCommand(program);
 registerJobsCommand(program);
+registerAuditCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof TributaryError) {

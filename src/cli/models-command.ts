@@ -5,6 +5,7 @@ import { compareOptionsFor, compareSql, resolvedCompareOptions } from '../regist
 import { promote, rollback, servingPlan, startCanary, startShadow } from '../registry/lifecycle.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
+import { withCliAudit } from './cli-audit.ts';
 import { parseOptionalTime } from './time-option.ts';
 
 type Format = 'table' | 'json';
@@ -32,39 +33,39 @@ export function registerModelsCommand(program: Command): Command {
     .argument('<topology>', 'topology module with a lifecycle')
     .argument('<version>', 'the version to make live')
     .description('make a version live; the live one is retired (a canary or shadow of it ends)')
-    .action((topology: string, version: string) => withLifecycle(topology, async ({ registry, spec }) => {
-      const { live, retired } = await promote(registry, spec.model, await resolveVersion(registry, spec.model, version));
+    .action((topology: string, version: string) => withLifecycle(topology, async ({ registry, spec, client }) => withCliAudit(client, async (audit) => {
+      const { live, retired } = await promote(registry, spec.model, await resolveVersion(registry, spec.model, version), audit);
       write(`${id(live)} is live${retired ? `; ${id(retired)} retired` : ''}\n`);
-    }));
+    })));
   models
     .command('canary')
     .argument('<topology>', 'topology module with a lifecycle')
     .argument('<version>', 'the candidate to serve to some keys')
     .description('serve a version to a percent of keys (a stable hash of the key) next to the live one')
     .requiredOption('--percent <n>', 'percent of keys, between 0 and 100')
-    .action((topology: string, version: string, options: { percent: string }) => withLifecycle(topology, async ({ registry, spec }) => {
-      const canary = await startCanary(registry, spec.model, await resolveVersion(registry, spec.model, version), Number(options.percent));
+    .action((topology: string, version: string, options: { percent: string }) => withLifecycle(topology, async ({ registry, spec, client }) => withCliAudit(client, async (audit) => {
+      const canary = await startCanary(registry, spec.model, await resolveVersion(registry, spec.model, version), Number(options.percent), audit);
       write(`${id(canary)} is canary for ${canary.canaryPercent}% of keys next to live ${live(await registry.list(spec.model))}\n`);
-    }));
+    })));
   models
     .command('shadow')
     .argument('<topology>', 'topology module with a lifecycle')
     .argument('<version>', 'the candidate to score next to the live one')
     .description('score every record with a version too and record its output; the live version is still served')
-    .action((topology: string, version: string) => withLifecycle(topology, async ({ registry, spec }) => {
-      const shadow = await startShadow(registry, spec.model, await resolveVersion(registry, spec.model, version));
+    .action((topology: string, version: string) => withLifecycle(topology, async ({ registry, spec, client }) => withCliAudit(client, async (audit) => {
+      const shadow = await startShadow(registry, spec.model, await resolveVersion(registry, spec.model, version), audit);
       write(`${id(shadow)} runs in shadow next to live ${live(await registry.list(spec.model))}\n`);
-    }));
+    })));
   models
     .command('rollback')
     .argument('<topology>', 'topology module with a lifecycle')
     .description('stop the running canary or shadow; with none, bring back the version live before the current one')
-    .action((topology: string) => withLifecycle(topology, async ({ registry, spec }) => {
-      const result = await rollback(registry, spec.model);
+    .action((topology: string) => withLifecycle(topology, async ({ registry, spec, client }) => withCliAudit(client, async (audit) => {
+      const result = await rollback(registry, spec.model, audit);
       write(result.action === 'stopped'
         ? `rolled back: ${result.stopped.note.replace(/^rollback of /, '')} stopped, ${id(result.stopped)} is a candidate again${result.live ? `; ${id(result.live)} stays live` : ''}\n`
         : `rolled back: ${id(result.retired)} retired, ${id(result.live)} live again\n`);
-    }));
+    })));
   models
     .command('compare')
     .argument('<topology>', 'topology module with a lifecycle')

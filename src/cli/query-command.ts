@@ -1,8 +1,12 @@
+import { userInfo } from 'node:os';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
-import { readOnlyStatement } from '../analytics/read-only-sql.ts';
-import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
+import { noAudit, type AuditTrail } from '../audit/audit-trail.ts';
+import { clickhouseConfigError, type ClickHouseVariables } from '../clickhouse/server-security.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
+import { runAnalystQuery, type AnalystQueryTrace } from '../analytics/analyst-query.ts';
+import { loadSqlEndpointConfig, MAX_SQL_BYTES } from '../analytics/sql-config.ts';
 import { SQL_ERROR_STATUS, SqlQueryError, type SqlErrorCode } from '../analytics/sql-errors.ts';
-import { answerDeadlineMs, runReadOnlyQuery, type ResultFormat } from '../analytics/read-only-query.ts';
+import { answerDeadlineMs, type ResultFormat } from '../analytics/result-format.ts';
 import { parseJsonResult, renderJsonRows, renderTable } from '../analytics/result-output.ts';
 
 export const OUTPUT_FORMATS = ['table', 'csv', 'json'] as const;
@@ -14,6 +18,8 @@ export interface QueryCommandOptions {
   url?: string;
   /** Default TRIBUTARY_SQL_TOKEN. */
   token?: string;
+  /** Where a query read directly (no engine) is recorded; default none. */
+  audit?: AuditTrail;
 }
 
 /** Network failures meaning nobody listens there: then the data is read directly. */
@@ -22,23 +28,48 @@ const NO_ENGINE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EADDRNOTAVAIL', 'EHOSTU
 /**
  * `tributary query "SQL"`: asks the running engine's SQL endpoint (POST /sql), since embedded
  * chDB lets one process at a time open its directory. When no engine answers there, it reads
- * the data itself: CLICKHOUSE_URL when set, else the chDB directory CLICKHOUSE_DATA_DIR, with
- * the same read-only rules and limits as the endpoint. Prints the result to stdout.
+ * the data itself: CLICKHOUSE_URL when set (as CLICKHOUSE_ANALYST_USER), else the chDB directory
+ * CLICKHOUSE_DATA_DIR, through the same parser, allowlist and limits as the endpoint, with the
+ * admin role (whoever can open the directory or holds the analyst user's password reads every
+ * table of the database anyway). Prints the result to stdout.
  */
 export async function queryCommand(sqlText: string, options: QueryCommandOptions): Promise<void> {
   const config = loadConfig();
   const sqlConfig = loadSqlEndpointConfig();
-  const sql = readOnlyStatement(sqlText);
+  if (Buffer.byteLength(sqlText, 'utf8') > MAX_SQL_BYTES) throw new SqlQueryError('TOO_LARGE', `the SQL text is longer than ${MAX_SQL_BYTES} bytes`);
   const wire: ResultFormat = options.format === 'csv' ? 'CSVWithNames' : 'JSON';
   const url = (options.url ?? engineUrl(config)).replace(/\/+$/, '');
-  let text = await askEngine(url, sql, wire, options.token ?? sqlConfig.token);
+  let text = await askEngine(url, sqlText, wire, options.token ?? sqlConfig.token);
   if (text === undefined) {
     const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redact(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
     process.stderr.write(`tributary query: no engine answers at ${url}; reading ${where} directly\n`);
-    const limits = sqlConfig.limits;
-    text = await runReadOnlyQuery({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, sql, wire, limits, AbortSignal.timeout(answerDeadlineMs(limits)));
+    text = await queryDirectly(config, sqlConfig, sqlText, wire, options.audit ?? noAudit);
   }
   process.stdout.write(options.format === 'csv' ? text : options.format === 'json' ? renderJsonRows(parseJsonResult(text)) : renderTable(parseJsonResult(text)));
+}
+
+const ANALYST_USER_VARIABLES: ClickHouseVariables = { user: 'CLICKHOUSE_ANALYST_USER', password: 'CLICKHOUSE_ANALYST_PASSWORD' };
+
+/** The query run in this process, audited as the OS user with the admin role. */
+async function queryDirectly(config: EngineConfig, sqlConfig: ReturnType<typeof loadSqlEndpointConfig>, sql: string, format: ResultFormat, audit: AuditTrail): Promise<string> {
+  const limits = sqlConfig.limits;
+  const principal = `cli:${userInfo().username}`;
+  const trace: AnalystQueryTrace = {};
+  const target = { ...clickhouseTarget(config), ...(sqlConfig.analystUser === undefined ? {} : { analyst: sqlConfig.analystUser }) };
+  const details = (rows?: number) => ({ query: trace.canonical ?? sql.slice(0, 4096), rows, format, remote: 'local' });
+  try {
+    const answer = await runAnalystQuery(target, sql, { role: 'admin', format, limits, analystTables: [], signal: AbortSignal.timeout(answerDeadlineMs(limits)) }, trace);
+    await audit.record({ action: 'sql.query', principal, role: 'admin', outcome: 'ok', details: details(answer.rows) });
+    return answer.text;
+  } catch (thrown) {
+    // Refused credentials or certificates: name the setting to fix, as the engine does.
+    const analyst = sqlConfig.analystUser;
+    const cause = thrown instanceof Error && thrown.cause !== undefined ? thrown.cause : thrown;
+    const error = (target.url !== undefined && clickhouseConfigError(cause, target.url, { ...target.security, username: analyst?.user }, ANALYST_USER_VARIABLES)) || thrown;
+    const refused = error instanceof SqlQueryError && SQL_ERROR_STATUS[error.sqlCode] < 500 && error.sqlCode !== 'ROW_LIMIT';
+    await audit.record({ action: 'sql.query', principal, role: 'admin', outcome: refused ? 'refused' : 'failed', reason: error instanceof Error ? error.message : String(error), details: details() }).catch(() => {});
+    throw error;
+  }
 }
 
 /** The result text, or undefined when no engine (with an SQL endpoint) answers at `url`. */

@@ -1,10 +1,12 @@
 import { config as rxConfig } from 'rxjs';
 import { Engine } from '../runtime/engine.ts';
-import { loadConfig } from '../topology/config.ts';
+import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { redactUrlPasswords } from '../observability/redact.ts';
 import { logLevel } from './log-level.ts';
 import { createLogger } from '../observability/logger.ts';
 import { loadTopology } from '../topology/load-topology.ts';
 import { websocketChannels, type AnyTopology } from '../topology/define-topology.ts';
+import { cliPrincipal } from '../audit/audited-run.ts';
 
 /**
  * Exit codes of `tributary run` (documented in the README):
@@ -20,11 +22,8 @@ export async function runCommand(file: string): Promise<void> {
   const config = loadConfig();
   const topology = await loadTopology(file);
   const logger = createLogger(`tributary:${topology.name}`, logLevel());
-  const mode = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')}` : 'embedded demo (built-in generator)';
-  const storage = config.clickhouseUrl ? `ClickHouse at ${config.clickhouseUrl}` : `embedded chDB in ${config.clickhouseDataDir}`;
-  const state = config.redisUrl ? `Redis at ${config.redisUrl.replace(/\/\/[^@/]*@/, '//***@')}` : 'in-memory state';
-  logger.info(`starting ${topology.name}: ${mode}; ${storage}; ${state}`);
-  const engine = await Engine.start(topology, { config, logger, push: true });
+  logger.info(`starting ${topology.name}: ${startLine(config)}`);
+  const engine = await Engine.start(topology, { config, logger, push: true, audit: { principal: cliPrincipal(), topologyFile: file } });
   // This process belongs to the engine: an error RxJS could not hand to a subscriber stops it too.
   rxConfig.onUnhandledError = (error) => engine.fail(error);
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
@@ -78,6 +77,18 @@ export async function runCommand(file: string): Promise<void> {
       if (signals === 0) stopAndExit(EXIT.FATAL);
     },
   );
+}
+
+/** Where the engine connects and how (protocol, user), never a password: `starting <topology>: ...`. */
+export function startLine(config: EngineConfig): string {
+  const kafka = config.kafkaSecurity;
+  const sasl = kafka?.sasl ? `, ${kafka.sasl.mechanism} as ${kafka.sasl.username}` : '';
+  const mode = config.kafkaBrokers ? `Kafka at ${config.kafkaBrokers.join(',')} (${kafka?.protocol ?? 'PLAINTEXT'}${sasl})` : 'embedded demo (built-in generator)';
+  const clickhouseUser = config.clickhouseSecurity?.username;
+  const storage = config.clickhouseUrl ? `ClickHouse at ${redactUrlPasswords(config.clickhouseUrl)}${clickhouseUser ? ` as ${clickhouseUser}` : ''}` : `embedded chDB in ${config.clickhouseDataDir}`;
+  const redisUser = config.redisSecurity?.username;
+  const state = config.redisUrl ? `Redis at ${redactUrlPasswords(config.redisUrl)}${redisUser ? ` as ${redisUser}` : ''}` : 'in-memory state';
+  return `${mode}; ${storage}; ${state}`;
 }
 
 /** What `tributary run` prints once the engine runs: where to look, subscribe and query. */

@@ -6,6 +6,8 @@ import { startJob, type RunningJob } from '../jobs/job-runner.ts';
 import { JobScheduler } from '../jobs/job-scheduler.ts';
 import { loadJobsFile, type JobsFile } from '../jobs/jobs-file.ts';
 import { expandPlaceholders } from '../jobs/placeholders.ts';
+import { withCliAudit } from './cli-audit.ts';
+import { JobAudit } from './job-audit.ts';
 
 const PRIORITY_HELP = `
 Priority: each job is a child process at nice 19 in its own session (whose Linux autogroup
@@ -85,11 +87,27 @@ async function scheduleCommand(file: string, options: { list?: boolean; concurre
   const jobsFile = await loadJobsFile(file);
   const concurrency = options.concurrency ?? jobsFile.concurrency ?? 1;
   const logger = createLogger('tributary:schedule', logLevel());
-  const scheduler = new JobScheduler({ jobs: jobsFile.jobs, concurrency, logger });
   if (options.list) {
-    process.stdout.write(describeJobs(jobsFile, scheduler));
+    process.stdout.write(describeJobs(jobsFile, new JobScheduler({ jobs: jobsFile.jobs, concurrency, logger })));
     return;
   }
+  await withCliAudit('server', async (audit) => {
+    const jobAudit = new JobAudit(audit, logger, true);
+    const recording = new Set<Promise<void>>();
+    const track = (write: Promise<void>) => void recording.add(write.finally(() => recording.delete(write)));
+    const scheduler = new JobScheduler({
+      jobs: jobsFile.jobs,
+      concurrency,
+      logger,
+      onRunStarted: (job, due) => track(jobAudit.started(job, due)),
+      onRunEnded: (name, outcome, due) => track(jobAudit.ended(name, outcome, due)),
+    });
+    await runScheduler(scheduler, jobsFile, file, concurrency, logger);
+    await Promise.all([...recording]);
+  });
+}
+
+async function runScheduler(scheduler: JobScheduler, jobsFile: JobsFile, file: string, concurrency: number, logger: Logger): Promise<void> {
   scheduler.start();
   process.stdout.write(`\n  Tributary scheduler: ${jobsFile.jobs.length} jobs from ${file}, ${concurrency} at a time, at low priority.\n  Stop with Ctrl-C.\n\n`);
   // Schedules' timers keep the process alive; with on-demand jobs only, this does.
@@ -104,13 +122,19 @@ async function scheduleCommand(file: string, options: { list?: boolean; concurre
 /** Runs one job in the foreground; exits with its exit code. */
 async function runOnce(name: string, command: readonly string[], options: { lowPriority?: boolean; maxOldSpaceMb?: number; env?: Record<string, string> }): Promise<void> {
   const logger = createLogger('tributary:job', logLevel());
-  const job: RunningJob = startJob(name, command, { logger, ...options });
-  void untilSignal(logger, () => {
-    process.stderr.write('second signal: SIGKILL to the job\n');
-    job.kill();
-    process.exit(130);
-  }).then(() => job.stop());
-  const result = await job.done;
+  const result = await withCliAudit('server', async (audit) => {
+    const jobAudit = new JobAudit(audit, logger, false);
+    const job: RunningJob = startJob(name, command, { logger, ...options });
+    await jobAudit.started(job);
+    void untilSignal(logger, () => {
+      process.stderr.write('second signal: SIGKILL to the job\n');
+      job.kill();
+      process.exit(130);
+    }).then(() => job.stop());
+    const done = await job.done;
+    await jobAudit.finished(done);
+    return done;
+  });
   process.exit(result.exitCode);
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { createLogger } from '../observability/logger.ts';
 import { scoreBatch, type ScoreBatchResult } from '../batch/batch-scoring.ts';
 import { ConfigError } from '../core/errors.ts';
 import { servingPlan } from '../registry/lifecycle.ts';
@@ -7,9 +8,12 @@ import type { OnnxModel } from '../scoring/onnx-model.ts';
 import { loadRegisteredModel } from '../scoring/registered-model.ts';
 import { RedisKeyValueStore } from '../state/redis-store.ts';
 import { loadConfig } from '../topology/config.ts';
+import { redisTarget } from '../topology/connection-config.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { parseWholeOption } from './number-option.ts';
+import { auditedRun } from '../audit/audited-run.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 export interface ScoreBatchCommandOptions {
   /** Entities per ClickHouse read and insert. */
@@ -39,10 +43,11 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
   const config = loadConfig();
   return withLifecycle(
     file,
-    async ({ topology, spec: lifecycle, client, registry }) => {
+    async ({ topology, spec: lifecycle, client, registry }) => withCliAudit(client, (audit) => auditedRun(audit, { kind: 'score-batch', target: lifecycle.model, summary: (r: ScoreBatchResult) => ({ runId: r.runId, entities: r.entities, skipped: r.skipped, seconds: r.seconds }) }, async () => {
       // JSON logs on stderr: stdout holds only the summary.
-      const logger = pino({ name: `tributary:${topology.name}:score-batch`, level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
-      const store = config.redisUrl ? await RedisKeyValueStore.connect(config.redisUrl, { prefix: `tributary:${topology.name}:`, logger }) : undefined;
+      const logger = createLogger(`tributary:${topology.name}:score-batch`, process.env.LOG_LEVEL ?? 'info', pino.destination(2));
+      const redis = redisTarget(config);
+      const store = redis ? await RedisKeyValueStore.connect(redis, { prefix: `tributary:${topology.name}:`, logger }) : undefined;
       let model: OnnxModel | undefined;
       try {
         const { live } = servingPlan(await registry.list(lifecycle.model));
@@ -68,7 +73,7 @@ export async function scoreBatchCommand(file: string, options: ScoreBatchCommand
         await model?.close();
         await store?.close();
       }
-    },
+    }), config),
     config,
   );
 }

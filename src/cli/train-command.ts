@@ -3,6 +3,8 @@ import { ConfigError } from '../core/errors.ts';
 import { trainFromClickHouse, type TrainingSummary } from '../training/train-from-clickhouse.ts';
 import { withLifecycle } from '../training/lifecycle-context.ts';
 import { parseOptionalTime } from './time-option.ts';
+import { auditedRun } from '../audit/audited-run.ts';
+import { withCliAudit } from './cli-audit.ts';
 
 export interface TrainCommandOptions {
   from?: string;
@@ -30,9 +32,18 @@ export async function trainCommand(topologyFile: string, options: TrainCommandOp
   const l2 = options.l2 === undefined ? undefined : Number(options.l2);
   if (l2 !== undefined && !(l2 >= 0)) throw new ConfigError('--l2', `"${options.l2}" is not a penalty`, 'give a number >= 0, e.g. --l2 0.001');
   const range = { from: parseOptionalTime(options.from, '--from'), to: parseOptionalTime(options.to, '--to') };
-  const summary = await withLifecycle(topologyFile, ({ client, spec }) => trainFromClickHouse(client, spec, { ...range, l2 }));
+  const summary = await withLifecycle(topologyFile, ({ client, spec }) =>
+    withCliAudit(client, (audit) =>
+      auditedRun(audit, { kind: 'train', target: spec.model, details: { from: options.from, to: options.to, l2 }, summary: trainingCounts }, () => trainFromClickHouse(client, spec, { ...range, l2 })),
+    ),
+  );
   process.stdout.write(options.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : describe(summary, topologyFile));
   return summary;
+}
+
+/** What the train.run audit entry keeps of a training. */
+function trainingCounts(s: TrainingSummary): Record<string, unknown> {
+  return { version: `${s.model}@${s.version}`, status: s.registered.status, alreadyRegistered: s.alreadyRegistered, trainRows: s.train.rows, holdoutRows: s.holdout.rows, holdoutAuc: s.holdout.auc, sha256: s.sha256 };
 }
 
 function describe(s: TrainingSummary, topologyFile: string): string {

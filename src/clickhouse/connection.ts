@@ -6,6 +6,7 @@ import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import { clickHouseErrorCode, firstLine } from './errors.ts';
 import { quoteIdentifier } from './sql.ts';
+import { clickhouseConfigError, serverClientOptions, type ClickHouseSecurity } from './server-security.ts';
 
 export { detectDialect, type ClickHouseDialect } from './dialect.ts';
 
@@ -15,6 +16,8 @@ export interface ConnectClickHouseOptions {
   /** chDB data directory (default ./data/chdb); one per process, locked while open. */
   dataDir?: string;
   database?: string;
+  /** User, password and TLS for the server (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD[_FILE], CLICKHOUSE_CA_FILE). */
+  security?: ClickHouseSecurity;
   logger: Logger;
   /** Connectivity check: default 8 attempts, waits doubling from 250 ms to 8 s (~20 s in all). */
   retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
@@ -22,13 +25,13 @@ export interface ConnectClickHouseOptions {
   requestTimeoutMs?: number;
 }
 
-const AUTHENTICATION_CODES = new Set([192, 193, 194, 516]);
 const UNKNOWN_DATABASE = 81;
 
 /**
  * A client for the server at `url`, or for embedded chDB when no URL is given. Checks that the
  * server answers `SELECT 1`, retrying with backoff; throws ConnectionError naming the URL when
- * it never does, and ConfigError for a bad URL, unknown database or rejected credentials.
+ * it never does, and ConfigError (at once, without retrying) for a bad URL, an unknown database,
+ * rejected credentials or a TLS failure.
  */
 export async function connectClickHouse(options: ConnectClickHouseOptions): Promise<ClickHouseClient> {
   return options.url === undefined ? connectEmbedded(options) : connectServer(options.url, options);
@@ -37,7 +40,7 @@ export async function connectClickHouse(options: ConnectClickHouseOptions): Prom
 async function connectServer(url: string, options: ConnectClickHouseOptions): Promise<ClickHouseClient> {
   const shownUrl = redactedUrl(url);
   const client = createClient({
-    url,
+    ...serverClientOptions(url, options.security),
     database: options.database,
     request_timeout: options.requestTimeoutMs ?? 60_000,
     // Failures surface as thrown errors that the sinks log with context; the client's own
@@ -46,7 +49,7 @@ async function connectServer(url: string, options: ConnectClickHouseOptions): Pr
   });
   const maxAttempts = options.retry?.maxAttempts ?? 8;
   try {
-    await retry(() => selectOne(client, options.database ?? databaseOf(url)), {
+    await retry(() => selectOne(client, options.database ?? databaseOf(url), (error) => clickhouseConfigError(error, url, options.security)), {
       what: `connect to ClickHouse at ${shownUrl}`,
       maxAttempts,
       initialDelayMs: options.retry?.initialDelayMs ?? 250,
@@ -103,7 +106,7 @@ async function connectEmbedded(options: ConnectClickHouseOptions): Promise<Click
 }
 
 /** One round trip that proves the server answers queries (HTTP /ping does not check the database). */
-async function selectOne(client: ClickHouseClient, database: string): Promise<void> {
+async function selectOne(client: ClickHouseClient, database: string, refusal: (error: unknown) => ConfigError | undefined): Promise<void> {
   try {
     const result = await client.query({ query: 'SELECT 1', format: 'JSONEachRow', abort_signal: AbortSignal.timeout(5_000) });
     await result.json();
@@ -112,10 +115,8 @@ async function selectOne(client: ClickHouseClient, database: string): Promise<vo
     if (code === UNKNOWN_DATABASE) {
       throw new ConfigError('CLICKHOUSE_URL', `database "${database}" (the path of the URL) does not exist on the server`, `create it (CREATE DATABASE ${quoteIdentifier(database)}) or change the path of CLICKHOUSE_URL (no path: the user's default database)`);
     }
-    if (code !== undefined && AUTHENTICATION_CODES.has(code)) {
-      throw new ConfigError('CLICKHOUSE_URL', `the server rejected the credentials (${firstLine(errorMessage(error))})`, 'put a valid user and password in the URL: http://user:password@host:8123');
-    }
-    throw error;
+    // Refused credentials and TLS failures: a retry cannot fix them.
+    throw refusal(error) ?? error;
   }
 }
 

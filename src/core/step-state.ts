@@ -11,6 +11,11 @@ export interface StepRuntime {
   logger: Logger;
   /** Tracing is on (windowed steps trace the windows they emit from traced records). */
   tracer?: PipelineTracer;
+  /**
+   * "Now" on the source's clock (Source.processingTime), for steps that judge freshness (a score
+   * step's maxInputAge); absent where there is none (a backfill's replay).
+   */
+  processingTime?: () => number;
 }
 
 /**

@@ -5,6 +5,7 @@ import { LiveFeed } from './live-feed.ts';
 import { histogram, Series } from './series.ts';
 import { renderTopology } from './topology-graph.ts';
 import { TopKeys } from './top-keys.ts';
+import { ContractPanel } from './contract-panel.ts';
 
 /** Which channel carries scored items, and which fields hold the key and the score (?channel=&key=&score=). */
 const params = new URLSearchParams(location.search);
@@ -25,6 +26,7 @@ const latency = new Series(2);
 const predictionRate = new Series(3);
 const recentScores: number[] = [];
 const topKeys = new TopKeys(10);
+const contracts = new ContractPanel($('chart-contracts'), $('contract-rules'));
 let predictionsThisSecond = { model: 0, batch: 0, fallback: 0 };
 
 function setText(id: string, text: string): void {
@@ -56,6 +58,7 @@ function onStats(stats: StatsSnapshot): void {
   setText('stat-backpressure', stats.backpressure);
   $('stat-backpressure').dataset.state = stats.backpressure;
   renderTopology($<SVGSVGElement>('topology'), stats);
+  contracts.show(stats);
 }
 
 function onPrediction(item: unknown): void {

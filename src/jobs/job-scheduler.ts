@@ -12,6 +12,9 @@ export interface SchedulerOptions extends Pick<JobRunOptions, 'entry' | 'cwd' | 
   /** Jobs running at once (default 1: batch work takes at most one core); the rest wait in turn. */
   concurrency?: number;
   logger: Logger;
+  /** Told when a run starts and how each due run ended (the CLI records them in the audit trail). */
+  onRunStarted?: (job: RunningJob, due: number) => void;
+  onRunEnded?: (name: string, outcome: RunOutcome, due: number) => void;
 }
 
 export type RunOutcome =
@@ -119,6 +122,7 @@ export class JobScheduler {
       const reason = entry.counts.state === 'running' ? 'already running' : 'already waiting';
       const since = entry.running ? ` (pid ${entry.running.pid})` : '';
       this.options.logger.warn({ job: name, skipped: entry.counts.skipped, due: new Date(now).toISOString() }, `job ${name} is due but ${reason}${since}: run skipped (${entry.counts.skipped} so far)`);
+      this.options.onRunEnded?.(name, { status: 'skipped', reason }, now);
       return Promise.resolve({ status: 'skipped', reason });
     }
     entry.counts.state = 'waiting';
@@ -134,6 +138,7 @@ export class JobScheduler {
       this.active++;
       void this.execute(pending).then((outcome) => {
         this.active--;
+        this.options.onRunEnded?.(pending.entry.job.name, outcome, pending.now);
         pending.resolve(outcome);
         this.pump();
       });
@@ -147,6 +152,7 @@ export class JobScheduler {
     entry.counts.state = 'running';
     try {
       entry.running = startJob(job.name, job.command, { logger, entry: programEntry, cwd, killGraceMs, now, env: job.env, lowPriority: job.lowPriority, maxOldSpaceMb: job.maxOldSpaceMb });
+      this.options.onRunStarted?.(entry.running, now);
       const result = await entry.running.done;
       entry.counts.last = result;
       if (result.exitCode !== 0 && !result.stopped) entry.counts.failures++;

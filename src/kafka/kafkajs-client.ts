@@ -1,6 +1,8 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, Producer } from './kafka-client.ts';
+import { kafkajsSecurity, usesTls, withSecurityErrors, type KafkaSecurity } from './kafka-security.ts';
+import { checkBrokerTls } from './tls-check.ts';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -9,12 +11,29 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** KafkaClient over kafkajs 2.2 (pure JS; in maintenance mode upstream). */
-export function createKafkajsClient(options: { brokers: string[]; clientId: string; logger: Logger }): KafkaClient {
+const CONNECTION_TIMEOUT_MS = 3_000;
+
+export interface KafkajsClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** TLS and SASL (KAFKA_SECURITY_PROTOCOL and friends); absent: PLAINTEXT. */
+  security?: KafkaSecurity;
+}
+
+/**
+ * KafkaClient over kafkajs 2.2 (pure JS; in maintenance mode upstream). The one place a kafkajs
+ * client is built, so every Kafka user (sources, tables, dead-letter producers, admin calls,
+ * benchmarks) gets the same security settings. A connect that fails for a reason retrying cannot
+ * fix (credentials, an untrusted certificate) rejects with a ConfigError after one attempt.
+ */
+export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient {
+  const { security } = options;
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    connectionTimeout: 3_000,
+    ...kafkajsSecurity(security),
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
     // Bounded, so an unreachable broker is reported within a minute instead of retried for ever.
     retry: { initialRetryTime: 300, retries: 5, maxRetryTime: 5_000 },
     logLevel: logLevel.WARN,
@@ -24,14 +43,27 @@ export function createKafkajsClient(options: { brokers: string[]; clientId: stri
     },
   });
 
+  // kafkajs retries a failed TLS handshake like a broker that is down: one checked handshake per
+  // client, before its first connect, turns a certificate problem into a ConfigError instead.
+  let tlsChecked: Promise<void> | null = null;
+  const checkTls = (): Promise<void> =>
+    (tlsChecked ??= checkBrokerTls(options.brokers[0]!, security!, CONNECTION_TIMEOUT_MS).then((problem) => {
+      if (problem) throw problem;
+    }));
+  const connect = async (connectClient: () => Promise<void>): Promise<void> => {
+    if (usesTls(security)) await checkTls();
+    await withSecurityErrors(connectClient(), security);
+  };
   return {
-    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions),
-    producer: () => kafkajsProducer(kafka),
-    admin: () => kafkajsAdmin(kafka),
+    consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, connect),
+    producer: () => kafkajsProducer(kafka, connect),
+    admin: () => kafkajsAdmin(kafka, connect),
   };
 }
 
-function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer {
+type Connect = (connectClient: () => Promise<void>) => Promise<void>;
+
+function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connect): BatchConsumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
     minBytes: options.minBytes ?? 256 * 1024,
@@ -59,7 +91,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
   });
 
   return {
-    connect: () => consumer.connect(),
+    connect: () => connect(() => consumer.connect()),
     subscribe: (topic, { fromBeginning }) => consumer.subscribe({ topics: [topic], fromBeginning }),
     run: (handler) =>
       consumer.run({
@@ -89,10 +121,10 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions): BatchConsumer 
   };
 }
 
-function kafkajsProducer(kafka: Kafka): Producer {
+function kafkajsProducer(kafka: Kafka, connect: Connect): Producer {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   return {
-    connect: () => producer.connect(),
+    connect: () => connect(() => producer.connect()),
     send: async (topic, messages) => {
       await producer.send({ topic, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp, headers: m.headers })) });
     },
@@ -100,10 +132,10 @@ function kafkajsProducer(kafka: Kafka): Producer {
   };
 }
 
-function kafkajsAdmin(kafka: Kafka): Admin {
+function kafkajsAdmin(kafka: Kafka, connect: Connect): Admin {
   const admin = kafka.admin();
   return {
-    connect: () => admin.connect(),
+    connect: () => connect(() => admin.connect()),
     createTopic: async (topic, { partitions, config }) => {
       const configEntries = Object.entries(config ?? {}).map(([name, value]) => ({ name, value }));
       await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });

@@ -20,7 +20,7 @@ export class Metrics {
   readonly scoringSeconds = new Histogram({ name: 'tributary_scoring_seconds', help: 'Model inference latency per micro-batch', labelNames: ['topology', 'model'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [this.registry] });
   readonly scoringCircuitState = new Gauge({ name: 'tributary_scoring_circuit_state', help: "A score step's circuit breaker: 0 closed, 1 half-open (one probe micro-batch), 2 open (the model is not called)", labelNames: ['topology', 'step'], registers: [this.registry] });
   readonly scoringCircuitOpens = new Counter({ name: 'tributary_scoring_circuit_opens_total', help: "Times a score step's circuit breaker opened (failures, latency budget, or a failed probe)", labelNames: ['topology', 'step'], registers: [this.registry] });
-  readonly scoringFallbackRows = new Counter({ name: 'tributary_scoring_fallback_rows_total', help: 'Rows the model did not score that the fallback answered (reason: circuit-open or model-error)', labelNames: ['topology', 'step', 'reason'], registers: [this.registry] });
+  readonly scoringFallbackRows = new Counter({ name: 'tributary_scoring_fallback_rows_total', help: 'Rows the model did not score that the fallback answered (reason: circuit-open, model-error, stale-inputs; candidate-error: a canary or shadow candidate failed and the live model served the rows)', labelNames: ['topology', 'step', 'reason'], registers: [this.registry] });
   readonly inFlightRecords = new Gauge({ name: 'tributary_in_flight_records', help: 'Records fetched and not yet processed', labelNames: ['topology'], registers: [this.registry] });
   readonly fetchBlocked = new Counter({ name: 'tributary_fetch_blocked_total', help: 'Times fetching stopped because the in-flight buffer was full', labelNames: ['topology'], registers: [this.registry] });
   readonly watermark = new Gauge({ name: 'tributary_watermark_timestamp_seconds', help: 'Topology event-time watermark (Unix time in seconds)', labelNames: ['topology'], registers: [this.registry] });
@@ -56,6 +56,11 @@ export class Metrics {
   readonly stateConflatedUpdates = new Counter({ name: 'tributary_state_conflated_updates_total', help: 'Updates replaced by a newer value for the same key before they were written', labelNames: ['topology', 'store'], registers: [this.registry] });
   readonly stateDroppedUpdates = new Counter({ name: 'tributary_state_dropped_updates_total', help: 'Pending updates dropped (oldest first) beyond the bound of pending keys, or not written at shutdown', labelNames: ['topology', 'store'], registers: [this.registry] });
   readonly statePendingKeys = new Gauge({ name: 'tributary_state_pending_keys', help: 'Keys whose latest value an online-state sink has not written yet', labelNames: ['topology', 'store'], registers: [this.registry] });
+  // Data quality: contracts at ingestion and freshness SLOs per output.
+  readonly contractViolations = new Counter({ name: 'tributary_contract_violations_total', help: 'Records that broke a data contract rule (the first one they broke), sent to the dead letters as step contract:<rule> or to the quarantine table', labelNames: ['topology', 'rule'], registers: [this.registry] });
+  readonly outputFreshnessSlo = new Gauge({ name: 'tributary_output_freshness_slo_seconds', help: "The topology's freshness SLO for an output: how old (processing time minus event time) a record may be when emitted", labelNames: ['topology', 'output'], registers: [this.registry] });
+  readonly outputFreshnessObjective = new Gauge({ name: 'tributary_output_freshness_objective_ratio', help: "Share of an output's records that must be emitted within its freshness SLO (e.g. 0.99); 1 minus it is the error budget", labelNames: ['topology', 'output'], registers: [this.registry] });
+  readonly outputStaleRecords = new Counter({ name: 'tributary_output_stale_records_total', help: 'Records emitted on an output when already older than its freshness SLO (SLO burn: their rate over tributary_output_records_total)', labelNames: ['topology', 'output'], registers: [this.registry] });
   readonly wsClients = new Gauge({ name: 'tributary_websocket_clients', help: 'Connected WebSocket clients', registers: [this.registry] });
   readonly wsMessages = new Counter({ name: 'tributary_websocket_messages_total', help: 'Messages published to WebSocket channels', labelNames: ['channel'], registers: [this.registry] });
   // WebSocket delivery (src/push/): fan-out, slow clients, disconnects. Counted per channel where one applies.
@@ -64,10 +69,18 @@ export class Metrics {
   readonly wsConflated = new Counter({ name: 'tributary_websocket_conflated_messages_total', help: 'Pending data frames of a slow client replaced by a newer item with the same key', labelNames: ['channel'], registers: [this.registry] });
   readonly wsDropped = new Counter({ name: 'tributary_websocket_dropped_messages_total', help: 'Data frames never delivered (reason: disconnect = pending when the client went away, backpressure = refused by the socket at its hard limit)', labelNames: ['channel', 'reason'], registers: [this.registry] });
   readonly wsDisconnects = new Counter({ name: 'tributary_websocket_disconnects_total', help: 'Closed WebSocket connections by reason (client, slow_consumer, rate_limited, token_expired, shutdown, too_big, invalid_utf8, idle_timeout, abnormal)', labelNames: ['reason'], registers: [this.registry] });
-  readonly wsRejectedUpgrades = new Counter({ name: 'tributary_websocket_rejected_upgrades_total', help: 'WebSocket upgrades refused with 401/403 (reason: origin, token_missing, malformed, bad_signature, expired, not_yet_valid, invalid_claims)', labelNames: ['reason'], registers: [this.registry] });
+  readonly wsRejectedUpgrades = new Counter({ name: 'tributary_websocket_rejected_upgrades_total', help: 'WebSocket upgrades refused with 401/403/429 (reason: origin, token_missing, malformed, bad_signature, expired, not_yet_valid, invalid_claims, audience, issuer, ip_limit)', labelNames: ['reason'], registers: [this.registry] });
   readonly wsProtocolErrors = new Counter({ name: 'tributary_websocket_protocol_errors_total', help: 'Error frames sent to clients, by error code', labelNames: ['code'], registers: [this.registry] });
   readonly wsSlowClients = new Gauge({ name: 'tributary_websocket_slow_clients', help: 'Clients currently behind (socket buffer over the soft limit, or frames pending)', registers: [this.registry] });
   readonly wsBufferBytes = new Gauge({ name: 'tributary_websocket_buffer_bytes', help: 'Bytes held for WebSocket delivery (buffer: replay, snapshot, pending, socket)', labelNames: ['buffer'], registers: [this.registry] });
+
+  // The audit trail (src/audit/): entries appended to the file, its ClickHouse copy, suppressed repeats.
+  readonly auditEntries = new Counter({ name: 'tributary_audit_entries_total', help: 'Entries appended (and fsynced) to the audit log file', registers: [this.registry] });
+  readonly auditWriteFailures = new Counter({ name: 'tributary_audit_write_failures_total', help: 'Audit entries that could not be appended to the audit log file', registers: [this.registry] });
+  readonly auditTableRows = new Counter({ name: 'tributary_audit_table_rows_total', help: 'Audit entries inserted into the ClickHouse audit table', registers: [this.registry] });
+  readonly auditTableFailures = new Counter({ name: 'tributary_audit_table_failures_total', help: 'Failed inserts into the ClickHouse audit table (retried with the next batch; the file has every entry)', registers: [this.registry] });
+  readonly auditTableDropped = new Counter({ name: 'tributary_audit_table_dropped_total', help: 'Audit entries never copied to the ClickHouse table (more pending than its bound while ClickHouse failed)', registers: [this.registry] });
+  readonly auditSuppressed = new Counter({ name: 'tributary_audit_suppressed_total', help: 'Repeated authentication failures from one address counted in a summary entry instead of one entry each', labelNames: ['action'], registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) {

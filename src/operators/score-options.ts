@@ -3,6 +3,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Challenger } from '../scoring/assignment-scoring.ts';
 import type { CircuitBreakerOptions } from '../scoring/circuit-breaker.ts';
 import type { Fallback } from '../scoring/fallback.ts';
+import type { Duration } from '../core/duration.ts';
 import type { ScoringModel } from '../scoring/scoring-model.ts';
 
 /** How the score operator (score.ts) calls its model and what it does when the model fails. */
@@ -40,6 +41,17 @@ export interface ScoreOptions<T, U> {
    * 'model' and the fallback anything else; a mislabelled row goes to the dead letters.
    */
   fallback?: Fallback<T, U>;
+  /**
+   * Freshness gate: a record whose event time is more than this before the processing time (the
+   * source's clock, read once per batch) is not scored: the fallback answers it with reason
+   * 'stale-inputs' (e.g. the key's batch prediction instead of a stale online score), counted in
+   * tributary_scoring_fallback_rows_total{reason="stale-inputs"}. Usually the freshness SLO of
+   * the step's input (defineTopology freshness). Needs `fallback`. Without a processing time (a
+   * backfill's replay) nothing is stale. Default: no gate.
+   */
+  maxInputAge?: Duration;
+  /** Replaces the source's clock for `maxInputAge` (tests, runOnArray). */
+  processingTime?: () => number;
   metrics?: { metrics: Metrics; topology: string };
   logger?: Logger;
 }

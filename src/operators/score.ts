@@ -7,7 +7,8 @@ import type { StepRuntime } from '../core/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { CircuitBreaker, type CircuitState } from '../scoring/circuit-breaker.ts';
 import { deadLetterUserError } from './guarded.ts';
-import { checkSource, fallbackReason } from '../scoring/fallback.ts';
+import { checkSource, fallbackReason, type FallbackReasonKind } from '../scoring/fallback.ts';
+import { FreshnessGate } from '../scoring/freshness-gate.ts';
 import type { ScoreOptions } from './score-options.ts';
 import { MicroBatcher, microBatchLimits, type MicroBatchScores, type SettledBatch } from '../scoring/micro-batcher.ts';
 import { checkFeatureNames, type ScoringModel } from '../scoring/scoring-model.ts';
@@ -21,6 +22,7 @@ import type { StageSpan } from '../observability/tracing/pipeline-tracer.ts';
 export type { ScoreOptions } from './score-options.ts';
 
 const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+const FALLBACK_KINDS: readonly FallbackReasonKind[] = ['circuit-open', 'model-error', 'stale-inputs'];
 
 /**
  * Scores records with a model, micro-batching rows across input batches: one model call per
@@ -44,6 +46,10 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
   const step = options.name ?? 'score';
   const { maxBatchRows, maxDelayMs } = microBatchLimits(step, options);
   const { fallback } = options;
+  if (options.maxInputAge !== undefined && fallback === undefined) {
+    throw new ConfigError(`${step}.maxInputAge`, 'a freshness gate needs a fallback to answer for stale rows', 'add fallback: (value, reason) => ... (e.g. the batch prediction), or remove maxInputAge');
+  }
+  const gate = options.maxInputAge === undefined ? undefined : new FreshnessGate(step, options.maxInputAge, options.processingTime);
   // From the options, else from the running engine on the first batch (see `adoptRuntime`).
   let logger = options.logger;
   // Where the step reports: the options' metrics, else the running engine's (first batch).
@@ -51,6 +57,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
   const adoptRuntime = (runtime: StepRuntime | undefined) => {
     if (runtime === undefined) return;
     logger ??= runtime.logger;
+    gate?.adopt(runtime.processingTime);
     if (reportTo === undefined) {
       reportTo = { metrics: runtime.metrics, labels: { topology: runtime.topology, step } };
       if (breaker) reportTo.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE[breaker.state]);
@@ -89,6 +96,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           return run;
         },
         emit: emitSettled,
+        gate,
       });
 
       // A model that cannot load (missing file, wrong features) ends the stream: nothing could be scored.
@@ -156,8 +164,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         if (settled.tag !== undefined) reportModel(settled.tag as ServingAssignment);
         let failed = 0;
         for (const failure of settled.featureFailures) failed += deadLetter(batch, step, failure.record, failure.error);
-        let circuitOpen = 0;
-        let modelError = 0;
+        const fallbacks: Record<FallbackReasonKind, number> = { 'circuit-open': 0, 'model-error': 0, 'stale-inputs': 0 };
         const records: StreamRecord<U>[] = [];
         for (let i = 0; i < rows.length; i++) {
           const record = rows[i]!;
@@ -194,8 +201,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
               failed += deadLetter(batch, step, record, `fallback: ${errorMessage(error)} (scoring: ${reason.message})`);
               continue;
             }
-            if (reason.kind === 'circuit-open') circuitOpen++;
-            else modelError++;
+            fallbacks[reason.kind]++;
           }
           records.push({ value, key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset });
         }
@@ -204,8 +210,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         if (reportTo) {
           const { metrics, labels } = reportTo;
           if (failed > 0 && options.metrics) metrics.deadLetters.inc(labels, failed);
-          if (circuitOpen > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'circuit-open' }, circuitOpen);
-          if (modelError > 0) metrics.scoringFallbackRows.inc({ ...labels, reason: 'model-error' }, modelError);
+          for (const reason of FALLBACK_KINDS) if (fallbacks[reason] > 0) metrics.scoringFallbackRows.inc({ ...labels, reason }, fallbacks[reason]);
         }
         const span = spans?.get(batch);
         if (span !== undefined) {

@@ -1,4 +1,4 @@
-import { type TokenRejection, verifyPushToken } from './push-token.ts';
+import { type ExpectedClaims, type TokenRejection, verifyPushToken } from './push-token.ts';
 
 /** What one connection may do, decided once at the upgrade. */
 export interface AccessGrant {
@@ -13,6 +13,10 @@ export interface AccessOptions {
   secret?: string;
   /** Allowed browser origins (e.g. https://dash.example.com); unset allows any. */
   origins?: string[];
+  /** The `aud` every token must name (TRIBUTARY_WS_AUDIENCE); unset: not checked. */
+  audience?: string;
+  /** The `iss` every token must name (TRIBUTARY_WS_ISSUER); unset: not checked. */
+  issuer?: string;
 }
 
 export type RejectionReason = 'origin' | 'token_missing' | TokenRejection;
@@ -32,6 +36,8 @@ const TOKEN_MESSAGES: Record<RejectionReason, string> = {
   expired: 'token expired',
   not_yet_valid: 'token not valid yet',
   invalid_claims: 'token claims invalid: expected channels (array) and exp (seconds)',
+  audience: 'token audience (aud) not accepted',
+  issuer: 'token issuer (iss) not accepted',
 };
 
 /**
@@ -42,9 +48,11 @@ const TOKEN_MESSAGES: Record<RejectionReason, string> = {
 export class AccessGate {
   private readonly secret: string | undefined;
   private readonly origins: ReadonlySet<string> | undefined;
+  private readonly expected: ExpectedClaims;
 
   constructor(options: AccessOptions) {
     this.secret = options.secret;
+    this.expected = { audience: options.audience, issuer: options.issuer };
     this.origins = options.origins === undefined ? undefined : new Set(options.origins.map((origin) => origin.toLowerCase()));
   }
 
@@ -64,7 +72,7 @@ export class AccessGate {
   }
 
   private async verify(secret: string, token: string, now: number): Promise<AdmitResult> {
-    const checked = await verifyPushToken(token, secret, now);
+    const checked = await verifyPushToken(token, secret, now, this.expected);
     if (!checked.ok) return reject('401 Unauthorized', checked.reason);
     const { channels, exp, sub } = checked.claims;
     return { ok: true, grant: { canSubscribe: channelMatcher(channels), expiresAt: exp * 1000, subject: sub } };

@@ -9,6 +9,8 @@ import { MAX_CHANNELS_PER_CLIENT, type PushSettings } from './push-options.ts';
 import { PROTOCOL_ERRORS, type ProtocolError, parseClientMessage } from './protocol.ts';
 import type { ClientSession, SocketData } from './session.ts';
 import { CLOSE_CODES } from '../client/wire-types.ts';
+import type { AuthFailure } from '../audit/auth-failures.ts';
+import { remoteAddressOf } from './bearer-token.ts';
 
 export { MAX_CHANNELS_PER_CLIENT };
 
@@ -18,12 +20,16 @@ export interface ChannelSocketsOptions {
   settings: PushSettings;
   gate: AccessGate;
   hub: ChannelHub;
+  /** Told of each upgrade refused for its token or origin (the audit trail). */
+  onAuthFailure?: (failure: AuthFailure) => void;
 }
 
 interface UpgradeHeaders {
   key: string;
   protocol: string;
   extensions: string;
+  origin: string;
+  address: string;
 }
 
 /**
@@ -31,6 +37,9 @@ interface UpgradeHeaders {
  * drain and close. Handlers never throw into uWS (it would report an uncaught exception).
  */
 export class ChannelSockets {
+  /** Open connections per client address, bounded by settings.maxConnectionsPerIp. */
+  private readonly perAddress = new Map<string, number>();
+
   constructor(private readonly options: ChannelSocketsOptions) {}
 
   behavior(): WebSocketBehavior<SocketData> {
@@ -63,6 +72,7 @@ export class ChannelSockets {
         }),
       close: (ws, code, message) =>
         this.guard('close', () => {
+          this.released(ws.getUserData().address);
           const session = ws.getUserData().session;
           if (session === undefined) return;
           session.closed = true;
@@ -107,8 +117,12 @@ export class ChannelSockets {
       key: req.getHeader('sec-websocket-key'),
       protocol: req.getHeader('sec-websocket-protocol'),
       extensions: req.getHeader('sec-websocket-extensions'),
+      origin: req.getHeader('origin'),
+      address: remoteAddressOf(res),
     };
-    const verdict = this.options.gate.admit(req.getHeader('origin'), req.getQuery('token') ?? '');
+    // Before the token is checked: a flood from one address costs no signature checks.
+    if (this.atLimit(headers.address)) return this.refuseOverLimit(res);
+    const verdict = this.options.gate.admit(headers.origin, req.getQuery('token') ?? '');
     if (!(verdict instanceof Promise)) {
       this.answerUpgrade(res, verdict, headers, context);
       return;
@@ -131,10 +145,30 @@ export class ChannelSockets {
   private answerUpgrade(res: HttpResponse, verdict: AdmitResult, headers: UpgradeHeaders, context: us_socket_context_t): void {
     if (!verdict.ok) {
       this.options.metrics.rejectedUpgrade(verdict.reason);
+      this.options.onAuthFailure?.({ remoteAddress: headers.address, reason: verdict.reason, target: '/ws', details: headers.origin === '' ? undefined : { origin: headers.origin } });
       res.writeStatus(verdict.status).writeHeader('Content-Type', 'text/plain; charset=utf-8').end(verdict.message);
       return;
     }
-    res.upgrade<SocketData>({ grant: verdict.grant }, headers.key, headers.protocol, headers.extensions, context);
+    // Again: upgrades from one address may have waited for their token checks together.
+    if (this.atLimit(headers.address)) return this.refuseOverLimit(res);
+    this.perAddress.set(headers.address, (this.perAddress.get(headers.address) ?? 0) + 1);
+    res.upgrade<SocketData>({ grant: verdict.grant, address: headers.address }, headers.key, headers.protocol, headers.extensions, context);
+  }
+
+  private atLimit(address: string): boolean {
+    return (this.perAddress.get(address) ?? 0) >= this.options.settings.maxConnectionsPerIp;
+  }
+
+  private refuseOverLimit(res: HttpResponse): void {
+    this.options.metrics.rejectedUpgrade('ip_limit');
+    res.writeStatus('429 Too Many Requests').writeHeader('Content-Type', 'text/plain; charset=utf-8').writeHeader('Retry-After', '10').end(`too many connections from this address (at most ${this.options.settings.maxConnectionsPerIp})`);
+  }
+
+  private released(address: string | undefined): void {
+    if (address === undefined) return;
+    const left = (this.perAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
   }
 
   private handleMessage(session: ClientSession, message: ArrayBuffer, isBinary: boolean): void {

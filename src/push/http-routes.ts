@@ -3,6 +3,8 @@ import { errorMessage as describeError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ReadinessStatus } from '../observability/readiness.ts';
+import type { AuthFailure } from '../audit/auth-failures.ts';
+import { checkBearer, remoteAddressOf } from './bearer-token.ts';
 
 /** Lets the caller add HTTP routes (health details, admin) on the push server's port. */
 export type ExtraRoutes = (app: TemplatedApp) => void;
@@ -12,6 +14,10 @@ export interface HttpRoutesOptions {
   logger: Logger;
   metrics?: Metrics;
   extraRoutes?: ExtraRoutes;
+  /** Bearer token GET /metrics requires (TRIBUTARY_METRICS_TOKEN); unset: open. */
+  metricsToken?: string;
+  /** Told of each request refused for its token (the audit trail). */
+  onAuthFailure?: (failure: AuthFailure) => void;
 }
 
 /** What GET /readyz reads: the engine's Readiness (runtime/readiness.ts). */
@@ -43,7 +49,7 @@ const DASHBOARD_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src
 
 /** GET / (dashboard), GET /metrics (Prometheus), GET /healthz, and 404 for everything else except /ws. */
 export function registerHttpRoutes(app: TemplatedApp, options: HttpRoutesOptions): void {
-  const { dashboardHtml, logger, metrics, extraRoutes } = options;
+  const { dashboardHtml, logger, metrics, extraRoutes, metricsToken, onAuthFailure } = options;
 
   app.get('/', (res) => {
     res
@@ -59,8 +65,20 @@ export function registerHttpRoutes(app: TemplatedApp, options: HttpRoutesOptions
     res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('ok');
   });
 
-  app.get('/metrics', (res) => {
+  app.get('/metrics', (res, req) => {
     if (metrics === undefined) return endText(res, '404 Not Found', 'metrics are not enabled on this server');
+    if (metricsToken !== undefined) {
+      const verdict = checkBearer(req.getHeader('authorization'), metricsToken);
+      if (verdict !== 'ok') {
+        onAuthFailure?.({ remoteAddress: remoteAddressOf(res), reason: verdict === 'missing' ? 'token_missing' : 'bad_token', target: '/metrics' });
+        res
+          .writeStatus('401 Unauthorized')
+          .writeHeader('WWW-Authenticate', 'Bearer realm="tributary-metrics"')
+          .writeHeader('Content-Type', 'text/plain; charset=utf-8')
+          .end('send Authorization: Bearer <TRIBUTARY_METRICS_TOKEN>');
+        return;
+      }
+    }
     serveMetrics(res, metrics, logger);
   });
 

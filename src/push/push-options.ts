@@ -1,6 +1,7 @@
 import { ConfigError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { AccessOptions } from './access-gate.ts';
 import type { ExtraRoutes } from './http-routes.ts';
 
@@ -52,6 +53,12 @@ export interface PushServerOptions {
   };
   /** Messages a client may send: `burst` at once, `messagesPerSecond` sustained. Default 20/s, burst 100. */
   rateLimit?: { messagesPerSecond?: number; burst?: number };
+  /** WebSocket connections one client address may hold at once; more upgrades get 429. Default 50. */
+  maxConnectionsPerIp?: number;
+  /** Bearer token GET /metrics requires; unset: /metrics is open. /healthz and /readyz stay open. */
+  metricsToken?: string;
+  /** Where refused WebSocket upgrades and /metrics requests are recorded (throttled per address). */
+  audit?: AuditTrail;
 }
 
 /** Every limit, resolved and checked. */
@@ -73,6 +80,7 @@ export interface PushSettings {
   messagesPerSecond: number;
   messageBurst: number;
   maxChannelsPerClient: number;
+  maxConnectionsPerIp: number;
 }
 
 /** Bounds the subscriptions (and topic-tree memory) one connection can claim. A dashboard needs one or two. */
@@ -115,6 +123,7 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
     messagesPerSecond: positive('rateLimit.messagesPerSecond', options.rateLimit?.messagesPerSecond ?? 20),
     messageBurst: integer('rateLimit.burst', options.rateLimit?.burst ?? 100, 1, 'a number of messages, at least 1 (default 100)'),
     maxChannelsPerClient: MAX_CHANNELS_PER_CLIENT,
+    maxConnectionsPerIp: integer('maxConnectionsPerIp', options.maxConnectionsPerIp ?? 50, 1, 'a number of connections, at least 1 (default 50)'),
   };
   // The soft limit is checked every softBufferBytes / 2 of published bytes; this keeps the buffer under uWS's hard limit.
   if (settings.softBufferBytes * 2 > maxBackpressureBytes) {

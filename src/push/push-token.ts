@@ -6,7 +6,9 @@ import { SignJWT, errors, jwtVerify } from 'jose';
  * cannot pick another algorithm ("none").
  *
  * Claims: `channels` (names, `prefix*` or `*`), `exp` (required, seconds since the epoch), optional
- * `nbf`, `iat` and `sub` (logged); no `aud`.
+ * `nbf`, `iat` and `sub` (logged); `aud` and `iss` are required to match where the server is
+ * configured with an audience or issuer (TRIBUTARY_WS_AUDIENCE, TRIBUTARY_WS_ISSUER), and a token
+ * with an `aud` claim is refused where none is configured (RFC 7519: reject an audience you are not in).
  */
 export interface PushTokenClaims {
   channels: string[];
@@ -14,7 +16,13 @@ export interface PushTokenClaims {
   sub?: string;
 }
 
-export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'invalid_claims';
+export type TokenRejection = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'invalid_claims' | 'audience' | 'issuer';
+
+/** What a token must name besides its signature, when set. */
+export interface ExpectedClaims {
+  audience?: string;
+  issuer?: string;
+}
 
 export type TokenCheck = { ok: true; claims: PushTokenClaims } | { ok: false; reason: TokenRejection };
 
@@ -42,26 +50,29 @@ function keyOf(secret: string): Uint8Array {
 /** Signs a token for `channels`, valid for `expiresInSeconds` from `now` (epoch ms). */
 export async function signPushToken(
   secret: string,
-  grant: { channels: string[]; expiresInSeconds: number; subject?: string },
+  grant: { channels: string[]; expiresInSeconds: number; subject?: string; audience?: string; issuer?: string },
   now = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
   const jwt = new SignJWT({ channels: grant.channels }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(iat + grant.expiresInSeconds);
   if (grant.subject !== undefined) jwt.setSubject(grant.subject);
+  if (grant.audience !== undefined) jwt.setAudience(grant.audience);
+  if (grant.issuer !== undefined) jwt.setIssuer(grant.issuer);
   return jwt.sign(keyOf(secret));
 }
 
 /**
- * Checks the encoding, signature, algorithm, time claims and the shape of `channels`. A token with
- * an `aud` claim was minted for another audience (RFC 7519: reject an audience you are not in;
- * these tokens name none). Never rejects.
+ * Checks the encoding (the canonical compact form only: jose would accept respellings of one
+ * signature), signature, algorithm, time claims, audience and issuer, and the shape of
+ * `channels`. Never rejects.
  */
-export async function verifyPushToken(token: string, secret: string, now = Date.now()): Promise<TokenCheck> {
+export async function verifyPushToken(token: string, secret: string, now = Date.now(), expected: ExpectedClaims = {}): Promise<TokenCheck> {
   if (token.length > MAX_TOKEN_LENGTH || !isCanonicalCompact(token)) return { ok: false, reason: 'malformed' };
   try {
-    const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now) });
+    const { payload } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['exp'], currentDate: new Date(now), audience: expected.audience, issuer: expected.issuer });
     const { channels, exp, sub, aud } = payload as { channels?: unknown; exp: number; sub?: string; aud?: unknown };
-    if (aud !== undefined || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
+    const foreignAudience = expected.audience === undefined && aud !== undefined;
+    if (foreignAudience || !Array.isArray(channels) || channels.length > 256 || !channels.every((c) => typeof c === 'string' && CHANNEL_PERMISSION_PATTERN.test(c))) {
       return { ok: false, reason: 'invalid_claims' };
     }
     return { ok: true, claims: sub === undefined ? { channels, exp } : { channels, exp, sub } };
@@ -73,6 +84,11 @@ export async function verifyPushToken(token: string, secret: string, now = Date.
 function rejectionOf(error: unknown): TokenRejection {
   if (error instanceof errors.JWTExpired) return 'expired';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
-  if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'not_yet_valid' : 'invalid_claims';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'not_yet_valid';
+    if (error.claim === 'aud') return 'audience';
+    if (error.claim === 'iss') return 'issuer';
+    return 'invalid_claims';
+  }
   return 'malformed';
 }

@@ -8,6 +8,8 @@ import type { TokenBucket } from './token-bucket.ts';
 /** What uWS keeps per socket: the grant from the upgrade, then the session made on open. */
 export interface SocketData {
   grant: AccessGrant;
+  /** The client's address, counted against the per-address connection limit until close. */
+  address?: string;
   session?: ClientSession;
 }
 

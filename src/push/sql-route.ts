@@ -1,28 +1,34 @@
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { readOnlyStatement, MAX_SQL_BYTES } from '../analytics/read-only-sql.ts';
-import { checkSqlAccess } from '../analytics/sql-access.ts';
-import { checkLimits, checkToken, loadSqlEndpointConfig, type QueryLimits } from '../analytics/sql-config.ts';
+import { noAudit, type AuditOutcome, type AuditTrail } from '../audit/audit-trail.ts';
+import { runAnalystQuery, type AnalystTarget, type AnalystQueryTrace } from '../analytics/analyst-query.ts';
+import { authenticateSqlRequest, type SqlPrincipal } from '../analytics/sql-auth.ts';
+import { checkLimits, defaultMaxConcurrent, loadSqlEndpointConfig, MAX_SQL_BYTES, type QueryLimits, type SqlCredentials } from '../analytics/sql-config.ts';
 import { SqlQueryError } from '../analytics/sql-errors.ts';
-import { answerDeadlineMs, CONTENT_TYPES, parseFormat, runReadOnlyQuery, type ReadOnlyTarget } from '../analytics/read-only-query.ts';
+import { answerDeadlineMs, CONTENT_TYPES, parseFormat, type ResultFormat } from '../analytics/result-format.ts';
 
 export interface SqlRouteOptions {
   /**
-   * The engine's ClickHouse: `{ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }`.
-   * With a URL each query is a request of its own; with chDB each query gets a session of its
-   * own on the same directory, in this process (which holds chDB's lock).
+   * The engine's ClickHouse: clickhouseTarget(config) (URL, TLS, or the chDB directory) and the analyst user. With chDB each query gets
+   * a session of its own on the directory, in this process (which holds chDB's lock); with a
+   * server each query is a request as `analyst` (default CLICKHOUSE_ANALYST_USER and its
+   * password), and without one the endpoint answers 503.
    */
-  clickhouse: ReadOnlyTarget;
+  clickhouse: AnalystTarget;
+  /** What analysts may read: the topology's output tables and rollups. Admins read every table of the database. */
+  analystTables: readonly string[];
   logger: Logger;
-  /** Bearer token; default TRIBUTARY_SQL_TOKEN. null: none (loopback clients only), whatever the environment says. */
-  token?: string | null;
-  /** Default TRIBUTARY_SQL_MAX_ROWS, TRIBUTARY_SQL_TIMEOUT_MS (README, "For analysts"). */
+  /** Who may ask; default TRIBUTARY_SQL_TOKEN, TRIBUTARY_SQL_ADMIN_TOKEN, TRIBUTARY_SQL_JWT_*. `{}`: none (loopback analysts only). */
+  credentials?: SqlCredentials;
+  /** Default TRIBUTARY_SQL_MAX_ROWS, _TIMEOUT_MS, _MAX_MEMORY_MB, _MAX_THREADS (README, "For analysts"). */
   limits?: Partial<QueryLimits>;
-  /** Queries running at once before 429; default TRIBUTARY_SQL_MAX_CONCURRENT (4). */
+  /** Queries running at once before 429 (a query holds its place until ClickHouse stops it, answered or not); default TRIBUTARY_SQL_MAX_CONCURRENT, else 4 on a server and 1 on chDB. */
   maxConcurrent?: number;
   /** Default '/sql'. */
   path?: string;
+  /** Where every query is recorded (action 'sql.query'); default none. */
+  audit?: AuditTrail;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -39,21 +45,29 @@ const STATUS_TEXT: Record<number, string> = {
   504: '504 Gateway Timeout',
 };
 
+/** Refusals (the request was not acceptable) as opposed to failures (it was, but did not work). */
+const REFUSALS = new Set(['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_READ_ONLY', 'NOT_ALLOWED', 'READ_ONLY', 'TOO_LARGE', 'BUSY', 'METHOD_NOT_ALLOWED']);
+
 /**
- * POST /sql: the body is one read-only statement, `?format=JSON|JSONEachRow|CSV|CSVWithNames|
- * TabSeparated|TabSeparatedWithNames` (default JSON) the result's format. Answers 200 with
- * ClickHouse's output, or an error status with `{"error": "...", "code": "...", "status": n}`
- * (codes in analytics/sql-errors.ts). Access: analytics/sql-access.ts. Register it through the
- * push server's `extraRoutes`; it keeps no connection open between queries.
+ * POST /sql: the body is one SELECT, `?format=JSON|JSONEachRow|CSV|CSVWithNames|TabSeparated|
+ * TabSeparatedWithNames` (default JSON) the result's format. Answers 200 with ClickHouse's
+ * output, or an error status with `{"error": "...", "code": "...", "status": n}` (codes in
+ * analytics/sql-errors.ts). Who may ask: analytics/sql-auth.ts; what may run:
+ * analytics/analyst-query.ts. Every query is recorded in the audit trail; logs carry the SQL
+ * text at debug level only. Register it through the push server's `extraRoutes`.
  */
 export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): void {
   const fromEnv = loadSqlEndpointConfig();
-  const token = options.token === null ? undefined : (options.token ?? fromEnv.token);
-  if (token !== undefined) checkToken(token, 'sql token');
+  const credentials = options.credentials ?? fromEnv.credentials;
   const limits = checkLimits({ ...fromEnv.limits, ...options.limits });
-  const maxConcurrent = options.maxConcurrent ?? fromEnv.maxConcurrent;
+  const target: AnalystTarget = options.clickhouse.url !== undefined && options.clickhouse.analyst === undefined && fromEnv.analystUser !== undefined ? { ...options.clickhouse, analyst: fromEnv.analystUser } : options.clickhouse;
+  const maxConcurrent = options.maxConcurrent ?? fromEnv.maxConcurrent ?? defaultMaxConcurrent(target);
   const path = options.path ?? '/sql';
+  const audit = options.audit ?? noAudit;
   const logger = options.logger.child({ component: 'sql' });
+  if (target.url !== undefined && target.analyst === undefined) {
+    logger.warn('POST /sql answers 503: analyst queries against a ClickHouse server need CLICKHOUSE_ANALYST_USER (a read-only user; README "For analysts")');
+  }
   let running = 0;
 
   app.post(path, (res, req) => {
@@ -81,50 +95,77 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
         res.end(body);
       });
     };
-    const fail = (error: unknown, sql?: string) => {
+    let principal: SqlPrincipal | undefined;
+    let format: ResultFormat = 'JSON';
+    let sql = '';
+    const trace: AnalystQueryTrace = {};
+    const record = (outcome: AuditOutcome, reason?: string, rows?: number) =>
+      audit.record({
+        action: 'sql.query',
+        principal: principal?.name ?? 'anonymous',
+        ...(principal === undefined ? {} : { role: principal.role }),
+        outcome,
+        ...(reason === undefined ? {} : { reason }),
+        details: { query: trace.canonical ?? sql.slice(0, 4096), rows, format, remote: facts.remoteAddress },
+      });
+    const fail = (error: unknown) => {
       if (closed) return;
       const problem = error instanceof SqlQueryError ? error : new SqlQueryError('INTERNAL', `internal error: ${errorMessage(error)}`, { cause: error });
-      const log = { remote: facts.remoteAddress, status: problem.status, code: problem.sqlCode, ms: Math.round(performance.now() - started), sql: sql?.slice(0, 300) };
+      const outcome: AuditOutcome = REFUSALS.has(problem.sqlCode) ? 'refused' : 'failed';
+      const log = { remote: facts.remoteAddress, principal: principal?.name, role: principal?.role, status: problem.status, code: problem.sqlCode, ms: Math.round(performance.now() - started) };
       if (problem.sqlCode === 'INTERNAL') logger.error({ ...log, err: errorMessage(error) }, 'sql query failed');
-      else logger.info(log, `sql query refused: ${problem.message}`);
+      else logger.info(log, outcome === 'refused' ? 'sql query refused' : 'sql query failed');
+      logger.debug({ ...log, reason: problem.message, sql: sql.slice(0, 4096), canonical: trace.canonical }, 'sql query text');
+      record(outcome, problem.message).catch((auditError) => logger.error({ err: errorMessage(auditError) }, 'the audit trail did not record a refused sql query'));
       answer(problem.status, 'application/json; charset=utf-8', JSON.stringify(problem));
     };
 
-    try {
-      checkSqlAccess(facts, token);
-    } catch (error) {
-      return fail(error);
-    }
+    // The body must be read from this handler; who is asking is checked meanwhile.
+    const access = authenticateSqlRequest(facts, credentials).then(
+      (who) => ({ who }),
+      (error: unknown) => ({ error }),
+    );
     readBody(res, MAX_SQL_BYTES, (body) => {
-      if (body === null) return fail(new SqlQueryError('TOO_LARGE', `the SQL text is longer than ${MAX_SQL_BYTES} bytes`));
-      let sql: string;
-      let format: ReturnType<typeof parseFormat>;
-      try {
-        format = parseFormat(formatParam);
-        sql = readOnlyStatement(body);
-      } catch (error) {
-        return fail(error, body);
-      }
-      if (running >= maxConcurrent) return fail(new SqlQueryError('BUSY', `${maxConcurrent} queries are running already; retry in a moment`), sql);
-      running++;
-      // The server stops the query at max_execution_time; this deadline also covers a server
-      // that never answers (and a chDB query that does not notice the abort: it is left to finish).
-      const deadline = setTimeout(() => {
-        request.abort();
-        fail(new SqlQueryError('TIME_LIMIT', `no answer within ${answerDeadlineMs(limits)} ms (the limit is ${limits.timeoutMs} ms)`), sql);
-      }, answerDeadlineMs(limits));
-      runReadOnlyQuery(options.clickhouse, sql, format, limits, request.signal)
-        .then(
-          (result) => {
-            logger.info({ remote: facts.remoteAddress, status: 200, ms: Math.round(performance.now() - started), bytes: result.length, sql: sql.slice(0, 300) }, 'sql query answered');
-            answer(200, CONTENT_TYPES[format], result);
-          },
-          (error) => fail(error, sql),
-        )
-        .finally(() => {
-          clearTimeout(deadline);
-          running--;
-        });
+      void access.then((checked) => {
+        if ('error' in checked) return fail(checked.error);
+        principal = checked.who;
+        if (body === null) return fail(new SqlQueryError('TOO_LARGE', `the SQL text is longer than ${MAX_SQL_BYTES} bytes`));
+        sql = body;
+        try {
+          format = parseFormat(formatParam);
+        } catch (error) {
+          return fail(error);
+        }
+        if (running >= maxConcurrent) return fail(new SqlQueryError('BUSY', `${maxConcurrent} queries are running already; retry in a moment`));
+        running++;
+        // ClickHouse stops the query at max_execution_time; this deadline also covers a server
+        // that never answers (and a chDB query that does not notice the abort: it is left to finish).
+        const deadline = setTimeout(() => {
+          request.abort();
+          fail(new SqlQueryError('TIME_LIMIT', `no answer within ${answerDeadlineMs(limits)} ms (the limit is ${limits.timeoutMs} ms)`));
+        }, answerDeadlineMs(limits));
+        runAnalystQuery(target, sql, { role: checked.who.role, format, limits, analystTables: options.analystTables, signal: request.signal }, trace)
+          .then(
+            async (result) => {
+              // Fail closed: an answer the audit trail could not record is not sent.
+              try {
+                await record('ok', undefined, result.rows);
+              } catch (auditError) {
+                logger.error({ err: errorMessage(auditError) }, 'the audit trail did not record a sql query');
+                return fail(new SqlQueryError('UNAVAILABLE', 'the audit trail cannot record queries right now; retry later'));
+              }
+              const log = { remote: facts.remoteAddress, principal: principal?.name, role: principal?.role, status: 200, ms: Math.round(performance.now() - started), bytes: result.text.length, rows: result.rows };
+              logger.info(log, 'sql query answered');
+              logger.debug({ ...log, canonical: result.canonical }, 'sql query text');
+              answer(200, CONTENT_TYPES[format], result.text);
+            },
+            (error) => fail(error),
+          )
+          .finally(() => {
+            clearTimeout(deadline);
+            running--;
+          });
+      });
     });
   });
 

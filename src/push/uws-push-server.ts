@@ -12,6 +12,7 @@ import { PushMetrics } from './push-metrics.ts';
 import { type PushServerOptions, resolvePushSettings } from './push-options.ts';
 import { CHANNEL_NAME_PATTERN, isValidChannel } from './protocol.ts';
 import type { PushServer } from '../sinks/push-port.ts';
+import { AuthFailureAudit } from '../audit/auth-failures.ts';
 
 export type { PushServerOptions } from './push-options.ts';
 export type { PushStats } from './channel-hub.ts';
@@ -40,17 +41,22 @@ export async function startPushServer(options: PushServerOptions): Promise<Runni
   const logger = options.logger.child({ component: 'push', topology: options.topology });
   const metrics = new PushMetrics(options.metrics);
   const gate = new AccessGate(options.auth ?? {});
+  // Refused tokens are audited per endpoint, a few per address and window, then summarized.
+  const wsFailures = options.audit && new AuthFailureAudit({ trail: options.audit, action: 'ws.auth', logger, metrics: options.metrics });
+  const metricsFailures = options.audit && new AuthFailureAudit({ trail: options.audit, action: 'metrics.auth', logger, metrics: options.metrics });
 
   const page = await dashboardHtml(options.topology);
   const app: ClosableApp = uWS.App();
   const hub = new ChannelHub(app, settings, metrics);
-  const sockets = new ChannelSockets({ logger, metrics, settings, gate, hub });
+  const sockets = new ChannelSockets({ logger, metrics, settings, gate, hub, onAuthFailure: wsFailures && ((failure) => wsFailures.failed(failure)) });
   app.ws('/ws', sockets.behavior());
   registerHttpRoutes(app, {
     dashboardHtml: page,
     logger,
     metrics: options.metrics,
     extraRoutes: options.extraRoutes,
+    metricsToken: options.metricsToken,
+    onAuthFailure: metricsFailures && ((failure) => metricsFailures.failed(failure)),
   });
 
   const listenSocket = await listen(app, settings.host, options.port, settings.listenRetryMs);
@@ -99,7 +105,9 @@ export async function startPushServer(options: PushServerOptions): Promise<Runni
     },
     stats: () => hub.stats(),
     close() {
-      closing ??= shutDown(uWS.us_listen_socket_close, listenSocket, sockets, app, logger, ticker);
+      closing ??= shutDown(uWS.us_listen_socket_close, listenSocket, sockets, app, logger, ticker).then(async () => {
+        await Promise.all([wsFailures?.close(), metricsFailures?.close()]);
+      });
       return closing;
     },
   };

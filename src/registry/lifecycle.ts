@@ -2,12 +2,16 @@ import { readFile, stat } from 'node:fs/promises';
 import { ConfigError, TributaryError, errorMessage } from '../core/errors.ts';
 import { defaultModelDirectory, modelFilePath, registeredFileName, sha256OfFile, versionOf } from './model-files.ts';
 import type { ModelMetrics, ModelRegistry, ModelVersion } from './model-registry.ts';
+import type { AuditContext } from '../audit/audited-run.ts';
+import { auditedChange, statuses, type StatusChange } from './lifecycle-audit.ts';
 
 /**
  * The lifecycle rules, each a short sequence of registry calls. At most one version is live and
  * at most one is canary or shadow. Where a rule changes two versions, the version that starts
  * serving is written first, so a crash in between leaves two candidates for a role (servingPlan
- * takes the latest) rather than none.
+ * takes the latest) rather than none. Given an audit context, each change (and each refusal) is
+ * recorded as model.promote, model.canary, model.shadow, model.rollback or model.bootstrap, with
+ * the statuses of the versions it touched before and after.
  */
 
 export type ServingCandidate = ModelVersion & { status: 'canary' | 'shadow' };
@@ -28,38 +32,48 @@ export function servingPlan(versions: readonly ModelVersion[]): ServingPlan {
 }
 
 /** Makes `version` live; the version live until now is retired. A canary or shadow of `version` ends by becoming live. */
-export async function promote(registry: ModelRegistry, model: string, version: string): Promise<{ live: ModelVersion; retired?: ModelVersion }> {
-  const target = await existing(registry, model, version);
-  const { live } = servingPlan(await registry.list(model));
-  if (target.status === 'live') throw new TributaryError(`${model}@${version} is already live. Fix: nothing to do; to go back to the version before it, run \`tributary models rollback <topology>\``, { code: 'MODEL_LIFECYCLE' });
-  const from = target.status === 'canary' ? `canary at ${target.canaryPercent}%` : target.status;
-  await registry.setStatus(model, version, 'live', { note: `promoted from ${from}${live ? `, replacing ${live.version}` : ''}` });
-  if (live) await registry.setStatus(model, live.version, 'retired', { note: `replaced by ${version}` });
-  return { live: (await registry.get(model, version))!, retired: live && (await registry.get(model, live.version)) };
+export function promote(registry: ModelRegistry, model: string, version: string, audit?: AuditContext): Promise<{ live: ModelVersion; retired?: ModelVersion }> {
+  return auditedChange(audit, 'model.promote', `${model}@${version}`, async (change) => {
+    const target = await existing(registry, model, version);
+    const { live } = servingPlan(await registry.list(model));
+    change.before = statuses(target, live);
+    if (target.status === 'live') throw new TributaryError(`${model}@${version} is already live. Fix: nothing to do; to go back to the version before it, run \`tributary models rollback <topology>\``, { code: 'MODEL_LIFECYCLE' });
+    const from = target.status === 'canary' ? `canary at ${target.canaryPercent}%` : target.status;
+    await registry.setStatus(model, version, 'live', { note: `promoted from ${from}${live ? `, replacing ${live.version}` : ''}` });
+    if (live) await registry.setStatus(model, live.version, 'retired', { note: `replaced by ${version}` });
+    const result = { live: (await registry.get(model, version))!, retired: live && (await registry.get(model, live.version)) };
+    change.after = statuses(result.live, result.retired);
+    return result;
+  });
 }
 
 /** Serves `version` to `percent`% of keys (0 < percent < 100) next to the live version. */
-export async function startCanary(registry: ModelRegistry, model: string, version: string, percent: number): Promise<ModelVersion> {
-  if (!(typeof percent === 'number' && percent > 0 && percent < 100)) {
-    throw new ConfigError('percent', `${String(percent)} is not a canary share for ${model}@${version}`, 'give a percent of keys between 0 and 100 (exclusive), e.g. --percent 10');
-  }
-  return startChallenger(registry, model, version, 'canary', percent);
+export function startCanary(registry: ModelRegistry, model: string, version: string, percent: number, audit?: AuditContext): Promise<ModelVersion> {
+  return auditedChange(audit, 'model.canary', `${model}@${version}`, async (change) => {
+    if (!(typeof percent === 'number' && percent > 0 && percent < 100)) {
+      throw new ConfigError('percent', `${String(percent)} is not a canary share for ${model}@${version}`, 'give a percent of keys between 0 and 100 (exclusive), e.g. --percent 10');
+    }
+    return startChallenger(registry, model, version, 'canary', percent, change);
+  });
 }
 
 /** Scores every record with `version` too and records its output; the live version is still served. */
-export function startShadow(registry: ModelRegistry, model: string, version: string): Promise<ModelVersion> {
-  return startChallenger(registry, model, version, 'shadow', 0);
+export function startShadow(registry: ModelRegistry, model: string, version: string, audit?: AuditContext): Promise<ModelVersion> {
+  return auditedChange(audit, 'model.shadow', `${model}@${version}`, (change) => startChallenger(registry, model, version, 'shadow', 0, change));
 }
 
-async function startChallenger(registry: ModelRegistry, model: string, version: string, status: 'canary' | 'shadow', percent: number): Promise<ModelVersion> {
+async function startChallenger(registry: ModelRegistry, model: string, version: string, status: 'canary' | 'shadow', percent: number, change: StatusChange): Promise<ModelVersion> {
   const target = await existing(registry, model, version);
   const { live, candidate } = servingPlan(await registry.list(model));
+  change.before = statuses(target, candidate);
   if (target.status === 'live') throw new TributaryError(`${model}@${version} is live; a ${status} runs a version next to the live one. Fix: start the ${status} on a candidate (\`tributary models list <topology>\`)`, { code: 'MODEL_LIFECYCLE' });
   if (!live) throw new TributaryError(`${model} has no live version for ${model}@${version} to run next to. Fix: promote a version first (\`tributary models promote <topology> <version>\`)`, { code: 'MODEL_LIFECYCLE' });
   const note = status === 'canary' ? `canary at ${percent}% next to live ${live.version}` : `shadow of live ${live.version}`;
   await registry.setStatus(model, version, status, { canaryPercent: status === 'canary' ? percent : undefined, note });
   if (candidate && candidate.version !== version) await registry.setStatus(model, candidate.version, 'candidate', { note: `${candidate.status} replaced by ${status} ${version}` });
-  return (await registry.get(model, version))!;
+  const started = (await registry.get(model, version))!;
+  change.after = statuses(started, candidate && candidate.version !== version ? await registry.get(model, candidate.version) : undefined);
+  return started;
 }
 
 export type RollbackResult =
@@ -70,19 +84,27 @@ export type RollbackResult =
  * Undoes the last step: a running canary or shadow goes back to candidate; otherwise the live
  * version is retired and the version live before it (from the history) is live again.
  */
-export async function rollback(registry: ModelRegistry, model: string): Promise<RollbackResult> {
-  const { live, candidate } = servingPlan(await registry.list(model));
-  if (candidate) {
-    await registry.setStatus(model, candidate.version, 'candidate', { note: `rollback of ${candidate.status} ${candidate.version}` });
-    return { action: 'stopped', stopped: (await registry.get(model, candidate.version))!, live };
-  }
-  if (!live) throw new TributaryError(`nothing to roll back: ${model} has no live, canary or shadow version. Fix: promote a version (\`tributary models promote <topology> <version>\`)`, { code: 'MODEL_LIFECYCLE' });
-  const history = await registry.history(model);
-  const previous = history.filter((row) => row.status === 'live' && row.version !== live.version).at(-1);
-  if (!previous) throw new TributaryError(`nothing to roll back: ${model}@${live.version} is the first version that was live. Fix: promote another version instead (\`tributary models promote <topology> <version>\`)`, { code: 'MODEL_LIFECYCLE' });
-  await registry.setStatus(model, previous.version, 'live', { note: `rollback of ${live.version}` });
-  await registry.setStatus(model, live.version, 'retired', { note: `rolled back, ${previous.version} live again` });
-  return { action: 'restored', retired: (await registry.get(model, live.version))!, live: (await registry.get(model, previous.version))! };
+export function rollback(registry: ModelRegistry, model: string, audit?: AuditContext): Promise<RollbackResult> {
+  return auditedChange(audit, 'model.rollback', model, async (change) => {
+    const { live, candidate } = servingPlan(await registry.list(model));
+    if (candidate) {
+      change.before = statuses(candidate);
+      await registry.setStatus(model, candidate.version, 'candidate', { note: `rollback of ${candidate.status} ${candidate.version}` });
+      const stopped = (await registry.get(model, candidate.version))!;
+      change.after = statuses(stopped);
+      return { action: 'stopped', stopped, live };
+    }
+    if (!live) throw new TributaryError(`nothing to roll back: ${model} has no live, canary or shadow version. Fix: promote a version (\`tributary models promote <topology> <version>\`)`, { code: 'MODEL_LIFECYCLE' });
+    const history = await registry.history(model);
+    const previous = history.filter((row) => row.status === 'live' && row.version !== live.version).at(-1);
+    change.before = statuses(live, previous && (await registry.get(model, previous.version)));
+    if (!previous) throw new TributaryError(`nothing to roll back: ${model}@${live.version} is the first version that was live. Fix: promote another version instead (\`tributary models promote <topology> <version>\`)`, { code: 'MODEL_LIFECYCLE' });
+    await registry.setStatus(model, previous.version, 'live', { note: `rollback of ${live.version}` });
+    await registry.setStatus(model, live.version, 'retired', { note: `rolled back, ${previous.version} live again` });
+    const restored: RollbackResult = { action: 'restored', retired: (await registry.get(model, live.version))!, live: (await registry.get(model, previous.version))! };
+    change.after = statuses(restored.retired, restored.live);
+    return restored;
+  });
 }
 
 export interface BootstrapOptions {
@@ -101,9 +123,17 @@ export interface BootstrapOptions {
  * registry. Metrics and the training range come from the file's sidecar `.json` (as written by
  * scripts/train-fraud-model.ts) when there is one, else zeros. Returns the live version.
  */
-export async function bootstrapLive(registry: ModelRegistry, options: BootstrapOptions): Promise<ModelVersion> {
+export async function bootstrapLive(registry: ModelRegistry, options: BootstrapOptions, audit?: AuditContext): Promise<ModelVersion> {
   const { live } = servingPlan(await registry.list(options.model));
   if (live) return live;
+  return auditedChange(audit, 'model.bootstrap', options.model, async (change) => {
+    const bootstrapped = await registerShipped(registry, options);
+    change.after = statuses(bootstrapped);
+    return bootstrapped;
+  });
+}
+
+async function registerShipped(registry: ModelRegistry, options: BootstrapOptions): Promise<ModelVersion> {
   const directory = options.directory ?? defaultModelDirectory();
   const path = modelFilePath(options.file, directory);
   let modified: number;

@@ -1,4 +1,6 @@
-import type { Batch } from '../core/batch.ts';
+import type { Batch, StreamRecord } from '../core/batch.ts';
+import { ContractCheck } from '../contracts/contract-check.ts';
+import type { DataContract } from '../contracts/define-contract.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SourceBatch } from '../sources/source.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -13,6 +15,10 @@ export interface BatchRouterOptions {
   checkpointer: Checkpointer | null;
   metrics: Metrics;
   topology: string;
+  /** The topology's data contract, checked on every record before the pipeline and the clock. */
+  contract?: DataContract<unknown>;
+  /** The source's clock (Source.processingTime); without one, contracts use each batch's largest event time. */
+  processingTime?: () => number;
 }
 
 /**
@@ -24,10 +30,12 @@ export class BatchRouter {
   processedRecords = 0;
   private readonly options: BatchRouterOptions;
   private readonly labels: { topology: string };
+  private readonly contract: ContractCheck<unknown> | null;
 
   constructor(options: BatchRouterOptions) {
     this.options = options;
     this.labels = { topology: options.topology };
+    this.contract = options.contract ? new ContractCheck(options.contract, { metrics: options.metrics, topology: options.topology }) : null;
     const { clock, metrics } = options;
     // As of the scrape, not of the last batch: an idle or stuck topology's lag keeps growing.
     metrics.watermarkLag.report((gauge) => {
@@ -52,8 +60,18 @@ export class BatchRouter {
     if (caughtUp) sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
     // Only restored state makes records already seen (durable checkpoints); replays of stored
     // events keep their original, unordered Kafka offsets and must not be filtered by them.
-    const records = checkpointer ? task.unseen(sourceBatch.records, token.lastOffset) : sourceBatch.records;
-    if (records.length > 0) clock.observe(partitionKey, sourceBatch.maxEventTime);
+    let records = checkpointer ? task.unseen(sourceBatch.records, token.lastOffset) : sourceBatch.records;
+    let maxEventTime = sourceBatch.maxEventTime;
+    // The contract before the clock: a record with a wild event time must not move the watermark.
+    if (this.contract !== null && records.length > 0) {
+      const checked = this.contract.apply(records, this.options.processingTime?.() ?? maxEventTime);
+      if (checked.violations.length > 0) {
+        records = checked.kept;
+        maxEventTime = largestEventTime(records);
+        sinks.routeViolations(checked.violations, [token]);
+      }
+    }
+    if (records.length > 0) clock.observe(partitionKey, maxEventTime);
     const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace);
     this.processedRecords += records.length;
     sinks.route('raw', batch);
@@ -82,4 +100,10 @@ export class BatchRouter {
   private advance(batch: Batch<unknown> | null): void {
     if (batch) this.options.sinks.drainSideOutputs(batch.side, batch.acks);
   }
+}
+
+function largestEventTime(records: readonly StreamRecord<unknown>[]): number {
+  let largest = -Infinity;
+  for (let i = 0; i < records.length; i++) if (records[i]!.eventTime > largest) largest = records[i]!.eventTime;
+  return largest;
 }

@@ -2,6 +2,17 @@ import type { EngineConfig } from '../topology/config.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { SourceSpec } from '../sources/source.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+
+/** Who runs the engine and where its audit entries go. */
+export interface EngineAuditOptions {
+  /** A trail the caller owns (and closes); default: the engine opens config.audit itself. */
+  trail?: AuditTrail;
+  /** Recorded with engine.start and engine.stop; default `process:<os user>` (`tributary run`: `cli:<os user>`). */
+  principal?: string;
+  /** The topology's file, hashed into the engine.start entry. */
+  topologyFile?: string;
+}
 
 /** How to start an Engine. All optional: without `config` the defaults apply (no environment is read). */
 export interface EngineOptions {
@@ -17,4 +28,5 @@ export interface EngineOptions {
    * (default), or 'backfill' when `tributary backfill` replays stored events.
    */
   origin?: string;
+  audit?: EngineAuditOptions;
 }

@@ -18,6 +18,7 @@ import { PartitionTasks } from './partition-tasks.ts';
 import { BatchRouter } from './batch-router.ts';
 import type { StatsPublisher } from './stats-publisher.ts';
 import { startDashboardStats, startHttpEndpoint } from './http-endpoint.ts';
+import { analystTables } from './analyst-tables.ts';
 import { Readiness } from '../observability/readiness.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { EngineOptions } from './engine-options.ts';
@@ -25,6 +26,7 @@ import { openWindowState } from './window-state.ts';
 import { IdleTicks } from './idle-ticks.ts';
 import { startTracing } from '../observability/tracing/start-tracing.ts';
 import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
+import { EngineAudit } from './engine-audit.ts';
 
 export type { EngineOptions } from './engine-options.ts';
 
@@ -47,6 +49,8 @@ export class Engine {
   readonly environment: RuntimeEnvironment;
   /** What GET /readyz answers. */
   readonly readiness = new Readiness();
+  /** The audit trail of this engine and of everything it runs (SQL endpoint, WebSocket auth, model bootstrap). */
+  readonly audit: EngineAudit;
   /** Resolves when a bounded source has been fully processed and flushed; rejects on a fatal error. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -81,6 +85,7 @@ export class Engine {
     this.config = options.config ?? defaultConfig();
     this.logger = options.logger ?? createLogger(`tributary:${topology.name}`);
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
+    this.audit = new EngineAudit(this.config, topology.name, options.audit ?? {}, this.logger, this.metrics);
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
     this.sinks = new SinkSet(topology, this.environment.sinkEnvironment);
@@ -97,6 +102,7 @@ export class Engine {
       await engine.startAll(options);
     } catch (error) {
       // Release what did start (port, chDB lock, connections) so the caller can retry or exit.
+      engine.audit.failed(error);
       await engine.stop().catch(() => {});
       throw error;
     }
@@ -107,8 +113,9 @@ export class Engine {
     const { config, logger, topology } = this;
     const spec = options.source ?? (config.kafkaBrokers ? topology.source : topology.demoSource);
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
+    await this.audit.starting(); // first: an engine that cannot be audited does not start
     if (options.push ?? false) {
-      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state() });
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), audit: this.audit.trail, analystTables: analystTables(topology) });
       this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a
@@ -119,28 +126,34 @@ export class Engine {
     this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
     const durable = config.windowState === 'redis';
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, onError: (error) => this.fail(error), tracer: this.tracer });
     const groupId = config.groupId ?? `tributary-${topology.name}`;
-    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
-    this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name });
-    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
-    const clickhouse = this.environment.sinkEnvironment.clickhouse;
-    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, groupId, clickhouse });
-    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs });
+    // Created (not started) first: its clock is the processing time of contracts, freshness and scoring.
     this.source = spec.create({
       topology: topology.name,
       logger,
       metrics: this.metrics,
       schemasDir: config.schemasDir,
       kafkaBrokers: config.kafkaBrokers,
+      kafkaSecurity: config.kafkaSecurity,
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
-      durableState: this.checkpointer !== null,
+      durableState: durable,
       onOffsetGap: config.onOffsetGap,
       tracer: this.tracer,
-      // audit: hook for the engine's audit trail once it has one (lost records as kafka.offset_gap entries)
+      audit: this.audit.trail, // lost records as kafka.offset_gap entries
     });
+    const source = this.source;
+    const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
+    this.sinks.processingTime = processingTime;
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), tracer: this.tracer });
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks });
+    this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
+    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
+    const clickhouse = this.environment.sinkEnvironment.clickhouse;
+    this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
+    this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` } });
+    this.audit.attachClickHouse(this.environment);
     this.processLoop = this.runProcessLoop();
     if (this.server) {
       this.statsPublisher = startDashboardStats({ server: this.server, topology: topology.name, source: this.source.description, metrics: this.metrics, engine: () => this.stats(), sinks: () => this.sinks.describe() });
@@ -265,6 +278,7 @@ export class Engine {
    * RxJS's global handler, which the engine itself leaves alone.
    */
   fail(error: unknown): void {
+    this.audit.failed(error);
     this.checkpointer?.abandon();
     this.readiness.stopped(`failed: ${errorMessage(error)}`);
     this.logger.error({ err: errorMessage(error) }, 'fatal error; stopping the engine');
@@ -303,6 +317,8 @@ export class Engine {
       await this.models?.close();
       await this.checkpointer?.close().catch(() => {});
       await this.sinks.close().catch(() => {});
+      await this.server?.close(); // its last authentication-failure summaries go to the trail first
+      await this.audit.stopped({ processedRecords: this.router?.processedRecords ?? 0 });
       await this.tracer?.shutdown().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'exporting the last spans failed'));
       await this.environment.close();
       this.stopPhase = 'stopped';

@@ -8,6 +8,7 @@ import type { PushServer } from '../sinks/push-port.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
 import type { Producer } from '../kafka/kafka-client.ts';
@@ -36,7 +37,7 @@ export class RuntimeEnvironment {
       logger,
       metrics,
       schemasDir: config.schemasDir,
-      clickhouse: () => (this.clickhouseClient ??= connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger })),
+      clickhouse: () => (this.clickhouseClient ??= connectClickHouse({ ...clickhouseTarget(config), logger })),
       state: () => (this.stateStore ??= this.openState(topology, logger)),
       push: () => this.pushServer,
       kafkaProducer: () => (this.producer ??= this.connectProducer(topology, logger)),
@@ -45,15 +46,21 @@ export class RuntimeEnvironment {
     };
   }
 
+  /** The ClickHouse client if something (a sink, a served model) opened it, else undefined: never opens one. */
+  get openedClickhouse(): Promise<ClickHouseClient> | undefined {
+    return this.clickhouseClient ?? undefined;
+  }
+
   private async openState(topology: string, logger: Logger): Promise<KeyValueStore> {
-    if (!this.config.redisUrl) return new MemoryKeyValueStore();
-    return RedisKeyValueStore.connect(this.config.redisUrl, { prefix: `tributary:${topology}:`, logger });
+    const redis = redisTarget(this.config);
+    if (!redis) return new MemoryKeyValueStore();
+    return RedisKeyValueStore.connect(redis, { prefix: `tributary:${topology}:`, logger });
   }
 
   private async connectProducer(topology: string, logger: Logger): Promise<Producer> {
     const brokers = this.config.kafkaBrokers;
     if (!brokers) throw new ConfigError('KAFKA_BROKERS', 'a Kafka sink (dead-letter topic) needs a broker', 'set KAFKA_BROKERS=host:port or use a ClickHouse dead-letter table');
-    const producer = createKafkajsClient({ brokers, clientId: `tributary-${topology}-producer`, logger }).producer();
+    const producer = createKafkajsClient({ brokers, clientId: `tributary-${topology}-producer`, logger, security: this.config.kafkaSecurity }).producer();
     await producer.connect();
     return producer;
   }

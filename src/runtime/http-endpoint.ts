@@ -7,8 +7,12 @@ import { registerStateRoute } from '../push/state-route.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
 import type { EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
+import { checkSqlExposure } from '../analytics/sql-exposure.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
 
 export interface HttpEndpointOptions {
@@ -19,21 +23,31 @@ export interface HttpEndpointOptions {
   readiness: Readiness;
   /** The engine's hot state, for GET /state. */
   state: () => Promise<KeyValueStore>;
+  /** The engine's audit trail: SQL queries, refused WebSocket upgrades and /metrics requests. */
+  audit: AuditTrail;
+  /** What analysts may read through POST /sql (analyst-tables.ts). */
+  analystTables: readonly string[];
 }
 
 /**
  * The engine's one HTTP port: the dashboard, WebSocket channels (/ws), /metrics, /healthz,
- * /readyz, the analysts' read-only POST /sql and GET /state (latest features per key, with
+ * /readyz, the analysts' read-only POST /sql (unless TRIBUTARY_SQL=off) and GET /state (latest features per key, with
  * their age). Resolves once listening.
  */
 export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<RunningPushServer> {
-  const { config, logger, metrics, topology, readiness, state } = options;
+  const { config, logger, metrics, topology, readiness, state, audit } = options;
+  const sql = loadSqlEndpointConfig();
+  // Before listening: a SQL endpoint reachable beyond this machine needs a credential.
+  checkSqlExposure(config.host, sql);
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
-    registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger });
+    if (sql.enabled) {
+      const clickhouse = { ...clickhouseTarget(config), ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
+      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit });
+    }
     registerStateRoute(app, { store: state, logger });
   };
-  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, extraRoutes });
+  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
   return server;
 }

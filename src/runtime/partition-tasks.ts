@@ -17,6 +17,8 @@ export interface PartitionTasksOptions {
   /** Durable window state: steps keep no acks, checkpoints cover their state. */
   durable: boolean;
   maxOpenWindows: number;
+  /** The source's clock (Source.processingTime), handed to steps through their runtime. */
+  processingTime?: () => number;
   onError: (error: unknown) => void;
   tracer?: PipelineTracer;
 }
@@ -130,13 +132,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, onError, tracer } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, tracer } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger, tracer },
+      runtime: { topology: topology.name, metrics, logger, processingTime, tracer },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

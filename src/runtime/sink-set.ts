@@ -5,6 +5,8 @@ import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
 import { sinkParents } from '../observability/tracing/batch-trace.ts';
+import { violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
+import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
 
 /** One pipeline instance's output streams, subscribed to the sinks. */
 export interface SinkConnection {
@@ -21,6 +23,7 @@ export interface SinkConnection {
 export class SinkSet {
   private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
   private readonly late: Sink<LateRecord> | null;
+  private readonly quarantine: Sink<ContractViolation> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
   private readonly all: Sink<unknown>[] = [];
   /** Every sink but the dead-letter ones, which must flush and close after them. */
@@ -29,8 +32,14 @@ export class SinkSet {
   private readonly subscriptions: Subscription[] = [];
   /** Rows routed per output, for tests and the closing log line. */
   readonly routed = new Map<string, number>();
-  /** Per output: the metric labels (made once) and the newest event time emitted, for freshness. */
-  private readonly outputs = new Map<string, { labels: { topology: string; output: string }; newestEventTime: number }>();
+  /** Per output: the metric labels (made once), the newest event time emitted and the freshness SLO. */
+  private readonly outputs = new Map<string, { labels: { topology: string; output: string }; newestEventTime: number; slo: FreshnessTarget | undefined }>();
+  private readonly slos: Map<string, FreshnessTarget>;
+  /**
+   * The source's clock (Source.processingTime), set by the engine: records emitted older than
+   * their output's freshness SLO by it are counted as stale. Unset (a backfill): none are.
+   */
+  processingTime: (() => number) | undefined;
 
   constructor(topology: AnyTopology, environment: SinkEnvironment) {
     // Dead-letter sinks get no deadLetter: a dead letter their destination rejects stays fatal.
@@ -44,8 +53,17 @@ export class SinkSet {
       this.primary.push(...(sinks as Sink<unknown>[]));
     }
     this.late = topology.late ? topology.late.create(withDeadLetters) : null;
+    this.quarantine = topology.quarantine ? topology.quarantine.create(withDeadLetters) : null;
     this.deadLetters = [topology.deadLetter ?? []].flat().map((spec) => spec.create(plain));
     if (this.late) this.primary.push(this.late as Sink<unknown>);
+    if (this.quarantine) this.primary.push(this.quarantine as Sink<unknown>);
+    this.slos = freshnessTargets(topology.freshness);
+    for (const [output, slo] of this.slos) {
+      const labels = { topology: environment.topology, output };
+      environment.metrics.outputFreshnessSlo.set(labels, slo.maxAgeMs / 1000);
+      environment.metrics.outputFreshnessObjective.set(labels, slo.objective);
+      environment.metrics.outputStaleRecords.inc(labels, 0);
+    }
     this.all.push(...this.primary, ...(this.deadLetters as Sink<unknown>[]));
     environment.metrics.outputFreshness.report((gauge) => {
       const now = Date.now();
@@ -130,14 +148,32 @@ export class SinkSet {
     }
   }
 
-  /** tributary_output_records_total, and the newest event time for tributary_output_freshness_seconds. */
+  /**
+   * Records that broke the topology's contract: to the quarantine table if it has one, else to
+   * the dead letters as step `contract:<rule>` (counted there like any dead letter).
+   */
+  routeViolations(violations: readonly ContractViolation[], acks: readonly AckToken[]): void {
+    if (this.quarantine) this.quarantine.write(violations, acks);
+    else this.drainSideOutputs({ late: [], deadLetters: violations.map(violationLetter) }, acks);
+  }
+
+  /**
+   * tributary_output_records_total, the newest event time for tributary_output_freshness_seconds,
+   * and, for an output with a freshness SLO, the records already older than it (the SLO burn).
+   */
   private countOutput(output: string, records: readonly StreamRecord<unknown>[]): void {
     let entry = this.outputs.get(output);
-    if (entry === undefined) this.outputs.set(output, (entry = { labels: { topology: this.environment.topology, output }, newestEventTime: -Infinity }));
+    if (entry === undefined) this.outputs.set(output, (entry = { labels: { topology: this.environment.topology, output }, newestEventTime: -Infinity, slo: this.slos.get(output) }));
     this.environment.metrics.outputRecords.inc(entry.labels, records.length);
     let newest = entry.newestEventTime;
     for (let i = 0; i < records.length; i++) if (records[i]!.eventTime > newest) newest = records[i]!.eventTime;
     entry.newestEventTime = newest;
+    if (entry.slo !== undefined && this.processingTime !== undefined) {
+      const staleBefore = this.processingTime() - entry.slo.maxAgeMs;
+      let stale = 0;
+      for (let i = 0; i < records.length; i++) if (records[i]!.eventTime < staleBefore) stale++;
+      if (stale > 0) this.environment.metrics.outputStaleRecords.inc(entry.labels, stale);
+    }
   }
 
   isFull(): boolean {
@@ -160,6 +196,7 @@ export class SinkSet {
     const described: Array<{ name: string; output: string; full: boolean }> = [];
     for (const [output, sinks] of this.byOutput) for (const sink of sinks) described.push({ name: sink.name, output, full: sink.isFull() });
     if (this.late) described.push({ name: this.late.name, output: 'late', full: this.late.isFull() });
+    if (this.quarantine) described.push({ name: this.quarantine.name, output: 'quarantine', full: this.quarantine.isFull() });
     for (const sink of this.deadLetters) described.push({ name: sink.name, output: 'deadLetter', full: sink.isFull() });
     return described;
   }

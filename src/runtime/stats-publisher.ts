@@ -1,6 +1,6 @@
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineStats } from './engine-stats.ts';
-import { STATS_CHANNEL, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
+import { STATS_CHANNEL, type ContractRuleStats, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
 
 export interface SinkStatus {
   name: string;
@@ -69,6 +69,9 @@ export class StatsPublisher {
     const records = await this.rates('records', metrics.recordsIn, 'topology', seconds);
     const steps = await this.rates('steps', metrics.stepRecordsIn, 'step', seconds);
     const sinkRows = await this.rates('sinks', metrics.sinkRows, 'sink', seconds);
+    const violationTotals = byLabel((await metrics.contractViolations.get()).values, 'rule');
+    const violationRates = await this.rates('contracts', metrics.contractViolations, 'rule', seconds);
+    const contractViolations: ContractRuleStats[] = [...violationTotals].map(([rule, total]) => ({ rule, perSecond: violationRates.get(rule) ?? 0, total }));
     const openWindows = byLabel((await metrics.openWindows.get()).values, 'step');
     const operators: OperatorStats[] = [...new Set([...steps.keys(), ...openWindows.keys()])].map((name) => ({
       name,
@@ -99,6 +102,7 @@ export class StatsPublisher {
       models: (await metrics.modelInfo.get()).values.filter(({ value }) => value === 1).map(({ labels }) => `${labels.model}@${labels.version}`),
       operators,
       sinks,
+      contractViolations,
     };
   }
 

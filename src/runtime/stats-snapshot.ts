@@ -29,6 +29,16 @@ export interface StatsSnapshot {
   models: string[];
   operators: OperatorStats[];
   sinks: SinkStats[];
+  /** Per rule of the topology's data contract (empty without one), in declaration order. */
+  contractViolations: ContractRuleStats[];
+}
+
+export interface ContractRuleStats {
+  rule: string;
+  /** Records that broke the rule per second over the last interval. */
+  perSecond: number;
+  /** Since the engine started. */
+  total: number;
 }
 
 export interface OperatorStats {

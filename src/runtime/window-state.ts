@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { SourceSpec } from '../sources/source.ts';
 import { RedisCheckpointStore } from '../state/redis-checkpoint-store.ts';
 import type { EngineConfig } from '../topology/config.ts';
+import { redisTarget } from '../topology/connection-config.ts';
 import { Checkpointer, type TaskStates } from './checkpointer.ts';
 import type { EventTimeClock } from '../core/event-time-clock.ts';
 
@@ -29,7 +30,7 @@ export async function openWindowState(options: WindowStateOptions): Promise<Chec
   if (!spec.resumable) {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', `durable window state needs a source with offsets to resume from (Kafka), and ${spec.description} has none`, 'set KAFKA_BROKERS to read from Kafka, or unset TRIBUTARY_WINDOW_STATE');
   }
-  const store = await RedisCheckpointStore.connect(config.redisUrl!, { topology, groupId, logger });
+  const store = await RedisCheckpointStore.connect(redisTarget(config)!, { topology, groupId, logger });
   logger.info({ store: store.description }, 'durable window state: each assigned partition resumes from its checkpoint');
   return new Checkpointer(store, tasks, clock, { topology, intervalMs: config.checkpointIntervalMs, logger, metrics });
 }

@@ -1,5 +1,6 @@
 import { ConfigError, RecordError } from '../core/errors.ts';
 import { CircuitOpenError } from './circuit-breaker.ts';
+import { StaleInputsError } from './freshness-gate.ts';
 import type { ScoringFailure } from './micro-batcher.ts';
 
 /**
@@ -10,11 +11,17 @@ export type ScoreSource = 'model' | 'batch' | 'fallback';
 
 /** Why the score operator asks the fallback instead of the model. */
 export interface FallbackReason {
-  /** 'circuit-open': the model was not called; 'model-error': its micro-batch failed after retries. */
-  kind: 'circuit-open' | 'model-error';
-  /** For logs and rows: 'scoring unavailable (circuit open)' or the scoring error. */
+  /**
+   * 'circuit-open': the model was not called; 'model-error': its micro-batch failed after
+   * retries; 'stale-inputs': the row's inputs were older than the step's maxInputAge, so the
+   * model was not asked (a stale online score would look fresh).
+   */
+  kind: FallbackReasonKind;
+  /** For logs and rows: 'scoring unavailable (circuit open)', the scoring error, or the freshness gate's reason. */
   message: string;
 }
+
+export type FallbackReasonKind = 'circuit-open' | 'model-error' | 'stale-inputs';
 
 /**
  * The row a fallback returns: the operator's output type, marked with a `source` other than
@@ -35,12 +42,22 @@ type SourceField<U> = U extends { source: unknown } ? unknown : { 'a fallback ne
  */
 export type Fallback<T, U> = (value: T, reason: FallbackReason) => FallbackRow<NoInfer<U>> | undefined;
 
+/** One reason per failure: every row of a failed micro-batch (or every stale row of a step) shares it. */
+const reasons = new WeakMap<ScoringFailure, FallbackReason | null>();
+
 /**
  * Why a failed row may be answered by the fallback; undefined for a topology bug (rows of the
  * wrong width for the model), which goes to the dead letters rather than being papered over.
  */
 export function fallbackReason(failure: ScoringFailure): FallbackReason | undefined {
-  if (failure.error instanceof ConfigError) return undefined;
+  let reason = reasons.get(failure);
+  if (reason === undefined) reasons.set(failure, (reason = reasonOf(failure)));
+  return reason ?? undefined;
+}
+
+function reasonOf(failure: ScoringFailure): FallbackReason | null {
+  if (failure.error instanceof ConfigError) return null;
+  if (failure.error instanceof StaleInputsError) return { kind: 'stale-inputs', message: failure.message };
   return failure.error instanceof CircuitOpenError ? { kind: 'circuit-open', message: failure.message } : { kind: 'model-error', message: failure.message };
 }
 

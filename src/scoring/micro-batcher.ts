@@ -30,7 +30,7 @@ export interface SettledBatch<T> {
   rows: StreamRecord<T>[];
   /** probabilities[i] belongs to rows[i] unless rowErrors[i] is set. */
   probabilities: Float32Array;
-  /** Per-row scoring failure (the whole micro-batch failed); null when every row was scored. */
+  /** Per-row scoring failure (its micro-batch failed, or the gate kept it from the model); null when every row was scored. */
   rowErrors: (ScoringFailure | undefined)[] | null;
   /** Records whose features could not be extracted; never sent to the model. */
   featureFailures: RowFailure<T>[];
@@ -59,6 +59,11 @@ export interface MicroBatcherOptions<T> {
   run: (features: Float32Array, rows: number, width: number) => Promise<Float32Array | MicroBatchScores>;
   /** Receives settled batches in arrival order, synchronously where possible. */
   emit: (settled: SettledBatch<T>) => void;
+  /**
+   * Rows with an event time before `staleBefore()` (asked once per input batch) are not sent to
+   * the model: they settle at once with `failure` (a freshness gate, see freshness-gate.ts).
+   */
+  gate?: { staleBefore(): number; readonly failure: ScoringFailure };
 }
 
 interface Slice<T> {
@@ -113,7 +118,17 @@ export class MicroBatcher<T> {
     if (this.disposed) return;
     const records = batch.records;
     const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tag: undefined, tags: null, unscored: 0 };
-    for (let i = 0; i < records.length; i++) this.addRow(entry, records[i]!);
+    const gate = this.options.gate;
+    const staleBefore = gate === undefined || records.length === 0 ? -Infinity : gate.staleBefore();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (record.eventTime < staleBefore) {
+        // In place among the rows, so the output keeps the input's order; never scored.
+        entry.rowErrors ??= new Array<ScoringFailure | undefined>(records.length);
+        entry.rowErrors[entry.rows.length] = gate!.failure;
+        entry.rows.push(record);
+      } else this.addRow(entry, record);
+    }
     if (entry.unscored === 0 && this.queue.length === 0 && !this.draining) {
       this.options.emit(entry);
       return;
@@ -160,7 +175,8 @@ export class MicroBatcher<T> {
       return;
     }
     const last = target.slices[target.slices.length - 1];
-    if (last !== undefined && last.entry === entry) last.count++;
+    // A slice covers consecutive rows of its entry (a stale row between two scored ones ends it).
+    if (last !== undefined && last.entry === entry && last.entryStart + last.count === entry.rows.length) last.count++;
     else target.slices.push({ entry, entryStart: entry.rows.length, count: 1 });
     entry.rows.push(record);
     entry.unscored++;

@@ -5,6 +5,7 @@ import type { FeatureSet } from '../features/feature-set.ts';
 import type { Logger } from '../observability/logger.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import { bootstrapLive, servingPlan } from '../registry/lifecycle.ts';
+import type { AuditContext } from '../audit/audited-run.ts';
 import { defaultModelDirectory, modelFilePath } from '../registry/model-files.ts';
 import type { ModelRegistry, ModelVersion } from '../registry/model-registry.ts';
 import type { ModelServing, ServingAssignment } from './model-serving.ts';
@@ -37,6 +38,8 @@ export interface ModelEnvironment {
   modelDirectory?: string;
   /** The engine's registry poll interval (EngineConfig.modelPollIntervalMs), over the model's own. */
   pollIntervalMs?: number;
+  /** Where a bootstrap (the shipped file made live) is recorded. */
+  audit?: AuditContext;
 }
 
 interface Loaded {
@@ -89,7 +92,7 @@ export class ServedModel implements ModelServing {
     await registry.open();
     this.registry = registry;
     const { model, bootstrap, featureSet } = this.options;
-    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory });
+    if (bootstrap !== undefined) await bootstrapLive(registry, { model, file: bootstrap, featureSet: featureSet.name, featureVersion: featureSet.version, directory: this.directory }, environment.audit);
     if (!(await this.refresh({ initial: true }))) {
       throw new ConfigError(`models.${model}`, `the registry has no servable live version of ${model}`, `register and promote one: tributary models promote <topology> <version>`);
     }

@@ -65,6 +65,8 @@ export interface SinkSpec<T = unknown> {
   readonly kind?: 'clickhouse' | 'state' | 'websocket' | 'kafka';
   /** What it writes to, where the sink names one: a table, a WebSocket channel, a topic, a key prefix. */
   readonly destination?: string;
+  /** ClickHouse tables and views the sink writes or maintains: what the SQL endpoint lets analysts read. */
+  readonly tables?: readonly string[];
   create(env: SinkEnvironment): Sink<T>;
 }
 

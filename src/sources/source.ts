@@ -7,6 +7,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { OffsetGapPolicy } from './kafka/offset-gaps.ts';
 import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
+import type { KafkaSecurity } from '../kafka/kafka-security.ts';
 
 /** Records decoded from one fetch of one partition, and the token that acknowledges them. */
 export interface SourceBatch<T> {
@@ -74,6 +75,12 @@ export interface Source<T> {
   commit(): Promise<void>;
   /** Releases connections; called after the last commit. */
   close(): Promise<void>;
+  /**
+   * "Now" on this source's clock, epoch ms: the wall clock for a live topic, the simulated clock
+   * of a generator that replays the past faster. Contract rules and freshness are judged against
+   * it. Absent for replays of stored events (a backfill), which have no processing time.
+   */
+  processingTime?(): number;
 }
 
 export interface SourceEnvironment {
@@ -82,6 +89,8 @@ export interface SourceEnvironment {
   metrics: Metrics;
   schemasDir: string;
   kafkaBrokers?: string[];
+  /** TLS and SASL for KAFKA_BROKERS (the engine's, for every Kafka client); absent: PLAINTEXT. */
+  kafkaSecurity?: KafkaSecurity;
   groupId: string;
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */

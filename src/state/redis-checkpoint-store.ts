@@ -1,8 +1,9 @@
 import { deserialize, serialize } from 'node:v8';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConnectionError, TributaryError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { CheckpointStore, PartitionCheckpoint } from './checkpoint-store.ts';
+import { connectRedis, type RedisConnection } from './redis-connection.ts';
 
 /**
  * Saves each partition's checkpoint unless the stored one is further on (a newer owner's), in
@@ -19,6 +20,11 @@ for i, key in ipairs(KEYS) do
   end
 end
 return written`;
+
+/** The connect-time permission check: a hash written by a script, expiring soon after. */
+const CHECK_WRITE = `redis.call('HSET', KEYS[1], 'data', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 10000)
+return 1`;
 
 /**
  * The latest checkpoint of each partition in its own Redis hash (offset, data) per topology,
@@ -51,27 +57,23 @@ export class RedisCheckpointStore implements CheckpointStore {
    * millions of windows is a SET of hundreds of MB). The checkpointer keeps a failed save
    * pending and tries again at the next commit; ioredis reconnects in the background.
    */
-  static async connect(url: string, options: { topology: string; groupId: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number }): Promise<RedisCheckpointStore> {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? 30_000,
-      retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
+  static async connect(connection: RedisConnection | string, options: { topology: string; groupId: string; logger: Logger; connectTimeoutMs?: number; commandTimeoutMs?: number }): Promise<RedisCheckpointStore> {
+    const prefix = RedisCheckpointStore.keyOf(options.topology, options.groupId, '');
+    const redis = await connectRedis(connection, {
+      logger: options.logger,
+      purpose: 'checkpoints',
+      commandTimeoutMs: options.commandTimeoutMs ?? 30_000,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxReconnectDelayMs: 5_000,
+      // What a save and a load run (a script that writes a hash; HGET), so a user without
+      // them fails the start (NOPERM) instead of every checkpoint.
+      check: async (redis) => {
+        const key = `${prefix}connection-check`;
+        await redis.eval(CHECK_WRITE, 1, key, String(process.pid));
+        await redis.hgetBuffer(key, 'data');
+      },
     });
-    redis.on('error', (error) => options.logger.debug({ err: error }, 'Redis (checkpoints) connection error'));
-    try {
-      await Promise.race([
-        redis.connect(),
-        new Promise((_, reject) => setTimeout(() => reject(new ConnectionError('Redis', 'connect timed out')), options.connectTimeoutMs ?? 15_000).unref()),
-      ]);
-      await redis.ping();
-    } catch (error) {
-      redis.disconnect();
-      throw new ConnectionError('Redis', `cannot connect to ${url.replace(/\/\/[^@/]*@/, '//***@')} for checkpoints; is it running? (scripts/services.sh start)`, error);
-    }
-    return new RedisCheckpointStore(redis, RedisCheckpointStore.keyOf(options.topology, options.groupId, ''));
+    return new RedisCheckpointStore(redis, prefix);
   }
 
   async load(partition: string): Promise<PartitionCheckpoint | null> {

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ConnectionError, errorMessage, TributaryError } from '../core/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { StateUnavailableError, TrackedKeyValueStore } from './key-value-store.ts';
+import { connectRedis, redactRedisUrl, type RedisConnection } from './redis-connection.ts';
 
 export interface RedisStoreOptions {
   prefix: string;
@@ -32,27 +33,17 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
     this.prefix = prefix;
   }
 
-  static async connect(url: string, options: RedisStoreOptions): Promise<RedisKeyValueStore> {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs ?? 2_000,
-      retryStrategy: (attempt) => {
-        const delay = Math.min(100 * 2 ** attempt, 2_000);
-        options.logger.warn({ attempt, delayMs: delay, url: redactUrl(url) }, 'Redis unreachable, retrying');
-        return delay;
-      },
+  static async connect(connection: RedisConnection | string, options: RedisStoreOptions): Promise<RedisKeyValueStore> {
+    const redis = await connectRedis(connection, {
+      logger: options.logger,
+      purpose: 'hot state',
+      commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
+      connectTimeoutMs: options.connectTimeoutMs,
+      maxReconnectDelayMs: 2_000,
+      onReconnect: (attempt, delayMs) => options.logger.warn({ attempt, delayMs, url: redactRedisUrl(typeof connection === 'string' ? connection : connection.url) }, 'Redis unreachable, retrying'),
+      // The writes of setMany, so a read-only user fails the start (NOPERM), not the first batch.
+      check: (redis) => redis.set(`${options.prefix}connection-check`, String(process.pid), 'PX', 10_000),
     });
-    redis.on('error', (error) => options.logger.debug({ err: error }, 'Redis connection error'));
-    try {
-      await withTimeout(redis.connect(), options.connectTimeoutMs ?? 15_000);
-      await redis.ping();
-    } catch (error) {
-      redis.disconnect();
-      throw new ConnectionError('Redis', `cannot connect to ${redactUrl(url)}; is it running? (scripts/services.sh start)`, error);
-    }
     return new RedisKeyValueStore(redis, options.prefix);
   }
 
@@ -99,24 +90,4 @@ function serialize(key: string, value: unknown): string {
   } catch (error) {
     throw new TributaryError(`hot state value for ${key} cannot be stored as JSON: ${errorMessage(error)}`, { retriable: false, code: 'STATE_VALUE', cause: error });
   }
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ConnectionError('Redis', `no answer within ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

@@ -36,7 +36,7 @@ export async function startKafkaTableFeed<V>(table: LookupTable<V>, environment:
   }
   const reader: TableRecordReader<V> = { decoder: createTableDecoder<V>(field, options, environment.schemasDir), key: options.key };
   const logger = environment.logger.child({ table: table.name, topic });
-  const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}-table-${table.name}`, logger });
+  const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}-table-${table.name}`, logger, security: environment.kafkaSecurity });
   const connect = (what: string, operation: () => Promise<void>) =>
     retry(operation, {
       what,
@@ -44,6 +44,7 @@ export async function startKafkaTableFeed<V>(table: LookupTable<V>, environment:
       initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
+      if (error instanceof ConfigError) throw error;
       throw new ConnectionError('Kafka', `table ${table.name}: cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
 
@@ -112,7 +113,7 @@ async function readEndOffsets(client: KafkaClient, table: string, topic: string,
     await connect(`connect the table ${table} admin client to Kafka`, () => admin.connect());
     return await admin.topicEndOffsets(topic);
   } catch (error) {
-    if (error instanceof ConnectionError) throw error;
+    if (error instanceof ConnectionError || error instanceof ConfigError) throw error;
     if (/does not host this topic-partition|unknown topic/i.test(errorMessage(error))) {
       throw new ConfigError(`tables.${table}.topic`, `topic "${topic}" does not exist`, `create it, compacted: kafka-topics.sh --create --topic ${topic} --config cleanup.policy=compact`);
     }

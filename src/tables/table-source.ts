@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { LookupTable } from './lookup-table.ts';
+import type { KafkaSecurity } from '../kafka/kafka-security.ts';
 
 /** What the engine gives a table's source when it starts it. */
 export interface TableEnvironment {
@@ -10,6 +11,8 @@ export interface TableEnvironment {
   metrics: Metrics;
   schemasDir: string;
   kafkaBrokers?: string[];
+  /** TLS and SASL for KAFKA_BROKERS; absent: PLAINTEXT. */
+  kafkaSecurity?: KafkaSecurity;
   /** The topology's consumer group; a table source derives its own, private group from it. */
   groupId: string;
   /** The engine's shared ClickHouse client (tables filled from ClickHouse, e.g. batch predictions). */

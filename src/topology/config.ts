@@ -2,9 +2,15 @@ import { z } from 'zod';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { tracingFromEnv, type TracingConfig } from '../observability/tracing/tracing-config.ts';
+import { redactUrlPasswords } from '../observability/redact.ts';
+import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
+import type { AuditConfig } from '../audit/open-audit-log.ts';
 
-/** Everything the engine reads from the environment, validated once at startup. */
-export interface EngineConfig {
+/**
+ * Everything the engine reads from the environment, validated once at startup. The credentials
+ * and TLS of Kafka, Redis and ClickHouse are in ConnectionSecurity (topology/connection-config.ts).
+ */
+export interface EngineConfig extends ConnectionSecurity {
   /** Kafka bootstrap servers; unset means the embedded demo source. */
   kafkaBrokers?: string[];
   /** ClickHouse over HTTP; unset means embedded chDB in clickhouseDataDir. */
@@ -35,16 +41,21 @@ export interface EngineConfig {
   onOffsetGap?: 'fail' | 'earliest' | 'latest';
   /** OpenTelemetry traces over OTLP, from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; absent: off (no SDK loaded). */
   tracing?: TracingConfig;
+  /** The audit trail: TRIBUTARY_AUDIT_LOG (file) and TRIBUTARY_AUDIT_TABLE (ClickHouse copy, or off). */
+  audit: AuditConfig;
+  /** Bearer token GET /metrics requires (TRIBUTARY_METRICS_TOKEN); unset: /metrics is open. */
+  metricsToken?: string;
 }
 
 /** What TRIBUTARY_WS_* set; each field is a startPushServer option of the same name. */
 export interface WebSocketConfig {
-  auth?: { secret?: string; origins?: string[] };
+  auth?: { secret?: string; origins?: string[]; audience?: string; issuer?: string };
   heartbeatIntervalMs?: number;
   replay?: { items: number };
   snapshot?: { keys: number };
   rateLimit?: { messagesPerSecond: number };
   slowClient?: { maxBehindMs: number };
+  maxConnectionsPerIp?: number;
 }
 
 const FIELDS = {
@@ -67,7 +78,18 @@ const FIELDS = {
   TRIBUTARY_WS_SNAPSHOT_KEYS: 'keys per channel in the subscribe snapshot, 0 to turn it off, e.g. 10000',
   TRIBUTARY_WS_MESSAGES_PER_SECOND: 'messages per second one WebSocket client may send, at least 1, e.g. 20',
   TRIBUTARY_WS_SLOW_CLIENT_MS: 'milliseconds a WebSocket client may stay behind before it is disconnected, at least 100, e.g. 10000',
+  TRIBUTARY_WS_AUDIENCE: 'the audience (aud claim) WebSocket tokens must name, one word, e.g. TRIBUTARY_WS_AUDIENCE=tributary-dashboard (unset: aud is not checked)',
+  TRIBUTARY_WS_ISSUER: 'the issuer (iss claim) WebSocket tokens must name, one word, e.g. TRIBUTARY_WS_ISSUER=https://auth.example.com (unset: iss is not checked)',
+  TRIBUTARY_WS_MAX_CONNECTIONS_PER_IP: 'WebSocket connections one client address may hold at once, at least 1, e.g. 50 (behind a reverse proxy every client has its address: raise it there)',
+  TRIBUTARY_METRICS_TOKEN: 'a random token of at least 16 characters without spaces, e.g. TRIBUTARY_METRICS_TOKEN=$(openssl rand -hex 24); Prometheus sends it as a bearer token (unset: /metrics is open)',
+  TRIBUTARY_AUDIT_LOG: 'the audit log file, e.g. TRIBUTARY_AUDIT_LOG=/var/lib/tributary/audit.jsonl (default data/audit/audit.jsonl)',
+  TRIBUTARY_AUDIT_TABLE: "a ClickHouse table name for the audit log's copy (letters, digits, _; optionally database.table), or off (default audit_log)",
 } as const;
+
+/** Settings whose values are never shown in an error message. */
+const SECRET_FIELDS = new Set(['TRIBUTARY_WS_SECRET', 'TRIBUTARY_METRICS_TOKEN']);
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+const ONE_WORD = /^\S{1,256}$/;
 
 const hostPort = /^[A-Za-z0-9.\-_[\]:]+:(\d{1,5})$/;
 const validBroker = (broker: string) => {
@@ -109,6 +131,12 @@ const schema = z.object({
   TRIBUTARY_WS_SNAPSHOT_KEYS: wholeNumber(0).optional(),
   TRIBUTARY_WS_MESSAGES_PER_SECOND: wholeNumber(1).optional(),
   TRIBUTARY_WS_SLOW_CLIENT_MS: wholeNumber(100).optional(),
+  TRIBUTARY_WS_AUDIENCE: z.string().regex(ONE_WORD, 'expected one word of at most 256 characters').optional(),
+  TRIBUTARY_WS_ISSUER: z.string().regex(ONE_WORD, 'expected one word of at most 256 characters').optional(),
+  TRIBUTARY_WS_MAX_CONNECTIONS_PER_IP: wholeNumber(1).optional(),
+  TRIBUTARY_METRICS_TOKEN: z.string().min(16, 'expected at least 16 characters').regex(/^\S+$/, 'expected one word without spaces').optional(),
+  TRIBUTARY_AUDIT_LOG: z.string().refine((file) => !/[\\/]$/.test(file), 'expected a file, not a directory').default('data/audit/audit.jsonl'),
+  TRIBUTARY_AUDIT_TABLE: z.string().trim().refine((table) => table === 'off' || TABLE_NAME.test(table), "expected a table name or 'off'").default('audit_log'),
 });
 
 function wholeNumber(min: number) {
@@ -126,16 +154,19 @@ function isOrigin(text: string): boolean {
 /** The TRIBUTARY_WS_* settings that are set, or undefined when none is. */
 function websocketConfig(values: z.infer<typeof schema>): WebSocketConfig | undefined {
   const config: WebSocketConfig = {};
-  if (values.TRIBUTARY_WS_SECRET !== undefined || values.TRIBUTARY_WS_ORIGINS !== undefined) {
+  if (values.TRIBUTARY_WS_SECRET !== undefined || values.TRIBUTARY_WS_ORIGINS !== undefined || values.TRIBUTARY_WS_AUDIENCE !== undefined || values.TRIBUTARY_WS_ISSUER !== undefined) {
     config.auth = {};
     if (values.TRIBUTARY_WS_SECRET !== undefined) config.auth.secret = values.TRIBUTARY_WS_SECRET;
     if (values.TRIBUTARY_WS_ORIGINS !== undefined) config.auth.origins = values.TRIBUTARY_WS_ORIGINS;
+    if (values.TRIBUTARY_WS_AUDIENCE !== undefined) config.auth.audience = values.TRIBUTARY_WS_AUDIENCE;
+    if (values.TRIBUTARY_WS_ISSUER !== undefined) config.auth.issuer = values.TRIBUTARY_WS_ISSUER;
   }
   if (values.TRIBUTARY_WS_HEARTBEAT_MS !== undefined) config.heartbeatIntervalMs = values.TRIBUTARY_WS_HEARTBEAT_MS;
   if (values.TRIBUTARY_WS_REPLAY_ITEMS !== undefined) config.replay = { items: values.TRIBUTARY_WS_REPLAY_ITEMS };
   if (values.TRIBUTARY_WS_SNAPSHOT_KEYS !== undefined) config.snapshot = { keys: values.TRIBUTARY_WS_SNAPSHOT_KEYS };
   if (values.TRIBUTARY_WS_MESSAGES_PER_SECOND !== undefined) config.rateLimit = { messagesPerSecond: values.TRIBUTARY_WS_MESSAGES_PER_SECOND };
   if (values.TRIBUTARY_WS_SLOW_CLIENT_MS !== undefined) config.slowClient = { maxBehindMs: values.TRIBUTARY_WS_SLOW_CLIENT_MS };
+  if (values.TRIBUTARY_WS_MAX_CONNECTIONS_PER_IP !== undefined) config.maxConnectionsPerIp = values.TRIBUTARY_WS_MAX_CONNECTIONS_PER_IP;
   return Object.keys(config).length === 0 ? undefined : config;
 }
 
@@ -154,14 +185,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     const given = present[field];
     const fix = FIELDS[field as keyof typeof FIELDS] ?? 'see README "Configuration"';
     // Secrets never appear in the message (it is logged).
-    const shown = field === 'TRIBUTARY_WS_SECRET' ? 'the value' : JSON.stringify(given);
+    const shown = SECRET_FIELDS.has(field) ? 'the value' : JSON.stringify(redactUrlPasswords(String(given)));
     throw new ConfigError(field, `${shown} is invalid (${issue.message})`, fix);
   }
   const values = parsed.data;
   if (values.TRIBUTARY_WINDOW_STATE === 'redis' && !values.REDIS_URL) {
     throw new ConfigError('TRIBUTARY_WINDOW_STATE', 'durable window state "redis" needs a Redis server, but REDIS_URL is not set', 'set REDIS_URL=redis://127.0.0.1:6379, or unset TRIBUTARY_WINDOW_STATE to keep windows in memory');
   }
+  for (const claim of ['TRIBUTARY_WS_AUDIENCE', 'TRIBUTARY_WS_ISSUER'] as const) {
+    if (values[claim] !== undefined && values.TRIBUTARY_WS_SECRET === undefined) {
+      throw new ConfigError(claim, 'tokens are checked only when TRIBUTARY_WS_SECRET is set, and it is not', `set TRIBUTARY_WS_SECRET to turn WebSocket authentication on, or unset ${claim}`);
+    }
+  }
   const websocket = websocketConfig(values);
+  const security = loadConnectionSecurity(present, { redisUrl: values.REDIS_URL, clickhouseUrl: values.CLICKHOUSE_URL });
   const tracing = tracingFromEnv(env);
   if (tracing !== undefined && 'invalid' in tracing) throw new ConfigError(tracing.invalid, `${JSON.stringify(env[tracing.invalid] ?? '')} is invalid`, tracing.fix);
   return {
@@ -181,9 +218,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     shutdownTimeoutMs: values.TRIBUTARY_SHUTDOWN_TIMEOUT_MS,
     ...(values.TRIBUTARY_MODEL_DIR === undefined ? {} : { modelDirectory: path.resolve(values.TRIBUTARY_MODEL_DIR) }),
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
+    ...security,
     ...(values.TRIBUTARY_ON_OFFSET_GAP === undefined ? {} : { onOffsetGap: values.TRIBUTARY_ON_OFFSET_GAP }),
     ...(tracing === undefined ? {} : { tracing }),
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
+    audit: { file: path.resolve(values.TRIBUTARY_AUDIT_LOG), table: values.TRIBUTARY_AUDIT_TABLE === 'off' ? null : values.TRIBUTARY_AUDIT_TABLE },
+    ...(values.TRIBUTARY_METRICS_TOKEN === undefined ? {} : { metricsToken: values.TRIBUTARY_METRICS_TOKEN }),
   };
 }

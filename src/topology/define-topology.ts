@@ -6,6 +6,9 @@ import type { SourceSpec } from '../sources/source.ts';
 import { LookupTable } from '../tables/lookup-table.ts';
 import type { ServedModel } from '../scoring/served-model.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
+import { DataContract } from '../contracts/define-contract.ts';
+import type { ContractViolation } from '../contracts/contract-check.ts';
+import { freshnessTargets, type FreshnessSlos } from './freshness.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type PipelineOutputs = Record<string, Observable<Batch<any>>>;
@@ -42,6 +45,21 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
   models?: ServedModel[];
   /** Where the model lifecycle's batch jobs (backfill, train, score-batch, models) find this topology's data. */
   lifecycle?: LifecycleSpec;
+  /**
+   * The input's data contract (defineContract): every record is checked as it enters, before the
+   * pipeline and the event-time clock; one that breaks a rule goes to the dead letters as step
+   * `contract:<rule>` (or to `quarantine`) and never reaches a window or the raw sinks.
+   */
+  contract?: DataContract<TIn>;
+  /** Where records that break the contract go instead of the dead letters: clickhouseQuarantine(table). */
+  quarantine?: SinkSpec<ContractViolation>;
+  /**
+   * Freshness SLOs per output: how old (processing time minus event time) a record may be when
+   * the pipeline emits it, e.g. `{ features: '2m' }`. Reported as tributary_output_freshness_slo_seconds
+   * and tributary_output_stale_records_total (the SLO burn); a score step gates on its own
+   * `maxInputAge` (usually the SLO of its input).
+   */
+  freshness?: FreshnessSlos;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -67,6 +85,13 @@ export function defineTopology<TIn, O extends PipelineOutputs>(definition: Topol
     if (!Array.isArray(specs)) throw new ConfigError(`sinks.${output}`, 'must be an array of sinks', `write sinks: { ${output}: [clickhouseTable(...)] }`);
   }
   checkTables(definition.tables);
+  if (definition.contract !== undefined && !(definition.contract instanceof DataContract)) {
+    throw new ConfigError('contract', 'is not a data contract', "build it with defineContract({ name, rules: { ... } })");
+  }
+  if (definition.quarantine !== undefined && definition.contract === undefined) {
+    throw new ConfigError('quarantine', 'a quarantine table is declared but no contract', 'add contract: defineContract({...}), or remove quarantine');
+  }
+  freshnessTargets(definition.freshness);
   return definition;
 }
 
@@ -87,9 +112,10 @@ export function buildOutputs<TIn>(topology: AnyTopology, input: Observable<Batch
   if (!outputs || typeof outputs !== 'object') {
     throw new ConfigError('pipeline', 'the pipeline did not return an object of named streams', 'return e.g. { features, predictions }');
   }
-  for (const name of Object.keys(topology.sinks)) {
+  for (const name of [...Object.keys(topology.sinks), ...Object.keys(topology.freshness ?? {})]) {
     if (name !== 'raw' && !(name in outputs)) {
-      throw new ConfigError(`sinks.${name}`, `the pipeline returns no output named "${name}" (it returns: ${Object.keys(outputs).join(', ') || 'nothing'})`, 'rename the sinks entry or return that stream from the pipeline');
+      const entry = name in topology.sinks ? 'sinks' : 'freshness';
+      throw new ConfigError(`${entry}.${name}`, `the pipeline returns no output named "${name}" (it returns: ${Object.keys(outputs).join(', ') || 'nothing'})`, `rename the ${entry} entry or return that stream from the pipeline`);
     }
   }
   return outputs;

@@ -5,12 +5,16 @@ import { errorMessage } from '../core/errors.ts';
 import { EventTimeClock } from '../core/event-time-clock.ts';
 import { eventTimeOf } from '../sources/event-time.ts';
 import { buildOutputs, type PipelineOutputs, type TopologyDefinition } from './define-topology.ts';
+import { ContractCheck, violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
 
 export interface ArrayRunResult {
   /** Values emitted per pipeline output, in order. */
   outputs: Record<string, unknown[]>;
   late: LateRecord[];
+  /** Undecodable records, failed user functions, and contract violations (step `contract:<rule>`) unless the topology quarantines them. */
   deadLetters: DeadLetter[];
+  /** Contract violations, when the topology declares a `quarantine` for them. */
+  quarantined: ContractViolation[];
 }
 
 export interface ArrayRunOptions {
@@ -18,6 +22,11 @@ export interface ArrayRunOptions {
   batchSize?: number;
   /** Close every window at the end, as a bounded input does. Default true. */
   closeWindows?: boolean;
+  /**
+   * The processing time the topology's contract judges records at (epoch ms; see
+   * ContractContext). Default: each batch's largest event time, as for a replay.
+   */
+  processingTime?: number;
 }
 
 /**
@@ -30,7 +39,8 @@ export async function runOnArray<TIn, O extends PipelineOutputs>(topology: Topol
   const spec = topology.source;
   const input = new Subject<Batch<TIn>>();
   const outputs = buildOutputs(topology, input.asObservable());
-  const result: ArrayRunResult = { outputs: {}, late: [], deadLetters: [] };
+  const result: ArrayRunResult = { outputs: {}, late: [], deadLetters: [], quarantined: [] };
+  const contract = topology.contract ? new ContractCheck(topology.contract) : null;
   const collectSide = (batch: Batch<unknown>) => {
     result.late.push(...batch.side.late.splice(0));
     result.deadLetters.push(...batch.side.deadLetters.splice(0));
@@ -63,8 +73,18 @@ export async function runOnArray<TIn, O extends PipelineOutputs>(topology: Topol
         deadLetters.push({ step: 'event-time', topic: 'array', partition: 0, offset: String(i), error: errorMessage(error), raw: null });
       }
     }
-    const watermark = records.length > 0 ? clock.observe('array:0', maxEventTime) : clock.watermark;
-    const batch: Batch<TIn> = { records, watermark, acks: [untrackedToken(records.length)], side: { late: [], deadLetters } };
+    let kept = records;
+    if (contract !== null && records.length > 0) {
+      const checked = contract.apply(records, options.processingTime ?? maxEventTime);
+      if (checked.violations.length > 0) {
+        kept = checked.kept;
+        maxEventTime = kept.reduce((largest, record) => Math.max(largest, record.eventTime), -Infinity);
+        if (topology.quarantine) result.quarantined.push(...checked.violations);
+        else deadLetters.push(...checked.violations.map(violationLetter));
+      }
+    }
+    const watermark = kept.length > 0 ? clock.observe('array:0', maxEventTime) : clock.watermark;
+    const batch: Batch<TIn> = { records: kept, watermark, acks: [untrackedToken(kept.length)], side: { late: [], deadLetters } };
     input.next(batch);
     collectSide(batch);
   }

@@ -1,11 +1,13 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { pino } from 'pino';
+import { createLogger } from '../observability/logger.ts';
 import { ConfigError } from '../core/errors.ts';
 import { loadTopology } from '../topology/load-topology.ts';
 import { clickhouseModelRegistry } from '../registry/clickhouse-model-registry.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { connectClickHouse } from '../clickhouse/connection.ts';
 import { loadConfig, type EngineConfig } from '../topology/config.ts';
+import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { LifecycleSpec } from '../features/lifecycle-spec.ts';
 
@@ -35,8 +37,8 @@ export function lifecycleOf(topology: AnyTopology, file = 'the topology'): Lifec
 export async function withLifecycle<T>(topologyFile: string, work: (context: LifecycleContext) => Promise<T>, config: EngineConfig = loadConfig()): Promise<T> {
   const topology = await loadTopology(topologyFile);
   const spec = lifecycleOf(topology, topologyFile);
-  const logger = pino({ name: 'tributary', level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination({ dest: 2, sync: true }));
-  const client = await connectClickHouse({ url: config.clickhouseUrl, dataDir: config.clickhouseDataDir, logger });
+  const logger = createLogger('tributary', process.env.LOG_LEVEL ?? 'warn', pino.destination({ dest: 2, sync: true }));
+  const client = await connectClickHouse({ ...clickhouseTarget(config), logger });
   const registry = clickhouseModelRegistry(client, { table: spec.registryTable });
   try {
     await registry.open();

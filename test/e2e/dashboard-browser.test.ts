@@ -26,6 +26,23 @@ async function pipelineSteps(port: number): Promise<string[]> {
   return [...steps].sort();
 }
 
+/** tributary_contract_violations_total per rule, from the running engine's /metrics. */
+async function violationsCounted(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return new Map([...text.matchAll(/^tributary_contract_violations_total\{[^}]*rule="([^"]+)"[^}]*\} (\S+)$/gm)].map((match) => [match[1]!, Number(match[2])]));
+}
+
+/** Polls `probe` until `done` holds (or fails with the last value). */
+async function waitForValue<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 /**
  * The dashboard in headless Chromium (Debian's, driven by playwright-core) on a running engine:
  * `npm start`'s embedded demo. Every chart gets data points, the topology graph shows the source,
@@ -62,12 +79,21 @@ test('the dashboard on a running engine: live charts, the topology graph with ev
 
   // Live data: each chart shows points (the score histogram: predictions) and the status is live.
   await page.waitForSelector('#status[data-state="live"]', { timeout: 20_000 });
-  for (const chart of ['throughput', 'latency', 'predictions', 'scores']) {
+  for (const chart of ['throughput', 'latency', 'predictions', 'scores', 'contracts']) {
     await page.waitForFunction((id) => Number(document.getElementById(id)?.dataset.points ?? 0) >= 3, `chart-${chart}`, { timeout: 45_000 }).catch((error) => {
       throw new Error(`chart ${chart} got no data: ${String(error)}\n${output.slice(-2000)}`);
     });
   }
   await page.waitForFunction(() => (document.querySelector('#top-keys')?.children.length ?? 0) >= 3, undefined, { timeout: 20_000 });
+
+  // The data contract panel: every rule of the payment contract, and the violations the demo
+  // generator sends on purpose (one payment in 2,000) counted there as in /metrics.
+  const rules = ['ids-present', 'card-id-format', 'amount-range', 'currency-known', 'country-code', 'currency-matches-country', 'ts-not-future'];
+  const violationsInTable = async () => (await page.$$eval('#contract-rules tr[data-rule]', (rows) => rows.map((row) => [row.getAttribute('data-rule'), Number(row.lastElementChild!.textContent!.replace(/\D/g, ''))] as const)));
+  const shown = await waitForValue(violationsInTable, (rows) => rows.length === rules.length && rows.some(([, total]) => total > 0), 45_000);
+  assert.deepEqual(shown.map(([rule]) => rule), rules);
+  const counted = await violationsCounted(port);
+  for (const [rule, total] of shown) assert.ok(total <= (counted.get(rule!) ?? 0), `${rule}: ${total} shown, ${counted.get(rule!)} counted in /metrics`);
 
   // The topology graph: the source, every step the engine counts records for, every sink.
   const steps = await pipelineSteps(port);

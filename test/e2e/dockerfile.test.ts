@@ -5,9 +5,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import WebSocket from 'ws';
 import { REPO_ROOT } from '../helpers/services.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { firstDataFrame } from '../helpers/first-data-frame.ts';
 
 const run = promisify(execFile);
 
@@ -90,23 +90,7 @@ test("the Dockerfile's steps, run by hand: the build stage compiles, the runtime
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => child.kill('SIGKILL'));
-  const frame = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`no prediction within 90 s; output:\n${output}`)), 90_000);
-    const connect = () => {
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      socket.on('error', () => setTimeout(connect, 250));
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud' })));
-      socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as Record<string, unknown>;
-        if (message.type === 'data') {
-          clearTimeout(deadline);
-          socket.close();
-          resolve(message);
-        }
-      });
-    };
-    connect();
-  });
+  const frame = await firstDataFrame(port, 'fraud', { timeoutMs: 90_000, output: () => output });
   assert.match(String((frame.data as Record<string, unknown>).cardId), /^card-\d{5}$/);
   child.kill('SIGTERM');
   assert.equal(await exited, 0, output.slice(-2000));

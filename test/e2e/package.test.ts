@@ -5,9 +5,9 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, write
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import WebSocket from 'ws';
 import { REPO_ROOT } from '../helpers/services.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { firstDataFrame } from '../helpers/first-data-frame.ts';
 
 const run = promisify(execFile);
 
@@ -122,23 +122,7 @@ export default defineTopology({
       // already gone
     }
   });
-  const frame = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`no data frame within 60 s; output:\n${output}`)), 60_000);
-    const connect = () => {
-      const socket = new WebSocket(`ws://127.0.0.1:${demoPort}/ws`);
-      socket.on('error', () => setTimeout(connect, 250));
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', channel: 'totals' })));
-      socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as Record<string, unknown>;
-        if (message.type === 'data') {
-          clearTimeout(deadline);
-          socket.close();
-          resolve(message);
-        }
-      });
-    };
-    connect();
-  });
+  const frame = await firstDataFrame(demoPort, 'totals', { timeoutMs: 60_000, output: () => output });
   const row = frame.data as Record<string, unknown>;
   assert.equal(frame.channel, 'totals');
   assert.match(String(row.customerId), /^customer-\d+$/);

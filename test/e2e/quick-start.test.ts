@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { REPO_ROOT } from '../helpers/services.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { firstDataFrame } from '../helpers/first-data-frame.ts';
 import { embeddedEngineEnv } from '../helpers/engine-process.ts';
 
 /**
@@ -33,23 +33,7 @@ test('npm start: the embedded demo pushes fraud predictions to a WebSocket clien
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const prediction = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`no prediction within 15 s; output:\n${output}`)), 15_000 - (Date.now() - started));
-    const connect = () => {
-      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-      socket.on('error', () => setTimeout(connect, 200));
-      socket.on('open', () => socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud' })));
-      socket.on('message', (data) => {
-        const message = JSON.parse(String(data));
-        if (message.type === 'data') {
-          clearTimeout(deadline);
-          socket.close();
-          resolve(message);
-        }
-      });
-    };
-    connect();
-  });
+  const prediction = await firstDataFrame(port, 'fraud', { timeoutMs: 15_000 - (Date.now() - started), output: () => output, retryMs: 200 });
   assert.equal(prediction.channel, 'fraud');
   const data = prediction.data as Record<string, unknown>;
   assert.match(String(data.cardId), /^card-\d{5}$/);

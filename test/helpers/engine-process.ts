@@ -59,9 +59,9 @@ function logLines(output: string, message: string): Array<Record<string, unknown
     });
 }
 
-/** One engine process running the card-fraud topology through the CLI (test/fixtures/card-fraud-from-env.ts). */
-export function startEngineProcess(env: NodeJS.ProcessEnv): EngineProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** One engine process running a topology through the CLI (default test/fixtures/card-fraud-from-env.ts). */
+export function startEngineProcess(env: NodeJS.ProcessEnv, topologyFile = 'test/fixtures/card-fraud-from-env.ts'): EngineProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', topologyFile], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));

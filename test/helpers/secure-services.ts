@@ -20,6 +20,10 @@ export interface SecureUser {
 
 export interface SecureTls {
   readonly caCertFile: string;
+  /** Paths of the client certificate (CN=tributary) and its key, and of the servers' key. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  readonly serverKeyFile: string;
   /** PEM text of the CA and of the client certificate (CN=tributary); its key is read on call. */
   readonly ca: string;
   readonly clientCert: string;
@@ -77,6 +81,9 @@ export function secureServices(): SecureServices {
     manifestPath,
     tls: {
       caCertFile: file('tls.caCert'),
+      clientCertFile: file('tls.clientCert'),
+      clientKeyFile: file('tls.clientKey'),
+      serverKeyFile: file('tls.serverKey'),
       ca: readFileSync(file('tls.caCert'), 'utf8'),
       clientCert: readFileSync(file('tls.clientCert'), 'utf8'),
       clientKey: () => readFileSync(file('tls.clientKey'), 'utf8'),

@@ -22,6 +22,12 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
+/**
+ * Where engines started by tests keep their audit trail: one file for all of them (appends are
+ * locked), no ClickHouse copy (the audit tests check that on tables of their own).
+ */
+export const TEST_AUDIT = { file: path.join(REPO_ROOT, 'data', 'test-audit', 'audit.jsonl'), table: null };
+
 export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfig {
   return {
     kafkaBrokers: requireService('KAFKA_BROKERS').split(','),
@@ -38,6 +44,7 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     checkpointIntervalMs: 500,
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
+    audit: TEST_AUDIT,
     ...overrides,
   };
 }

@@ -40,7 +40,7 @@ test("every PromQL expression of the engine dashboard parses (promtool check rul
 test('every SQL query of the ClickHouse dashboard runs on a current ClickHouse (chDB) over the card-fraud tables the embedded demo fills', { timeout: 120_000 }, async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tributary-grafana-sql-'));
   const engine = await Engine.start(createCardFraudTopology({ demoSeed: 3, demoRate: 400 }), {
-    config: { clickhouseDataDir: dataDir, port: 0, host: '127.0.0.1', maxInFlightRecords: 20_000, commitIntervalMs: 1_000, schemasDir: SCHEMAS_DIR, windowState: 'memory', checkpointIntervalMs: 1_000, maxOpenWindows: 5_000_000, shutdownTimeoutMs: 30_000 },
+    config: { clickhouseDataDir: dataDir, port: 0, host: '127.0.0.1', maxInFlightRecords: 20_000, commitIntervalMs: 1_000, schemasDir: SCHEMAS_DIR, windowState: 'memory', checkpointIntervalMs: 1_000, maxOpenWindows: 5_000_000, shutdownTimeoutMs: 30_000, audit: { file: path.resolve('data/test-audit/audit.jsonl'), table: null } },
     logger: silentLogger,
     push: false,
   });

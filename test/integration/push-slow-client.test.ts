@@ -84,7 +84,8 @@ function raisePriority(pid: number): void {
 test('a client that never reads while 200 others keep up: they get every item without being held back, memory stays bounded, the slow one is conflated then closed with 4008', async (t) => {
   raisePriority(process.pid);
   const metrics = new Metrics();
-  const server = await startPushServer({ port: 0, host: '127.0.0.1', logger: silentLogger, metrics, ...LIMITS });
+  // 200 clients from one address (loopback): above the default per-address limit of 50.
+  const server = await startPushServer({ port: 0, host: '127.0.0.1', logger: silentLogger, metrics, ...LIMITS, maxConnectionsPerIp: 1_000 });
   const fleet = Fleet.start();
   // The slow clients live in their own process: reading their backlog at the end must not hold up the others.
   const slowFleet = Fleet.start();

@@ -14,6 +14,7 @@ import type { SourceSpec } from '../../src/sources/source.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
+import { analystTables } from '../../src/runtime/analyst-tables.ts';
 import { createCardFraudTopology, FLAGGED_PROBABILITY } from '../../topologies/card-fraud.ts';
 import { referenceCardFeatures } from '../helpers/fraud-reference.ts';
 import { REPO_ROOT } from '../helpers/services.ts';
@@ -62,7 +63,7 @@ before(async () => {
     port: 0,
     host: '127.0.0.1',
     logger: silentLogger,
-    extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, logger: silentLogger }),
+    extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: config.clickhouseUrl, dataDir: config.clickhouseDataDir }, analystTables: analystTables(engine.topology), logger: silentLogger, credentials: {} }),
   });
   engine.environment.pushServer = server;
   await engine.done; // every payment processed, every window closed, every sink flushed
@@ -130,7 +131,7 @@ test('while the engine runs, tributary query answers through its SQL endpoint wi
 test('while the engine runs, a write is refused, and the directory cannot be opened by a second process', { timeout: 60_000 }, async () => {
   await assert.rejects(tributaryQuery('DROP TABLE payments'), (error: { code?: number; stderr?: string }) => {
     assert.equal(error.code, 1);
-    assert.match(error.stderr ?? '', /only read-only statements are allowed/);
+    assert.match(error.stderr ?? '', /only a SELECT statement .* may run, not DROP/);
     return true;
   });
   const { stdout } = await tributaryQuery('SELECT count() AS n FROM payments FINAL', '--format', 'csv');
@@ -150,6 +151,19 @@ test('after the engine stopped, tributary query reads the directory itself and p
     const { stdout, stderr } = await tributaryQuery(sql, '--format', format);
     assert.equal(stderr, `tributary query: no engine answers at http://127.0.0.1:${server.port}; reading the embedded data in ${dataDir} directly\n`, name);
     assert.equal(stdout, whileRunning.get(name), name);
+  }
+  // Read directly, the same parser, allowlist and limits hold (the admin role, but nothing more).
+  for (const [sql, message] of [
+    ["SELECT file('/proc/self/environ')", /the function file is not allowed/],
+    ['SELECT * FROM system.processes', /outside the topology's database/],
+    ["SELECT * FROM (SELECT count() FROM payments SETTINGS readonly = 0)", /SETTINGS clauses are not allowed/],
+    ['DESCRIBE TABLE payments', /only a SELECT statement .* not DESCRIBE/],
+  ] as const) {
+    await assert.rejects(tributaryQuery(sql), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1, sql);
+      assert.match(error.stderr ?? '', message, sql);
+      return true;
+    });
   }
 });
 

@@ -134,7 +134,7 @@ function rollupSuite(target: ClickHouseTarget): void {
 
 function prediction(cardId: string, windowEnd: number, probability: number, source: 'model' | 'batch' | 'fallback' = 'model'): FraudPrediction {
   const model = source === 'fallback' ? 'prior' : 'fraud-lr@test';
-  return { cardId, windowEnd, probability, model, modelVersion: source === 'fallback' ? '' : 'test', featureVersion: 'v1', count1m: 1, sum1m: 1, max1m: 1, count5m: 1, sum5m: 1, max5m: 1, source, challengerModel: '', challengerProbability: null };
+  return { cardId, windowEnd, probability, model, modelVersion: source === 'fallback' ? '' : 'test', featureVersion: 'v1', count1m: 1, sum1m: 1, max1m: 1, count5m: 1, sum5m: 1, max5m: 1, source, fallbackReason: source === 'model' ? '' : 'model-error', challengerModel: '', challengerProbability: null };
 }
 
 function payment(offset: number, cardId: string, merchantId: string, amount: number, ts: number): StreamRecord<Payment> {

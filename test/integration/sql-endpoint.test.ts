@@ -2,37 +2,43 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { connectClickHouse } from '../../src/clickhouse/connection.ts';
-import type { ReadOnlyTarget } from '../../src/analytics/read-only-query.ts';
+import type { AnalystTarget } from '../../src/analytics/analyst-query.ts';
+import type { AuditEvent, AuditTrail } from '../../src/audit/audit-trail.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
+import { closeSqlParser } from '../../src/analytics/parser-session.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
+import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
+import { errorCode, post } from '../helpers/sql-http.ts';
 
 /**
- * POST /sql on a real push server, against the 18.16 server (CLICKHOUSE_URL, required) and
- * embedded chDB (a session of the route's own next to the test's, as in the engine): formats,
- * access, read-only refusals, row and time limits, concurrency and error answers.
+ * POST /sql on a real push server, against a ClickHouse 18.16 server (a private one, whose
+ * "analyst" user has a read-only profile with 5 rows and 1 s as limits) and embedded chDB (a
+ * session of the route's own next to the test's, as in the engine): formats, roles and access,
+ * refusals, row and time limits, concurrency, the audit trail and error answers.
  */
 const TOKEN = 'test-token-0123456789abcdef';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const LIMITS = { maxRows: 5, timeoutMs: 1_000 };
 
 interface Target {
   label: string;
-  open: () => Promise<{ client: ClickHouseClient; target: ReadOnlyTarget; cleanup: () => Promise<void> }>;
+  open: () => Promise<{ client: ClickHouseClient; target: AnalystTarget; cleanup: () => Promise<void> }>;
 }
 
 const targets: Target[] = [
   {
-    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
+    label: 'ClickHouse 18.16 server as the analyst user',
     open: async () => {
-      const url = process.env.CLICKHOUSE_URL;
-      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
-      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url }, cleanup: async () => {} };
+      const server = await startPrivateClickHouse({ maxExecutionSeconds: 1, maxResultRows: 5 });
+      const url = `${server.url}/${server.database}`;
+      // The parser's chDB instance is closed after: the next suite opens a chDB directory.
+      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url, analyst: server.analyst }, cleanup: async () => { closeSqlParser(); await server.stop(); } };
     },
   },
   {
@@ -44,6 +50,12 @@ const targets: Target[] = [
   },
 ];
 
+/** An audit trail that keeps what it is given, in memory. */
+function memoryAudit(): AuditTrail & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return { events, record: async (event) => void events.push(event), close: async () => {} };
+}
+
 for (const target of targets) describe(target.label, () => endpointSuite(target));
 
 function endpointSuite(target: Target): void {
@@ -51,6 +63,7 @@ function endpointSuite(target: Target): void {
   let client: ClickHouseClient;
   let server: RunningPushServer;
   let cleanup: () => Promise<void> = async () => {};
+  const audit = memoryAudit();
   const count = async () => Number((await (await client.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })).json<{ n: string }>())[0]!.n);
 
   before(async () => {
@@ -64,8 +77,9 @@ function endpointSuite(target: Target): void {
       host: '0.0.0.0',
       logger: silentLogger,
       extraRoutes: (app) => {
-        registerSqlRoute(app, { clickhouse: opened.target, logger: silentLogger, token: null, limits: LIMITS, maxConcurrent: 1 });
-        registerSqlRoute(app, { clickhouse: opened.target, logger: silentLogger, token: TOKEN, limits: LIMITS, path: '/sql-token' });
+        const common = { clickhouse: opened.target, analystTables: [table, `${table}_big`], logger: silentLogger, limits: LIMITS };
+        registerSqlRoute(app, { ...common, credentials: {}, maxConcurrent: 1, audit });
+        registerSqlRoute(app, { ...common, credentials: { analystToken: TOKEN, adminToken: ADMIN_TOKEN }, path: '/sql-token' });
       },
     });
   });
@@ -102,11 +116,11 @@ function endpointSuite(target: Target): void {
       const answer = await sql(query, { format });
       assert.deepEqual({ status: answer.status, type: answer.headers['content-type'], body: answer.body }, { status: 200, type, body }, format);
     }
-    // SHOW, DESCRIBE, EXISTS and WITH are reads too; a trailing semicolon and comment are fine.
-    assert.equal((await sql(`EXISTS TABLE ${table};`, { format: 'TabSeparated' })).body, '1\n');
-    assert.match((await sql(`DESCRIBE TABLE ${table}`, { format: 'TabSeparated' })).body, /^id\tUInt32\t/);
-    assert.equal((await sql(`SHOW TABLES LIKE '${table}' -- just this one`, { format: 'TabSeparated' })).body, `${table}\n`);
-    assert.equal((await sql(`WITH 2 AS k SELECT name FROM ${table} WHERE id = k`, { format: 'TabSeparated' })).body, 'beta\n');
+    // WITH, UNION ALL, joins and subqueries; a trailing semicolon and comments are fine.
+    assert.equal((await sql(`WITH 2 AS k SELECT name FROM ${table} WHERE id = k; -- the second`, { format: 'TabSeparated' })).body, 'beta\n');
+    assert.equal((await sql(`/* ids */ SELECT id FROM (SELECT id FROM ${table} WHERE id = 1 UNION ALL SELECT id FROM ${table} WHERE id = 3) ORDER BY id`, { format: 'TabSeparated' })).body, '1\n3\n');
+    assert.equal((await sql(`SELECT a.name, b.amount FROM ${table} AS a INNER JOIN ${table} AS b USING (id) WHERE id IN (SELECT max(id) FROM ${table})`, { format: 'TabSeparated' })).body, 'gamma\t0.5\n');
+    assert.equal((await sql(`SELECT sumIf(amount, id > 1) AS s, countIf(name LIKE '%a') AS n FROM (SELECT * FROM ${table})`, { format: 'TabSeparated' })).body, '20.75\t3\n');
   });
 
   test('access: a bearer token when one is set, loopback clients and hosts only when not', async () => {
@@ -116,6 +130,8 @@ function endpointSuite(target: Target): void {
     assert.equal(errorCode(await sql(select, { path: '/sql-token', headers: { Authorization: `Bearer ${TOKEN}x` } })), 'UNAUTHORIZED');
     const good = await sql(select, { path: '/sql-token', format: 'TabSeparated', headers: { Authorization: `Bearer ${TOKEN}` } });
     assert.deepEqual([good.status, good.body], [200, '3\n']);
+    const admin = await sql(select, { path: '/sql-token', format: 'TabSeparated', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.deepEqual([admin.status, admin.body], [200, '3\n']);
     assert.deepEqual([(await sql(select, { format: 'TabSeparated' })).body], ['3\n']);
     // DNS rebinding and cross-origin pages: a loopback peer is not enough.
     const rebound = await sql(select, { headers: { Host: `evil.example:${server.port}` } });
@@ -146,35 +162,79 @@ function endpointSuite(target: Target): void {
       [`OPTIMIZE TABLE ${table} FINAL`, 403, 'NOT_READ_ONLY'],
       ['SET readonly = 0', 403, 'NOT_READ_ONLY'],
       ['SYSTEM SHUTDOWN', 403, 'NOT_READ_ONLY'],
+      [`DESCRIBE TABLE ${table}`, 403, 'NOT_READ_ONLY'],
+      [`SHOW TABLES`, 403, 'NOT_READ_ONLY'],
       [`/* comment */ INSERT INTO ${table} SELECT * FROM ${table}`, 403, 'NOT_READ_ONLY'],
       [`SELECT 1; DROP TABLE ${table}`, 400, 'BAD_REQUEST'],
       ["SELECT 1 INTO OUTFILE '/tmp/tributary-sql-outfile'", 403, 'NOT_READ_ONLY'],
-      [`SELECT * FROM ${table} SETTINGS readonly = 0`, 403, 'READ_ONLY'],
-      [`SELECT * FROM ${table} SETTINGS max_result_rows = 1000`, 403, 'READ_ONLY'],
-      ["SELECT * FROM file('/etc/hostname', 'TSV', 'line String')", 403, 'READ_ONLY'],
-      ["SELECT * FROM url('http://127.0.0.1:9/', 'TSV', 'line String')", 403, 'READ_ONLY'],
+      ["SELECT 'x' # '\nINTO OUTFILE '/tmp/tributary-sql-outfile' TRUNCATE -- '", 403, 'NOT_READ_ONLY'],
+      [`SELECT * FROM ${table} SETTINGS readonly = 0`, 403, 'NOT_ALLOWED'],
+      [`SELECT * FROM (SELECT * FROM ${table} SETTINGS max_result_rows = 1000)`, 403, 'NOT_ALLOWED'],
+      ["SELECT * FROM file('/etc/hostname', 'TSV', 'line String')", 403, 'NOT_ALLOWED'],
+      ["SELECT file('/etc/hostname')", 403, 'NOT_ALLOWED'],
+      ["SELECT * FROM url('http://127.0.0.1:9/', 'TSV', 'line String')", 403, 'NOT_ALLOWED'],
+      ['SELECT * FROM system.one', 403, 'NOT_ALLOWED'],
+      [`SELECT * FROM otherdb.${table}`, 403, 'NOT_ALLOWED'],
+      [`SELECT id FROM ${table} WHERE id IN ${table}`, 403, 'NOT_ALLOWED'],
     ];
     for (const [statement, status, code] of refused) {
       const answer = await sql(statement);
       assert.deepEqual([answer.status, errorCode(answer)], [status, code], statement);
     }
+    // Every one of them is in the audit trail, refused, with the reason and who asked.
+    const refusals = audit.events.filter((event) => event.outcome === 'refused' && event.details?.format === 'JSON');
+    assert.ok(refusals.length >= refused.length, `${refusals.length} refusals recorded`);
+    const settings = audit.events.find((event) => typeof event.details?.query === 'string' && (event.details.query as string).includes('SETTINGS readonly = 0'));
+    assert.deepEqual(
+      { ...settings, details: { ...settings?.details, remote: undefined } },
+      { action: 'sql.query', principal: 'loopback', role: 'analyst', outcome: 'refused', reason: 'SETTINGS clauses are not allowed: the limits of analyst queries are fixed', details: { query: `SELECT * FROM ${table} SETTINGS readonly = 0`, rows: undefined, format: 'JSON', remote: undefined } },
+    );
     assert.equal(await count(), 3);
     // The engine's own session still writes: readonly=1 was set in the analyst's session only.
     await client.command({ query: `INSERT INTO ${table} VALUES (4, 'delta', 1.25)` });
     assert.equal(await count(), 4);
   });
 
+  test('roles: analysts read the listed tables, admins every table of the database', async () => {
+    const hidden = `${table}_letters`;
+    await client.command({ query: `CREATE TABLE ${hidden} (x String) ENGINE = MergeTree ORDER BY x` });
+    await client.command({ query: `INSERT INTO ${hidden} VALUES ('raw bytes')` });
+    try {
+      const select = `SELECT x FROM ${hidden}`;
+      const asAnalyst = await sql(select, { path: '/sql-token', headers: { Authorization: `Bearer ${TOKEN}` } });
+      assert.deepEqual([asAnalyst.status, errorCode(asAnalyst)], [403, 'NOT_ALLOWED']);
+      assert.match(JSON.parse(asAnalyst.body).error, new RegExp(`analysts may not read the table ${hidden}`));
+      const shadow = await sql(`SELECT * FROM (WITH ${hidden} AS (SELECT 1) SELECT * FROM ${hidden}), ${hidden}`, { path: '/sql-token', headers: { Authorization: `Bearer ${TOKEN}` } });
+      assert.deepEqual([shadow.status, errorCode(shadow)], [403, 'NOT_ALLOWED']);
+      const asAdmin = await sql(select, { path: '/sql-token', format: 'TabSeparated', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.deepEqual([asAdmin.status, asAdmin.body], [200, 'raw bytes\n']);
+      // Admins too stay in the database, and within the allowlist.
+      const system = await sql('SELECT * FROM system.one', { path: '/sql-token', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.deepEqual([system.status, errorCode(system)], [403, 'NOT_ALLOWED']);
+    } finally {
+      await client.command({ query: `DROP TABLE IF EXISTS ${hidden}` });
+    }
+  });
+
   test('row limit: 5 rows are answered, 6 are a 422 (never a silently cut result)', async () => {
-    const five = await sql('SELECT number FROM system.numbers LIMIT 5', { format: 'TabSeparated' });
+    const five = await sql('SELECT arrayJoin([0, 1, 2, 3, 4]) AS n', { format: 'TabSeparated' });
     assert.deepEqual([five.status, five.body], [200, '0\n1\n2\n3\n4\n']);
-    const six = await sql('SELECT number FROM system.numbers LIMIT 6', { format: 'TabSeparated' });
+    const six = await sql('SELECT arrayJoin([0, 1, 2, 3, 4, 5]) AS n', { format: 'TabSeparated' });
     assert.deepEqual([six.status, errorCode(six)], [422, 'ROW_LIMIT']);
-    assert.match(JSON.parse(six.body).error, /larger than the limit of 5 rows/);
+    assert.match(JSON.parse(six.body).error, /larger than the limit .*max rows: 5/i);
+    // The audit trail has the answered query, normalized, with its rows and who asked.
+    const answered = audit.events.find((event) => event.outcome === 'ok' && event.details?.query === 'SELECT arrayJoin([0, 1, 2, 3, 4]) AS n');
+    assert.deepEqual(answered && { ...answered, details: { ...answered.details, remote: undefined } }, { action: 'sql.query', principal: 'loopback', role: 'analyst', outcome: 'ok', details: { query: 'SELECT arrayJoin([0, 1, 2, 3, 4]) AS n', rows: 5, format: 'TabSeparated', remote: undefined } });
+    assert.equal(audit.events.find((event) => event.outcome === 'failed' && event.details?.query === 'SELECT arrayJoin([0, 1, 2, 3, 4, 5]) AS n')?.details?.rows, undefined);
   });
 
   test('time limit: an endless query is stopped after 1 s (504); meanwhile a second one is 429', async () => {
+    await client.command({ query: `CREATE TABLE ${table}_big (n UInt64) ENGINE = MergeTree ORDER BY n` });
+    await client.command({ query: `INSERT INTO ${table}_big SELECT number FROM system.numbers LIMIT 10000000` });
     const started = Date.now();
-    const endless = sql('SELECT count() FROM system.numbers');
+    // 200 million hashes, in blocks small enough to stay under the memory limit (and, on 18.16,
+    // without a subquery: there max_result_rows also bounds subqueries).
+    const endless = sql(`SELECT sum(arraySum(arrayMap(x -> cityHash64(x, n), range(20)))) AS h FROM ${table}_big`);
     await new Promise((resolve) => setTimeout(resolve, 200));
     const second = await sql('SELECT 1');
     assert.deepEqual([second.status, second.headers['retry-after'], errorCode(second)], [429, '1', 'BUSY']);
@@ -183,6 +243,7 @@ function endpointSuite(target: Target): void {
     assert.deepEqual([answer.status, errorCode(answer)], [504, 'TIME_LIMIT']);
     assert.ok(elapsed >= 900 && elapsed < 2_500, `answered after ${elapsed} ms`);
     assert.equal((await sql('SELECT 1', { format: 'TabSeparated' })).body, '1\n');
+    await client.command({ query: `DROP TABLE IF EXISTS ${table}_big` });
   });
 
   test('bad requests: errors as JSON with a status and a code', async () => {
@@ -193,7 +254,9 @@ function endpointSuite(target: Target): void {
       ['SELECT 1 FORMAT CSV', undefined, 400, 'BAD_REQUEST'],
       ["SELECT 'open", undefined, 400, 'BAD_REQUEST'],
       [`SELECT nope FROM ${table}`, undefined, 400, 'QUERY_ERROR'],
-      [`SELECT * FROM no_such_table_${table}`, undefined, 400, 'QUERY_ERROR'],
+      [`SELECT * FROM no_such_table_${table}`, undefined, 403, 'NOT_ALLOWED'],
+      [`SELECT 1 +`, undefined, 400, 'BAD_REQUEST'],
+      ['SELECT 1; SELECT 2', undefined, 400, 'BAD_REQUEST'],
       [`SELECT '${'x'.repeat(70_000)}'`, undefined, 413, 'TOO_LARGE'],
     ];
     for (const [body, format, status, code] of cases) {
@@ -215,7 +278,7 @@ test('a ClickHouse that never answers: the endpoint answers 504 by its own deadl
     port: 0,
     host: '127.0.0.1',
     logger: silentLogger,
-    extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: `http://127.0.0.1:${port}` }, logger: silentLogger, token: null, limits: { timeoutMs: 1_000 } }),
+    extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: `http://127.0.0.1:${port}`, analyst: { user: 'analyst', password: 'x' } }, analystTables: [], logger: silentLogger, credentials: {}, limits: { timeoutMs: 1_000 } }),
   });
   try {
     const started = Date.now();
@@ -226,6 +289,38 @@ test('a ClickHouse that never answers: the endpoint answers 504 by its own deadl
   } finally {
     await server.close();
     await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+test('a ClickHouse server without an analyst user, or with one that is not locked down: 503, deny by default', async () => {
+  const clickhouse = await startPrivateClickHouse();
+  const url = `${clickhouse.url}/${clickhouse.database}`;
+  const server = await startPushServer({
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger,
+    extraRoutes: (app) => {
+      registerSqlRoute(app, { clickhouse: { url }, analystTables: [], logger: silentLogger, credentials: {} });
+      registerSqlRoute(app, { clickhouse: { url, analyst: { user: 'default', password: '' } }, analystTables: [], logger: silentLogger, credentials: {}, path: '/sql-default' });
+      registerSqlRoute(app, { clickhouse: { url, analyst: { ...clickhouse.analyst, password: 'wrong' } }, analystTables: [], logger: silentLogger, credentials: {}, path: '/sql-wrong' });
+      registerSqlRoute(app, { clickhouse: { url, analyst: clickhouse.analyst }, analystTables: [], logger: silentLogger, credentials: {}, path: '/sql-analyst' });
+    },
+  });
+  try {
+    const none = await post(`${server.url}/sql`, 'SELECT 1');
+    assert.deepEqual([none.status, errorCode(none)], [503, 'UNAVAILABLE']);
+    assert.match(JSON.parse(none.body).error, /CLICKHOUSE_ANALYST_USER/);
+    const unlocked = await post(`${server.url}/sql-default`, 'SELECT 1');
+    assert.deepEqual([unlocked.status, errorCode(unlocked)], [503, 'UNAVAILABLE']);
+    assert.match(JSON.parse(unlocked.body).error, /not a locked-down analyst user: readonly is 0, needs 1; max_execution_time is 0/);
+    const wrong = await post(`${server.url}/sql-wrong`, 'SELECT 1');
+    assert.deepEqual([wrong.status, errorCode(wrong)], [503, 'UNAVAILABLE']);
+    assert.ok(!wrong.body.includes(clickhouse.analyst.password));
+    const analyst = await post(`${server.url}/sql-analyst?format=TabSeparated`, 'SELECT 1 + 1');
+    assert.deepEqual([analyst.status, analyst.body], [200, '2\n']);
+  } finally {
+    await server.close();
+    await clickhouse.stop();
   }
 });
 
@@ -244,32 +339,4 @@ async function listenSilently(): Promise<Server> {
   }) as typeof server.close;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
-}
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A POST with node:http, which (unlike fetch) lets a test set Host. */
-function post(url: string, body: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function errorCode(answer: Answer): string | undefined {
-  try {
-    return (JSON.parse(answer.body) as { code?: string }).code;
-  } catch {
-    return undefined;
-  }
 }

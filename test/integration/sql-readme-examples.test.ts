@@ -4,29 +4,35 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'chdb';
+import { createClient } from '@clickhouse/client';
 import { Engine } from '../../src/runtime/engine.ts';
 import { loadConfig, type EngineConfig } from '../../src/topology/config.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { generatorSource } from '../../src/sources/generator/generator-source.ts';
 import type { SourceSpec } from '../../src/sources/source.ts';
 import { CardPaymentModel, type Payment } from '../../src/sources/generator/card-payments.ts';
-import { runReadOnlyQuery, type ReadOnlyTarget } from '../../src/analytics/read-only-query.ts';
-import { readOnlyStatement } from '../../src/analytics/read-only-sql.ts';
+import { runAnalystQuery, type AnalystTarget } from '../../src/analytics/analyst-query.ts';
 import { DEFAULT_LIMITS } from '../../src/analytics/sql-config.ts';
-import { parseJsonResult } from '../../src/analytics/result-output.ts';
+import { closeSqlParser } from '../../src/analytics/parser-session.ts';
+import { parseJsonResult, type JsonResult } from '../../src/analytics/result-output.ts';
 import { createCardFraudTopology } from '../../topologies/card-fraud.ts';
 import { createPaymentAuthorizationsTopology } from '../../topologies/payment-authorizations.ts';
 import { lookupTable } from '../../src/tables/lookup-table.ts';
 import { REPO_ROOT } from '../helpers/services.ts';
+import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
 
 /**
- * Every ```sql block of the README's "For analysts" section runs, read-only and within the
- * endpoint's limits, on the 18.16 server (CLICKHOUSE_URL, required) and on chDB, over tables the
- * card-fraud topology filled from a seeded stream (their names given a prefix here).
+ * Every ```sql block of the README's "For analysts" section runs through the analyst path
+ * (ClickHouse's parser, the allowlist, the limits; on the server as the read-only analyst
+ * user) on a ClickHouse 18.16 server and on chDB, over tables the card-fraud topology filled
+ * from a seeded stream (their names given a prefix here), and answers exactly what the same
+ * text answers when run directly, unguarded, by the engine's own user: the guard changes no
+ * result. dead_letters is read as admin (analysts do not read it).
  */
 const TABLES = ['payments', 'card_features', 'fraud_predictions', 'late_records', 'dead_letters', 'fraud_rate_per_minute', 'merchant_stats_per_hour', 'payment_authorizations'];
+const ADMIN_ONLY = new Set(['dead_letters']);
 /** Tables the seeded stream leaves empty: their queries must run, but may answer nothing. */
 const MAY_BE_EMPTY = new Set(['late_records', 'dead_letters', 'payment_authorizations']);
 
@@ -39,20 +45,52 @@ async function readmeQueries(): Promise<string[]> {
   return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
 }
 
-const targets: Array<{ label: string; config: () => Promise<{ config: EngineConfig; target: ReadOnlyTarget; cleanup: () => Promise<void> }> }> = [
+interface Setup {
+  config: EngineConfig;
+  target: AnalystTarget;
+  /** The text run as the engine's own user, unguarded, as the endpoint did before the guard. */
+  direct: (sql: string) => Promise<JsonResult>;
+  cleanup: () => Promise<void>;
+}
+
+const targets: Array<{ label: string; setup: () => Promise<Setup> }> = [
   {
-    label: 'ClickHouse server over HTTP (CLICKHOUSE_URL)',
-    config: async () => {
-      const url = process.env.CLICKHOUSE_URL;
-      if (!url) throw new Error('CLICKHOUSE_URL is not set: run the integration tests through scripts/test.sh, which starts ClickHouse');
-      return { config: loadConfig({ CLICKHOUSE_URL: url, PORT: '0' }), target: { url }, cleanup: async () => {} };
+    label: 'ClickHouse 18.16 server (the analyst user of a private server)',
+    setup: async () => {
+      const server = await startPrivateClickHouse();
+      const url = `${server.url}/${server.database}`;
+      const writer = createClient({ url });
+      return {
+        config: loadConfig({ CLICKHOUSE_URL: url, PORT: '0' }),
+        target: { url, analyst: server.analyst },
+        direct: async (sql) => parseJsonResult(await (await writer.query({ query: sql.replace(/;\s*$/, ''), format: 'JSON' })).text()),
+        cleanup: async () => {
+          // The parser's chDB instance is closed: the next target opens a chDB directory.
+          closeSqlParser();
+          await writer.close();
+          await server.stop();
+        },
+      };
     },
   },
   {
     label: 'embedded chDB',
-    config: async () => {
+    setup: async () => {
       const dataDir = await mkdtemp(join(tmpdir(), 'tributary-readme-'));
-      return { config: loadConfig({ CLICKHOUSE_DATA_DIR: dataDir, PORT: '0' }), target: { dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
+      return {
+        config: loadConfig({ CLICKHOUSE_DATA_DIR: dataDir, PORT: '0' }),
+        target: { dataDir },
+        direct: async (sql) => {
+          // A session of its own on the engine's directory, as the endpoint had before.
+          const session = new Session(dataDir);
+          try {
+            return parseJsonResult((await session.queryAsync(sql.replace(/;\s*$/, ''), { format: 'JSON' })).text());
+          } finally {
+            session.close();
+          }
+        },
+        cleanup: () => rm(dataDir, { recursive: true, force: true }),
+      };
     },
   },
 ];
@@ -61,10 +99,10 @@ for (const target of targets) {
   describe(target.label, () => {
     const prefix = `readme_${randomBytes(4).toString('hex')}_`;
     let engine: Engine | undefined;
-    let setup: Awaited<ReturnType<(typeof target)['config']>>;
+    let setup: Setup | undefined;
 
     before(async () => {
-      setup = await target.config();
+      setup = await target.setup();
       const source = generatorSource<Payment>({
         name: 'seeded-payments',
         events: () => {
@@ -88,29 +126,29 @@ for (const target of targets) {
 
     after(async () => {
       await engine?.stop();
-      if (setup?.target.url !== undefined) {
-        const client = await connectClickHouse({ url: setup.target.url, logger: silentLogger });
-        for (const table of TABLES) {
-          await client.command({ query: `DROP TABLE IF EXISTS ${prefix}${table}` });
-          await client.command({ query: `DROP TABLE IF EXISTS ${prefix}${table}_mv` });
-        }
-        await client.close();
-      }
       await setup?.cleanup();
     });
 
-    test('every example query of "For analysts" runs and answers', async () => {
+    test('every example query of "For analysts" answers through the guard exactly what it answers unguarded', async () => {
       const queries = await readmeQueries();
       assert.ok(queries.length >= 10, `found ${queries.length} queries`);
       const covered = new Set<string>();
+      const analystTables = TABLES.filter((table) => !ADMIN_ONLY.has(table)).map((table) => `${prefix}${table}`);
       for (const query of queries) {
-        const sql = readOnlyStatement(query.replace(new RegExp(`\\b(FROM|JOIN)\\s+(${TABLES.join('|')})\\b`, 'g'), (_m, keyword: string, table: string) => {
+        const sql = query.replace(new RegExp(`\\b(FROM|JOIN)\\s+(${TABLES.join('|')})\\b`, 'g'), (_m, keyword: string, table: string) => {
           covered.add(table);
           return `${keyword} ${prefix}${table}`;
-        }));
-        const result = parseJsonResult(await runReadOnlyQuery(setup.target, sql, 'JSON', DEFAULT_LIMITS));
+        });
         const main = /\bFROM\s+(\w+)/.exec(query)![1]!;
-        if (!MAY_BE_EMPTY.has(main)) assert.ok(result.data.length > 0, `no rows from: ${query}`);
+        const role = ADMIN_ONLY.has(main) ? 'admin' : 'analyst';
+        const guarded = parseJsonResult((await runAnalystQuery(setup!.target, sql, { role, format: 'JSON', limits: DEFAULT_LIMITS, analystTables })).text);
+        const unguarded = await setup!.direct(sql);
+        assert.deepEqual({ meta: guarded.meta, data: guarded.data }, { meta: unguarded.meta, data: unguarded.data }, query);
+        if (!MAY_BE_EMPTY.has(main)) assert.ok(guarded.data.length > 0, `no rows from: ${query}`);
+        if (role === 'admin') {
+          // Analysts are refused what admins read.
+          await assert.rejects(runAnalystQuery(setup!.target, sql, { role: 'analyst', format: 'JSON', limits: DEFAULT_LIMITS, analystTables }), /analysts may not read the table/);
+        }
       }
       assert.deepEqual([...covered].sort(), [...TABLES].sort(), 'every table has an example');
     });

@@ -109,3 +109,21 @@ test('without a secret, authentication is off and the server warns once', async 
     await secured.close();
   }
 });
+
+test('with an audience and issuer configured, tokens must name both (aud, iss), else 401', () =>
+  withServer(async (server, metrics) => {
+    const grant = { channels: ['fraud'], expiresInSeconds: 60 };
+    const good = await signPushToken(SECRET, { ...grant, audience: 'tributary-dashboard', issuer: 'https://auth.example.com' });
+    const cases: Array<[token: string, body: string, reason: string]> = [
+      [await signPushToken(SECRET, { ...grant, issuer: 'https://auth.example.com' }), 'token audience (aud) not accepted', 'audience'],
+      [await signPushToken(SECRET, { ...grant, audience: 'other-service', issuer: 'https://auth.example.com' }), 'token audience (aud) not accepted', 'audience'],
+      [await signPushToken(SECRET, { ...grant, audience: 'tributary-dashboard' }), 'token issuer (iss) not accepted', 'issuer'],
+      [await signPushToken(SECRET, { ...grant, audience: 'tributary-dashboard', issuer: 'https://evil.example.com' }), 'token issuer (iss) not accepted', 'issuer'],
+    ];
+    for (const [token, body] of cases) assert.deepEqual(await rejectedUpgrade(server, { token }), { status: 401, body });
+    assert.equal(await metricValue(metrics.wsRejectedUpgrades, { reason: 'audience' }), 2);
+    assert.equal(await metricValue(metrics.wsRejectedUpgrades, { reason: 'issuer' }), 2);
+    const client = await TestClient.connect(server, { token: good });
+    await client.subscribeSynced('fraud');
+    await client.close();
+  }, { auth: { secret: SECRET, audience: 'tributary-dashboard', issuer: 'https://auth.example.com' } }));

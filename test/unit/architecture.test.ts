@@ -11,7 +11,7 @@ import path from 'node:path';
 const FLOORS: string[][] = [
   ['observability'],
   ['core'],
-  ['serde', 'kafka', 'clickhouse', 'features', 'client', 'jobs'],
+  ['serde', 'kafka', 'clickhouse', 'features', 'client', 'jobs', 'contracts'],
   ['audit'],
   ['state', 'registry', 'analytics'],
   ['scoring', 'tables', 'sources', 'sinks'],

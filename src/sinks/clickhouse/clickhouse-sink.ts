@@ -3,6 +3,7 @@ import { SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
 import type { SinkEnvironment } from '../sink.ts';
 import type { DeadLetter } from '../../core/batch.ts';
+import { jsonBytes } from '../../core/json-bytes.ts';
 import { detectDialect, type ClickHouseDialect } from '../../clickhouse/dialect.ts';
 import { clickHouseErrorCode, toSinkError } from '../../clickhouse/errors.ts';
 import { insertTokenFunction, type RowIdentity } from '../../clickhouse/insert-token.ts';
@@ -188,13 +189,4 @@ function isRecord(row: unknown): row is { topic: string; partition: number; offs
   if (typeof row !== 'object' || row === null || !('value' in row)) return false;
   const r = row as { topic?: unknown; partition?: unknown; offset?: unknown };
   return typeof r.topic === 'string' && typeof r.partition === 'number' && typeof r.offset === 'string';
-}
-
-function jsonBytes(value: unknown): Uint8Array | null {
-  try {
-    const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    return text === undefined ? null : new TextEncoder().encode(text);
-  } catch {
-    return null; // a cycle: the error message still says what was rejected
-  }
 }

@@ -48,6 +48,7 @@ export function clickhouseDeadLetters(table = 'dead_letters', options: DeadLette
   return {
     description: `ClickHouse dead-letter table ${table}`,
     kind: 'clickhouse',
+    tables: [table],
     create: (env) =>
       new ClickHouseSink<DeadLetter>(env, {
         table,

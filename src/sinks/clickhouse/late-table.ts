@@ -45,6 +45,7 @@ export function clickhouseLateRecords(table = 'late_records', options: LateTable
   return {
     description: `ClickHouse late-record table ${table}`,
     kind: 'clickhouse',
+    tables: [table],
     create: (env) =>
       new ClickHouseSink<LateRecord>(env, {
         table,

@@ -24,6 +24,8 @@ export function withRollups<T>(table: SinkSpec<T>, rollups: RollupDefinition[]):
     // The table's own properties (kind, and a clickhouseTable's table and schema) stay visible.
     ...table,
     description: `${table.description}, rollups ${rollups.map((r) => r.name).join(', ')}`,
+    // The views analysts query; their `_mv` storage is read through them.
+    tables: [...(table.tables ?? []), ...rollups.map((r) => r.name)],
     create(env) {
       const sink = table.create(env);
       const source = /^clickhouse:(.+)$/.exec(sink.name)?.[1];

@@ -109,6 +109,7 @@ export function clickhouseTable<T>(table: string, options: ClickHouseTableOption
     description: `ClickHouse table ${table} (${options.schema})`,
     kind: 'clickhouse',
     table,
+    tables: [table],
     schema: options.schema,
     ...(options.timeField === undefined ? {} : { timeField: options.timeField }),
     origin,

@@ -48,6 +48,8 @@ class GeneratorSource<T> implements Source<T> {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private produced = 0;
+  /** The simulated "now": event time catching up with the wall clock (see processingTime). */
+  private eventClock = Date.now();
 
   constructor(options: GeneratorOptions<T>, chunk: number) {
     this.options = options;
@@ -69,22 +71,22 @@ class GeneratorSource<T> implements Source<T> {
     const gapMs = 1000 / options.eventsPerSecond;
     const limit = options.limit ?? Infinity;
     let realPrevious = Date.now();
-    let eventClock = options.startTime ?? realPrevious - toMillis(options.startBehind ?? 0, 'demoSource.startBehind');
-    let nominal = eventClock;
+    this.eventClock = options.startTime ?? realPrevious - toMillis(options.startBehind ?? 0, 'demoSource.startBehind');
+    let nominal = this.eventClock;
     while (this.running && this.produced < limit) {
       if (options.pace === 'max') {
-        eventClock = nominal + gapMs * this.chunk;
+        this.eventClock = nominal + gapMs * this.chunk;
       } else {
         await new Promise((resolve) => setTimeout(resolve, intervalMs));
         const realNow = Date.now();
-        eventClock = Math.min(realNow, eventClock + (realNow - realPrevious) * (eventClock < realNow ? speedup : 1));
+        this.eventClock = Math.min(realNow, this.eventClock + (realNow - realPrevious) * (this.eventClock < realNow ? speedup : 1));
         realPrevious = realNow;
       }
-      while (nominal < eventClock && this.produced < limit && this.running) {
+      while (nominal < this.eventClock && this.produced < limit && this.running) {
         const records: StreamRecord<T>[] = [];
         const deadLetters: DeadLetter[] = [];
         let maxEventTime = -Infinity;
-        for (let size = 0; nominal < eventClock && size < this.chunk && this.produced < limit; size++) {
+        for (let size = 0; nominal < this.eventClock && size < this.chunk && this.produced < limit; size++) {
           const value = factory.next(nominal);
           const offset = String(this.produced++);
           nominal += gapMs;
@@ -101,6 +103,11 @@ class GeneratorSource<T> implements Source<T> {
       }
     }
     if (this.produced >= limit) context.end();
+  }
+
+  /** The generator's simulated clock: while it replays the past at `speedup`, "now" is that past. */
+  processingTime(): number {
+    return this.eventClock;
   }
 
   async stop(): Promise<void> {

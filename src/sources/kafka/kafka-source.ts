@@ -113,7 +113,7 @@ class KafkaSource<T> implements Source<T> {
     this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
     // kafkajs moves an out-of-range fetch offset and only logs it: its log lines pass by the guard.
     const logger = watchOffsetResets(environment.logger, options.topic, (key) => this.gaps?.offsetReset(key));
-    const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger });
+    const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger, security: environment.kafkaSecurity });
     const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
     this.consumer = consumer;
     const gaps = (this.gaps = createGapGuard({ topic: options.topic, policy: options.onOffsetGap, environment, context, admin: () => this.connectedAdmin(client), nextOffset: this.nextOffset }));
@@ -124,6 +124,8 @@ class KafkaSource<T> implements Source<T> {
       initialDelayMs: 1_000,
       onRetry: ({ attempt, delayMs, error }) => environment.logger.warn({ attempt, delayMs, err: errorMessage(error) }, `Kafka at ${brokers.join(',')} unreachable, retrying`),
     }).catch((error) => {
+      // Credentials, mechanism or certificates: retrying cannot fix them, and the message says what to.
+      if (error instanceof ConfigError) throw error;
       throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
     await this.requireTopic(client, brokers);
@@ -289,6 +291,10 @@ class KafkaSource<T> implements Source<T> {
       }
     });
     return this.committing;
+  }
+
+  processingTime(): number {
+    return Date.now();
   }
 
   async stop(): Promise<void> {

@@ -39,8 +39,12 @@ test('stop(): SIGTERM to the job, SIGKILL after the grace period when it ignores
   await new Promise((resolve) => setTimeout(resolve, 300));
   const a = await polite.stop();
   assert.deepEqual([a.signal, a.exitCode, a.stopped], ['SIGTERM', 143, true]);
-  const stubborn = startJob('stubborn', ['--sleep', '60000', '--ignore-term'], { logger, entry: FAKE_JOB, lowPriority: false, killGraceMs: 300 });
-  await new Promise((resolve) => setTimeout(resolve, 500)); // its SIGTERM handler is installed
+  const stubborn = startJob('stubborn', ['--sleep', '60000', '--ignore-term', '--say', 'term handler installed'], { logger, entry: FAKE_JOB, lowPriority: false, killGraceMs: 300 });
+  // It says so once its SIGTERM handler is installed (a fixed wait is too short on a loaded machine).
+  for (let waited = 0; !messages().includes('term handler installed'); waited += 50) {
+    assert.ok(waited < 30_000, 'the stubborn job never started');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const b = await stubborn.stop();
   assert.deepEqual([b.signal, b.exitCode, b.stopped], ['SIGKILL', 137, true]);
   assert.ok(messages().includes('job stubborn still running 300 ms after SIGTERM: SIGKILL'), messages().join('\n'));

@@ -24,6 +24,7 @@ test('defaults', () => {
     messagesPerSecond: 20,
     messageBurst: 100,
     maxChannelsPerClient: 64,
+    maxConnectionsPerIp: 50,
   });
   assert.equal(resolvePushSettings({ ...base, maxBackpressureBytes: 64 * 1024 }).softBufferBytes, 16 * 1024);
 });

@@ -30,6 +30,7 @@ function config(maxOpenWindows: number): EngineConfig {
     checkpointIntervalMs: 1_000,
     maxOpenWindows,
     shutdownTimeoutMs: 30_000,
+    audit: { file: path.resolve('data/test-audit/audit.jsonl'), table: null },
   };
 }
 

@@ -60,3 +60,20 @@ test('backpressure: a full sink, else a full in-flight buffer or a fetch that ha
   sinks[0]!.full = true;
   assert.equal((await publisher.snapshot()).backpressure, 'sink-full');
 });
+
+test('contract violations per rule: totals, and the rate since the last snapshot, for every rule counted (at 0 too)', async () => {
+  const { metrics, publisher } = setup();
+  for (const rule of ['amount-range', 'currency-known']) metrics.contractViolations.inc({ topology: 'x', rule }, 0);
+  assert.deepEqual((await publisher.snapshot()).contractViolations, [
+    { rule: 'amount-range', perSecond: 0, total: 0 },
+    { rule: 'currency-known', perSecond: 0, total: 0 },
+  ]);
+  metrics.contractViolations.inc({ topology: 'x', rule: 'currency-known' }, 40);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const [amount, currency] = (await publisher.snapshot()).contractViolations;
+  assert.deepEqual(amount, { rule: 'amount-range', perSecond: 0, total: 0 });
+  assert.equal(currency!.total, 40);
+  // At least 0.2 s elapsed (a timer may fire a little early): 40 violations are at most 200 per second.
+  assert.ok(currency!.perSecond > 0 && currency!.perSecond <= 200, String(currency!.perSecond));
+  assert.equal((await publisher.snapshot()).contractViolations[1]!.perSecond, 0, 'none since the last snapshot');
+});

@@ -38,6 +38,7 @@ test('an empty environment gives the embedded defaults', () => {
     checkpointIntervalMs: 5_000,
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
+    audit: { file: path.resolve('data/audit/audit.jsonl'), table: 'audit_log' },
   });
 });
 
@@ -71,6 +72,8 @@ test('every setting is read from its variable', () => {
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: '2000',
     TRIBUTARY_MAX_OPEN_WINDOWS: '1000000',
     TRIBUTARY_SHUTDOWN_TIMEOUT_MS: '5000',
+    TRIBUTARY_AUDIT_LOG: '/var/log/tributary/audit.jsonl',
+    TRIBUTARY_AUDIT_TABLE: 'off',
   });
   assert.deepEqual(config, {
     kafkaBrokers: ['broker-1:9092', '10.0.0.2:19092'],
@@ -87,6 +90,7 @@ test('every setting is read from its variable', () => {
     checkpointIntervalMs: 2_000,
     maxOpenWindows: 1_000_000,
     shutdownTimeoutMs: 5_000,
+    audit: { file: '/var/log/tributary/audit.jsonl', table: null },
   });
 });
 
