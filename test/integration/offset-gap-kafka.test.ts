@@ -12,9 +12,16 @@ import { clickhouse, engineConfig, requireService, uniqueName, waitFor } from '.
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 import { durableEngineEnv, startEngineProcess } from '../helpers/engine-process.ts';
 import { assertExactCardFraudResults, waitForCardFraudResults } from '../helpers/fault-run.ts';
+import type { AuditEvent, AuditTrail } from '../../src/audit/audit-trail.ts';
 
 const PARTITIONS = 3;
 const START = Date.UTC(2026, 10, 4, 9, 0, 0);
+
+/** An audit trail that keeps what it is given, for the engines this test starts. */
+function recordingTrail(): AuditTrail & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return { events, record: async (event) => void events.push(event), close: async () => {} };
+}
 
 /** tributary_records_lost_total per partition, as the engine counted them. */
 async function lostPerPartition(metrics: Metrics): Promise<Map<number, number>> {
@@ -88,11 +95,17 @@ test('retention gap: records deleted below an offset the group had not reached s
 
   // 4. The same in this process: `done` rejects with the gap, and the counter holds exactly what was deleted unread.
   const failingMetrics = new Metrics();
-  const failing = await Engine.start(createCardFraudTopology({ topic, tablePrefix: `${uniqueName('c')}_` }), { config, logger: silentLogger, metrics: failingMetrics, push: false });
+  const failingTrail = recordingTrail();
+  const failing = await Engine.start(createCardFraudTopology({ topic, tablePrefix: `${uniqueName('c')}_` }), { config, logger: silentLogger, metrics: failingMetrics, push: false, audit: { trail: failingTrail } });
   engines.push(failing);
   await assert.rejects(failing.done, (error: Error & { code?: string }) => error.code === 'OFFSET_GAP');
   await failing.stop();
   assert.deepEqual(await lostPerPartition(failingMetrics), expectedLost);
+  const gapEntries = (trail: { events: AuditEvent[] }) =>
+    trail.events.filter((e) => e.action === 'kafka.offset_gap').map((e) => [e.target, e.outcome, e.details?.count, e.details?.from, e.details?.to]).sort();
+  const expectedEntries = (outcome: string) =>
+    [...expectedLost].map(([partition, lost]) => [`${topic}:${partition}`, outcome, lost, String(reached.get(partition)), String(deletedTo.get(partition)! - 1)]).sort();
+  assert.deepEqual(gapEntries(failingTrail), expectedEntries('failed'), 'one audit entry per partition with its range');
   assert.deepEqual(await committed(), reached, 'a failed start commits nothing');
 
   // 5. onOffsetGap 'earliest': it counts the same gaps, discards the checkpoints inside them, and
@@ -101,10 +114,12 @@ test('retention gap: records deleted below an offset the group had not reached s
   assert.equal(existing.length, payments.length - firstPart.length - totalLost, 'the records that still exist (read back independently)');
   const prefix = `${uniqueName('d')}_`;
   const metrics = new Metrics();
-  const continuing = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, onOffsetGap: 'earliest' }), { config, logger: silentLogger, metrics, push: false });
+  const trail = recordingTrail();
+  const continuing = await Engine.start(createCardFraudTopology({ topic, tablePrefix: prefix, onOffsetGap: 'earliest' }), { config, logger: silentLogger, metrics, push: false, audit: { trail } });
   engines.push(continuing);
   await waitForCardFraudResults(ch, prefix, existing, PARTITIONS, 180_000);
   assert.deepEqual(await lostPerPartition(metrics), expectedLost);
+  assert.deepEqual(gapEntries(trail), expectedEntries('ok'));
   await assertExactCardFraudResults(ch, prefix, existing, PARTITIONS);
 });
 
