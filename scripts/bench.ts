@@ -5,7 +5,10 @@
  *   2. Kafka: preload a fresh 3-partition topic, drain it with the full topology (ClickHouse
  *      server, Redis), plus a bare kafkajs count-only consumer and Avro decode on the same data.
  *
+ *   3. tracing (only when asked: --only tracing): the Kafka drain with tracing off and on.
+ *
  *   npm run bench -- [--events 300000] [--skip-kafka] [--repeat 3] [--event-rate 200]
+ *   npm run bench -- --only tracing --events 200000 --repeat 2 [--trace-ratio 0.01]
  *   node --import tsx --cpu-prof --cpu-prof-dir=bench-results scripts/bench.ts --only pipeline
  *
  * Without KAFKA_BROKERS the local services are started (scripts/services.sh) and left running.
@@ -18,12 +21,15 @@ import { log, type BenchOptions, type BenchResult } from './bench/common.ts';
 import { benchEmbeddedDefault, benchPipelineOnly } from './bench/embedded.ts';
 import { loadConnectionSecurity } from '../src/topology/connection-config.ts';
 import { benchKafka, type Services } from './bench/kafka.ts';
+import { benchTracing } from './bench/tracing.ts';
 import { printTable, writeJson } from './bench/report.ts';
 
 // The project's producer uses kafkajs' default partitioner; its v2 migration notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-const PHASES = ['pipeline', 'embedded', 'kafka'] as const;
+const PHASES = ['pipeline', 'embedded', 'kafka', 'tracing'] as const;
+/** Phases run when --only is not given (tracing doubles the Kafka drains: only on request). */
+const DEFAULT_PHASES: readonly Phase[] = ['pipeline', 'embedded', 'kafka'];
 type Phase = (typeof PHASES)[number];
 
 function positiveInt(text: string): number {
@@ -44,14 +50,22 @@ const program = new Command()
   .option('--only <phases>', `comma-separated subset of ${PHASES.join(',')}`)
   .option('--keep', 'keep the Kafka topic, ClickHouse tables and Redis keys for inspection')
   .option('--log-level <level>', 'engine log level', 'warn')
+  .option('--trace-ratio <ratio>', 'tracing phase: OTEL_TRACES_SAMPLER_ARG of the traced drains', (text) => {
+    const ratio = Number(text);
+    if (!(ratio > 0 && ratio <= 1)) throw new InvalidArgumentError('expected a ratio in (0, 1]');
+    return ratio;
+  }, 0.01)
   .showHelpAfterError();
 
 async function main(): Promise<void> {
-  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; logLevel: string }>();
+  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; logLevel: string; traceRatio: number }>();
   if (opts.events < 1 || opts.repeat < 1 || opts.eventRate < 1) throw new InvalidArgumentError('--events, --repeat and --event-rate must be at least 1');
-  const phases = new Set<Phase>((opts.only?.split(',').map((p) => p.trim()) ?? PHASES) as Phase[]);
+  const phases = new Set<Phase>((opts.only?.split(',').map((p) => p.trim()) ?? DEFAULT_PHASES) as Phase[]);
   for (const phase of phases) if (!PHASES.includes(phase)) throw new InvalidArgumentError(`unknown phase "${phase}" (use ${PHASES.join(',')})`);
-  if (opts.skipKafka) phases.delete('kafka');
+  if (opts.skipKafka) {
+    phases.delete('kafka');
+    phases.delete('tracing');
+  }
   const options: BenchOptions = { events: opts.events, eventRate: opts.eventRate, seed: opts.seed, warmupEvents: opts.warmup ?? Math.min(50_000, Math.ceil(opts.events / 5)), repeat: opts.repeat };
   const logger = createLogger('bench', opts.logLevel);
   log(`node ${process.version}; options ${JSON.stringify({ ...options, phases: [...phases] })}`);
@@ -64,6 +78,7 @@ async function main(): Promise<void> {
   if (phases.has('pipeline')) record(await benchPipelineOnly(options, logger));
   if (phases.has('embedded')) record(await benchEmbeddedDefault(options, logger));
   if (phases.has('kafka')) for (const r of await benchKafka({ ...options, keep: opts.keep ?? false }, services(), logger)) record(r);
+  if (phases.has('tracing')) for (const r of await benchTracing({ ...options, keep: opts.keep ?? false, traceRatio: opts.traceRatio }, services(), logger)) record(r);
 
   printTable(results);
   const file = await writeJson(results, { ...options, phases: [...phases], maxInFlight: process.env.TRIBUTARY_MAX_IN_FLIGHT ?? 'default' });

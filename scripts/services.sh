@@ -6,6 +6,8 @@
 #   bash scripts/services.sh status   print up/down per service (exit 0 when all up, 3 otherwise)
 #   bash scripts/services.sh env      print the export line for KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL
 #   bash scripts/services.sh env-secure  print the export line for TRIBUTARY_SECURE_SERVICES_JSON (a path)
+#   bash scripts/services.sh start-cluster | stop-cluster | cluster-env | kill-broker N | restart-broker N
+#                                     a replicated 3-node Kafka cluster for failover tests (scripts/services/kafka-cluster.sh)
 #
 # Kafka:      Apache Kafka 4.1.1 (jars from Maven Central, see scripts/kafka/pom.xml) on Java 17,
 #             one combined broker+controller KRaft node, PLAINTEXT 127.0.0.1:$KAFKA_PORT.
@@ -175,6 +177,8 @@ source "$ROOT/scripts/services/secure-material.sh"
 source "$ROOT/scripts/services/secure-kafka.sh"
 source "$ROOT/scripts/services/secure-clickhouse.sh"
 source "$ROOT/scripts/services/secure-redis.sh"
+# A replicated 3-node KRaft cluster for failover tests, started only on request (start-cluster).
+source "$ROOT/scripts/services/kafka-cluster.sh"
 
 # ---------------------------------------------------------------- Kafka
 
@@ -218,8 +222,8 @@ service_fail() { # service_fail NAME PATTERN MESSAGE LOG...: why it failed, its 
   exit 1
 }
 
-kafka_fail() { # kafka_fail DIR MESSAGE
-  service_fail kafka "$KAFKA_PATTERN" "$2" "$1/logs/server.log" "$1/logs/stdout.log"
+kafka_fail() { # kafka_fail DIR MESSAGE [NAME]: NAME is the pid file's name (kafka, or kafka-N of the cluster)
+  service_fail "${3:-kafka}" "$KAFKA_PATTERN" "$2" "$1/logs/server.log" "$1/logs/stdout.log"
 }
 
 start_kafka() {
@@ -288,9 +292,11 @@ EOF
   launch_kafka "$dir"
 }
 
-launch_kafka() { # launch_kafka DIR: start the formatted broker in DIR and wait until it serves
-  local dir=$1 pid deadline
-  local -a jvm=($KAFKA_HEAP_OPTS $KAFKA_JVM_PERFORMANCE_OPTS
+# launch_kafka DIR [NAME PORT HEAP]: start the formatted broker in DIR and wait until it serves
+# (NAME: its pid file, default kafka; PORT: its client port; HEAP: its heap options; the cluster's nodes pass all three)
+launch_kafka() {
+  local dir=$1 name=${2:-kafka} port=${3:-$KAFKA_PORT} heap=${4:-$KAFKA_HEAP_OPTS} pid deadline
+  local -a jvm=($heap $KAFKA_JVM_PERFORMANCE_OPTS
     "-Dkafka.logs.dir=$dir/logs" "-Dlog4j2.configurationFile=$ROOT/scripts/kafka/log4j2.properties")
   local started_lines=0
   [[ -f $dir/logs/server.log ]] && started_lines=$(grep -c 'Kafka Server started' "$dir/logs/server.log" || true)
@@ -298,11 +304,11 @@ launch_kafka() { # launch_kafka DIR: start the formatted broker in DIR and wait 
     >"$dir/logs/stdout.log" 2>&1 </dev/null 9>&-) &
   pid=$!
   STARTED=1
-  echo "$pid" >"$STATE/kafka.pid"
+  echo "$pid" >"$STATE/$name.pid"
   deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  until (($(grep -c 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null || true) > started_lines)) && port_open "$HOST" "$KAFKA_PORT" && kafka_secure_ports_open; do
-    kill -0 "$pid" 2>/dev/null || kafka_fail "$dir" "kafka: broker exited during startup"
-    ((SECONDS < deadline)) || kafka_fail "$dir" "kafka: not ready after ${KAFKA_START_TIMEOUT}s"
+  until (($(grep -c 'Kafka Server started' "$dir/logs/server.log" 2>/dev/null || true) > started_lines)) && port_open "$HOST" "$port" && kafka_secure_ports_open; do
+    kill -0 "$pid" 2>/dev/null || kafka_fail "$dir" "$name: broker exited during startup" "$name"
+    ((SECONDS < deadline)) || kafka_fail "$dir" "$name: not ready after ${KAFKA_START_TIMEOUT}s" "$name"
     sleep 0.2
   done
 }
@@ -565,6 +571,11 @@ cmd_restart() {
 
 case "${1:-}" in
 start) cmd_start ;;
+start-cluster) cmd_start_cluster ;;
+stop-cluster) cmd_stop_cluster ;;
+cluster-env) cmd_cluster_env ;;
+kill-broker) shift; cmd_kill_broker "$@" ;;
+restart-broker) shift; cmd_restart_broker "$@" ;;
 restart) shift; cmd_restart "$@" ;;
 stop) cmd_stop ;;
 status) cmd_status || exit $? ;;
@@ -572,6 +583,7 @@ env) cmd_env ;;
 env-secure) cmd_env_secure ;;
 *)
   echo "usage: bash scripts/services.sh start|stop|status|env|env-secure|restart SERVICE [DOWN_SECONDS]" >&2
+  echo "       bash scripts/services.sh start-cluster|stop-cluster|cluster-env|kill-broker N|restart-broker N" >&2
   exit 2
   ;;
 esac

@@ -21,10 +21,11 @@ export type { ContractViolation } from './contracts/contract-check.ts';
 // Records, durations and errors
 export type { Batch, StreamRecord, DeadLetter, LateRecord } from './core/batch.ts';
 export { toMillis, type Duration } from './core/duration.ts';
-export { TributaryError, ConfigError, DecodeError, ConnectionError, SinkError, ScoringError, StateLimitError } from './core/errors.ts';
+export { TributaryError, ConfigError, DecodeError, ConnectionError, SinkError, ScoringError, StateLimitError, OffsetGapError } from './core/errors.ts';
 
 // Sources
 export { kafkaTopic, type KafkaTopicOptions } from './sources/kafka/kafka-source.ts';
+export type { OffsetGapPolicy } from './sources/kafka/offset-gaps.ts';
 export { generatorSource, type GeneratorOptions } from './sources/generator/generator-source.ts';
 export type { SourceSpec } from './sources/source.ts';
 

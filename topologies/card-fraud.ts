@@ -3,7 +3,7 @@ import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, websocketChannel, onlineState,
   withRollups, countDistinct, countDistinctIf, maxOf, sumOf, inClear,
-  type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type DriftOptions, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
+  type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type DriftOptions, type OffsetGapPolicy, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
   type FallbackReasonKind,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
@@ -166,6 +166,8 @@ export interface CardFraudOptions {
   deadLetterTopic?: string;
   /** Drift monitoring of the served model (default: 1-minute buckets into `<prefix>model_drift`); false: off. */
   drift?: DriftOptions | false;
+  /** What to do when payments were deleted from Kafka before they were read (default: 'fail' with durable window state). */
+  onOffsetGap?: OffsetGapPolicy;
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
@@ -206,7 +208,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const batchPredictions = batchPredictionTable({ name: 'batch-predictions', table: `${tables}batch_predictions`, refresh: options.batchRefresh });
   return defineTopology({
     name: 'card-fraud',
-    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s' }),
+    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s', onOffsetGap: options.onOffsetGap }),
     demoSource: generatorSource<Payment>({
       name: 'card-payments',
       events: () => {

@@ -86,7 +86,7 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
     await admin.disconnect().catch(() => {});
     if (!options.keep) {
       await cleanUp(services, brokers, topic, prefix, logger);
-      await cleanUp(services, brokers, topic, `${prefix}durable_`, logger);
+      await cleanUp(services, brokers, null, `${prefix}durable_`, logger);
     }
     else log(`kept topic ${topic} and tables ${prefix}*`);
   }
@@ -144,7 +144,7 @@ async function rawConsume(brokers: string[], security: KafkaSecurity | undefined
  * engine.stop() (final sink flush, offset commit, disconnect) is included in the time. With
  * window state 'redis', open windows are checkpointed to Redis (every 5 s by default).
  */
-async function engineDrain(options: BenchOptions, services: Services, topic: string, prefix: string, windowState: 'memory' | 'redis', logger: Logger): Promise<BenchResult> {
+export async function engineDrain(options: BenchOptions, services: Services, topic: string, prefix: string, windowState: 'memory' | 'redis', logger: Logger, extra: { env?: Record<string, string>; label?: string } = {}): Promise<BenchResult> {
   const n = options.events;
   log(`kafka: card-fraud topology draining ${n} events (ClickHouse ${services.clickhouseUrl}, Redis ${services.redisUrl}, ${windowState} window state)`);
   const config = benchConfig({
@@ -154,6 +154,7 @@ async function engineDrain(options: BenchOptions, services: Services, topic: str
     TRIBUTARY_GROUP_ID: `bench-${randomBytes(5).toString('hex')}`,
     TRIBUTARY_WINDOW_STATE: windowState,
     TRIBUTARY_CHECKPOINT_INTERVAL_MS: process.env.TRIBUTARY_CHECKPOINT_INTERVAL_MS,
+    ...extra.env,
   });
   if (services.kafkaSecurity) config.kafkaSecurity = services.kafkaSecurity;
   const phase = startPhase();
@@ -181,7 +182,7 @@ async function engineDrain(options: BenchOptions, services: Services, topic: str
   const stopSeconds = measure.seconds - processedSeconds;
   const rows = await countServerRows(services.clickhouseUrl, prefix, logger);
   if (rows.payments !== n) throw new Error(`ClickHouse holds ${rows.payments} payments, expected ${n}`);
-  return result(windowState === 'memory' ? 'kafka pipeline (full topology, drain)' : 'kafka pipeline (full topology, drain, durable window state)', n, measure, {
+  return result(extra.label ?? (windowState === 'memory' ? 'kafka pipeline (full topology, drain)' : 'kafka pipeline (full topology, drain, durable window state)'), n, measure, {
     note: `startup ${startupSeconds.toFixed(2)} s; first record ${firstRecordSeconds > 0 ? `${firstRecordSeconds.toFixed(2)} s` : 'not seen by the poll'}; all processed ${processedSeconds.toFixed(2)} s (${Math.round(n / processedSeconds)}/s), ${unscored} windows then still unscored; stop+flush ${stopSeconds.toFixed(2)} s`,
     details: { startupSeconds, firstRecordSeconds, processedSeconds, stopSeconds, eventsPerSecondToProcessed: n / processedSeconds, unscoredAtProcessed: unscored, rows, stats, checkpoints: await checkpointStats(metrics) },
   });
@@ -212,11 +213,13 @@ async function countServerRows(url: string, prefix: string, logger: Logger): Pro
 }
 
 /** Drops the bench topic, tables and Redis keys so repeated runs do not fill the shared services. */
-async function cleanUp(services: Services, brokers: string[], topic: string, prefix: string, logger: Logger): Promise<void> {
-  const kafka = new Kafka({ clientId: 'tributary-bench-cleanup', brokers, ...kafkajsSecurity(services.kafkaSecurity), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch((error) => log(`could not delete topic ${topic}: ${String(error)}`));
-  await admin.disconnect().catch(() => {});
+export async function cleanUp(services: Services, brokers: string[], topic: string | null, prefix: string, logger: Logger): Promise<void> {
+  if (topic !== null) {
+    const kafka = new Kafka({ clientId: 'tributary-bench-cleanup', brokers, ...kafkajsSecurity(services.kafkaSecurity), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch((error) => log(`could not delete topic ${topic}: ${String(error)}`));
+    await admin.disconnect().catch(() => {});
+  }
   const client = await connectClickHouse({ url: services.clickhouseUrl, logger }).catch(() => null);
   // Views first: the rollups' materialized views read from the tables.
   const rollups = ['fraud_rate_per_minute', 'merchant_stats_per_hour'].flatMap((name) => [name, `${name}_mv`]);

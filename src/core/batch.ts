@@ -1,5 +1,6 @@
 import type { AckToken } from './ack.ts';
 import type { StateRegistry } from './step-state.ts';
+import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
 
 /** One event moving through a topology, with the provenance it needs for dead letters and lateness. */
 export interface StreamRecord<T> {
@@ -48,6 +49,8 @@ export interface SideOutputs {
    * each stateful step can register once; absent in plain-array runs and unit tests.
    */
   state?: StateRegistry;
+  /** The batch's trace, when tracing is on and the batch is traced (see observability/tracing/batch-trace.ts). */
+  trace?: BatchTrace;
 }
 
 /**

@@ -71,6 +71,18 @@ export class StateLimitError extends TributaryError {
   }
 }
 
+/**
+ * Records a consumer had not read yet are no longer in the log (retention or deleteRecords moved
+ * the log start past them, or the log was truncated below a position already read). Not
+ * retriable: the records will not come back. The message names each partition, the offset range
+ * and the count, and how to accept the gap.
+ */
+export class OffsetGapError extends TributaryError {
+  constructor(message: string) {
+    super(message, { retriable: false, code: 'OFFSET_GAP' });
+  }
+}
+
 /** An operation was retried until its attempts ran out. Not retriable: the retries were the retry. */
 export class RetriesExhaustedError extends TributaryError {
   readonly attempts: number;

@@ -2,6 +2,7 @@ import { deserialize, serialize } from 'node:v8';
 import { ConfigError, StateLimitError } from './errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 
 /** The running engine's metrics and logger, for steps that report beyond state (scoring). */
 export interface StepRuntime {
@@ -12,6 +13,8 @@ export interface StepRuntime {
   origin?: string;
   /** The topology's event-time watermark now (the lowest over its assigned, non-idle partitions). */
   watermark?: () => number;
+  /** Tracing is on (windowed steps trace the windows they emit from traced records). */
+  tracer?: PipelineTracer;
   /**
    * "Now" on the source's clock (Source.processingTime), for steps that judge freshness (a score
    * step's maxInputAge); absent where there is none (a backfill's replay).

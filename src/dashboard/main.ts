@@ -54,6 +54,8 @@ function onStats(stats: StatsSnapshot): void {
   $('stat-model').title = stats.models.join(', ');
   setText('stat-dlq', stats.deadLetters.toLocaleString());
   setText('stat-late', stats.lateRecords.toLocaleString());
+  setText('stat-lost', stats.recordsLost.toLocaleString());
+  $('stat-lost').dataset.state = stats.recordsLost > 0 ? 'lost' : 'ok';
   setText('stat-watermark', formatMs(stats.watermarkLagMs));
   setText('stat-backpressure', stats.backpressure);
   $('stat-backpressure').dataset.state = stats.backpressure;

@@ -9,6 +9,8 @@ export interface KafkaMessage {
   value: Buffer | null;
   /** Broker or producer timestamp, epoch ms as a string (kafkajs convention). */
   timestamp: string;
+  /** Record headers (a W3C `traceparent` among them when the producer traced it). */
+  headers?: Record<string, Buffer | string | Array<Buffer | string> | undefined>;
 }
 
 export interface FetchedBatch {
@@ -58,6 +60,11 @@ export interface BatchConsumer {
    */
   run(handler: (batch: FetchedBatch, control: BatchControl) => Promise<BatchHandled>): Promise<void>;
   commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
+  /**
+   * Fetches `partition` from `offset` next (a batch in progress is not affected; the handler
+   * returns null for it). Nothing is committed.
+   */
+  seek(topic: string, partition: number, offset: bigint): void;
   /** Stops fetching from every partition of `topic`; the membership stays, so commits still work. */
   pause(topic: string): void;
   /**
@@ -103,6 +110,8 @@ export interface Admin {
    */
   topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string; low: string }>>;
   committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  /** Sets a group's committed offsets; the group must have no active member. */
+  setCommittedOffsets(groupId: string, offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
   /** The topic's number of partitions, or undefined when the cluster has no such topic. */
   partitionCount(topic: string): Promise<number | undefined>;
   disconnect(): Promise<void>;

@@ -108,6 +108,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
         },
       }),
     commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),
+    seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
     // kafkajs forgets its consumer group on stop(), after which commits fail; pausing keeps it.
     pause: (topic) => consumer.pause([{ topic }]),
     onAssignment: (listener) => listeners.push(listener),
@@ -143,6 +144,12 @@ function kafkajsAdmin(kafka: Kafka, connect: Connect): Admin {
     committedOffsets: async (groupId, topic) => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
+    },
+    setCommittedOffsets: async (groupId, offsets) => {
+      for (const topic of new Set(offsets.map((o) => o.topic))) {
+        const partitions = offsets.filter((o) => o.topic === topic).map(({ partition, offset }) => ({ partition, offset }));
+        await admin.setOffsets({ groupId, topic, partitions });
+      }
     },
     partitionCount: async (topic) => {
       if (!(await admin.listTopics()).includes(topic)) return undefined;

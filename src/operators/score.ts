@@ -16,6 +16,8 @@ import type { ModelSource } from '../scoring/shared-model.ts';
 import { fixedServing } from '../scoring/fixed-serving.ts';
 import { isModelServing, type ModelServing, type ScoringObserver, type ServingAssignment, type WatermarkHandle } from '../scoring/model-serving.ts';
 import { logCandidateError, scoreWithAssignment, servedScore } from '../scoring/assignment-scoring.ts';
+import { scoreParents } from '../observability/tracing/batch-trace.ts';
+import type { StageSpan } from '../observability/tracing/pipeline-tracer.ts';
 
 export type { ScoreOptions } from './score-options.ts';
 
@@ -80,6 +82,8 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
       let loaded: ScoringModel | undefined;
       let lastRun: Promise<unknown> = Promise.resolve();
       const stop = new AbortController();
+      /** Tracing: the span of each traced batch from its arrival to its scores' emission. */
+      let spans: Map<Batch<T>, StageSpan> | null = null;
 
       const batcher = new MicroBatcher<T>({
         maxBatchRows,
@@ -213,6 +217,12 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         }
         // Rows of this batch and every earlier one are counted: drift buckets may close behind its watermark.
         watermarks?.advance(batch.watermark);
+        const span = spans?.get(batch);
+        if (span !== undefined) {
+          spans!.delete(batch);
+          batch.side.trace!.scored = [span.context]; // the sinks of this output descend from it
+          span.end();
+        }
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
         reportTo?.metrics.stepRecordsOut.inc(reportTo.labels, records.length);
@@ -262,6 +272,11 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
             reportModel();
           }
           reportTo?.metrics.stepRecordsIn.inc(reportTo.labels, batch.records.length);
+          const trace = batch.side.trace;
+          if (trace !== undefined && batch.records.length > 0) {
+            const parents = scoreParents(trace);
+            if (parents.length > 0) (spans ??= new Map()).set(batch, trace.tracer.startSpan(`score ${step}`, parents, { 'tributary.step': step, 'tributary.records': batch.records.length }));
+          }
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);
           batcher.add(batch);

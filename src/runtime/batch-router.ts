@@ -72,7 +72,7 @@ export class BatchRouter {
       }
     }
     if (records.length > 0) clock.observe(partitionKey, maxEventTime);
-    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset);
+    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace);
     this.processedRecords += records.length;
     sinks.route('raw', batch);
     checkpointer?.noteProcessed(partitionKey, token.lastOffset);

@@ -68,6 +68,18 @@ export class Checkpointer {
     return checkpoint;
   }
 
+  /** The offset of the partition's saved checkpoint, without restoring it (offset gap checks). */
+  peekOffset(partition: string): Promise<bigint | undefined> {
+    return this.store.offsetOf(partition);
+  }
+
+  /** Deletes the partition's checkpoint: its offset is gone from the log and the gap was accepted. */
+  async discard(partition: string): Promise<void> {
+    this.revoke(partition);
+    await this.store.discard(partition);
+    this.options.logger.warn({ partition, store: this.store.description }, 'checkpoint discarded: the offset it covers is no longer in the log; the partition starts with empty windows');
+  }
+
   /** A partition this instance no longer reads: its captures are not saved, its offsets not committed. */
   revoke(partition: string): void {
     this.positions.delete(partition);

@@ -26,6 +26,8 @@ import type { EngineStats } from './engine-stats.ts';
 import type { EngineOptions } from './engine-options.ts';
 import { openWindowState } from './window-state.ts';
 import { IdleTicks } from './idle-ticks.ts';
+import { startTracing } from '../observability/tracing/start-tracing.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import { EngineAudit } from './engine-audit.ts';
 
 export type { EngineOptions } from './engine-options.ts';
@@ -77,6 +79,8 @@ export class Engine {
   /** What stop() is doing now, for a shutdown that overruns its deadline. */
   private stopPhase = 'running';
   private ended = false;
+  /** Tracing on (config.tracing): the OpenTelemetry SDK behind the port; undefined costs a check per batch. */
+  private tracer: PipelineTracer | undefined;
 
   private constructor(topology: AnyTopology, options: EngineOptions) {
     this.topology = topology;
@@ -123,6 +127,7 @@ export class Engine {
     // Each partition gets its own pipeline instance on its first batch; build one now so a
     // pipeline that does not match the sinks fails at start, not at the first record.
     buildOutputs(topology, new Subject<never>());
+    this.tracer = await startTracing(config.tracing, logger, `tributary-${topology.name}`);
     await this.sinks.open();
     this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
@@ -139,11 +144,15 @@ export class Engine {
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
+      durableState: durable,
+      onOffsetGap: config.onOffsetGap,
+      tracer: this.tracer,
+      audit: this.audit.trail, // lost records as kafka.offset_gap entries
     });
     const source = this.source;
     const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
     this.sinks.processingTime = processingTime;
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin });
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer });
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
@@ -172,6 +181,8 @@ export class Engine {
         this.readiness.assigned(keys.length);
       },
       prepare: (key) => this.tasks.prepare(key),
+      checkpointOffset: this.checkpointer ? (key) => this.checkpointer!.peekOffset(key) : undefined,
+      discardCheckpoint: (key) => this.tasks.discard(key),
       fail: (error) => this.fail(error),
       end: () => {
         this.ended = true;
@@ -314,6 +325,7 @@ export class Engine {
       await this.sinks.close().catch(() => {});
       await this.server?.close(); // its last authentication-failure summaries go to the trail first
       await this.audit.stopped({ processedRecords: this.router?.processedRecords ?? 0 });
+      await this.tracer?.shutdown().catch((error) => this.logger.warn({ err: errorMessage(error) }, 'exporting the last spans failed'));
       await this.environment.close();
       this.stopPhase = 'stopped';
       this.resolveDone();

@@ -2,6 +2,7 @@ import { Subject } from 'rxjs';
 import type { AckToken } from '../core/ack.ts';
 import type { Batch, DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { StateRegistry } from '../core/step-state.ts';
+import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import type { SinkConnection, SinkSet } from './sink-set.ts';
 
@@ -41,10 +42,12 @@ export class PartitionTask {
    * Runs records through the pipeline at `watermark` (at least the last one) and returns the
    * batch, whose side outputs (late records, dead letters) the caller drains.
    */
-  process(records: StreamRecord<unknown>[], deadLetters: DeadLetter[], watermark: number, acks: AckToken[], lastOffset: bigint): Batch<unknown> {
+  process(records: StreamRecord<unknown>[], deadLetters: DeadLetter[], watermark: number, acks: AckToken[], lastOffset: bigint, trace?: BatchTrace): Batch<unknown> {
     if (watermark > this.watermark) this.watermark = watermark;
     if (lastOffset >= this.nextOffset) this.nextOffset = lastOffset + 1n;
-    const batch: Batch<unknown> = { records, watermark: this.watermark, acks, side: { late: [], deadLetters, state: this.registry } };
+    const side: Batch<unknown>['side'] = { late: [], deadLetters, state: this.registry };
+    if (trace !== undefined) side.trace = trace;
+    const batch: Batch<unknown> = { records, watermark: this.watermark, acks, side };
     this.input.next(batch);
     return batch;
   }

@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { StateRegistry } from '../core/step-state.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
@@ -21,6 +22,7 @@ export interface PartitionTasksOptions {
   onError: (error: unknown) => void;
   /** EngineOptions.origin, for steps that behave differently in a replay (drift monitoring). */
   origin?: string;
+  tracer?: PipelineTracer;
 }
 
 /**
@@ -79,6 +81,20 @@ export class PartitionTasks implements TaskStates {
     return preparing;
   }
 
+  /**
+   * Forgets a partition's task and its checkpoint (an accepted offset gap made its state refer to
+   * records that are gone): its next batch starts an empty task.
+   */
+  async discard(partition: string): Promise<void> {
+    const task = this.tasks.get(partition);
+    if (task) {
+      task.drop();
+      this.tasks.delete(partition);
+      for (const counts of this.openWindows.values()) counts.delete(partition);
+    }
+    await this.checkpointer?.discard(partition);
+  }
+
   /** The task for a batch of `partition`, created empty if needed; null once it was revoked. */
   taskFor(partition: string): PartitionTask | null {
     if (this.assignment !== null && !this.assignment.has(partition)) return null;
@@ -118,13 +134,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, origin, clock } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, origin, clock, tracer } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger, processingTime, origin, watermark: () => clock.watermark },
+      runtime: { topology: topology.name, metrics, logger, processingTime, origin, watermark: () => clock.watermark, tracer },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

@@ -4,6 +4,7 @@ import type { Batch, DeadLetter, LateRecord, SideOutputs, StreamRecord } from '.
 import type { AckToken } from '../core/ack.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
+import { sinkParents } from '../observability/tracing/batch-trace.ts';
 import { violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
 import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
 import type { SinkGovernor } from './sink-governor.ts';
@@ -127,7 +128,9 @@ export class SinkSet {
   route(output: string, batch: Batch<unknown>): void {
     if (batch.records.length > 0) {
       const sinks = this.byOutput.get(output);
-      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks);
+      const trace = batch.side.trace;
+      const sinkTrace = trace === undefined ? undefined : { tracer: trace.tracer, parents: sinkParents(trace, output) };
+      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks, sinkTrace);
       this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
       this.countOutput(output, batch.records);
     }

@@ -100,6 +100,7 @@ export class StatsPublisher {
       latencyMs: await this.latencyQuantiles(),
       deadLetters: await sum(metrics.deadLetters),
       lateRecords: await sum(metrics.lateRecords),
+      recordsLost: await sum(metrics.recordsLost),
       models: (await metrics.modelInfo.get()).values.filter(({ value }) => value === 1).map(({ labels }) => `${labels.model}@${labels.version}`),
       operators,
       sinks,

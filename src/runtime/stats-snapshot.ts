@@ -23,6 +23,8 @@ export interface StatsSnapshot {
   latencyMs: { p50: number | null; p99: number | null };
   deadLetters: number;
   lateRecords: number;
+  /** Records deleted from a partition's log before they were read (tributary_records_lost_total). */
+  recordsLost: number;
   /** Models that scored rows, as 'name@version'. */
   models: string[];
   operators: OperatorStats[];

@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { SinkReport } from './sink-report.ts';
 import type { Sink } from './sink.ts';
+import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
+import { SinkSpans } from '../observability/tracing/sink-spans.ts';
 
 export interface BatchingSinkOptions<T = unknown> {
   name: string;
@@ -76,6 +78,8 @@ export abstract class BatchingSink<T> implements Sink<T> {
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private fatalError: Error | null = null;
   private closed = false;
+  /** Tracing: one span per chunk write that holds traced rows. */
+  private readonly spans = new SinkSpans();
 
   constructor(options: BatchingSinkOptions<T>) {
     this.name = options.name;
@@ -98,11 +102,12 @@ export abstract class BatchingSink<T> implements Sink<T> {
 
   async open(): Promise<void> {}
 
-  write(rows: readonly T[], acks: readonly AckToken[]): void {
+  write(rows: readonly T[], acks: readonly AckToken[], trace?: SinkTrace): void {
     if (this.fatalError) throw this.fatalError;
     if (this.closed) throw new UsageError(`sink ${this.name}: write after close`);
     // Nothing buffered means nothing to acknowledge later: the acks need no reference from us.
     if (rows.length === 0) return;
+    if (trace !== undefined) this.spans.add(trace);
     const buffer = this.buffer;
     for (let i = 0; i < rows.length; i++) buffer.push(rows[i]!);
     retainAll(acks);
@@ -174,7 +179,11 @@ export abstract class BatchingSink<T> implements Sink<T> {
     this.buffer = [];
     this.bufferAcks = [];
     this.inFlightRows = rows.length;
-    this.inFlight = this.writeWithRetry(rows, acks).then(() => this.afterFlush());
+    const span = this.spans.start(`sink ${this.name}`, { 'tributary.sink': this.name, 'tributary.rows': rows.length });
+    this.inFlight = this.writeWithRetry(rows, acks).then(() => {
+      span?.end(this.fatalError ?? undefined);
+      this.afterFlush();
+    });
   }
 
   private afterFlush(): void {

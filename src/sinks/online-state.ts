@@ -8,6 +8,8 @@ import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { Sink, SinkEnvironment } from './sink.ts';
 import { DegradedEpisode } from './degraded-episode.ts';
 import type { OnlineStateOptions, OnlineStateSpec, OnlineStateValue } from './online-state-options.ts';
+import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
+import { SinkSpans } from '../observability/tracing/sink-spans.ts';
 
 export { isOnlineStateSpec, type OnlineStateOptions, type OnlineStateSpec, type OnlineStateValue } from './online-state-options.ts';
 
@@ -71,6 +73,8 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
   private failures = 0; // failed writes in a row
   private permanentFailures = 0; // of them, non-retriable
   private readonly degraded: DegradedEpisode;
+  /** Tracing: one span per store write that holds traced rows. */
+  private readonly spans = new SinkSpans();
   private dropWarned = false;
   private fatalError: Error | null = null;
   private closed = false;
@@ -93,10 +97,11 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     this.metrics.stateDegraded.set(this.labels, 0);
   }
 
-  write(rows: readonly StreamRecord<T>[], acks: readonly AckToken[]): void {
+  write(rows: readonly StreamRecord<T>[], acks: readonly AckToken[], trace?: SinkTrace): void {
     if (this.fatalError) throw this.fatalError;
     if (this.closed) throw new UsageError(`sink ${this.name}: write after close`);
     if (rows.length === 0) return;
+    if (trace !== undefined) this.spans.add(trace);
     const updatedAt = Date.now();
     const { prefix, key } = this.options;
     let conflated = 0;
@@ -191,7 +196,9 @@ class OnlineStateSink<T> implements Sink<StreamRecord<T>> {
     this.pending = new Map();
     this.heldAcks = [];
     this.heldRows = 0;
+    const span = this.spans.start(`sink ${this.name}`, { 'tributary.sink': this.name, 'tributary.rows': rows });
     this.inFlight = this.writeOnce(entries, acks, rows).then(() => {
+      span?.end();
       this.inFlight = null;
       this.afterFlush();
     });

@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { PushServer } from './push-port.ts';
 import type { Producer } from '../kafka/kafka-client.ts';
+import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
 
 /**
  * The sink contract. `write` is synchronous and only buffers: a sink retains the ack tokens of
@@ -16,7 +17,8 @@ import type { Producer } from '../kafka/kafka-client.ts';
 export interface Sink<T = unknown> {
   readonly name: string;
   open(): Promise<void>;
-  write(rows: readonly T[], acks: readonly AckToken[]): void;
+  /** `trace`: tracing is on and the rows descend from traced batches (the write's span parents). */
+  write(rows: readonly T[], acks: readonly AckToken[], trace?: SinkTrace): void;
   isFull(): boolean;
   /** Resolves when the sink has room again. */
   whenReady(): Promise<void>;

@@ -1,6 +1,7 @@
 import type { AckToken } from '../core/ack.ts';
 import type { StreamRecord } from '../core/batch.ts';
 import type { Sink, SinkSpec } from './sink.ts';
+import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
 
 const eventTimeOf = (record: StreamRecord<unknown>) => record.eventTime;
 
@@ -35,9 +36,11 @@ export function websocketChannel<T>(channel: string, options: WebSocketChannelOp
       return {
         name,
         open: async () => {},
-        write(records: readonly StreamRecord<T>[], _acks: readonly AckToken[]) {
+        write(records: readonly StreamRecord<T>[], _acks: readonly AckToken[], trace?: SinkTrace) {
           const server = environment.push();
           if (!server || records.length === 0) return;
+          // Synchronous: the span covers handing the items to the sockets.
+          const span = trace === undefined ? undefined : trace.tracer.startSpan(`sink ${name}`, trace.parents, { 'tributary.sink': name, 'tributary.rows': records.length });
           const items = new Array<unknown>(records.length);
           const keys = new Array<string | undefined>(records.length);
           for (let i = 0; i < records.length; i++) {
@@ -46,6 +49,7 @@ export function websocketChannel<T>(channel: string, options: WebSocketChannelOp
             keys[i] = keyOf !== undefined ? String(keyOf(record.value)) : record.key === '' ? undefined : record.key;
           }
           server.publish(channel, items, keys);
+          span?.end();
           latency.observeSecondsSince(records, eventTimeOf, Date.now());
         },
         isFull: () => false,

@@ -3,6 +3,10 @@ import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { OffsetGapPolicy } from './kafka/offset-gaps.ts';
+import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
+import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
 import type { KafkaSecurity } from '../kafka/kafka-security.ts';
 
 /** Records decoded from one fetch of one partition, and the token that acknowledges them. */
@@ -15,6 +19,8 @@ export interface SourceBatch<T> {
   /** Largest event time among `records` (-Infinity when none). */
   maxEventTime: number;
   token: AckToken;
+  /** Present when the batch is traced (tracing on, and a followed record in it or sampled on its own). */
+  trace?: BatchTrace;
 }
 
 /** What the runtime gives a source. */
@@ -39,6 +45,13 @@ export interface SourceContext<T> {
    * already in that state: the source skips them. Undefined: nothing to skip.
    */
   prepare?(partitionKey: string): Promise<bigint | undefined>;
+  /** Durable state only: the offset of the partition's saved checkpoint, without restoring it. */
+  checkpointOffset?(partitionKey: string): Promise<bigint | undefined>;
+  /**
+   * Durable state only: deletes the partition's checkpoint and drops its task, because the
+   * offset it covers no longer exists (an accepted offset gap); the partition starts empty.
+   */
+  discardCheckpoint?(partitionKey: string): Promise<void>;
   /** A fatal source failure: the engine stops and reports it. */
   fail(error: unknown): void;
   /** A bounded source delivered its last batch: the engine drains, closes all windows and ends. */
@@ -82,6 +95,17 @@ export interface SourceEnvironment {
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */
   maxChunkRecords: number;
+  /** Window state is checkpointed (TRIBUTARY_WINDOW_STATE=redis): offset gaps then fail by default. */
+  durableState?: boolean;
+  /** TRIBUTARY_ON_OFFSET_GAP: the operator's policy for offset gaps, over the topology's. */
+  onOffsetGap?: OffsetGapPolicy;
+  /**
+   * Where lost records are recorded besides logs and metrics. Hook for the engine's audit trail
+   * (not wired by the engine yet: it has no trail on this branch); default none.
+   */
+  audit?: AuditTrail;
+  /** Tracing is on: the source opens each traced batch's decode span. */
+  tracer?: PipelineTracer;
 }
 
 /** A source as declared in a topology; created when the engine starts. */

@@ -32,6 +32,10 @@ export interface CheckpointStore {
    * owner's newer checkpoint. Resolves with the bytes written.
    */
   save(checkpoints: readonly PartitionCheckpoint[]): Promise<number>;
+  /** The offset of the latest saved checkpoint of `partition`, without loading its state. */
+  offsetOf(partition: string): Promise<bigint | undefined>;
+  /** Deletes the checkpoint of `partition` (its offset no longer exists in the log). */
+  discard(partition: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,6 +56,15 @@ export class MemoryCheckpointStore implements CheckpointStore {
     }
     this.saves++;
     return 0;
+  }
+
+  async offsetOf(partition: string): Promise<bigint | undefined> {
+    const stored = this.latest.get(partition);
+    return stored === undefined ? undefined : BigInt(stored.offset);
+  }
+
+  async discard(partition: string): Promise<void> {
+    this.latest.delete(partition);
   }
 
   async close(): Promise<void> {}

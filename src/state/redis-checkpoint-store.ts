@@ -127,6 +127,25 @@ export class RedisCheckpointStore implements CheckpointStore {
     return bytes;
   }
 
+  async offsetOf(partition: string): Promise<bigint | undefined> {
+    const key = this.prefix + partition;
+    try {
+      const offset = await this.redis.hget(key, 'offset');
+      return offset === null ? undefined : BigInt(offset);
+    } catch (error) {
+      throw new ConnectionError('Redis', `reading the checkpoint offset of ${partition} from ${key} failed`, error);
+    }
+  }
+
+  async discard(partition: string): Promise<void> {
+    const key = this.prefix + partition;
+    try {
+      await this.redis.del(key);
+    } catch (error) {
+      throw new ConnectionError('Redis', `deleting the checkpoint of ${partition} (${key}) failed`, error);
+    }
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

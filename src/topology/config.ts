@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
+import { tracingFromEnv, type TracingConfig } from '../observability/tracing/tracing-config.ts';
 import { redactUrlPasswords } from '../observability/redact.ts';
 import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
 import { loadGovernanceConfig, type GovernanceConfig } from './governance-config.ts';
@@ -41,6 +42,10 @@ export interface EngineConfig extends ConnectionSecurity {
   websocket?: WebSocketConfig;
   /** Data protection's key store and master key (TRIBUTARY_KEY_STORE*, TRIBUTARY_GOVERNANCE_MASTER_KEY); absent: the defaults. */
   governance?: GovernanceConfig;
+  /** TRIBUTARY_ON_OFFSET_GAP: overrides every Kafka source's onOffsetGap (an operator accepting a gap). */
+  onOffsetGap?: 'fail' | 'earliest' | 'latest';
+  /** OpenTelemetry traces over OTLP, from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; absent: off (no SDK loaded). */
+  tracing?: TracingConfig;
   /** The audit trail: TRIBUTARY_AUDIT_LOG (file) and TRIBUTARY_AUDIT_TABLE (ClickHouse copy, or off). */
   audit: AuditConfig;
   /** Bearer token GET /metrics requires (TRIBUTARY_METRICS_TOKEN); unset: /metrics is open. */
@@ -70,6 +75,7 @@ const FIELDS = {
   TRIBUTARY_MAX_OPEN_WINDOWS: 'a positive number of windows, e.g. TRIBUTARY_MAX_OPEN_WINDOWS=5000000',
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: 'a positive number of milliseconds, e.g. 30000',
   TRIBUTARY_MODEL_POLL_MS: 'milliseconds between reads of the model registry, at least 50, e.g. 2000',
+  TRIBUTARY_ON_OFFSET_GAP: "'fail', 'earliest' or 'latest': what a Kafka source does when records it had not read were deleted (unset: the topology's onOffsetGap)",
   TRIBUTARY_WS_SECRET: 'a random secret of at least 32 characters, e.g. TRIBUTARY_WS_SECRET=$(openssl rand -hex 32) (unset it to turn WebSocket authentication off)',
   TRIBUTARY_WS_ORIGINS: 'comma-separated origins allowed to open WebSockets, e.g. TRIBUTARY_WS_ORIGINS=https://dash.example.com,http://localhost:8080 (unset: any origin)',
   TRIBUTARY_WS_HEARTBEAT_MS: 'milliseconds between WebSocket heartbeats, at least 100, e.g. 10000',
@@ -118,6 +124,7 @@ const schema = z.object({
   TRIBUTARY_SHUTDOWN_TIMEOUT_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(30_000),
   TRIBUTARY_MODEL_DIR: z.string().optional(),
   TRIBUTARY_MODEL_POLL_MS: wholeNumber(50).optional(),
+  TRIBUTARY_ON_OFFSET_GAP: z.enum(['fail', 'earliest', 'latest']).optional(),
   TRIBUTARY_WS_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
   TRIBUTARY_WS_ORIGINS: z
     .string()
@@ -198,6 +205,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   const websocket = websocketConfig(values);
   const security = loadConnectionSecurity(present, { redisUrl: values.REDIS_URL, clickhouseUrl: values.CLICKHOUSE_URL });
   const governance = loadGovernanceConfig(present, values.REDIS_URL);
+  const tracing = tracingFromEnv(env);
+  if (tracing !== undefined && 'invalid' in tracing) throw new ConfigError(tracing.invalid, `${JSON.stringify(env[tracing.invalid] ?? '')} is invalid`, tracing.fix);
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
     clickhouseUrl: values.CLICKHOUSE_URL,
@@ -217,6 +226,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     ...(values.TRIBUTARY_MODEL_POLL_MS === undefined ? {} : { modelPollIntervalMs: values.TRIBUTARY_MODEL_POLL_MS }),
     ...security,
     governance,
+    ...(values.TRIBUTARY_ON_OFFSET_GAP === undefined ? {} : { onOffsetGap: values.TRIBUTARY_ON_OFFSET_GAP }),
+    ...(tracing === undefined ? {} : { tracing }),
     // Only when set, so configurations without WebSocket settings stay as they were.
     ...(websocket === undefined ? {} : { websocket }),
     audit: { file: path.resolve(values.TRIBUTARY_AUDIT_LOG), table: values.TRIBUTARY_AUDIT_TABLE === 'off' ? null : values.TRIBUTARY_AUDIT_TABLE },

@@ -5,6 +5,8 @@ import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
 import { WindowSlices, type ClosedWindow, type WindowSlicesState } from './window-slices.ts';
 import { RevisionEmitter, type RevisionState } from './emit-revisions.ts';
 import { countWindowStep } from './count-window-step.ts';
+import { noteEmitted, startStepSpan } from '../../observability/tracing/batch-trace.ts';
+import type { TraceContext } from '../../observability/tracing/pipeline-tracer.ts';
 
 /** Identity of a closed window, merged into every aggregate result. */
 export interface WindowResult {
@@ -65,7 +67,7 @@ export function aggregate<T, M extends AggregationMap<T>>(
       let emitter: RevisionEmitter<T> | null = null;
       let watermark = -Infinity;
 
-      function addRecords(batch: WindowedBatch<T>, state: WindowSlices<T>, step: string): void {
+      function addRecords(batch: WindowedBatch<T>, state: WindowSlices<T>, step: string, traced: TraceContext | undefined): void {
         const spec = batch.window;
         const input = batch.records;
         for (let r = 0; r < input.length; r++) {
@@ -76,7 +78,9 @@ export function aggregate<T, M extends AggregationMap<T>>(
             batch.side.late.push({ step, key: record.key, eventTime: t, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
             continue;
           }
-          state.add(state.sliceFor(t, batch), record.key, record.value, t);
+          const slice = state.sliceFor(t, batch);
+          state.add(slice, record.key, record.value, t);
+          if (traced !== undefined) state.noteTrace(slice, traced);
         }
       }
 
@@ -96,6 +100,7 @@ export function aggregate<T, M extends AggregationMap<T>>(
         next(batch) {
           const step = options.name ?? batch.window.name;
           const registry = batch.side.state;
+          let span: ReturnType<typeof startStepSpan>;
           try {
             if (slices === null) {
               const state = new WindowSlices<T>(batch.window, aggs, !registry?.durable);
@@ -115,16 +120,23 @@ export function aggregate<T, M extends AggregationMap<T>>(
                 `${batch.window.name}/${batch.window.emit}/${batch.window.allowedLatenessMs}: ${names.join(',')}`,
               );
             }
-            addRecords(batch, slices, step);
+            span = startStepSpan(batch.side.trace, `window ${step}`, { 'tributary.step': step, 'tributary.records': batch.records.length });
+            addRecords(batch, slices, step, span?.context);
             registry?.checkOpenWindows(step, slices.openEntries);
           } catch (error) {
+            span?.end(error);
             // A thrown error would only reach rxjs' unhandled-error hook later; this stops the
             // topology now, and the offsets of what is in the windows stay uncommitted.
             subscriber.error(error);
             return;
           }
           if (batch.watermark > watermark) watermark = batch.watermark;
-          const { windows, acks: windowAcks, dropped } = emitter !== null ? emitter.advance(watermark) : slices.closeThrough(watermark - batch.window.graceMs);
+          const { windows, acks: windowAcks, dropped, traces } = emitter !== null ? emitter.advance(watermark) : slices.closeThrough(watermark - batch.window.graceMs);
+          // Windows holding traced records make the stages after them traced in this batch.
+          if (traces.length > 0) {
+            const tracer = batch.side.trace?.tracer ?? registry?.runtime?.tracer;
+            if (tracer !== undefined) noteEmitted(batch.side, tracer, traces);
+          }
           let acks = batch.acks;
           if (windowAcks.length > 0) {
             const union = new Set(acks);
@@ -133,6 +145,7 @@ export function aggregate<T, M extends AggregationMap<T>>(
           }
           const records = toRecords(windows);
           countWindowStep(batch.side, step, batch.records.length, records.length);
+          span?.end();
           subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
           // Downstream has retained what it keeps; a slice's own holds go once its last window is out.
           for (const slice of dropped) for (const token of slice.acks) token.release();

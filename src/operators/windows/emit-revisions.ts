@@ -72,6 +72,7 @@ export class RevisionEmitter<T> {
     ends.sort((a, b) => a - b);
     const windows: ClosedWindow[] = [];
     const acks = new Set<AckToken>();
+    const traces = this.slices.traceCollector();
     for (const end of ends) {
       const keys = changed.get(end);
       const window = keys === undefined ? this.slices.buildWindow(end) : { start: end - sizeMs, end, states: this.slices.mergeKeys(end, keys) };
@@ -84,13 +85,13 @@ export class RevisionEmitter<T> {
         revisions.set(key, revision);
       }
       windows.push({ ...window, revisions });
-      this.slices.collectAcks(end, acks);
+      this.slices.collectAcks(end, acks, traces);
     }
     if (horizon > this.horizon) {
       this.horizon = horizon;
       for (const end of this.revisions.keys()) if (end <= horizon) this.revisions.delete(end);
     }
     const dropped = this.slices.dropThrough(horizon);
-    return { windows, acks: [...acks], dropped };
+    return { windows, acks: [...acks], dropped, traces: traces ?? [] };
   }
 }

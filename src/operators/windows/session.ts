@@ -7,6 +7,7 @@ import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { SessionStore, type Session, type SessionStoreState } from './session-store.ts';
 import { countWindowStep } from './count-window-step.ts';
+import { startStepSpan } from '../../observability/tracing/batch-trace.ts';
 
 /** Checkpointed state of one session-window step. */
 interface SessionStepState extends SessionStoreState {
@@ -86,6 +87,8 @@ export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionW
               return;
             }
           }
+          // Tracing: a span for adding a traced batch's records (sessions closed later carry no lineage).
+          const span = startStepSpan(batch.side.trace, `window ${step}`, { 'tributary.step': step, 'tributary.records': batch.records.length });
           const closeLimit = watermark - graceMs;
           const input = batch.records;
           for (let r = 0; r < input.length; r++) {
@@ -114,6 +117,7 @@ export function sessionWindows<T, M extends AggregationMap<T>>(options: SessionW
             acks = [...union];
           }
           countWindowStep(batch.side, step, batch.records.length, records.length);
+          span?.end();
           subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });
           // Downstream has retained what it keeps; each closed session drops its own holds.
           for (let i = 0; i < closed.length; i++) for (const token of closed[i]!.acks) token.release();

@@ -6,6 +6,7 @@ import type { Windowed } from './aggregate.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { newHold, releaseHolds, SlidingBuffers, type AckHold, type SlidingBuffersState } from './sliding-buffer.ts';
 import { countWindowStep } from './count-window-step.ts';
+import { noteEmitted, startStepSpan } from '../../observability/tracing/batch-trace.ts';
 
 /** Checkpointed state of one sliding-window step. */
 interface SlidingStepState extends SlidingBuffersState {
@@ -82,6 +83,7 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
               return;
             }
           }
+          const span = startStepSpan(batch.side.trace, `window ${step}`, { 'tributary.step': step, 'tributary.records': batch.records.length });
           const horizon = watermark - graceMs - sizeMs;
           const released: AckHold[] = [];
           const input = batch.records;
@@ -111,6 +113,11 @@ export function sliding<T, M extends AggregationMap<T>>(options: SlidingOptions,
           if (batch.watermark > watermark) watermark = batch.watermark;
           buffers.dropIdleKeys(watermark - graceMs - sizeMs, released);
           countWindowStep(batch.side, step, batch.records.length, records.length);
+          if (span !== undefined) {
+            // Sliding windows emit in the batch that fed them: the stages after descend from this span.
+            if (records.length > 0) noteEmitted(batch.side, batch.side.trace!.tracer, [span.context]);
+            span.end();
+          }
           subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
           // Evicted records no longer contribute to any result: their batches may commit.
           releaseHolds(released);

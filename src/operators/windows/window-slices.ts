@@ -3,6 +3,10 @@ import type { Batch } from '../../core/batch.ts';
 import type { Aggregation } from './aggregations.ts';
 import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
 import type { WindowSpec } from './window-spec.ts';
+import type { TraceContext } from '../../observability/tracing/pipeline-tracer.ts';
+
+/** Most trace contexts one slice keeps (tracing on: the spans of traced batches that added to it). */
+const MAX_SLICE_TRACES = 8;
 
 /**
  * Partial accumulators of every key over one slice [start, start + hop) of event time. A
@@ -20,6 +24,8 @@ export interface Slice {
   changed: Set<string> | null;
   /** Revision-tracking specs only: each key's first-seen sequence, for the output order of a subset. */
   seq: Map<string, number> | null;
+  /** Tracing only: spans of traced batches whose records are in this slice (their windows carry them on). */
+  traces?: TraceContext[];
 }
 
 /** A window being emitted (closed, or updated in a revision-tracking spec), with the merged state of each key. */
@@ -38,6 +44,8 @@ export interface CloseResult {
   acks: AckToken[];
   /** Slices whose last window was emitted: release their acks once downstream has retained. */
   dropped: Slice[];
+  /** Tracing only: the spans of traced batches whose records are in the emitted windows. */
+  traces: TraceContext[];
 }
 
 /** Checkpointed form of WindowSlices. */
@@ -47,7 +55,7 @@ export interface WindowSlicesState {
   slices: Array<{ start: number; states: KeyedAccumulators; seq: Map<string, number> | null }>;
 }
 
-const NOTHING_CLOSED: CloseResult = { windows: [], acks: [], dropped: [] };
+const NOTHING_CLOSED: CloseResult = { windows: [], acks: [], dropped: [], traces: [] };
 
 /**
  * The open slices of one aggregate step, keyed by slice start, and the windows built from them.
@@ -72,6 +80,8 @@ export class WindowSlices<T> {
   private nextSeq = 0;
   /** Accumulators held (one per key and slice): the open-window count bounded by the runtime. */
   private entries = 0;
+  /** Slices holding trace contexts: while 0, emitting costs nothing for tracing. */
+  private tracedSlices = 0;
 
   /**
    * @param holdAcks false with durable state: checkpoints cover the open slices, so slices keep
@@ -131,6 +141,15 @@ export class WindowSlices<T> {
     }
   }
 
+  /** Tracing: records of the span `context` went into `slice`, so its windows descend from it. */
+  noteTrace(slice: Slice, context: TraceContext): void {
+    const traces = slice.traces;
+    if (traces === undefined) {
+      slice.traces = [context];
+      this.tracedSlices++;
+    } else if (traces.length < MAX_SLICE_TRACES && !traces.includes(context)) traces.push(context);
+  }
+
   /** Slices changed since the last call (tracking specs); the caller clears their `changed`. */
   takeTouched(): Slice[] {
     const touched = this.touched;
@@ -151,12 +170,19 @@ export class WindowSlices<T> {
     return [...ends].sort((a, b) => a - b);
   }
 
-  /** Adds the ack tokens of the slices of the window ending at `end` to `into`. */
-  collectAcks(end: number, into: Set<AckToken>): void {
+  /** Adds the ack tokens (and, tracing, the trace contexts) of the slices of the window ending at `end`. */
+  collectAcks(end: number, into: Set<AckToken>, traces?: TraceContext[]): void {
     for (let start = end - this.spec.sizeMs; start < end; start += this.spec.hopMs) {
       const slice = this.slices.get(start);
-      if (slice !== undefined) for (const token of slice.acks) into.add(token);
+      if (slice === undefined) continue;
+      for (const token of slice.acks) into.add(token);
+      if (traces !== undefined && slice.traces !== undefined) for (const context of slice.traces) if (!traces.includes(context)) traces.push(context);
     }
+  }
+
+  /** A list to collect emitted windows' trace contexts in, or undefined while no slice has any. */
+  traceCollector(): TraceContext[] | undefined {
+    return this.tracedSlices > 0 ? [] : undefined;
   }
 
   /** Removes the slices whose last window ends at or before `horizon`; release their acks after emitting. */
@@ -166,6 +192,7 @@ export class WindowSlices<T> {
     for (const slice of dropped) {
       this.slices.delete(slice.start);
       this.entries -= slice.states.size;
+      if (slice.traces !== undefined) this.tracedSlices--;
     }
     if (this.recent !== null && this.recent.start + this.spec.sizeMs <= horizon) this.recent = null;
     return dropped;
@@ -204,13 +231,14 @@ export class WindowSlices<T> {
     const ends = this.closingEnds(limit);
     const windows: ClosedWindow[] = [];
     const acks = new Set<AckToken>();
+    const traces = this.traceCollector();
     for (const end of ends) {
       windows.push(this.buildWindow(end));
-      this.collectAcks(end, acks);
+      this.collectAcks(end, acks, traces);
     }
     const dropped = this.dropThrough(limit);
     if (windows.length === 0 && dropped.length === 0) return NOTHING_CLOSED;
-    return { windows, acks: [...acks], dropped };
+    return { windows, acks: [...acks], dropped, traces: traces ?? [] };
   }
 
   /** The merged state of every key in the window ending at `end`, in output order. */
@@ -246,6 +274,7 @@ export class WindowSlices<T> {
     this.slices.clear();
     this.recent = null;
     this.entries = 0;
+    this.tracedSlices = 0;
     this.closedThrough = state.closedThrough;
     this.nextSeq = state.nextSeq;
     for (const saved of state.slices) {

@@ -11,6 +11,11 @@ import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
 import { createKafkajsClient } from '../../kafka/kafkajs-client.ts';
 import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
+import { OFFSET_GAP_POLICIES, type OffsetGapPolicy } from './offset-gaps.ts';
+import type { GapGuard } from './gap-guard.ts';
+import { watchOffsetResets } from './gap-report.ts';
+import { createGapGuard, restoreGapOffsets } from './source-gaps.ts';
+import { traceDecode } from './decode-trace.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
 const END_OFFSETS_POLL_MS = 5_000;
@@ -31,6 +36,15 @@ export interface KafkaTopicOptions<T> {
   idleTimeout?: Duration | false;
   /** Where a new consumer group starts. Default true (the whole topic). */
   fromBeginning?: boolean;
+  /**
+   * When the offset a partition resumes from (checkpoint, committed offset, or this process's
+   * own position) is no longer in the log, e.g. retention deleted records not yet read: 'fail'
+   * stops with the partitions, offset ranges and counts; 'earliest' continues from the first
+   * record still held, 'latest' from the end (a checkpoint in the gap is discarded). Every gap is
+   * logged and counted in tributary_records_lost_total. Default 'fail' with durable window state
+   * (TRIBUTARY_WINDOW_STATE=redis), else 'earliest'. TRIBUTARY_ON_OFFSET_GAP overrides it.
+   */
+  onOffsetGap?: OffsetGapPolicy;
   consumer?: Partial<Omit<ConsumerOptions, 'groupId'>>;
   /** Replaces kafkajs (tests, other clients). */
   client?: (brokers: string[], environment: SourceEnvironment) => KafkaClient;
@@ -45,6 +59,9 @@ export interface KafkaTopicOptions<T> {
  */
 export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
   if (!options.topic) throw new ConfigError('source.topic', 'no topic given', "set kafkaTopic({ topic: 'payments', ... })");
+  if (options.onOffsetGap !== undefined && !OFFSET_GAP_POLICIES.includes(options.onOffsetGap)) {
+    throw new ConfigError('source.onOffsetGap', `"${String(options.onOffsetGap)}" is not a policy`, "use 'fail', 'earliest' or 'latest'");
+  }
   return {
     description: `kafka topic ${options.topic}`,
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
@@ -67,6 +84,8 @@ class KafkaSource<T> implements Source<T> {
   /** Lag and pause metrics of the assigned partitions. */
   private lag: ConsumerLag | null = null;
   private admin: Admin | null = null;
+  private adminConnected: Promise<Admin> | null = null;
+  private gaps: GapGuard | null = null;
   private decoder: Decoder<T> | null = null;
   private context: SourceContext<T> | null = null;
   private commitTimer: NodeJS.Timeout | null = null;
@@ -93,9 +112,12 @@ class KafkaSource<T> implements Source<T> {
     this.context = context;
     const registry = LocalSchemaRegistry.fromDirectory(environment.schemasDir);
     this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
-    const client = options.client?.(brokers, environment) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger: environment.logger, security: environment.kafkaSecurity });
+    // kafkajs moves an out-of-range fetch offset and only logs it: its log lines pass by the guard.
+    const logger = watchOffsetResets(environment.logger, options.topic, (key) => this.gaps?.offsetReset(key));
+    const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger, security: environment.kafkaSecurity });
     const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
     this.consumer = consumer;
+    const gaps = (this.gaps = createGapGuard({ topic: options.topic, policy: options.onOffsetGap, environment, context, admin: () => this.connectedAdmin(client), nextOffset: this.nextOffset }));
     const lag = (this.lag = new ConsumerLag(environment.metrics, environment.topology));
     await retry(() => consumer.connect(), {
       what: `connect to Kafka at ${brokers.join(',')}`,
@@ -108,6 +130,7 @@ class KafkaSource<T> implements Source<T> {
       throw new ConnectionError('Kafka', `cannot reach brokers ${brokers.join(',')} (is the broker running? scripts/services.sh start)`, error, { retriesExhausted: true });
     });
     await this.requireTopic(client, brokers);
+    await gaps.readCommittedOffsets().catch((error) => environment.logger.warn({ err: errorMessage(error) }, 'reading the committed offsets before the first fetch failed; gap checks read them later'));
     consumer.onAssignment((assignment) => {
       const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
       environment.logger.info({ partitions: keys }, 'partitions assigned');
@@ -119,6 +142,7 @@ class KafkaSource<T> implements Source<T> {
       for (const key of [...this.nextOffset.keys()]) if (!assigned.has(key)) this.nextOffset.delete(key);
       lag.assign(keys);
       context.assigned(keys);
+      gaps.assign(keys);
     });
     // Partitions may move: save the checkpoints and commit the offsets already acknowledged, so
     // their next owner starts as late as possible (best effort: a commit during the rebalance may
@@ -134,14 +158,26 @@ class KafkaSource<T> implements Source<T> {
     this.pollEndOffsets(client, lag);
   }
 
+  /** The one admin client (topic check, gap checks, lag poll), connected once. */
+  private connectedAdmin(client: KafkaClient): Promise<Admin> {
+    const admin = (this.admin ??= client.admin());
+    this.adminConnected ??= admin.connect().then(
+      () => admin,
+      (error: unknown) => {
+        this.adminConnected = null;
+        throw error;
+      },
+    );
+    return this.adminConnected;
+  }
+
   /**
    * A missing topic fails the start with what to do (kafkajs would stop later with "This server
    * does not host this topic-partition"). The admin client stays for the lag poll.
    */
   private async requireTopic(client: KafkaClient, brokers: string[]): Promise<void> {
     const { topic } = this.options;
-    const admin = (this.admin ??= client.admin());
-    await admin.connect();
+    const admin = await this.connectedAdmin(client);
     const partitions = await admin.partitionCount(topic);
     if (partitions === undefined) {
       throw new ConfigError(
@@ -152,20 +188,11 @@ class KafkaSource<T> implements Source<T> {
     }
   }
 
-  /** End offsets from the admin API (connected on first use), so lag stays current while fetching waits. */
+  /** End offsets from the admin API, so lag stays current while fetching waits. */
   private pollEndOffsets(client: KafkaClient, lag: ConsumerLag): void {
-    let connected: Promise<void> | null = null;
     lag.pollEndOffsets(
       this.options.topic,
-      async () => {
-        const admin = (this.admin ??= client.admin());
-        connected ??= admin.connect().catch((error: unknown) => {
-          connected = null;
-          throw error;
-        });
-        await connected;
-        return admin.topicEndOffsets(this.options.topic);
-      },
+      async () => (await this.connectedAdmin(client)).topicEndOffsets(this.options.topic),
       END_OFFSETS_POLL_MS,
       this.environment.logger,
     );
@@ -181,13 +208,22 @@ class KafkaSource<T> implements Source<T> {
     const selectEventTime = this.options.eventTime;
     const { topic, partition } = batch;
     const partitionKey = `${topic}:${partition}`;
+    if (batch.messages.length === 0) return;
+    const decision = await this.gaps!.decide(partitionKey, BigInt(batch.messages[0]!.offset));
+    if (decision.kind === 'fail') return null; // stopping: nothing handed over, nothing committed
+    if (decision.kind === 'seek') {
+      this.consumer!.seek(topic, partition, decision.offset);
+      return null;
+    }
     const messages = await this.unseen(partitionKey, batch.messages);
     const chunk = this.environment.maxChunkRecords;
+    const tracer = this.environment.tracer;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
     for (let start = 0; start < messages.length; start += chunk) {
       // Records not handed over are not tracked, so they are not committed and are read again.
       if (this.stopping || !control.isRunning() || control.isStale()) return start === 0 ? null : messages[start - 1]!.offset;
       const end = Math.min(start + chunk, messages.length);
+      const startedAt = tracer === undefined ? 0 : performance.timeOrigin + performance.now();
       const records: StreamRecord<T>[] = [];
       const deadLetters: DeadLetter[] = [];
       let maxEventTime = -Infinity;
@@ -203,13 +239,14 @@ class KafkaSource<T> implements Source<T> {
           deadLetters.push({ step: 'decode', topic, partition, offset: message.offset, error: errorMessage(error), raw: message.value, timestamp: Number(message.timestamp) });
         }
       }
+      const trace = tracer === undefined ? undefined : traceDecode(tracer, messages, start, end, startedAt, { topic, partition, records: records.length, deadLetters: deadLetters.length });
       const lastOffset = BigInt(messages[end - 1]!.offset);
       const token = this.tracker.track(topic, partition, lastOffset, end - start);
       this.nextOffset.set(partitionKey, lastOffset + 1n);
       const lag = this.lag!;
       lag.waiting = true; // seen by a scrape only while the push waits for room (backpressure)
       try {
-        await context.push({ partitionKey, records, deadLetters, maxEventTime, token }, keepAlive);
+        await context.push(trace === undefined ? { partitionKey, records, deadLetters, maxEventTime, token } : { partitionKey, records, deadLetters, maxEventTime, token, trace }, keepAlive);
       } finally {
         lag.waiting = false;
       }
@@ -271,11 +308,13 @@ class KafkaSource<T> implements Source<T> {
 
   async close(): Promise<void> {
     this.lag?.close();
-    const admin = this.admin;
-    this.admin = null;
-    // Best effort: the lag poll's admin client may never have connected (or be a test double).
-    await (async () => admin?.disconnect())().catch(() => {});
     await this.consumer?.disconnect();
     this.consumer = null;
+    await restoreGapOffsets(this.gaps, this.admin, this.environment);
+    const admin = this.admin;
+    this.admin = null;
+    this.adminConnected = null;
+    // Best effort: the lag poll's admin client may never have connected (or be a test double).
+    await (async () => admin?.disconnect())().catch(() => {});
   }
 }

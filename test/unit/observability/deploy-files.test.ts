@@ -102,7 +102,7 @@ test("every metric the engine dashboard queries is one the engine exports (Metri
     'tributary_sink_buffered_rows', 'tributary_watermark_lag_seconds', 'tributary_output_freshness_seconds',
     'tributary_end_to_end_latency_seconds_bucket', 'tributary_scoring_seconds_bucket', 'tributary_scoring_batch_rows_sum',
     'tributary_sink_batch_rows_sum', 'tributary_sink_flush_seconds_bucket', 'tributary_sink_errors_total', 'tributary_dead_letters_total',
-    'tributary_late_records_total', 'tributary_model_info', 'tributary_open_windows', 'tributary_websocket_clients',
+    'tributary_late_records_total', 'tributary_records_lost_total', 'tributary_model_info', 'tributary_open_windows', 'tributary_websocket_clients',
   ];
   for (const name of required) assert.ok(used.has(name), `${name} is on the engine dashboard`);
 });

@@ -28,7 +28,7 @@ function scriptedClient() {
         groupJoins: 1,
       }) as never,
     producer: () => ({}) as never,
-    admin: () => ({ connect: async () => {}, partitionCount: async () => 2, topicEndOffsets: async () => [], disconnect: async () => {} }) as never,
+    admin: () => ({ connect: async () => {}, partitionCount: async () => 2, topicEndOffsets: async () => [], committedOffsets: async () => [], disconnect: async () => {} }) as never,
   });
   const deliver = (partition: number, offsets: number[]) =>
     handler!({ topic: 't', partition, messages: offsets.map((offset) => ({ offset: String(offset), key: null, value: Buffer.from(JSON.stringify({ ts: offset })), timestamp: '0' })) }, control);

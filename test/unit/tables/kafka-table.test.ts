@@ -42,6 +42,7 @@ function fakeKafka(ends: Array<{ partition: number; low: string; high: string }>
       run: async (handler) => void (state.handler = (batch) => handler(batch, { heartbeat: async () => {}, isRunning: () => true, isStale: () => false })),
       commit: async () => void state.commits++,
       pause: () => {},
+      seek: () => {},
       onAssignment: () => {},
       onProgress: (listener) => progress.push(listener),
       groupJoins: 1,
@@ -59,6 +60,7 @@ function fakeKafka(ends: Array<{ partition: number; low: string; high: string }>
         return ends;
       },
       committedOffsets: async () => [],
+      setCommittedOffsets: async () => {},
       partitionCount: async () => 1,
       disconnect: async () => {},
     }),
