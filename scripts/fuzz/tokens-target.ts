@@ -95,7 +95,7 @@ export async function runTokensFuzz(options: TokensFuzzOptions): Promise<TargetR
   }
 }
 
-/** The endpoint answered past its token check: with its own error code, other than UNAUTHORIZED (the body "x" is no query, so NOT_READ_ONLY). */
+/** The endpoint answered past its token check: with its own error code, other than UNAUTHORIZED (its ClickHouse is unreachable, so UNAVAILABLE). */
 function sqlAccepted(outcome: string): boolean {
   const code = /^HTTP \d{3} ([A-Z_]+)$/.exec(outcome)?.[1];
   return code !== undefined && code !== 'UNAUTHORIZED';

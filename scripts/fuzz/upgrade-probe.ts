@@ -42,8 +42,8 @@ export function tryUpgrade(wsBase: string, token: string, timeoutMs = 10_000): P
 
 /**
  * POSTs to the SQL endpoint over a raw socket with this exact Authorization value (an HTTP client
- * would refuse some of them), body "x" (not SQL: a request that gets past the token check is
- * refused as not read-only, never run). Resolves with the status and the endpoint's error code
+ * would refuse some of them), body "x" (a request that gets past the token check is never run:
+ * the fuzz server's ClickHouse is unreachable, so it is answered 503 UNAVAILABLE). Resolves with the status and the endpoint's error code
  * ('HTTP 401 UNAUTHORIZED'; no code when uWS itself answered), or an error text. uWS answers a
  * request with a NUL byte in a header not at all (it waits for the rest until its own timeout): 'no answer'.
  */

@@ -13,7 +13,7 @@ import { MemoryPeak } from './memory.ts';
 
 export interface ServerChildConfig {
   secret: string;
-  /** Bearer token of the SQL endpoint, mounted too (its ClickHouse is unreachable: a request past the token check is refused as bad SQL or unavailable). */
+  /** Bearer token of the SQL endpoint, mounted too (its ClickHouse is unreachable: a request past the token check is answered 503 UNAVAILABLE). */
   sqlToken: string;
   channel: string;
   keys: number;
@@ -53,7 +53,9 @@ const server = await startPushServer({
   logger,
   metrics,
   auth: { secret: config.secret },
-  extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: 'http://127.0.0.1:9' }, analystTables: [], logger, credentials: { analystToken: config.sqlToken } }),
+  // An analyst user for a server nobody listens on: a request past the token check is answered
+  // 503 UNAVAILABLE (no chDB is loaded, so the child's memory stays the server's).
+  extraRoutes: (app) => registerSqlRoute(app, { clickhouse: { url: 'http://127.0.0.1:9', analyst: { user: 'fuzz', password: 'unused' } }, analystTables: [], logger, credentials: { analystToken: config.sqlToken } }),
 });
 
 let published = 0;
