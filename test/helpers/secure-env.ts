@@ -50,7 +50,15 @@ export function secureEnv(s: SecureServices, options: SecureEnvOptions): Record<
     if (options.redis.tls) env.REDIS_TLS_CA_FILE = s.tls.caCertFile;
   }
   if (options.clickhouse) {
-    Object.assign(env, { CLICKHOUSE_URL: options.clickhouse.https ? s.clickhouse.httpsUrl : s.clickhouse.url, CLICKHOUSE_USER: s.clickhouse.tributary.name, CLICKHOUSE_PASSWORD_FILE: s.clickhouse.tributary.passwordFile });
+    // The analytics database, the one the read-only analyst user may read (POST /sql and tributary query run as it).
+    const base = options.clickhouse.https ? s.clickhouse.httpsUrl : s.clickhouse.url;
+    Object.assign(env, {
+      CLICKHOUSE_URL: `${base.replace(/\/$/, '')}/${s.clickhouse.analyticsDatabase}`,
+      CLICKHOUSE_USER: s.clickhouse.tributary.name,
+      CLICKHOUSE_PASSWORD_FILE: s.clickhouse.tributary.passwordFile,
+      CLICKHOUSE_ANALYST_USER: s.clickhouse.analyst.name,
+      CLICKHOUSE_ANALYST_PASSWORD_FILE: s.clickhouse.analyst.passwordFile,
+    });
     if (options.clickhouse.https) env.CLICKHOUSE_CA_FILE = s.tls.caCertFile;
   }
   return env;
@@ -66,7 +74,7 @@ export function secureKafka(s: SecureServices, listener: KafkaListener, mechanis
 
 /** tributary over HTTPS, checked against the throwaway CA. */
 export function secureClickHouse(s: SecureServices): ClickHouseClient {
-  return createClient({ url: s.clickhouse.httpsUrl, username: s.clickhouse.tributary.name, password: s.clickhouse.tributary.password(), tls: { ca_cert: Buffer.from(s.tls.ca) }, log: { level: ClickHouseLogLevel.OFF } });
+  return createClient({ url: s.clickhouse.httpsUrl, database: s.clickhouse.analyticsDatabase, username: s.clickhouse.tributary.name, password: s.clickhouse.tributary.password(), tls: { ca_cert: Buffer.from(s.tls.ca) }, log: { level: ClickHouseLogLevel.OFF } });
 }
 
 /** tributary on the ACL Redis over TLS. */

@@ -166,7 +166,7 @@ test('Redis: a wrong password names REDIS_PASSWORD, the read-only reader names R
   for (const { run } of [reader, untrusted]) assertNoSecrets(run.stdout + run.stderr, knownSecrets(s), 'the output');
 });
 
-test('ClickHouse: a wrong password names CLICKHOUSE_PASSWORD after one HTTP request (models list and query), an untrusted CA names CLICKHOUSE_CA_FILE', { timeout: 180_000 }, async () => {
+test('ClickHouse: a wrong password names CLICKHOUSE_PASSWORD (models list) or CLICKHOUSE_ANALYST_PASSWORD (query) after one HTTP request, an untrusted CA names CLICKHOUSE_CA_FILE', { timeout: 180_000 }, async () => {
   const s = secureServices();
   const wrong = randomBytes(12).toString('hex');
   const prefix = `${uniqueName('rc')}_`;
@@ -179,9 +179,9 @@ test('ClickHouse: a wrong password names CLICKHOUSE_PASSWORD after one HTTP requ
       assertConfigError(models, 'CLICKHOUSE_PASSWORD');
       assert.match(models.stderr, /ClickHouse rejected the password of user "tributary" \(Wrong password for user tributary/);
       assert.equal(http.httpRequests(), 1, 'one SELECT 1, not retried');
-      // No engine on a free port: the command reads CLICKHOUSE_URL itself.
-      const query = await runCli(['query', 'SELECT 1', '--url', `http://127.0.0.1:${await freePort()}`], env);
-      assertConfigError(query, 'CLICKHOUSE_PASSWORD');
+      // No engine on a free port: the command reads CLICKHOUSE_URL itself, as the read-only analyst user.
+      const query = await runCli(['query', 'SELECT 1', '--url', `http://127.0.0.1:${await freePort()}`], { ...env, CLICKHOUSE_ANALYST_USER: s.clickhouse.analyst.name, CLICKHOUSE_ANALYST_PASSWORD_FILE: file });
+      assertConfigError(query, 'CLICKHOUSE_ANALYST_PASSWORD');
       assert.equal(http.httpRequests(), 2, 'and one query');
       for (const run of [models, query]) assertNoSecrets(run.stdout + run.stderr, knownSecrets(s, { 'wrong password tried': wrong }), 'the output');
     });
