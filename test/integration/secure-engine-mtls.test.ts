@@ -61,7 +61,7 @@ test('card-fraud over mutual TLS (SSL listener, client certificate and key from 
     TRIBUTARY_COMMIT_INTERVAL_MS: '300',
     LOG_LEVEL: 'debug',
   };
-  assert.equal(env.CLICKHOUSE_URL, s.clickhouse.url);
+  assert.equal(env.CLICKHOUSE_URL, `${s.clickhouse.url}/${s.clickhouse.analyticsDatabase}`);
   assert.ok(env.KAFKA_SSL_KEY_FILE !== undefined && !('KAFKA_SASL_USERNAME' in env));
   const engine = startEngineProcess(env);
   const producer = kafka.producer();
@@ -93,7 +93,7 @@ test('card-fraud over mutual TLS (SSL listener, client certificate and key from 
 
   await waitForCardFraudResults(ch, prefix, payments, PARTITIONS, 180_000, () => engine.output().slice(-3000));
   await assertExactCardFraudResults(ch, prefix, payments, PARTITIONS);
-  assert.match(engine.output(), /Kafka at 127\.0\.0\.1:\d+ \(SSL\); ClickHouse at http:\/\/127\.0\.0\.1:\d+ as tributary; Redis at redis:\/\/127\.0\.0\.1:\d+ as tributary/);
+  assert.match(engine.output(), /Kafka at 127\.0\.0\.1:\d+ \(SSL\); ClickHouse at http:\/\/127\.0\.0\.1:\d+\/tributary_analytics as tributary; Redis at redis:\/\/127\.0\.0\.1:\d+ as tributary/);
   const cards = [...new Set(payments.map((p) => p.cardId))];
   const lastWindowEnd = new Map<string, number>();
   for (const row of referenceCardFeatures(payments)) lastWindowEnd.set(row.cardId, Math.max(lastWindowEnd.get(row.cardId) ?? 0, row.windowEnd));

@@ -113,7 +113,7 @@ describe('card-fraud on SASL_SSL Kafka, rediss:// Redis and HTTPS ClickHouse, th
     const engineOutput = () => running.output();
     await waitFor('the engine to start', async () => engineOutput(), (text) => /Tributary card-fraud is running/.test(text) || running.child.exitCode !== null, 120_000);
     assert.match(engineOutput(), /Tributary card-fraud is running/, engineOutput().slice(-3000));
-    assert.match(engineOutput(), /starting card-fraud: Kafka at 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as tributary\); ClickHouse at https:\/\/127\.0\.0\.1:\d+ as tributary; Redis at rediss:\/\/127\.0\.0\.1:\d+ as tributary/);
+    assert.match(engineOutput(), /starting card-fraud: Kafka at 127\.0\.0\.1:\d+ \(SASL_SSL, SCRAM-SHA-512 as tributary\); ClickHouse at https:\/\/127\.0\.0\.1:\d+\/tributary_analytics as tributary; Redis at rediss:\/\/127\.0\.0\.1:\d+ as tributary/);
 
     const encoder = createAvroEncoder<Payment>({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(SCHEMAS_DIR), schema: 'payment.avsc' });
     for (let i = 0; i < payments.length; i += 500) {
@@ -178,7 +178,7 @@ describe('card-fraud on SASL_SSL Kafka, rediss:// Redis and HTTPS ClickHouse, th
     const run = await cli('query', ['query', `SELECT uniqExact(_partition, _offset) AS n, uniqExact(cardId) AS cards FROM ${prefix}payments WHERE cardId NOT LIKE '%watermark%'`, '--format', 'json', '--url', `http://127.0.0.1:${await freePort()}`]);
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(JSON.parse(run.stdout), [{ n: EVENTS, cards: cards.length }]);
-    assert.match(run.stderr, /reading ClickHouse at https:\/\/127\.0\.0\.1:\d+ directly/);
+    assert.match(run.stderr, /reading ClickHouse at https:\/\/127\.0\.0\.1:\d+\/tributary_analytics directly/);
   });
 
   test('tributary backfill replays the payments from HTTPS ClickHouse into the same features', { timeout: 240_000 }, async () => {
