@@ -14,6 +14,7 @@ import { registerSqlRoute } from '../../src/push/sql-route.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
 import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
 import { errorCode, post } from '../helpers/sql-http.ts';
+import { runCli } from '../helpers/run-cli.ts';
 
 /**
  * POST /sql?dp=1 end to end on a ClickHouse 18.16 server (as its read-only analyst user) and on
@@ -179,6 +180,20 @@ function dpSuite(target: Target): void {
     }
     assert.deepEqual(parsed.data.map((row) => row.key), ['0', '10', '20', '30', '40', '50', '60', '70', '80', '90']);
     parsed.data.forEach((row, i) => assert.ok(Math.abs(row.count! - bins[i]!) <= 20, `bin ${row.key}: ${row.count} vs ${bins[i]}`));
+  });
+
+  test('tributary query --dp asks the engine: noisy counts by public group as JSON rows and as a table', async () => {
+    const query = JSON.stringify({ table, aggregate: 'count', groupBy: 'merchant', groups: ['a', 'b'], epsilon: 1 });
+    const env = { ...process.env, TRIBUTARY_SQL_TOKEN: TOKEN };
+    const json = await runCli(['query', '--dp', '--format', 'json', '--url', `http://127.0.0.1:${server.port}`, query], env);
+    assert.equal(json.code, 0, json.stderr);
+    const rows = JSON.parse(json.stdout) as Array<{ key: string; count: number }>;
+    assert.deepEqual(rows.map((row) => row.key), ['a', 'b']);
+    for (const row of rows) assert.ok(Math.abs(row.count - 100) <= 20, `${row.key}: ${row.count}`);
+    const table_ = await runCli(['query', '--dp', '--url', `http://127.0.0.1:${server.port}`, query], env);
+    assert.equal(table_.code, 0, table_.stderr);
+    assert.match(table_.stdout, /^key\s+count\n/);
+    assert.match(table_.stdout, /\(2 rows\)\n$/);
   });
 
   test('refusals: budget spent (403 BUDGET_EXHAUSTED), a table outside the allowlist, SQL in the body, no DP configured', async () => {
