@@ -17,6 +17,7 @@ export type SqlErrorCode =
   | 'ROW_LIMIT' // the result has more rows (or bytes) than allowed
   | 'TIME_LIMIT' // the query ran past the time limit
   | 'BUSY' // too many queries running at once
+  | 'BUDGET_EXHAUSTED' // a DP query would pass the principal's privacy budget (ε)
   | 'QUERY_ERROR' // ClickHouse rejected the query (syntax, unknown table or column, types)
   | 'UNAVAILABLE' // ClickHouse (or the chDB directory) cannot be reached or opened
   | 'INTERNAL'; // a bug: the endpoint failed on its own
@@ -33,6 +34,7 @@ export const SQL_ERROR_STATUS: Record<SqlErrorCode, number> = {
   TOO_LARGE: 413,
   ROW_LIMIT: 422,
   BUSY: 429,
+  BUDGET_EXHAUSTED: 403,
   INTERNAL: 500,
   UNAVAILABLE: 503,
   TIME_LIMIT: 504,

@@ -30,6 +30,7 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
   .option('--token <token>', 'bearer token of the SQL endpoint (default TRIBUTARY_SQL_TOKEN)')
+  .option('--dp', 'differential privacy: <sql> is a DP query as JSON, e.g. \'{"table":"t","aggregate":"count","groupBy":"merchant","epsilon":0.5}\' (needs a running engine)')
   .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
 
 registerInitCommand(program);

@@ -20,6 +20,8 @@ export interface QueryCommandOptions {
   token?: string;
   /** Where a query read directly (no engine) is recorded; default none. */
   audit?: AuditTrail;
+  /** The text is a DP query (JSON), sent to POST /sql?dp=1: the engine holds the budget ledger. */
+  dp?: boolean;
 }
 
 /** Network failures meaning nobody listens there: then the data is read directly. */
@@ -39,7 +41,13 @@ export async function queryCommand(sqlText: string, options: QueryCommandOptions
   if (Buffer.byteLength(sqlText, 'utf8') > MAX_SQL_BYTES) throw new SqlQueryError('TOO_LARGE', `the SQL text is longer than ${MAX_SQL_BYTES} bytes`);
   const wire: ResultFormat = options.format === 'csv' ? 'CSVWithNames' : 'JSON';
   const url = (options.url ?? engineUrl(config)).replace(/\/+$/, '');
-  let text = await askEngine(url, sqlText, wire, options.token ?? sqlConfig.token);
+  const dp = options.dp === true;
+  let text = await askEngine(url, sqlText, dp ? 'JSON' : wire, options.token ?? sqlConfig.token, dp);
+  if (text === undefined && dp) {
+    // Read directly, the budget would be whoever runs the command's to reset: only the engine answers DP queries.
+    throw new SqlQueryError('UNAVAILABLE', `no engine answers at ${url}: DP queries need a running engine (it keeps the privacy budget ledger)`);
+  }
+  if (dp && options.format === 'csv') text = renderCsv(parseJsonResult(text!));
   if (text === undefined) {
     const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redact(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
     process.stderr.write(`tributary query: no engine answers at ${url}; reading ${where} directly\n`);
@@ -73,10 +81,10 @@ async function queryDirectly(config: EngineConfig, sqlConfig: ReturnType<typeof 
 }
 
 /** The result text, or undefined when no engine (with an SQL endpoint) answers at `url`. */
-async function askEngine(url: string, sql: string, format: ResultFormat, token: string | undefined): Promise<string | undefined> {
+async function askEngine(url: string, sql: string, format: ResultFormat, token: string | undefined, dp = false): Promise<string | undefined> {
   let response: Response;
   try {
-    response = await fetch(`${url}/sql?format=${format}`, {
+    response = await fetch(`${url}/sql?format=${format}${dp ? '&dp=1' : ''}`, {
       method: 'POST',
       body: sql,
       headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
@@ -102,6 +110,13 @@ function engineError(url: string, status: number, body: string): SqlQueryError {
     // not the endpoint's JSON: described below
   }
   return new SqlQueryError('UNAVAILABLE', `${url}/sql answered ${status}: ${body.slice(0, 200)}`);
+}
+
+/** A DP answer (JSON rows) as CSV with a header line. */
+function renderCsv(result: ReturnType<typeof parseJsonResult>): string {
+  const names = result.meta.map((column) => column.name);
+  const cell = (value: unknown) => (value === undefined || value === null ? '' : typeof value === 'number' ? String(value) : `"${String(value).replace(/"/g, '""')}"`);
+  return [names.join(','), ...result.data.map((row) => names.map((name) => cell(row[name])).join(','))].join('\n') + '\n';
 }
 
 /** The engine's address as configured (PORT, HOST), reachable from this machine. */

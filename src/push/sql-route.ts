@@ -7,6 +7,8 @@ import { authenticateSqlRequest, type SqlPrincipal } from '../analytics/sql-auth
 import { checkLimits, defaultMaxConcurrent, loadSqlEndpointConfig, MAX_SQL_BYTES, type QueryLimits, type SqlCredentials } from '../analytics/sql-config.ts';
 import { SqlQueryError } from '../analytics/sql-errors.ts';
 import { answerDeadlineMs, CONTENT_TYPES, parseFormat, type ResultFormat } from '../analytics/result-format.ts';
+import { runDpQuery } from '../analytics/dp/dp-run.ts';
+import type { DpSettings } from '../analytics/dp/dp-settings.ts';
 
 export interface SqlRouteOptions {
   /**
@@ -29,6 +31,8 @@ export interface SqlRouteOptions {
   path?: string;
   /** Where every query is recorded (action 'sql.query'); default none. */
   audit?: AuditTrail;
+  /** The DP mode (`?dp=1`, a JSON query in the body: analytics/dp/); without it such requests are refused. */
+  dp?: DpSettings;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -46,11 +50,12 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Refusals (the request was not acceptable) as opposed to failures (it was, but did not work). */
-const REFUSALS = new Set(['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_READ_ONLY', 'NOT_ALLOWED', 'READ_ONLY', 'TOO_LARGE', 'BUSY', 'METHOD_NOT_ALLOWED']);
+const REFUSALS = new Set(['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_READ_ONLY', 'NOT_ALLOWED', 'READ_ONLY', 'TOO_LARGE', 'BUSY', 'METHOD_NOT_ALLOWED', 'BUDGET_EXHAUSTED']);
 
 /**
  * POST /sql: the body is one SELECT, `?format=JSON|JSONEachRow|CSV|CSVWithNames|TabSeparated|
- * TabSeparatedWithNames` (default JSON) the result's format. Answers 200 with ClickHouse's
+ * TabSeparatedWithNames` (default JSON) the result's format. `?dp=1`: the body is a DP query
+ * (analytics/dp/dp-query.ts), answered with noisy JSON and the principal's budget left. Answers 200 with ClickHouse's
  * output, or an error status with `{"error": "...", "code": "...", "status": n}` (codes in
  * analytics/sql-errors.ts). Who may ask: analytics/sql-auth.ts; what may run:
  * analytics/analyst-query.ts. Every query is recorded in the audit trail; logs carry the SQL
@@ -79,6 +84,7 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
       origin: req.getHeader('origin'),
     };
     const formatParam = req.getQuery('format');
+    const dpMode = req.getQuery('dp') === '1';
     const request = new AbortController();
     let closed = false; // answered, or the client went away: res may not be used again
     res.onAborted(() => {
@@ -144,7 +150,17 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
           request.abort();
           fail(new SqlQueryError('TIME_LIMIT', `no answer within ${answerDeadlineMs(limits)} ms (the limit is ${limits.timeoutMs} ms)`));
         }, answerDeadlineMs(limits));
-        runAnalystQuery(target, sql, { role: checked.who.role, format, limits, analystTables: options.analystTables, signal: request.signal }, trace)
+        const dp = options.dp;
+        const run = !dpMode
+          ? runAnalystQuery(target, sql, { role: checked.who.role, format, limits, analystTables: options.analystTables, signal: request.signal }, trace)
+          : dp === undefined
+            ? Promise.reject(new SqlQueryError('BAD_REQUEST', 'the DP mode is not configured on this engine (README "Data protection")'))
+            : runDpQuery(target, sql, { principal: checked.who.name, role: checked.who.role, limits, analystTables: options.analystTables, settings: dp, signal: request.signal }).then(({ statement, ...answer }) => {
+                trace.canonical = statement;
+                format = 'JSON';
+                return { text: JSON.stringify(answer), canonical: statement, rows: answer.data.length };
+              });
+        run
           .then(
             async (result) => {
               // Fail closed: an answer the audit trail could not record is not sent.

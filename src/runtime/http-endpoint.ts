@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { readinessRoutes } from '../push/http-routes.ts';
 import { registerSqlRoute } from '../push/sql-route.ts';
+import { openDpSettings } from './dp-config.ts';
 import { registerStateRoute } from '../push/state-route.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import { startPushServer, type RunningPushServer } from '../push/uws-push-server.ts';
@@ -42,16 +43,22 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
   const sql = loadSqlEndpointConfig();
   // Before listening: a SQL endpoint reachable beyond this machine needs a credential.
   checkSqlExposure(config.host, sql);
+  const dp = sql.enabled ? await openDpSettings(config, logger) : undefined;
   const extraRoutes = (app: TemplatedApp) => {
     readinessRoutes(readiness)(app);
     if (sql.enabled) {
       const clickhouse = { ...clickhouseTarget(config), ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
-      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit });
+      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit, ...(dp === undefined ? {} : { dp }) });
     }
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
+  if (dp !== undefined) {
+    // The ledger's Redis connection (if any) closes with the endpoint.
+    const close = server.close.bind(server);
+    server.close = () => close().then(() => dp.ledger.close());
+  }
   return server;
 }
 
