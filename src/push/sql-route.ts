@@ -142,6 +142,9 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
         } catch (error) {
           return fail(error);
         }
+        if (!dpMode && options.dp?.analystsDpOnly === true && checked.who.role !== 'admin') {
+          return fail(new SqlQueryError('FORBIDDEN', 'analysts are answered with differential privacy only on this engine (TRIBUTARY_DP_ONLY=1): send a DP query to POST /sql?dp=1'));
+        }
         if (running >= maxConcurrent) return fail(new SqlQueryError('BUSY', `${maxConcurrent} queries are running already; retry in a moment`));
         running++;
         // ClickHouse stops the query at max_execution_time; this deadline also covers a server

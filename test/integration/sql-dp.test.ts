@@ -92,6 +92,7 @@ function dpSuite(target: Target): void {
         registerSqlRoute(app, { ...common, credentials: { analystToken: TOKEN, adminToken: ADMIN_TOKEN }, dp: settings(1000, 'ledger.json') });
         registerSqlRoute(app, { ...common, credentials: { analystToken: TOKEN }, dp: settings(1, 'small.json'), path: '/sql-small' });
         registerSqlRoute(app, { ...common, credentials: { analystToken: TOKEN }, path: '/sql-nodp' });
+        registerSqlRoute(app, { ...common, credentials: { analystToken: TOKEN, adminToken: ADMIN_TOKEN }, dp: { ...settings(1000, 'only.json'), analystsDpOnly: true }, path: '/sql-dp-only' });
       },
     });
   });
@@ -214,5 +215,18 @@ function dpSuite(target: Target): void {
     assert.equal(errorCode(injected), 'BAD_REQUEST');
     const off = await dp({ table, aggregate: 'count', epsilon: 0.1 }, '/sql-nodp');
     assert.equal(errorCode(off), 'BAD_REQUEST');
+  });
+
+  test('TRIBUTARY_DP_ONLY: an analyst\'s plain SQL is refused with 403 and DP queries answered; an admin keeps plain SQL', async () => {
+    const base = `http://127.0.0.1:${server.port}/sql-dp-only`;
+    const plain = await post(base, `SELECT count() FROM ${table}`, { Authorization: `Bearer ${TOKEN}` });
+    assert.equal(plain.status, 403, plain.body);
+    assert.equal(errorCode(plain), 'FORBIDDEN');
+    assert.match(JSON.parse(plain.body).error, /TRIBUTARY_DP_ONLY/);
+    const noisy = await dp({ table, aggregate: 'count', epsilon: 0.5 }, '/sql-dp-only');
+    assert.equal(noisy.status, 200, noisy.body);
+    const admin = await post(`${base}?format=TabSeparated`, `SELECT count() FROM ${table}`, { Authorization: `Bearer ${ADMIN_TOKEN}` });
+    assert.equal(admin.status, 200, admin.body);
+    assert.equal(admin.body, `${rows.length}\n`);
   });
 }

@@ -16,6 +16,11 @@ export interface DpSettings {
   maxRowsPerSubject: number;
   /** Largest ε one query may spend (TRIBUTARY_DP_MAX_EPSILON). */
   maxEpsilon: number;
+  /**
+   * Analysts get DP answers only (TRIBUTARY_DP_ONLY=1): their plain SQL is refused, else the budget
+   * would bound nothing. Admins keep plain SQL. Optional: false when absent.
+   */
+  analystsDpOnly?: boolean;
 }
 
 export type DpEnvironment = Omit<DpSettings, 'ledger' | 'subjectColumn'> & {
@@ -34,9 +39,11 @@ export function loadDpEnvironment(env: NodeJS.ProcessEnv = process.env): DpEnvir
   const defaultRows = positiveInteger(env, 'TRIBUTARY_DP_ROWS_PER_SUBJECT', 1);
   const maxRows = positiveInteger(env, 'TRIBUTARY_DP_MAX_ROWS_PER_SUBJECT', Math.max(10, defaultRows));
   if (defaultRows > maxRows) throw new ConfigError('TRIBUTARY_DP_ROWS_PER_SUBJECT', `${defaultRows} is above TRIBUTARY_DP_MAX_ROWS_PER_SUBJECT (${maxRows})`, 'lower it or raise the cap');
+  const dpOnly = (env.TRIBUTARY_DP_ONLY ?? '').trim();
+  if (!['', '0', '1'].includes(dpOnly)) throw new ConfigError('TRIBUTARY_DP_ONLY', `${JSON.stringify(dpOnly)} is neither 0 nor 1`, 'set TRIBUTARY_DP_ONLY=1 to refuse analysts plain SQL, or leave it unset');
   const subject = env.TRIBUTARY_DP_SUBJECT?.trim() || undefined;
   if (subject !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(subject)) throw new ConfigError('TRIBUTARY_DP_SUBJECT', `${JSON.stringify(subject)} is not a column name`, 'name the subject column, e.g. TRIBUTARY_DP_SUBJECT=cardId');
-  return { subjectColumn: subject, ledger: env.TRIBUTARY_DP_LEDGER?.trim() || undefined, budgetMicro: toMicro(budget), delta, defaultRowsPerSubject: defaultRows, maxRowsPerSubject: maxRows, maxEpsilon };
+  return { subjectColumn: subject, ledger: env.TRIBUTARY_DP_LEDGER?.trim() || undefined, budgetMicro: toMicro(budget), delta, defaultRowsPerSubject: defaultRows, maxRowsPerSubject: maxRows, maxEpsilon, analystsDpOnly: dpOnly === '1' };
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
