@@ -6,13 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/clickhouse/connection.ts';
-import type { AnalystTarget } from '../../src/analytics/analyst-query.ts';
-import { closeSqlParser } from '../../src/analytics/parser-session.ts';
 import { FileBudgetLedger } from '../../src/analytics/dp/file-ledger.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
-import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
+import { analystTargets, type AnalystSuiteTarget } from '../helpers/analyst-targets.ts';
 import { errorCode, post } from '../helpers/sql-http.ts';
 import { runCli } from '../helpers/run-cli.ts';
 
@@ -25,28 +22,7 @@ import { runCli } from '../helpers/run-cli.ts';
 const TOKEN = 'dp-analyst-token-0123456789';
 const ADMIN_TOKEN = 'dp-admin-token-0123456789ab';
 
-interface Target {
-  label: string;
-  open: () => Promise<{ client: ClickHouseClient; target: AnalystTarget; cleanup: () => Promise<void> }>;
-}
-
-const targets: Target[] = [
-  {
-    label: 'ClickHouse 18.16 server as the analyst user',
-    open: async () => {
-      const server = await startPrivateClickHouse();
-      const url = `${server.url}/${server.database}`;
-      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url, analyst: server.analyst }, cleanup: async () => { closeSqlParser(); await server.stop(); } };
-    },
-  },
-  {
-    label: 'embedded chDB',
-    open: async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'tributary-dp-'));
-      return { client: await connectClickHouse({ dataDir, logger: silentLogger }), target: { dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  },
-];
+const targets = analystTargets();
 
 /** The rows: 300 ordinary cards (one payment each, amount 1..60) over merchants a, b, c; a heavy card with 3,000 payments of 1000 at c; a lone card at "solo". */
 function makeRows(): Array<{ card: string; merchant: string; amount: number }> {
@@ -59,7 +35,7 @@ function makeRows(): Array<{ card: string; merchant: string; amount: number }> {
 
 for (const target of targets) describe(target.label, () => dpSuite(target));
 
-function dpSuite(target: Target): void {
+function dpSuite(target: AnalystSuiteTarget): void {
   const table = `dp_${randomBytes(4).toString('hex')}`;
   const rows = makeRows();
   let client: ClickHouseClient;

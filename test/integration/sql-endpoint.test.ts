@@ -1,18 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { silentLogger } from '../../src/observability/logger.ts';
-import { connectClickHouse } from '../../src/clickhouse/connection.ts';
-import type { AnalystTarget } from '../../src/analytics/analyst-query.ts';
 import type { AuditEvent, AuditTrail } from '../../src/audit/audit-trail.ts';
 import { registerSqlRoute } from '../../src/push/sql-route.ts';
-import { closeSqlParser } from '../../src/analytics/parser-session.ts';
 import { startPushServer, type RunningPushServer } from '../../src/push/uws-push-server.ts';
+import { analystTargets, type AnalystSuiteTarget } from '../helpers/analyst-targets.ts';
 import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
 import { errorCode, post } from '../helpers/sql-http.ts';
 
@@ -26,29 +22,7 @@ const TOKEN = 'test-token-0123456789abcdef';
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const LIMITS = { maxRows: 5, timeoutMs: 1_000 };
 
-interface Target {
-  label: string;
-  open: () => Promise<{ client: ClickHouseClient; target: AnalystTarget; cleanup: () => Promise<void> }>;
-}
-
-const targets: Target[] = [
-  {
-    label: 'ClickHouse 18.16 server as the analyst user',
-    open: async () => {
-      const server = await startPrivateClickHouse({ maxExecutionSeconds: 1, maxResultRows: 5 });
-      const url = `${server.url}/${server.database}`;
-      // The parser's chDB instance is closed after: the next suite opens a chDB directory.
-      return { client: await connectClickHouse({ url, logger: silentLogger }), target: { url, analyst: server.analyst }, cleanup: async () => { closeSqlParser(); await server.stop(); } };
-    },
-  },
-  {
-    label: 'embedded chDB',
-    open: async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'tributary-sql-'));
-      return { client: await connectClickHouse({ dataDir, logger: silentLogger }), target: { dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  },
-];
+const targets = analystTargets({ maxExecutionSeconds: 1, maxResultRows: 5 });
 
 /** An audit trail that keeps what it is given, in memory. */
 function memoryAudit(): AuditTrail & { events: AuditEvent[] } {
@@ -58,7 +32,7 @@ function memoryAudit(): AuditTrail & { events: AuditEvent[] } {
 
 for (const target of targets) describe(target.label, () => endpointSuite(target));
 
-function endpointSuite(target: Target): void {
+function endpointSuite(target: AnalystSuiteTarget): void {
   const table = `sql_${randomBytes(4).toString('hex')}`;
   let client: ClickHouseClient;
   let server: RunningPushServer;
