@@ -193,6 +193,8 @@ export interface CardFraudOptions {
    * offsets (needs durable window state); otherwise at-least-once.
    */
   predictionsTopic?: { topic: string; exactlyOnce?: boolean };
+  /** A Confluent-API Schema Registry for the payments' and predictions' schema ids (default: schemas/registry.json). */
+  schemaRegistryUrl?: string;
 }
 
 /**
@@ -281,12 +283,14 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
     governance: options.governance ?? inClear(),
+    schemaRegistry: options.schemaRegistryUrl ? { url: options.schemaRegistryUrl } : undefined,
   });
 }
 
 export default createCardFraudTopology({
   topic: process.env.PAYMENTS_TOPIC,
   deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.PAYMENTS_DLQ_TOPIC : undefined,
+  schemaRegistryUrl: process.env.KAFKA_BROKERS ? process.env.SCHEMA_REGISTRY_URL : undefined,
   // PREDICTIONS_TOPIC (off by default); PREDICTIONS_EXACTLY_ONCE=true for transactions.
   predictionsTopic: process.env.KAFKA_BROKERS && process.env.PREDICTIONS_TOPIC ? { topic: process.env.PREDICTIONS_TOPIC, exactlyOnce: process.env.PREDICTIONS_EXACTLY_ONCE === 'true' } : undefined,
   demoRate: Number(process.env.DEMO_RATE) || undefined,

@@ -12,6 +12,7 @@ import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts'
 import { ConfigError } from '../core/errors.ts';
 import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
 import type { KafkaClient, Producer } from '../kafka/kafka-client.ts';
+import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import { Keyring } from '../governance/keyring.ts';
 import { openKeyStore } from './key-store-config.ts';
 
@@ -30,6 +31,8 @@ export class RuntimeEnvironment {
   private producer: Promise<Producer> | null = null;
   private keys: Promise<Keyring> | null = null;
   private kafka: KafkaClient | null = null;
+  /** The topology's Schema Registry, set by the engine before the sinks open. */
+  schemaRegistry: SchemaRegistryClient | undefined;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
   /** Outputs committed with the checkpoints (exactly-once Kafka topic sinks), registered as sinks are created. */
@@ -54,6 +57,7 @@ export class RuntimeEnvironment {
       kafkaProducer: () => (this.producer ??= this.connectProducer(topology, logger)),
       fail,
       origin,
+      schemaRegistry: () => this.schemaRegistry,
       groupId: config.groupId ?? `tributary-${topology}`,
       kafkaClient: () => (this.kafka ??= this.createKafkaClient(topology, logger)),
       transactional: (output) => this.transactionalOutputs.push(output),

@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { PushServer } from './push-port.ts';
 import type { KafkaClient, Producer } from '../kafka/kafka-client.ts';
+import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
 
 /**
@@ -58,6 +59,8 @@ export interface SinkEnvironment {
    * whose rows are masked before they reach the sink (governed-sink.ts).
    */
   governedSchema?: (schema: object) => object;
+  /** The topology's Schema Registry (topology option schemaRegistry); absent: schemas/registry.json's ids. */
+  schemaRegistry?: () => SchemaRegistryClient | undefined;
   /** The source's consumer group (transactional sinks commit its offsets). */
   groupId?: string;
   /** Kafka clients on KAFKA_BROKERS (transactional producers, admin); fails with ConfigError without brokers. */

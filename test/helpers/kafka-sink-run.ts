@@ -101,7 +101,7 @@ function distinctWindows(records: readonly PredictionRecord[]): number {
 const predictionType = avsc.Type.forSchema(JSON.parse(readFileSync(path.join(SCHEMAS_DIR, 'fraud_prediction.avsc'), 'utf8')));
 
 /** Every record of `topic` from the start to its end offsets, as a fresh consumer group reads it. */
-export async function readAll(brokers: string[], topic: string, isolation: 'read_committed' | 'read_uncommitted'): Promise<PredictionRecord[]> {
+export async function readAll(brokers: string[], topic: string, isolation: 'read_committed' | 'read_uncommitted', schemaId = PREDICTION_SCHEMA_ID): Promise<PredictionRecord[]> {
   const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -121,7 +121,7 @@ export async function readAll(brokers: string[], topic: string, isolation: 'read
     eachMessage: async ({ partition, message }) => {
       const value = message.value!;
       assert.equal(value.readUInt8(0), 0, 'magic byte');
-      assert.equal(value.readUInt32BE(1), PREDICTION_SCHEMA_ID, 'schema id');
+      assert.equal(value.readUInt32BE(1), schemaId, 'schema id');
       const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
       records.push({ partition, key: message.key!.toString(), headers, value: { ...(predictionType.fromBuffer(value.subarray(5)) as Record<string, unknown>) } });
     },

@@ -7,7 +7,7 @@ import type { ProducedMessage } from '../../kafka/kafka-client.ts';
 import { createAvroEncoder } from '../../serde/avro.ts';
 import type { Encoder } from '../../serde/decoder.ts';
 import { createJsonEncoder } from '../../serde/json.ts';
-import type { NamedSchemaSource } from '../../serde/schema-resolver.ts';
+import type { NamedSchemaSource, SchemaRegistryClient } from '../../serde/schema-resolver.ts';
 
 /** kafkajs's producer slows down sharply past ~1,000 messages per send (measured in the bench). */
 export const MESSAGES_PER_SEND = 1_000;
@@ -46,24 +46,40 @@ export const HEADERS = {
  * records read straight from a topic; window results carry their window's event time).
  */
 export class TopicRecords<T> {
-  private readonly encoder: Encoder<T>;
+  private encoder: Encoder<T> | null = null;
   private readonly keyOf: (record: StreamRecord<T>) => string | Buffer | null;
+  private readonly schema: string | undefined;
 
   constructor(
     private readonly topic: string,
     private readonly topology: string,
     options: KafkaTopicSinkOptions<T>,
-    registry: () => NamedSchemaSource,
+    private readonly local: () => NamedSchemaSource,
   ) {
     const format = options.format ?? (options.schema ? 'avro' : 'json');
-    if (format === 'avro') {
-      if (!options.schema) throw new ConfigError(`kafkaTopicSink(${topic}).schema`, 'the avro format needs a schema file', "pass schema: 'name.avsc', or format: 'json'");
-      this.encoder = createAvroEncoder<T>({ wire: 'confluent', registry: registry(), schema: options.schema });
-    } else {
-      this.encoder = createJsonEncoder() as unknown as Encoder<T>;
-    }
+    if (format === 'avro' && !options.schema) throw new ConfigError(`kafkaTopicSink(${topic}).schema`, 'the avro format needs a schema file', "pass schema: 'name.avsc', or format: 'json'");
+    this.schema = format === 'avro' ? options.schema : undefined;
     const key = options.key;
     this.keyOf = key ? (record) => key(record.value) : (record) => (record.key === '' ? null : record.key);
+  }
+
+  /**
+   * Prepares the value encoder: Avro with the id the Schema Registry gives the schema under
+   * `<topic>-value` (registered after a compatibility check), else the embedded registry.json's id.
+   */
+  async open(registry: SchemaRegistryClient | undefined): Promise<void> {
+    const schema = this.schema;
+    if (schema === undefined) {
+      this.encoder = createJsonEncoder() as unknown as Encoder<T>;
+      return;
+    }
+    const local = this.local();
+    if (registry === undefined) {
+      this.encoder = createAvroEncoder<T>({ wire: 'confluent', registry: local, schema });
+      return;
+    }
+    const id = await registry.registerOutput(`${this.topic}-value`, schema);
+    this.encoder = createAvroEncoder<T>({ wire: 'confluent', registry: { has: (f) => local.has(f), schema: (f) => local.schema(f), idOf: () => id }, schema });
   }
 
   /** `failed`: records that cannot be encoded (EncodeError), for the dead letters. */
@@ -77,7 +93,7 @@ export class TopicRecords<T> {
         headers[HEADERS.offset] = record.offset;
       }
       try {
-        messages.push({ key: this.keyOf(record), value: this.encoder.encode(record.value), headers });
+        messages.push({ key: this.keyOf(record), value: this.encoder!.encode(record.value), headers });
       } catch (error) {
         failed(record, error);
       }

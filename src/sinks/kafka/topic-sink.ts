@@ -53,8 +53,9 @@ class AtLeastOnceTopicSink<T> implements Sink<StreamRecord<T>> {
     this.batches = new MessageBatches(topic, environment, client, options);
   }
 
-  open(): Promise<void> {
-    return this.batches.open();
+  async open(): Promise<void> {
+    await this.records.open(this.environment.schemaRegistry?.());
+    await this.batches.open();
   }
 
   write(rows: readonly StreamRecord<T>[], acks: readonly AckToken[]): void {

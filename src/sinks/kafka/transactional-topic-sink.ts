@@ -51,6 +51,7 @@ export class TransactionalTopicSink<T> implements Sink<StreamRecord<T>>, Transac
   }
 
   async open(): Promise<void> {
+    await this.records.open(this.environment.schemaRegistry?.());
     if (!this.client().transactionalProducer) throw new ConfigError(`kafkaTopicSink(${this.topic}).delivery`, 'this Kafka client has no transactions', "use the kafkajs client, or delivery: 'at-least-once'");
   }
 

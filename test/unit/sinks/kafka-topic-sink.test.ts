@@ -123,6 +123,7 @@ test('a value the schema cannot encode is a dead letter with its provenance, the
   const outputs: TransactionalOutput[] = [];
   env.transactional = (o) => outputs.push(o);
   const sink = kafkaTopicSink<Record<string, unknown>>('out', { schema: 'fraud_prediction.avsc', delivery: 'exactly-once' }).create(env);
+  await sink.open();
   await outputs[0]!.restore('in:0', null);
   sink.write([{ value: { cardId: 'x' }, key: 'x', eventTime: 5, topic: 'in', partition: 0, offset: '7' }], [new AckToken('in:0', 7n, 1, () => {})]);
   assert.equal(letters.length, 1);
