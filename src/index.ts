@@ -31,6 +31,7 @@ export type { SourceSpec } from './sources/source.ts';
 
 // Operators and windows
 export { map } from './operators/map.ts';
+export { repartition, type RepartitionOptions } from './operators/repartition.ts';
 export { filter } from './operators/filter.ts';
 export { keyBy } from './operators/key-by.ts';
 export { tumbling } from './operators/windows/tumbling.ts';

@@ -156,7 +156,7 @@ export class Engine {
     const source = this.source;
     const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
     this.sinks.processingTime = processingTime;
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer });
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer, kafka: config.kafkaBrokers ? { client: () => this.environment.sinkEnvironment.kafkaClient!(), groupId } : undefined });
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, outputs: this.environment.transactionalOutputs, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
