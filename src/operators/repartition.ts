@@ -92,6 +92,8 @@ class Lane<T> {
     const registry = first.side.state as StateRegistry | undefined;
     const runtime: StepRuntime | undefined = registry?.runtime;
     if (!runtime?.kafka) throw new ConfigError(`${step}`, 'repartition needs the engine on Kafka (its internal topic)', 'set KAFKA_BROKERS and read from a Kafka topic');
+    // Checkpoints cover the source's offsets, not the internal topic's: state after it would not match.
+    if (registry?.durable) throw new ConfigError('TRIBUTARY_WINDOW_STATE', `step ${step}: window state after a repartition is kept in memory, and durable state is on`, 'unset TRIBUTARY_WINDOW_STATE, or split the topology in two at the repartition (README "Two stages")');
     const client = runtime.kafka.client() as KafkaClient;
     const key = first.acks[0]?.partitionKey;
     if (!key) throw new ConfigError(`${step}`, 'repartition needs a Kafka source (records with partitions)', 'read the topology from a Kafka topic');
