@@ -170,3 +170,27 @@ export function matchRows(records: readonly PredictionRecord[], rows: ReadonlyAr
   }
   return byWindow;
 }
+
+/** The JSON values of every committed record of a 1-partition `topic` (read_committed), up to its end offset. */
+export async function readTopicCommitted(brokers: string[], topic: string): Promise<unknown[]> {
+  const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const high = BigInt((await admin.fetchTopicOffsets(topic))[0]!.high);
+  await admin.disconnect();
+  const consumer = kafka.consumer({ groupId: uniqueName('reader') });
+  const values: unknown[] = [];
+  let reached = 0n;
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.lastOffset != null) reached = BigInt(payload.lastOffset) + 1n;
+  });
+  await consumer.run({ eachMessage: async ({ message }) => void values.push(JSON.parse(message.value!.toString())) });
+  try {
+    await waitFor(`the end of ${topic}`, async () => reached >= high || high === 0n, Boolean, 30_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
