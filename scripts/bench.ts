@@ -22,12 +22,13 @@ import { benchEmbeddedDefault, benchPipelineOnly } from './bench/embedded.ts';
 import { loadConnectionSecurity } from '../src/topology/connection-config.ts';
 import { benchKafka, type Services } from './bench/kafka.ts';
 import { benchTracing } from './bench/tracing.ts';
+import { benchKafkaSink } from './bench/kafka-sink.ts';
 import { printTable, writeJson } from './bench/report.ts';
 
 // The project's producer uses kafkajs' default partitioner; its v2 migration notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-const PHASES = ['pipeline', 'embedded', 'kafka', 'tracing'] as const;
+const PHASES = ['pipeline', 'embedded', 'kafka', 'tracing', 'kafka-sink'] as const;
 /** Phases run when --only is not given (tracing doubles the Kafka drains: only on request). */
 const DEFAULT_PHASES: readonly Phase[] = ['pipeline', 'embedded', 'kafka'];
 type Phase = (typeof PHASES)[number];
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   if (opts.skipKafka) {
     phases.delete('kafka');
     phases.delete('tracing');
+    phases.delete('kafka-sink');
   }
   const options: BenchOptions = { events: opts.events, eventRate: opts.eventRate, seed: opts.seed, warmupEvents: opts.warmup ?? Math.min(50_000, Math.ceil(opts.events / 5)), repeat: opts.repeat };
   const logger = createLogger('bench', opts.logLevel);
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
   if (phases.has('pipeline')) record(await benchPipelineOnly(options, logger));
   if (phases.has('embedded')) record(await benchEmbeddedDefault(options, logger));
   if (phases.has('kafka')) for (const r of await benchKafka({ ...options, keep: opts.keep ?? false }, services(), logger)) record(r);
+  if (phases.has('kafka-sink')) for (const r of await benchKafkaSink(options, services(), logger)) record(r);
   if (phases.has('tracing')) for (const r of await benchTracing({ ...options, keep: opts.keep ?? false, traceRatio: opts.traceRatio }, services(), logger)) record(r);
 
   printTable(results);

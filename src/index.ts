@@ -31,6 +31,7 @@ export type { SourceSpec } from './sources/source.ts';
 
 // Operators and windows
 export { map } from './operators/map.ts';
+export { repartition, type RepartitionOptions } from './operators/repartition.ts';
 export { filter } from './operators/filter.ts';
 export { keyBy } from './operators/key-by.ts';
 export { tumbling } from './operators/windows/tumbling.ts';
@@ -70,6 +71,7 @@ export { clickhouseQuarantine } from './sinks/clickhouse/quarantine-table.ts';
 export { withRollups, countDistinct, countDistinctIf, countRows, maxOf, minOf, sumOf, type RollupDefinition, type RollupMeasure } from './sinks/clickhouse/rollup-sink.ts';
 export { websocketChannel } from './sinks/websocket-channel.ts';
 export { kafkaDeadLetters } from './sinks/kafka/dead-letter-topic.ts';
+export { kafkaTopicSink, type KafkaTopicSinkOptions, type KafkaDelivery } from './sinks/kafka/topic-sink.ts';
 export { onlineState, type OnlineStateOptions, type OnlineStateValue } from './sinks/online-state.ts';
 
 // Data protection (README "Data protection"): tags come from the schemas, policies from here

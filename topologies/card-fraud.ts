@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import {
   defineTopology, kafkaTopic, generatorSource, score, servedModel, batchPredictionTable,
-  clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, websocketChannel, onlineState,
+  clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, kafkaTopicSink, websocketChannel, onlineState,
   withRollups, countDistinct, countDistinctIf, maxOf, sumOf, inClear,
   type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type DriftOptions, type OffsetGapPolicy, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
   type FallbackReasonKind,
@@ -187,6 +187,14 @@ export interface CardFraudOptions {
   freshness?: { features: Duration; predictions?: Duration };
   /** Records that break the payment contract go to this ClickHouse table instead of the dead letters. */
   quarantineTable?: string;
+  /**
+   * Also produce every prediction to this Kafka topic (Avro, Confluent wire format, keyed by
+   * card; default: off). `exactlyOnce` commits them in Kafka transactions with the source
+   * offsets (needs durable window state); otherwise at-least-once.
+   */
+  predictionsTopic?: { topic: string; exactlyOnce?: boolean };
+  /** A Confluent-API Schema Registry for the payments' and predictions' schema ids (default: schemas/registry.json). */
+  schemaRegistryUrl?: string;
 }
 
 /**
@@ -262,6 +270,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
         withRollups(clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd', 'featureVersion'], timeField: 'windowEnd', versionColumn: 'revision', origin: true }), rollups.predictions),
         onlineState<FraudPrediction>({ prefix: `${options.statePrefix ?? ''}prediction:card:`, ttl: '1h' }),
         websocketChannel<FraudPrediction>(options.channel ?? 'fraud'),
+        ...(options.predictionsTopic ? [kafkaTopicSink<FraudPrediction>(options.predictionsTopic.topic, { schema: 'fraud_prediction.avsc', key: (p) => p.cardId, delivery: options.predictionsTopic.exactlyOnce ? 'exactly-once' : 'at-least-once' })] : []),
       ],
     },
     // Every payment is checked before the pipeline: one that breaks a rule never reaches a window.
@@ -274,12 +283,16 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
     governance: options.governance ?? inClear(),
+    schemaRegistry: options.schemaRegistryUrl ? { url: options.schemaRegistryUrl } : undefined,
   });
 }
 
 export default createCardFraudTopology({
   topic: process.env.PAYMENTS_TOPIC,
   deadLetterTopic: process.env.KAFKA_BROKERS ? process.env.PAYMENTS_DLQ_TOPIC : undefined,
+  schemaRegistryUrl: process.env.KAFKA_BROKERS ? process.env.SCHEMA_REGISTRY_URL : undefined,
+  // PREDICTIONS_TOPIC (off by default); PREDICTIONS_EXACTLY_ONCE=true for transactions.
+  predictionsTopic: process.env.KAFKA_BROKERS && process.env.PREDICTIONS_TOPIC ? { topic: process.env.PREDICTIONS_TOPIC, exactlyOnce: process.env.PREDICTIONS_EXACTLY_ONCE === 'true' } : undefined,
   demoRate: Number(process.env.DEMO_RATE) || undefined,
   governance: CARD_FRAUD_GOVERNANCE,
   // A window's features are emitted 15 s (out-of-orderness + grace) to about a minute after its end.

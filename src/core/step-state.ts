@@ -20,6 +20,11 @@ export interface StepRuntime {
    * step's maxInputAge); absent where there is none (a backfill's replay).
    */
   processingTime?: () => number;
+  /**
+   * The engine's Kafka, for steps that read and write internal topics (repartition): `client`
+   * returns a KafkaClient (kafka/kafka-client.ts, a floor above this one), `groupId` the source's group.
+   */
+  kafka?: { client: () => unknown; groupId: string };
 }
 
 /**

@@ -40,6 +40,11 @@ export interface ConsumerOptions {
   maxBytesPerPartition?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Also read records of open and aborted transactions (default false: read_committed, so a
+   * consumer of a transactional sink's topic never sees a record whose transaction aborted).
+   */
+  readUncommitted?: boolean;
 }
 
 export interface FetchProgress {
@@ -99,6 +104,34 @@ export interface Producer {
   disconnect(): Promise<void>;
 }
 
+/** Producer settings; every producer waits for all in-sync replicas (acks=all). */
+export interface ProducerOptions {
+  /** Idempotent (retries never duplicate within a session): one request in flight, acks=all. */
+  idempotent?: boolean;
+}
+
+/** One Kafka transaction: records and consumer offsets that become visible together, or not at all. */
+export interface ProducerTransaction {
+  send(topic: string, messages: ProducedMessage[]): Promise<void>;
+  /** Commits `offsets` (next offset to read) for `groupId` as part of this transaction. */
+  sendOffsets(groupId: string, offsets: ReadonlyArray<{ topic: string; partition: number; offset: string; metadata?: string }>): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * A transactional producer. `connect` registers its transactional id with the coordinator,
+ * which fences every older producer with the same id (a zombie instance) and aborts its open
+ * transaction.
+ */
+export interface TransactionalProducer {
+  readonly transactionalId: string;
+  connect(): Promise<void>;
+  /** One transaction at a time per producer. */
+  transaction(): Promise<ProducerTransaction>;
+  disconnect(): Promise<void>;
+}
+
 export interface Admin {
   connect(): Promise<void>;
   /** `config`: topic configs, e.g. { 'cleanup.policy': 'compact' } for a table's topic. */
@@ -109,7 +142,8 @@ export interface Admin {
    * compaction move it forward).
    */
   topicEndOffsets(topic: string): Promise<Array<{ partition: number; high: string; low: string }>>;
-  committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string }>>;
+  /** `metadata`: what the commit stored with the offset (transactional sinks store their checkpoint's id). */
+  committedOffsets(groupId: string, topic: string): Promise<Array<{ partition: number; offset: string; metadata?: string | null }>>;
   /** Sets a group's committed offsets; the group must have no active member. */
   setCommittedOffsets(groupId: string, offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>): Promise<void>;
   /** The topic's number of partitions, or undefined when the cluster has no such topic. */
@@ -119,6 +153,8 @@ export interface Admin {
 
 export interface KafkaClient {
   consumer(options: ConsumerOptions): BatchConsumer;
-  producer(): Producer;
+  producer(options?: ProducerOptions): Producer;
+  /** Absent on clients without transactions (test doubles): exactly-once sinks refuse to start there. */
+  transactionalProducer?(transactionalId: string): TransactionalProducer;
   admin(): Admin;
 }

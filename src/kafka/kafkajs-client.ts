@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
-import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, Producer } from './kafka-client.ts';
+import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, ProducedMessage, Producer, ProducerOptions, TransactionalProducer } from './kafka-client.ts';
 import { kafkajsSecurity, usesTls, withSecurityErrors, type KafkaSecurity } from './kafka-security.ts';
 import { checkBrokerTls } from './tls-check.ts';
 
@@ -56,7 +56,8 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
   };
   return {
     consumer: (consumerOptions) => kafkajsConsumer(kafka, consumerOptions, connect),
-    producer: () => kafkajsProducer(kafka, connect),
+    producer: (producerOptions) => kafkajsProducer(kafka, connect, producerOptions),
+    transactionalProducer: (transactionalId) => kafkajsTransactionalProducer(kafka, connect, transactionalId),
     admin: () => kafkajsAdmin(kafka, connect),
   };
 }
@@ -73,6 +74,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
     allowAutoTopicCreation: false,
+    readUncommitted: options.readUncommitted ?? false,
   });
   const listeners: Array<(assignment: Array<{ topic: string; partitions: number[] }>) => void> = [];
   const progressListeners: Array<(progress: FetchProgress) => void> = [];
@@ -121,12 +123,44 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
   };
 }
 
-function kafkajsProducer(kafka: Kafka, connect: Connect): Producer {
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+const toKafkajs = (messages: ProducedMessage[]) => messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp, headers: m.headers }));
+
+function kafkajsProducer(kafka: Kafka, connect: Connect, options: ProducerOptions = {}): Producer {
+  // Idempotence needs one request in flight per connection in kafkajs 2.2.
+  const producer = kafka.producer({ allowAutoTopicCreation: false, ...(options.idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {}) });
   return {
     connect: () => connect(() => producer.connect()),
     send: async (topic, messages) => {
-      await producer.send({ topic, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value, partition: m.partition, timestamp: m.timestamp, headers: m.headers })) });
+      await producer.send({ topic, acks: -1, messages: toKafkajs(messages) });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+function kafkajsTransactionalProducer(kafka: Kafka, connect: Connect, transactionalId: string): TransactionalProducer {
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, transactionalId, transactionTimeout: 60_000 });
+  return {
+    transactionalId,
+    connect: async () => {
+      await connect(() => producer.connect());
+      // kafkajs sends InitProducerId (which fences older producers with this id and aborts their
+      // open transaction) on the first transaction, not on connect: an empty one does it now.
+      await (await producer.transaction()).abort();
+    },
+    transaction: async () => {
+      const transaction = await producer.transaction();
+      return {
+        send: async (topic, messages) => {
+          await transaction.send({ topic, acks: -1, messages: toKafkajs(messages) });
+        },
+        sendOffsets: async (groupId, offsets) => {
+          const topics = [...new Set(offsets.map((o) => o.topic))].map((topic) => ({ topic, partitions: offsets.filter((o) => o.topic === topic).map(({ partition, offset, metadata }) => ({ partition, offset, metadata: metadata ?? null })) }));
+          // kafkajs passes each partition's metadata through to TxnOffsetCommit; its types omit it.
+          await transaction.sendOffsets({ consumerGroupId: groupId, topics: topics as Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> });
+        },
+        commit: () => transaction.commit(),
+        abort: () => transaction.abort(),
+      };
     },
     disconnect: () => producer.disconnect(),
   };
@@ -143,7 +177,7 @@ function kafkajsAdmin(kafka: Kafka, connect: Connect): Admin {
     topicEndOffsets: async (topic) => (await admin.fetchTopicOffsets(topic)).map(({ partition, high, low }) => ({ partition, high, low })),
     committedOffsets: async (groupId, topic) => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      return (entry?.partitions ?? []).map(({ partition, offset }) => ({ partition, offset }));
+      return (entry?.partitions ?? []).map(({ partition, offset, metadata }) => ({ partition, offset, metadata }));
     },
     setCommittedOffsets: async (groupId, offsets) => {
       for (const topic of new Set(offsets.map((o) => o.topic))) {

@@ -4,12 +4,19 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { CheckpointStore, PartitionCheckpoint } from '../state/checkpoint-store.ts';
 import type { EventTimeClock } from '../core/event-time-clock.ts';
 import type { CommittableOffset } from '../core/offset-tracker.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { TransactionalOutput } from '../sinks/sink.ts';
 
 export interface CheckpointerOptions {
   topology: string;
   intervalMs: number;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Outputs committed with the checkpoints (at most one): with one, offsets are committed by its
+   * transactions, which also carry the rows, not by the source.
+   */
+  outputs?: readonly TransactionalOutput[];
 }
 
 /** The per-partition tasks whose state checkpoints hold (runtime/partition-tasks.ts). */
@@ -41,13 +48,18 @@ export class Checkpointer {
   private lastCapture = performance.now();
   /** After a fatal error state may be half-updated: nothing more is captured or saved. */
   private abandoned = false;
+  private readonly output: TransactionalOutput | undefined;
 
   constructor(
     private readonly store: CheckpointStore,
     private readonly tasks: TaskStates,
     private readonly clock: EventTimeClock,
     private readonly options: CheckpointerOptions,
-  ) {}
+  ) {
+    const outputs = options.outputs ?? [];
+    if (outputs.length > 1) throw new ConfigError('sinks', `${outputs.map((o) => o.name).join(' and ')} are both exactly-once outputs; one topology supports one`, "make all but one delivery: 'at-least-once'");
+    this.output = outputs[0];
+  }
 
   get description(): string {
     return this.store.description;
@@ -60,6 +72,8 @@ export class Checkpointer {
   async load(partition: string): Promise<PartitionCheckpoint | null> {
     const checkpoint = await this.store.load(partition);
     this.revoke(partition);
+    // Finishes a transaction the checkpoint saved but its owner did not commit, before any record.
+    await this.output?.restore(partition, checkpoint && { offset: checkpoint.offset, output: checkpoint.output });
     if (checkpoint) {
       const offset = BigInt(checkpoint.offset);
       this.positions.set(partition, offset);
@@ -82,6 +96,7 @@ export class Checkpointer {
 
   /** A partition this instance no longer reads: its captures are not saved, its offsets not committed. */
   revoke(partition: string): void {
+    this.output?.revoke(partition);
     this.positions.delete(partition);
     this.saved.delete(partition);
     this.pending.delete(partition);
@@ -103,10 +118,12 @@ export class Checkpointer {
     if (this.abandoned) return;
     const started = performance.now();
     for (const [partition, offset] of this.positions) {
-      if (offset <= (this.saved.get(partition) ?? -1n)) continue;
+      if (offset <= (this.saved.get(partition) ?? -1n) && !this.output?.holds(partition)) continue;
       const steps = this.tasks.snapshot(partition);
       if (steps === undefined) continue;
-      this.pending.set(partition, { version: 2, topology: this.options.topology, partition, offset: offset.toString(), clock: this.clock.partitionSnapshot(partition), steps, savedAt: 0 });
+      const checkpoint: PartitionCheckpoint = { version: 2, topology: this.options.topology, partition, offset: offset.toString(), clock: this.clock.partitionSnapshot(partition), steps, savedAt: 0 };
+      if (this.output) checkpoint.output = this.output.capture(partition);
+      this.pending.set(partition, checkpoint);
     }
     this.lastCapture = performance.now();
     this.options.metrics.checkpointSeconds.observe({ topology: this.options.topology, phase: 'snapshot' }, (this.lastCapture - started) / 1000);
@@ -125,6 +142,9 @@ export class Checkpointer {
         const savedAt = Date.now();
         for (const checkpoint of ready) checkpoint.savedAt = savedAt;
         const bytes = await this.store.save(ready);
+        // Rows and offsets in one transaction per partition; a failure stops the engine (the
+        // restart completes what the saved checkpoints hold).
+        await this.output?.commit(ready.map(({ partition, offset, output }) => ({ partition, offset, output })));
         for (const checkpoint of ready) {
           // Revoked meanwhile: no longer ours to commit.
           if (this.pending.get(checkpoint.partition) !== checkpoint) continue;
@@ -140,6 +160,8 @@ export class Checkpointer {
         this.options.logger.warn({ err: errorMessage(error), store: this.store.description }, 'saving the checkpoint failed; offsets stay at the previous checkpoint');
       }
     }
+    // The transactions committed the offsets (with their ids as metadata, which a plain commit would replace).
+    if (this.output) return [];
     return [...this.saved].map(([key, offset]) => {
       const colon = key.lastIndexOf(':');
       return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)), offset: offset.toString() };
@@ -157,7 +179,7 @@ export class Checkpointer {
   }
 
   private hasProgress(): boolean {
-    for (const [key, offset] of this.positions) if (offset > (this.saved.get(key) ?? -1n)) return true;
+    for (const [key, offset] of this.positions) if (offset > (this.saved.get(key) ?? -1n) || this.output?.holds(key)) return true;
     return false;
   }
 }

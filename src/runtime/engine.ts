@@ -29,6 +29,8 @@ import { IdleTicks } from './idle-ticks.ts';
 import { startTracing } from '../observability/tracing/start-tracing.ts';
 import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import { EngineAudit } from './engine-audit.ts';
+import { SchemaRegistryResolver } from '../serde/registry-resolver.ts';
+import { LocalSchemaRegistry } from '../serde/schema-registry.ts';
 
 export type { EngineOptions } from './engine-options.ts';
 
@@ -128,6 +130,7 @@ export class Engine {
     // pipeline that does not match the sinks fails at start, not at the first record.
     buildOutputs(topology, new Subject<never>());
     this.tracer = await startTracing(config.tracing, logger, `tributary-${topology.name}`);
+    const schemaRegistry = topology.schemaRegistry ? (this.environment.schemaRegistry = new SchemaRegistryResolver(topology.schemaRegistry.url, LocalSchemaRegistry.fromDirectory(config.schemasDir), logger)) : undefined;
     await this.sinks.open();
     this.readiness.sinksOpened();
     this.clock = new EventTimeClock(spec.outOfOrdernessMs, { idleTimeoutMs: spec.idleTimeoutMs });
@@ -148,12 +151,13 @@ export class Engine {
       onOffsetGap: config.onOffsetGap,
       tracer: this.tracer,
       audit: this.audit.trail, // lost records as kafka.offset_gap entries
+      schemaRegistry,
     });
     const source = this.source;
     const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
     this.sinks.processingTime = processingTime;
-    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer });
-    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
+    this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer, kafka: config.kafkaBrokers ? { client: () => this.environment.sinkEnvironment.kafkaClient!(), groupId } : undefined });
+    this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, outputs: this.environment.transactionalOutputs, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
     this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { connectClickHouse } from '../clickhouse/connection.ts';
-import type { SinkEnvironment } from '../sinks/sink.ts';
+import type { SinkEnvironment, TransactionalOutput } from '../sinks/sink.ts';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import { MemoryKeyValueStore } from '../state/memory-store.ts';
 import { RedisKeyValueStore } from '../state/redis-store.ts';
@@ -11,7 +11,8 @@ import type { EngineConfig } from '../topology/config.ts';
 import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts';
 import { ConfigError } from '../core/errors.ts';
 import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
-import type { Producer } from '../kafka/kafka-client.ts';
+import type { KafkaClient, Producer } from '../kafka/kafka-client.ts';
+import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import { Keyring } from '../governance/keyring.ts';
 import { openKeyStore } from './key-store-config.ts';
 
@@ -29,8 +30,13 @@ export class RuntimeEnvironment {
   private stateStore: Promise<KeyValueStore> | null = null;
   private producer: Promise<Producer> | null = null;
   private keys: Promise<Keyring> | null = null;
+  private kafka: KafkaClient | null = null;
+  /** The topology's Schema Registry, set by the engine before the sinks open. */
+  schemaRegistry: SchemaRegistryClient | undefined;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
+  /** Outputs committed with the checkpoints (exactly-once Kafka topic sinks), registered as sinks are created. */
+  readonly transactionalOutputs: TransactionalOutput[] = [];
 
   constructor(
     private readonly config: EngineConfig,
@@ -51,7 +57,17 @@ export class RuntimeEnvironment {
       kafkaProducer: () => (this.producer ??= this.connectProducer(topology, logger)),
       fail,
       origin,
+      schemaRegistry: () => this.schemaRegistry,
+      groupId: config.groupId ?? `tributary-${topology}`,
+      kafkaClient: () => (this.kafka ??= this.createKafkaClient(topology, logger)),
+      transactional: (output) => this.transactionalOutputs.push(output),
     };
+  }
+
+  private createKafkaClient(topology: string, logger: Logger): KafkaClient {
+    const brokers = this.config.kafkaBrokers;
+    if (!brokers) throw new ConfigError('KAFKA_BROKERS', 'a Kafka topic sink needs a broker', 'set KAFKA_BROKERS=host:port');
+    return createKafkajsClient({ brokers, clientId: `tributary-${topology}-sink`, logger, security: this.config.kafkaSecurity });
   }
 
   /** Data protection's keys (TRIBUTARY_KEY_STORE*), opened on first use and shared. */

@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/logger.ts';
 import type { PipelineTracer } from '../observability/tracing/pipeline-tracer.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { StateRegistry } from '../core/step-state.ts';
+import { StateRegistry, type StepRuntime } from '../core/step-state.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
 import type { Checkpointer, TaskStates } from './checkpointer.ts';
 import type { EventTimeClock } from '../core/event-time-clock.ts';
@@ -23,6 +23,8 @@ export interface PartitionTasksOptions {
   /** EngineOptions.origin, for steps that behave differently in a replay (drift monitoring). */
   origin?: string;
   tracer?: PipelineTracer;
+  /** Kafka for steps with internal topics (repartition). */
+  kafka?: StepRuntime['kafka'];
 }
 
 /**
@@ -134,13 +136,13 @@ export class PartitionTasks implements TaskStates {
   }
 
   private create(partition: string, restored: ReadonlyMap<string, Uint8Array> | undefined, nextOffset: bigint): PartitionTask {
-    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, origin, clock, tracer } = this.options;
+    const { topology, sinks, logger, metrics, durable, maxOpenWindows, processingTime, onError, origin, clock, tracer, kafka } = this.options;
     const registry = new StateRegistry({
       durable,
       restored,
       maxOpenWindows,
       onOpenWindows: (step, count) => this.countOpenWindows(partition, step, count),
-      runtime: { topology: topology.name, metrics, logger, processingTime, origin, watermark: () => clock.watermark, tracer },
+      runtime: { topology: topology.name, metrics, logger, processingTime, origin, watermark: () => clock.watermark, tracer, kafka },
     });
     const task = new PartitionTask({ partition, topology, registry, sinks, onError, nextOffset });
     this.tasks.set(partition, task);

@@ -17,3 +17,15 @@ export interface NamedSchemaSource {
   /** The id written in Confluent headers, by file name or record full name; throws ConfigError when none. */
   idOf(fileOrFullName: string): number;
 }
+
+/** A remote Schema Registry: ids resolved over its API (prefetched, then cached) and output schemas registered. */
+export interface SchemaRegistryClient extends SchemaResolver {
+  readonly description: string;
+  /** Fetches the schemas of the ids not cached yet, once each; unknown ids stay unknown. */
+  prefetch(ids: Iterable<number>): Promise<void>;
+  /**
+   * Checks the schema file against `subject`'s latest version and registers it; resolves with its
+   * id. Rejects with a ConfigError naming the subject and the field when it is incompatible.
+   */
+  registerOutput(subject: string, schemaFile: string): Promise<number>;
+}

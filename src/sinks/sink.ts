@@ -5,7 +5,8 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KeyValueStore } from '../state/key-value-store.ts';
 import type { PushServer } from './push-port.ts';
-import type { Producer } from '../kafka/kafka-client.ts';
+import type { KafkaClient, Producer } from '../kafka/kafka-client.ts';
+import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import type { SinkTrace } from '../observability/tracing/batch-trace.ts';
 
 /**
@@ -58,6 +59,38 @@ export interface SinkEnvironment {
    * whose rows are masked before they reach the sink (governed-sink.ts).
    */
   governedSchema?: (schema: object) => object;
+  /** The topology's Schema Registry (topology option schemaRegistry); absent: schemas/registry.json's ids. */
+  schemaRegistry?: () => SchemaRegistryClient | undefined;
+  /** The source's consumer group (transactional sinks commit its offsets). */
+  groupId?: string;
+  /** Kafka clients on KAFKA_BROKERS (transactional producers, admin); fails with ConfigError without brokers. */
+  kafkaClient?: () => KafkaClient;
+  /**
+   * Registers an output whose rows are committed with the checkpoints (exactly-once Kafka
+   * topics); the engine refuses to start when it has no durable window state.
+   */
+  transactional?: (output: TransactionalOutput) => void;
+}
+
+/**
+ * An output committed in step with the window-state checkpoints (runtime/checkpointer.ts): at
+ * each capture it hands over what the partition emitted since the previous capture (stored with
+ * the checkpoint), after the save it commits exactly that together with the checkpoint's offset
+ * in one transaction, and when a partition is assigned it finishes a commit the previous owner
+ * saved but did not complete.
+ */
+export interface TransactionalOutput {
+  readonly name: string;
+  /** Whether `partition` emitted rows not yet captured (a capture is due even without new offsets). */
+  holds(partition: string): boolean;
+  /** The rows `partition` emitted since its last capture, serialized. */
+  capture(partition: string): Uint8Array | undefined;
+  /** After the checkpoints were saved: commits each one's captured rows with its offset, atomically. */
+  commit(checkpoints: ReadonlyArray<{ partition: string; offset: string; output: Uint8Array | undefined }>): Promise<void>;
+  /** Before the first batch of an assigned partition, with its restored checkpoint (null: none). */
+  restore(partition: string, checkpoint: { offset: string; output: Uint8Array | undefined } | null): Promise<void>;
+  /** The partition moved to another instance: drop what it emitted here. */
+  revoke(partition: string): void;
 }
 
 /** A sink as declared in a topology; the runner instantiates it with the environment. */

@@ -1,3 +1,4 @@
+import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import type { AckToken } from '../core/ack.ts';
 import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
@@ -106,6 +107,8 @@ export interface SourceEnvironment {
   audit?: AuditTrail;
   /** Tracing is on: the source opens each traced batch's decode span. */
   tracer?: PipelineTracer;
+  /** The topology's Schema Registry: writer schemas by id over its API (absent: schemas/registry.json). */
+  schemaRegistry?: SchemaRegistryClient;
 }
 
 /** A source as declared in a topology; created when the engine starts. */

@@ -17,6 +17,8 @@ export interface PartitionCheckpoint {
   clock: PartitionClockState;
   /** Serialized state per step name (see state/step-state.ts). */
   steps: Map<string, Uint8Array>;
+  /** What a transactional output (exactly-once Kafka topic) emitted since the previous checkpoint. */
+  output?: Uint8Array;
   savedAt: number;
 }
 

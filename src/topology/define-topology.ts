@@ -67,6 +67,12 @@ export interface TopologyDefinition<TIn, O extends PipelineOutputs> {
    * `maxInputAge` (usually the SLO of its input).
    */
   freshness?: FreshnessSlos;
+  /**
+   * A Confluent-API Schema Registry (e.g. SCHEMA_REGISTRY_URL) instead of the embedded
+   * schemas/registry.json ids: the source resolves writer schemas by id over its API, Avro Kafka
+   * topic sinks register their schema under `<topic>-value` after a compatibility check.
+   */
+  schemaRegistry?: { url: string };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

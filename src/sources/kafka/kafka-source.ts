@@ -16,6 +16,7 @@ import type { GapGuard } from './gap-guard.ts';
 import { watchOffsetResets } from './gap-report.ts';
 import { createGapGuard, restoreGapOffsets } from './source-gaps.ts';
 import { traceDecode } from './decode-trace.ts';
+import { prefetchSchemas } from './schema-prefetch.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
 const END_OFFSETS_POLL_MS = 5_000;
@@ -110,7 +111,10 @@ class KafkaSource<T> implements Source<T> {
     const brokers = environment.kafkaBrokers;
     if (!brokers || brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'no brokers configured for a Kafka source', 'set KAFKA_BROKERS=host:port');
     this.context = context;
-    const registry = LocalSchemaRegistry.fromDirectory(environment.schemasDir);
+    const local = LocalSchemaRegistry.fromDirectory(environment.schemasDir);
+    const remote = environment.schemaRegistry;
+    // With a Schema Registry, writer schemas come by id from it (prefetched per batch); files stay local.
+    const registry = remote ? { byId: (id: number) => remote.byId(id), has: (f: string) => local.has(f), schema: (f: string) => local.schema(f), idOf: (f: string) => local.idOf(f) } : local;
     this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
     // kafkajs moves an out-of-range fetch offset and only logs it: its log lines pass by the guard.
     const logger = watchOffsetResets(environment.logger, options.topic, (key) => this.gaps?.offsetReset(key));
@@ -216,6 +220,7 @@ class KafkaSource<T> implements Source<T> {
       return null;
     }
     const messages = await this.unseen(partitionKey, batch.messages);
+    if (this.environment.schemaRegistry && !(await prefetchSchemas(this.environment.schemaRegistry, messages, this.environment.logger))) return null;
     const chunk = this.environment.maxChunkRecords;
     const tracer = this.environment.tracer;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
@@ -318,3 +323,4 @@ class KafkaSource<T> implements Source<T> {
     await (async () => admin?.disconnect())().catch(() => {});
   }
 }
+
