@@ -31,9 +31,10 @@ function wholeNumber(setting: string, text: string, min: number, fix: string): n
 }
 
 /**
- * Reads TRIBUTARY_MEMORY_MB and TRIBUTARY_MAX_IN_FLIGHT_BYTES. A fetch gets 1/32 of the budget
- * (1-16 MB; a partition a quarter of that, 256 KB-4 MB): kafkajs holds a whole response until
- * every record in it was handed over. Records in flight may take 1/16 of the budget in encoded
+ * Reads TRIBUTARY_MEMORY_MB and TRIBUTARY_MAX_IN_FLIGHT_BYTES. A fetch gets 1/64 of the budget
+ * (1-16 MB; a partition a quarter of that, 256 KB-4 MB): kafkajs decodes a whole response into
+ * message objects (several times its bytes) and holds them until every record in it was handed
+ * over, and the next response arrives meanwhile; at 16 MB that is most of a 300 MB drain's heap. Records in flight may take 1/16 of the budget in encoded
  * bytes (decoded objects are a few times larger), so large messages cannot fill the heap while
  * the record count (TRIBUTARY_MAX_IN_FLIGHT) still looks small.
  */
@@ -41,7 +42,7 @@ export function loadMemoryBudget(env: Record<string, string | undefined>): Memor
   const memoryText = env.TRIBUTARY_MEMORY_MB?.trim();
   const memoryMb = memoryText ? wholeNumber('TRIBUTARY_MEMORY_MB', memoryText, MIN_MEMORY_MB, `set the process's memory budget in MB, at least ${MIN_MEMORY_MB}, e.g. TRIBUTARY_MEMORY_MB=512 (unset: ${DEFAULT_MEMORY_MB})`) : DEFAULT_MEMORY_MB;
   const budgetBytes = memoryMb * MB;
-  const fetchMaxBytes = clamp(Math.floor(budgetBytes / 32), MB, 16 * MB);
+  const fetchMaxBytes = clamp(Math.floor(budgetBytes / 64), MB, 16 * MB);
   const fetchMaxBytesPerPartition = clamp(Math.floor(fetchMaxBytes / 4), 256 * 1024, 4 * MB);
   const bytesText = env.TRIBUTARY_MAX_IN_FLIGHT_BYTES?.trim();
   const limit = Math.floor(budgetBytes / 2);

@@ -7,14 +7,14 @@ import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, heapFlagsGiven, parseMemoryMb, v8Flag
 
 const MB = 1024 * 1024;
 
-test('unset, the budget is 512 MB: 32 MB of records in flight, 16 MB fetches, 4 MB per partition', () => {
-  assert.deepEqual(loadMemoryBudget({}), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 16 * MB, fetchMaxBytesPerPartition: 4 * MB });
-  assert.deepEqual(loadConfig({}).memory, { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 16 * MB, fetchMaxBytesPerPartition: 4 * MB });
+test('unset, the budget is 512 MB: 32 MB of records in flight, 8 MB fetches, 2 MB per partition', () => {
+  assert.deepEqual(loadMemoryBudget({}), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 8 * MB, fetchMaxBytesPerPartition: 2 * MB });
+  assert.deepEqual(loadConfig({}).memory, { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 8 * MB, fetchMaxBytesPerPartition: 2 * MB });
 });
 
 test('a small budget shrinks fetches and the in-flight bytes with it, within their floors', () => {
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 8 * MB, fetchMaxBytesPerPartition: 2 * MB });
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 4 * MB, fetchMaxBytesPerPartition: 1 * MB });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 4 * MB, fetchMaxBytesPerPartition: 1 * MB });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
   // Large budgets keep kafkajs' fetch at 16 MB.
   assert.equal(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '8192' }).fetchMaxBytes, 16 * MB);
 });
@@ -35,9 +35,10 @@ test('bad settings are ConfigErrors naming the setting and the fix', () => {
   }
 });
 
-test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/256 of the budget within 1-16 MB", () => {
-  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=2']);
-  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=1']);
+test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/128 of the budget within 1-16 MB", () => {
+  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=4']);
+  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=2']);
+  assert.deepEqual(v8FlagsForBudget(128), ['--max-old-space-size=76', '--max-semi-space-size=1']);
   assert.deepEqual(v8FlagsForBudget(8192), ['--max-old-space-size=4915', '--max-semi-space-size=16']);
   // The same default and floor as the engine's check, which reports what the launcher skips.
   assert.equal(DEFAULT_MEMORY_MB, loadMemoryBudget({}).memoryMb);
