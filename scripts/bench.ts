@@ -55,7 +55,7 @@ const program = new Command()
   .option('--skip-kafka', 'only the embedded phases (machines without services)')
   .option('--only <phases>', `comma-separated subset of ${PHASES.join(',')}`)
   .option('--compare <dir>', 'kafka-windows: also drain with the engine of another checkout (e.g. /work/main), same topic, same run')
-  .option('--memory-mb <n>', 'kafka-windows: TRIBUTARY_MEMORY_MB of the budgeted drain', positiveInt, 512)
+  .option('--memory-mb <list>', 'kafka-windows: TRIBUTARY_MEMORY_MB of each budgeted drain, comma-separated', (text) => text.split(',').map(positiveInt), [512])
   .option('--keep', 'keep the Kafka topic, ClickHouse tables and Redis keys for inspection')
   .option('--log-level <level>', 'engine log level', 'warn')
   .option('--trace-ratio <ratio>', 'tracing phase: OTEL_TRACES_SAMPLER_ARG of the traced drains', (text) => {
@@ -66,7 +66,7 @@ const program = new Command()
   .showHelpAfterError();
 
 async function main(): Promise<void> {
-  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; compare?: string; memoryMb: number; logLevel: string; traceRatio: number }>();
+  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; compare?: string; memoryMb: number[]; logLevel: string; traceRatio: number }>();
   if (opts.events < 1 || opts.repeat < 1 || opts.eventRate < 1) throw new InvalidArgumentError('--events, --repeat and --event-rate must be at least 1');
   const phases = new Set<Phase>((opts.only?.split(',').map((p) => p.trim()) ?? DEFAULT_PHASES) as Phase[]);
   for (const phase of phases) if (!PHASES.includes(phase)) throw new InvalidArgumentError(`unknown phase "${phase}" (use ${PHASES.join(',')})`);

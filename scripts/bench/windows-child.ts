@@ -16,6 +16,7 @@ const root = path.resolve(process.env.BENCH_ROOT ?? path.join(import.meta.dirnam
 const n = Number(process.env.BENCH_EVENTS);
 const api = (await import(pathToFileURL(path.join(root, 'src/index.ts')).href)) as typeof Api;
 const { Engine, loadConfig } = (await import(pathToFileURL(path.join(root, 'src/engine.ts')).href)) as typeof EngineApi;
+const { silentLogger } = (await import(pathToFileURL(path.join(root, 'src/observability/logger.ts')).href)) as typeof import('../../src/observability/logger.ts');
 const { aggregate, clickhouseTable, count, defineTopology, inClear, kafkaTopic, keyBy, last, map, max, min, sum, tumbling } = api;
 
 interface CardMinute {
@@ -46,7 +47,7 @@ const topology = defineTopology({
 
 const vm = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 const t0 = performance.now();
-const engine = await Engine.start(topology, { config: loadConfig() });
+const engine = await Engine.start(topology, { config: loadConfig(), logger: silentLogger });
 const startupSeconds = (performance.now() - t0) / 1000;
 let failure: unknown;
 engine.done.catch((error: unknown) => (failure = error));

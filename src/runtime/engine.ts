@@ -10,6 +10,7 @@ import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import { EventTimeClock } from '../core/event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
 import { loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
+import { registerMemoryGauges } from '../observability/process-memory.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { SinkGovernor } from './sink-governor.ts';
@@ -97,6 +98,7 @@ export class Engine {
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
     this.memory = this.config.memory ?? loadMemoryBudget({});
     this.buffer = new InFlightBuffer(this.config.maxInFlightRecords, this.memory.maxInFlightBytes);
+    registerMemoryGauges(this.metrics.registry, { topology: topology.name, budgetBytes: this.memory.memoryMb * 2 ** 20, inFlightBytes: () => this.buffer.bytes });
     // Throws a ConfigError here, before anything starts, when a tagged field reaches a sink with no policy.
     this.governor = new SinkGovernor(topology, this.config.schemasDir, () => this.environment.keyring());
     this.sinks = new SinkSet(topology, this.environment.sinkEnvironment, this.governor);
