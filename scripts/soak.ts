@@ -18,7 +18,7 @@ import { silentLogger } from '../src/observability/logger.ts';
 import { createAvroEncoder } from '../src/serde/avro.ts';
 import { LocalSchemaRegistry } from '../src/serde/schema-registry.ts';
 import { CardPaymentModel, type Payment } from '../src/sources/generator/card-payments.ts';
-import { slopePerMinute, soakSvg, type SoakSample } from './soak/chart.ts';
+import { renderPng, slopePerMinute, soakSvg, type SoakSample } from './soak/chart.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const whole = (text: string) => {
@@ -106,7 +106,9 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
 const base = path.join(ROOT, 'bench-results', `soak-${stamp}`);
 writeFileSync(`${base}.json`, JSON.stringify({ summary, samples }, null, 2));
-writeFileSync(`${base}.svg`, soakSvg(samples, `soak: ${opts.rate}/s for ${opts.minutes} min, TRIBUTARY_MEMORY_MB=${opts.memoryMb}; RSS slope after 5 min ${summary.rssSlopeMbPerMinuteAfter5.toFixed(2)} MiB/min`));
+const svg = soakSvg(samples, `soak: ${opts.rate}/s for ${opts.minutes} min, TRIBUTARY_MEMORY_MB=${opts.memoryMb}; RSS slope after 5 min ${summary.rssSlopeMbPerMinuteAfter5.toFixed(2)} MiB/min`);
+writeFileSync(`${base}.svg`, svg);
+await renderPng(svg, `${base}.png`).catch((error) => log(`no PNG (${String(error)}); the SVG has the chart`));
 console.log(JSON.stringify(summary));
-console.log(`written ${base}.json and ${base}.svg (topic ${topic} and tables soak_${id}_* left for inspection)`);
+console.log(`written ${base}.json, .svg and .png (topic ${topic} and tables soak_${id}_* left for inspection)`);
 process.exit(0);

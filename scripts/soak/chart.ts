@@ -1,4 +1,5 @@
-/** The soak's chart: RSS (MiB) and open windows over minutes, as a standalone SVG. */
+/** The soak's chart: RSS (MiB) and open windows over minutes, as a standalone SVG (and a PNG of it). */
+import { chromium } from 'playwright-core';
 export interface SoakSample {
   minutes: number;
   rssMb: number;
@@ -49,4 +50,16 @@ export function soakSvg(samples: readonly SoakSample[], title: string): string {
     `<path d="${line((s) => s.openWindows, maxWindows)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
     '</svg>',
   ].join('\n');
+}
+
+/** Screenshots the SVG with Debian's chromium (CHROMIUM_PATH), as the dashboard's browser test does. */
+export async function renderPng(svg: string, file: string): Promise<void> {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 900, height: 420 } });
+    await page.setContent(`<body style="margin:0">${svg}</body>`);
+    await page.screenshot({ path: file });
+  } finally {
+    await browser.close();
+  }
 }
