@@ -10,13 +10,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
-import { heapFlagsGiven, parseMemoryMb, v8FlagsForBudget } from './memory-flags.js';
+import { heapFlagsGiven, v8FlagsFor } from './memory-flags.js';
 
 const SUPERVISED = 'TRIBUTARY_HEAP_FLAGS_APPLIED';
-const budget = parseMemoryMb(process.env.TRIBUTARY_MEMORY_MB);
+const heapFlags = v8FlagsFor(process.env.TRIBUTARY_MEMORY_MB);
 
-if (!process.env[SUPERVISED] && budget !== null && !heapFlagsGiven(process.execArgv, process.env.NODE_OPTIONS)) {
-  const args = [...v8FlagsForBudget(budget), ...process.execArgv, ...process.argv.slice(1)];
+if (!process.env[SUPERVISED] && heapFlags !== null && !heapFlagsGiven(process.execArgv, process.env.NODE_OPTIONS)) {
+  const args = [...heapFlags, ...process.execArgv, ...process.argv.slice(1)];
   // Fewer glibc malloc arenas: a few MB less RSS for a mostly single-threaded process.
   const env = { ...process.env, [SUPERVISED]: String(process.pid), MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
   // Its own process group: a terminal's Ctrl-C reaches only this process, which forwards it once

@@ -3,8 +3,8 @@
  * of N Avro payments over 5,000 cards, read by a bare kafkajs consumer (count only) and drained by
  * the engine with a 1-minute tumbling count/sum/max/min/last per card into ClickHouse. Each drain
  * runs in its own process (windows-child.ts) so its peak RSS is its own: this checkout with the
- * heap flags of the memory budget (as bin/tributary.js starts it), this checkout with Node's
- * defaults, and, with --compare <dir>, another checkout's engine (e.g. /work/main) with Node's
+ * heap flags bin/tributary.js gives it without a budget and with each --memory-mb budget, and,
+ * with --compare <dir>, another checkout's engine (e.g. /work/main) with Node's
  * defaults, first and again last: before and after in one run, on the same topic.
  */
 import { execFile } from 'node:child_process';
@@ -19,7 +19,7 @@ import { LocalSchemaRegistry } from '../../src/serde/schema-registry.ts';
 import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
-import { v8FlagsForBudget } from '../../bin/memory-flags.js';
+import { v8FlagsFor, v8FlagsForBudget } from '../../bin/memory-flags.js';
 import { log, paymentStream, result, SCHEMAS_DIR, startPhase, type BenchOptions, type BenchResult } from './common.ts';
 import { cleanUp, rawConsume, type Services } from './kafka.ts';
 
@@ -92,7 +92,8 @@ export async function benchKafkaWindows(options: WindowsBenchOptions, services: 
     results.push({ ...bare, label: 'windows: bare kafkajs consume (count only)', eventsPerSecond: bareRate });
     const drains: Array<{ label: string; root: string; flags: string[]; env: Record<string, string> }> = [];
     if (options.compare) drains.push({ label: `windows: engine of ${options.compare}, Node defaults`, root: path.resolve(options.compare), flags: [], env: {} });
-    drains.push({ label: 'windows: engine, Node defaults', root: ROOT, flags: [], env: {} });
+    const launcherFlags = v8FlagsFor(undefined)!;
+    drains.push({ label: `windows: engine, tributary run without a budget (${launcherFlags.join(' ')})`, root: ROOT, flags: launcherFlags, env: { MALLOC_ARENA_MAX: '2' } });
     for (const memoryMb of options.memoryMb) {
       // As bin/tributary.js starts the engine.
       const flags = v8FlagsForBudget(memoryMb);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { loadMemoryBudget } from '../../../src/core/memory-budget.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { loadConfig } from '../../../src/topology/config.ts';
-import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, heapFlagsGiven, parseMemoryMb, v8FlagsForBudget } from '../../../bin/memory-flags.js';
+import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, heapFlagsGiven, parseMemoryMb, v8FlagsFor, v8FlagsForBudget } from '../../../bin/memory-flags.js';
 
 const MB = 1024 * 1024;
 
@@ -47,6 +47,13 @@ test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/128 of the budget
   assert.equal(parseMemoryMb(String(MIN_MEMORY_MB - 1)), null);
   assert.throws(() => loadMemoryBudget({ TRIBUTARY_MEMORY_MB: String(MIN_MEMORY_MB - 1) }), ConfigError);
   assert.equal(parseMemoryMb('1g'), null);
+});
+
+test('without TRIBUTARY_MEMORY_MB only the semi-space is chosen; a set budget caps the old space too; an invalid one starts nothing', () => {
+  assert.deepEqual(v8FlagsFor(undefined), ['--max-semi-space-size=4']);
+  assert.deepEqual(v8FlagsFor(' '), ['--max-semi-space-size=4']);
+  assert.deepEqual(v8FlagsFor('512'), ['--max-old-space-size=307', '--max-semi-space-size=4']);
+  assert.equal(v8FlagsFor('64'), null);
 });
 
 test("an operator's own heap flags win over the budget's", () => {
