@@ -13,6 +13,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { Kafka, logLevel } from 'kafkajs';
+import { Redis } from 'ioredis';
+import { connectClickHouse } from '../src/clickhouse/connection.ts';
 import { createKafkajsClient } from '../src/kafka/kafkajs-client.ts';
 import { silentLogger } from '../src/observability/logger.ts';
 import { createAvroEncoder } from '../src/serde/avro.ts';
@@ -30,8 +33,9 @@ const opts = new Command()
   .option('--rate <n>', 'payments per second', whole, 20_000)
   .option('--minutes <n>', 'duration', whole, 30)
   .option('--memory-mb <n>', 'TRIBUTARY_MEMORY_MB of the engine', whole, 512)
+  .option('--keep', 'keep the topic and tables for inspection')
   .parse(process.argv)
-  .opts<{ rate: number; minutes: number; memoryMb: number }>();
+  .opts<{ rate: number; minutes: number; memoryMb: number; keep?: boolean }>();
 const { KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL } = process.env;
 if (!KAFKA_BROKERS || !CLICKHOUSE_URL || !REDIS_URL) throw new InvalidArgumentError('set KAFKA_BROKERS, CLICKHOUSE_URL and REDIS_URL (eval "$(bash scripts/services.sh env)")');
 const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
@@ -98,7 +102,35 @@ try {
   engine.kill('SIGTERM');
   await new Promise((resolve) => engine.once('exit', resolve));
   await producer.disconnect();
+  if (!opts.keep) await dropSoakData();
   await admin.disconnect();
+}
+
+/** The soak's topic, tables (views first) and Redis keys, so repeated soaks do not fill the shared services. */
+async function dropSoakData(): Promise<void> {
+  const kafkajsAdmin = new Kafka({ clientId: 'tributary-soak-cleanup', brokers: KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING }).admin();
+  await kafkajsAdmin.connect().then(() => kafkajsAdmin.deleteTopics({ topics: [topic] })).catch((error: unknown) => log(`could not delete topic ${topic}: ${String(error)}`));
+  await kafkajsAdmin.disconnect().catch(() => {});
+  const clickhouse = await connectClickHouse({ url: CLICKHOUSE_URL!, logger: silentLogger });
+  try {
+    const query = `SELECT name FROM system.tables WHERE database = currentDatabase() AND startsWith(name, 'soak_${id}_') ORDER BY endsWith(name, '_mv') DESC, engine LIKE '%MergeTree' AND name LIKE '%_per_%' DESC`;
+    for (const { name } of await (await clickhouse.query({ query, format: 'JSONEachRow' })).json<{ name: string }>()) await clickhouse.command({ query: `DROP TABLE IF EXISTS ${name}` });
+  } finally {
+    await clickhouse.close();
+  }
+  // The online state the example topology wrote under FRAUD_TEST_STATE_PREFIX.
+  const redis = new Redis(REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `tributary:*:soak:${id}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 const steady = samples.filter((s) => s.minutes >= 5);
 const summary = { rate: opts.rate, minutes: opts.minutes, memoryMb: opts.memoryMb, topic, samples: samples.length, rssSlopeMbPerMinuteAfter5: slopePerMinute(steady, (s) => s.rssMb), openWindowsSlopePerMinuteAfter5: slopePerMinute(steady, (s) => s.openWindows), peakRssMb: Math.max(...samples.map((s) => s.rssMb)), maxOpenWindows: Math.max(...samples.map((s) => s.openWindows)), produced };
@@ -110,5 +142,5 @@ const svg = soakSvg(samples, `soak: ${opts.rate}/s for ${opts.minutes} min, TRIB
 writeFileSync(`${base}.svg`, svg);
 await renderPng(svg, `${base}.png`).catch((error) => log(`no PNG (${String(error)}); the SVG has the chart`));
 console.log(JSON.stringify(summary));
-console.log(`written ${base}.json, .svg and .png (topic ${topic} and tables soak_${id}_* left for inspection)`);
+console.log(`written ${base}.json, .svg and .png${opts.keep ? ` (topic ${topic} and tables soak_${id}_* kept)` : ''}`);
 process.exit(0);
