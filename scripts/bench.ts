@@ -5,9 +5,14 @@
  *   2. Kafka: preload a fresh 3-partition topic, drain it with the full topology (ClickHouse
  *      server, Redis), plus a bare kafkajs count-only consumer and Avro decode on the same data.
  *
- *   3. tracing (only when asked: --only tracing): the Kafka drain with tracing off and on.
+ *   3. Kafka windows: a 1-minute tumbling count/sum/max/min/last per card into ClickHouse, each
+ *      drain in its own process (steady rate, ratio to the bare kafkajs rate, peak RSS);
+ *      --compare /work/main adds that checkout's engine on the same topic.
+ *
+ *   4. tracing (only when asked: --only tracing): the Kafka drain with tracing off and on.
  *
  *   npm run bench -- [--events 300000] [--skip-kafka] [--repeat 3] [--event-rate 200]
+ *   npm run bench -- --only kafka-windows --events 300000 --compare /work/main [--memory-mb 512]
  *   npm run bench -- --only tracing --events 200000 --repeat 2 [--trace-ratio 0.01]
  *   node --import tsx --cpu-prof --cpu-prof-dir=bench-results scripts/bench.ts --only pipeline
  *
@@ -23,14 +28,15 @@ import { loadConnectionSecurity } from '../src/topology/connection-config.ts';
 import { benchKafka, type Services } from './bench/kafka.ts';
 import { benchTracing } from './bench/tracing.ts';
 import { benchKafkaSink } from './bench/kafka-sink.ts';
+import { benchKafkaWindows } from './bench/kafka-windows.ts';
 import { printTable, writeJson } from './bench/report.ts';
 
 // The project's producer uses kafkajs' default partitioner; its v2 migration notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-const PHASES = ['pipeline', 'embedded', 'kafka', 'tracing', 'kafka-sink'] as const;
+const PHASES = ['pipeline', 'embedded', 'kafka', 'kafka-windows', 'tracing', 'kafka-sink'] as const;
 /** Phases run when --only is not given (tracing doubles the Kafka drains: only on request). */
-const DEFAULT_PHASES: readonly Phase[] = ['pipeline', 'embedded', 'kafka'];
+const DEFAULT_PHASES: readonly Phase[] = ['pipeline', 'embedded', 'kafka', 'kafka-windows'];
 type Phase = (typeof PHASES)[number];
 
 function positiveInt(text: string): number {
@@ -49,6 +55,8 @@ const program = new Command()
   .option('--seed <n>', 'generator seed', positiveInt, 7)
   .option('--skip-kafka', 'only the embedded phases (machines without services)')
   .option('--only <phases>', `comma-separated subset of ${PHASES.join(',')}`)
+  .option('--compare <dir>', 'kafka-windows: also drain with the engine of another checkout (e.g. /work/main), same topic, same run')
+  .option('--memory-mb <list>', 'kafka-windows: TRIBUTARY_MEMORY_MB of each budgeted drain, comma-separated', (text) => text.split(',').map(positiveInt), [512])
   .option('--keep', 'keep the Kafka topic, ClickHouse tables and Redis keys for inspection')
   .option('--log-level <level>', 'engine log level', 'warn')
   .option('--trace-ratio <ratio>', 'tracing phase: OTEL_TRACES_SAMPLER_ARG of the traced drains', (text) => {
@@ -59,7 +67,7 @@ const program = new Command()
   .showHelpAfterError();
 
 async function main(): Promise<void> {
-  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; logLevel: string; traceRatio: number }>();
+  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; compare?: string; memoryMb: number[]; logLevel: string; traceRatio: number }>();
   if (opts.events < 1 || opts.repeat < 1 || opts.eventRate < 1) throw new InvalidArgumentError('--events, --repeat and --event-rate must be at least 1');
   const phases = new Set<Phase>((opts.only?.split(',').map((p) => p.trim()) ?? DEFAULT_PHASES) as Phase[]);
   for (const phase of phases) if (!PHASES.includes(phase)) throw new InvalidArgumentError(`unknown phase "${phase}" (use ${PHASES.join(',')})`);
@@ -67,6 +75,7 @@ async function main(): Promise<void> {
     phases.delete('kafka');
     phases.delete('tracing');
     phases.delete('kafka-sink');
+    phases.delete('kafka-windows');
   }
   const options: BenchOptions = { events: opts.events, eventRate: opts.eventRate, seed: opts.seed, warmupEvents: opts.warmup ?? Math.min(50_000, Math.ceil(opts.events / 5)), repeat: opts.repeat };
   const logger = createLogger('bench', opts.logLevel);
@@ -81,6 +90,7 @@ async function main(): Promise<void> {
   if (phases.has('embedded')) record(await benchEmbeddedDefault(options, logger));
   if (phases.has('kafka')) for (const r of await benchKafka({ ...options, keep: opts.keep ?? false }, services(), logger)) record(r);
   if (phases.has('kafka-sink')) for (const r of await benchKafkaSink(options, services(), logger)) record(r);
+  if (phases.has('kafka-windows')) for (const r of await benchKafkaWindows({ ...options, keep: opts.keep ?? false, compare: opts.compare, memoryMb: opts.memoryMb }, services(), logger)) record(r);
   if (phases.has('tracing')) for (const r of await benchTracing({ ...options, keep: opts.keep ?? false, traceRatio: opts.traceRatio }, services(), logger)) record(r);
 
   printTable(results);

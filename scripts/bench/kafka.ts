@@ -94,7 +94,7 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
 }
 
 /** A bare kafkajs consumer with the engine's fetch settings, counting messages and nothing else. */
-async function rawConsume(brokers: string[], security: KafkaSecurity | undefined, topic: string, n: number): Promise<BenchResult> {
+export async function rawConsume(brokers: string[], security: KafkaSecurity | undefined, topic: string, n: number): Promise<BenchResult> {
   log(`kafka: raw kafkajs consume of ${n} messages (new group, fromBeginning)`);
   const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, ...kafkajsSecurity(security), logLevel: logLevel.NOTHING });
   // Same settings as src/sources/kafka/kafkajs-client.ts.

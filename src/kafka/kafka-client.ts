@@ -38,6 +38,8 @@ export interface ConsumerOptions {
   minBytes?: number;
   maxWaitTimeMs?: number;
   maxBytesPerPartition?: number;
+  /** Most bytes one fetch response may hold over all partitions. */
+  maxBytes?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /**

@@ -70,7 +70,7 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
     minBytes: options.minBytes ?? 256 * 1024,
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
-    maxBytes: 16 * 1024 * 1024,
+    maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
     allowAutoTopicCreation: false,

@@ -9,6 +9,8 @@ import { defaultConfig, type EngineConfig } from '../topology/config.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import { EventTimeClock } from '../core/event-time-clock.ts';
 import { InFlightBuffer } from './in-flight-buffer.ts';
+import { loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
+import { registerMemoryGauges } from '../observability/process-memory.ts';
 import { RuntimeEnvironment } from './environment.ts';
 import { SinkSet } from './sink-set.ts';
 import { SinkGovernor } from './sink-governor.ts';
@@ -38,6 +40,8 @@ interface QueuedBatch {
   /** null: an idleness tick, queued so it keeps its place behind the batches before it. */
   batch: SourceBatch<unknown> | null;
   size: number;
+  /** Encoded bytes of the batch's records, when the source knows them. */
+  bytes?: number;
 }
 
 /**
@@ -60,6 +64,7 @@ export class Engine {
   private resolveDone!: () => void;
   private rejectDone!: (error: unknown) => void;
   private readonly buffer: InFlightBuffer<QueuedBatch>;
+  private readonly memory: MemoryBudget;
   private readonly sinks: SinkSet;
   /** Data protection: checks the sinks against the topology's policies and masks their rows. */
   private readonly governor: SinkGovernor;
@@ -93,7 +98,9 @@ export class Engine {
     this.metrics = options.metrics ?? new Metrics({ defaultMetrics: true });
     this.audit = new EngineAudit(this.config, topology.name, options.audit ?? {}, this.logger, this.metrics);
     this.environment = new RuntimeEnvironment(this.config, topology.name, this.logger, this.metrics, (error) => this.fail(error), options.origin);
-    this.buffer = new InFlightBuffer(this.config.maxInFlightRecords);
+    this.memory = this.config.memory ?? loadMemoryBudget({});
+    this.buffer = new InFlightBuffer(this.config.maxInFlightRecords, this.memory.maxInFlightBytes);
+    registerMemoryGauges(this.metrics.registry, { topology: topology.name, budgetBytes: this.memory.memoryMb * 2 ** 20, inFlightBytes: () => this.buffer.bytes });
     // Throws a ConfigError here, before anything starts, when a tagged field reaches a sink with no policy.
     this.governor = new SinkGovernor(topology, this.config.schemasDir, () => this.environment.keyring());
     this.sinks = new SinkSet(topology, this.environment.sinkEnvironment, this.governor);
@@ -147,6 +154,8 @@ export class Engine {
       groupId,
       commitIntervalMs: config.commitIntervalMs,
       maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),
+      maxChunkBytes: Math.max(1, Math.floor(this.memory.maxInFlightBytes / 4)),
+      fetch: { maxBytes: this.memory.fetchMaxBytes, maxBytesPerPartition: this.memory.fetchMaxBytesPerPartition },
       durableState: durable,
       onOffsetGap: config.onOffsetGap,
       tracer: this.tracer,
@@ -199,19 +208,20 @@ export class Engine {
   /** Queues a source batch, waiting (and keeping the consumer alive) while the buffer is full. */
   private async admit(batch: SourceBatch<unknown>, keepAlive?: () => Promise<void>): Promise<void> {
     const size = Math.max(1, batch.records.length + batch.deadLetters.length);
-    if (!this.buffer.hasRoomFor(size)) {
+    const bytes = batch.bytes ?? 0;
+    if (!this.buffer.hasRoomFor(size, bytes)) {
       this.fetchBlocked++;
       this.metrics.fetchBlocked.inc({ topology: this.topology.name });
       this.clock.pauseIdleness(); // the source is held back, not silent: this wait is no idleness
       // Wake at least every second to keep the Kafka group membership alive while waiting.
       try {
-        while (!(await this.buffer.waitForRoom(size, 1_000))) if (keepAlive) await keepAlive();
+        while (!(await this.buffer.waitForRoom(size, 1_000, bytes))) if (keepAlive) await keepAlive();
       } finally {
         this.clock.resumeIdleness();
       }
     }
     if (batch.records.length > 0) this.clock.touch(batch.partitionKey); // queued records: not idle
-    this.buffer.push({ batch, size });
+    this.buffer.push({ batch, size, bytes });
     this.metrics.recordsIn.inc({ topology: this.topology.name }, size);
     this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
   }
@@ -241,7 +251,7 @@ export class Engine {
       } catch (error) {
         this.fail(error);
       }
-      this.buffer.release(item.size);
+      this.buffer.release(item.size, item.bytes);
       this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
     }
     if (this.ended && !this.stopping) await this.finishBoundedInput();

@@ -1,22 +1,36 @@
 /**
- * A bounded FIFO of source batches between fetching and processing, counted in records. A push
- * that would exceed the bound waits (the caller keeps its consumer alive meanwhile); a batch
- * larger than the whole bound is admitted alone into an empty buffer, so progress is always
- * possible. Sources split their fetches into chunks below the bound.
+ * A bounded FIFO of source batches between fetching and processing, counted in records and in
+ * (encoded) bytes. A push that would exceed either bound waits (the caller keeps its consumer
+ * alive meanwhile); a batch larger than a whole bound is admitted alone into an empty buffer, so
+ * progress is always possible. Sources split their fetches into chunks below the bounds.
  */
-export class InFlightBuffer<T extends { size: number }> {
+export class InFlightBuffer<T extends { size: number; bytes?: number }> {
   private readonly items: T[] = [];
   private head = 0;
   private count = 0;
   private peak = 0;
+  private byteCount = 0;
+  private bytePeak = 0;
   /** Each returns true once satisfied (and is then dropped). */
   private spaceWaiters: Array<() => boolean> = [];
   private itemWaiters: Array<() => void> = [];
   private closed = false;
   readonly capacity: number;
+  readonly byteCapacity: number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, byteCapacity = Infinity) {
     this.capacity = capacity;
+    this.byteCapacity = byteCapacity;
+  }
+
+  /** Encoded bytes of the records queued or being processed. */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  /** The largest `bytes` ever seen. */
+  get bytesHighWaterMark(): number {
+    return this.bytePeak;
   }
 
   /** Records queued or being processed. */
@@ -29,20 +43,20 @@ export class InFlightBuffer<T extends { size: number }> {
     return this.peak;
   }
 
-  hasRoomFor(size: number): boolean {
-    return this.count === 0 || this.count + size <= this.capacity;
+  hasRoomFor(size: number, bytes = 0): boolean {
+    return this.count === 0 || (this.count + size <= this.capacity && this.byteCount + bytes <= this.byteCapacity);
   }
 
   /**
    * Resolves true when `size` more records fit, or false after `timeoutMs` (so a waiting source
    * can send a heartbeat and wait again without leaving waiters behind).
    */
-  waitForRoom(size: number, timeoutMs = Infinity): Promise<boolean> {
-    if (this.hasRoomFor(size)) return Promise.resolve(true);
+  waitForRoom(size: number, timeoutMs = Infinity, bytes = 0): Promise<boolean> {
+    if (this.hasRoomFor(size, bytes)) return Promise.resolve(true);
     return new Promise<boolean>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = () => {
-        if (!this.hasRoomFor(size)) return false;
+        if (!this.hasRoomFor(size, bytes)) return false;
         clearTimeout(timer);
         resolve(true);
         return true;
@@ -57,11 +71,15 @@ export class InFlightBuffer<T extends { size: number }> {
     });
   }
 
-  /** Adds an item; call only when `hasRoomFor(item.size)`. */
+  /** Adds an item; call only when `hasRoomFor(item.size, item.bytes)`. */
   push(item: T): void {
     this.items.push(item);
     this.count += item.size;
     if (this.count > this.peak) this.peak = this.count;
+    if (item.bytes !== undefined) {
+      this.byteCount += item.bytes;
+      if (this.byteCount > this.bytePeak) this.bytePeak = this.byteCount;
+    }
     this.itemWaiters.shift()?.();
   }
 
@@ -80,9 +98,10 @@ export class InFlightBuffer<T extends { size: number }> {
     return item;
   }
 
-  /** Marks a taken item's records as processed, making room. */
-  release(size: number): void {
+  /** Marks a taken item's records (and their bytes) as processed, making room. */
+  release(size: number, bytes = 0): void {
     this.count -= size;
+    this.byteCount -= bytes;
     if (this.spaceWaiters.length > 0) this.spaceWaiters = this.spaceWaiters.filter((satisfied) => !satisfied());
   }
 

@@ -20,6 +20,8 @@ export interface SourceBatch<T> {
   /** Largest event time among `records` (-Infinity when none). */
   maxEventTime: number;
   token: AckToken;
+  /** Encoded bytes of the records (Kafka message values), bounded by TRIBUTARY_MAX_IN_FLIGHT_BYTES. */
+  bytes?: number;
   /** Present when the batch is traced (tracing on, and a followed record in it or sampled on its own). */
   trace?: BatchTrace;
 }
@@ -96,6 +98,10 @@ export interface SourceEnvironment {
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */
   maxChunkRecords: number;
+  /** Most encoded bytes in one pushed batch (a quarter of TRIBUTARY_MAX_IN_FLIGHT_BYTES); absent: no byte bound. */
+  maxChunkBytes?: number;
+  /** Kafka fetch sizes from the memory budget (TRIBUTARY_MEMORY_MB). */
+  fetch?: { maxBytes: number; maxBytesPerPartition: number };
   /** Window state is checkpointed (TRIBUTARY_WINDOW_STATE=redis): offset gaps then fail by default. */
   durableState?: boolean;
   /** TRIBUTARY_ON_OFFSET_GAP: the operator's policy for offset gaps, over the topology's. */

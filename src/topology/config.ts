@@ -5,6 +5,7 @@ import { tracingFromEnv, type TracingConfig } from '../observability/tracing/tra
 import { redactUrlPasswords } from '../observability/redact.ts';
 import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
 import { loadGovernanceConfig, type GovernanceConfig } from './governance-config.ts';
+import { loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
 
 export type { GovernanceConfig } from './governance-config.ts';
 import type { AuditConfig } from '../audit/open-audit-log.ts';
@@ -25,6 +26,8 @@ export interface EngineConfig extends ConnectionSecurity {
   host: string;
   groupId?: string;
   maxInFlightRecords: number;
+  /** TRIBUTARY_MEMORY_MB and what follows from it (in-flight bytes, Kafka fetch sizes); absent: the default budget. */
+  memory?: MemoryBudget;
   commitIntervalMs: number;
   schemasDir: string;
   /** Where open window state lives: 'memory' (lost on restart; offsets wait for windows to close) or 'redis' (checkpointed). */
@@ -216,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     host: values.HOST,
     groupId: values.TRIBUTARY_GROUP_ID,
     maxInFlightRecords: values.TRIBUTARY_MAX_IN_FLIGHT,
+    memory: loadMemoryBudget(present),
     commitIntervalMs: values.TRIBUTARY_COMMIT_INTERVAL_MS,
     schemasDir: path.resolve(values.TRIBUTARY_SCHEMAS_DIR),
     windowState: values.TRIBUTARY_WINDOW_STATE,

@@ -1,55 +1,27 @@
-import { ConfigError, ConnectionError, DecodeError, errorMessage } from '../../core/errors.ts';
-import { toMillis, type Duration } from '../../core/duration.ts';
-import type { DeadLetter, StreamRecord } from '../../core/batch.ts';
+import { ConfigError, ConnectionError, errorMessage } from '../../core/errors.ts';
+import { toMillis } from '../../core/duration.ts';
 import { retry } from '../../core/retry.ts';
 import { OffsetTracker } from '../../core/offset-tracker.ts';
 import { ConsumerLag } from './consumer-lag.ts';
 import type { Decoder } from '../../serde/decoder.ts';
-import { createDecoder, type DecoderFormat } from '../../serde/create-decoder.ts';
+import { createDecoder } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
-import { eventTimeOf } from '../event-time.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
 import { createKafkajsClient } from '../../kafka/kafkajs-client.ts';
-import type { Admin, BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
-import { OFFSET_GAP_POLICIES, type OffsetGapPolicy } from './offset-gaps.ts';
+import type { Admin, BatchConsumer, BatchControl, BatchHandled, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
+import { OFFSET_GAP_POLICIES } from './offset-gaps.ts';
 import type { GapGuard } from './gap-guard.ts';
 import { watchOffsetResets } from './gap-report.ts';
 import { createGapGuard, restoreGapOffsets } from './source-gaps.ts';
 import { traceDecode } from './decode-trace.ts';
 import { prefetchSchemas } from './schema-prefetch.ts';
+import { decodeChunk } from './decode-chunk.ts';
+import type { KafkaTopicOptions } from './kafka-topic-options.ts';
+
+export type { KafkaTopicOptions } from './kafka-topic-options.ts';
 
 /** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
 const END_OFFSETS_POLL_MS = 5_000;
-
-export interface KafkaTopicOptions<T> {
-  topic: string;
-  format: DecoderFormat;
-  /** Schema file in schemas/ ('avro' needs it; 'avro-confluent' reads the id from each message). */
-  schema?: string;
-  eventTime: (value: T) => number;
-  /** How far behind the largest event time seen a partition's watermark trails. Default 5s. */
-  outOfOrderness?: Duration;
-  /**
-   * A partition that delivers nothing for this long (wall-clock time) is left out of the
-   * watermark until it delivers again, so an empty partition cannot hold windows open for ever.
-   * Default 30s; `false` or 0 disables it.
-   */
-  idleTimeout?: Duration | false;
-  /** Where a new consumer group starts. Default true (the whole topic). */
-  fromBeginning?: boolean;
-  /**
-   * When the offset a partition resumes from (checkpoint, committed offset, or this process's
-   * own position) is no longer in the log, e.g. retention deleted records not yet read: 'fail'
-   * stops with the partitions, offset ranges and counts; 'earliest' continues from the first
-   * record still held, 'latest' from the end (a checkpoint in the gap is discarded). Every gap is
-   * logged and counted in tributary_records_lost_total. Default 'fail' with durable window state
-   * (TRIBUTARY_WINDOW_STATE=redis), else 'earliest'. TRIBUTARY_ON_OFFSET_GAP overrides it.
-   */
-  onOffsetGap?: OffsetGapPolicy;
-  consumer?: Partial<Omit<ConsumerOptions, 'groupId'>>;
-  /** Replaces kafkajs (tests, other clients). */
-  client?: (brokers: string[], environment: SourceEnvironment) => KafkaClient;
-}
 
 /**
  * A Kafka topic read by a consumer group: one batch per partition fetch, decoded in place,
@@ -119,7 +91,8 @@ class KafkaSource<T> implements Source<T> {
     // kafkajs moves an out-of-range fetch offset and only logs it: its log lines pass by the guard.
     const logger = watchOffsetResets(environment.logger, options.topic, (key) => this.gaps?.offsetReset(key));
     const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger, security: environment.kafkaSecurity });
-    const consumer = client.consumer({ groupId: environment.groupId, ...options.consumer });
+    const fetch = environment.fetch === undefined ? {} : { maxBytes: environment.fetch.maxBytes, maxBytesPerPartition: environment.fetch.maxBytesPerPartition };
+    const consumer = client.consumer({ groupId: environment.groupId, ...fetch, ...options.consumer });
     this.consumer = consumer;
     const gaps = (this.gaps = createGapGuard({ topic: options.topic, policy: options.onOffsetGap, environment, context, admin: () => this.connectedAdmin(client), nextOffset: this.nextOffset }));
     const lag = (this.lag = new ConsumerLag(environment.metrics, environment.topology));
@@ -221,29 +194,15 @@ class KafkaSource<T> implements Source<T> {
     }
     const messages = await this.unseen(partitionKey, batch.messages);
     if (this.environment.schemaRegistry && !(await prefetchSchemas(this.environment.schemaRegistry, messages, this.environment.logger))) return null;
-    const chunk = this.environment.maxChunkRecords;
+    const limits = { maxRecords: this.environment.maxChunkRecords, maxBytes: this.environment.maxChunkBytes ?? Infinity };
     const tracer = this.environment.tracer;
     const keepAlive = () => control.heartbeat().catch((error) => this.environment.logger.warn({ err: errorMessage(error) }, 'heartbeat failed while waiting for room'));
-    for (let start = 0; start < messages.length; start += chunk) {
+    for (let start = 0, next = 0; start < messages.length; start = next) {
       // Records not handed over are not tracked, so they are not committed and are read again.
       if (this.stopping || !control.isRunning() || control.isStale()) return start === 0 ? null : messages[start - 1]!.offset;
-      const end = Math.min(start + chunk, messages.length);
       const startedAt = tracer === undefined ? 0 : performance.timeOrigin + performance.now();
-      const records: StreamRecord<T>[] = [];
-      const deadLetters: DeadLetter[] = [];
-      let maxEventTime = -Infinity;
-      for (let i = start; i < end; i++) {
-        const message = messages[i]!;
-        try {
-          if (message.value === null) throw new DecodeError('message has no value (tombstone)', { code: 'EMPTY' });
-          const value = decoder.decode(message.value);
-          const eventTime = eventTimeOf(selectEventTime, value);
-          if (eventTime > maxEventTime) maxEventTime = eventTime;
-          records.push({ value, key: '', eventTime, topic, partition, offset: message.offset });
-        } catch (error) {
-          deadLetters.push({ step: 'decode', topic, partition, offset: message.offset, error: errorMessage(error), raw: message.value, timestamp: Number(message.timestamp) });
-        }
-      }
+      const { records, deadLetters, maxEventTime, end, bytes } = decodeChunk(messages, start, limits, decoder, selectEventTime, topic, partition);
+      next = end;
       const trace = tracer === undefined ? undefined : traceDecode(tracer, messages, start, end, startedAt, { topic, partition, records: records.length, deadLetters: deadLetters.length });
       const lastOffset = BigInt(messages[end - 1]!.offset);
       const token = this.tracker.track(topic, partition, lastOffset, end - start);
@@ -251,7 +210,7 @@ class KafkaSource<T> implements Source<T> {
       const lag = this.lag!;
       lag.waiting = true; // seen by a scrape only while the push waits for room (backpressure)
       try {
-        await context.push(trace === undefined ? { partitionKey, records, deadLetters, maxEventTime, token } : { partitionKey, records, deadLetters, maxEventTime, token, trace }, keepAlive);
+        await context.push(trace === undefined ? { partitionKey, records, deadLetters, maxEventTime, token, bytes } : { partitionKey, records, deadLetters, maxEventTime, token, bytes, trace }, keepAlive);
       } finally {
         lag.waiting = false;
       }

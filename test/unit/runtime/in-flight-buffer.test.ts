@@ -190,3 +190,20 @@ test('waitForRoom with a timeout resolves false and leaves no waiter behind', as
   buffer.release(2);
   assert.equal(await waiting, true);
 });
+
+test('bytes bound the buffer too: a push waits until released bytes make room, a lone batch always fits', async () => {
+  const buffer = new InFlightBuffer<{ size: number; bytes: number }>(1_000, 100);
+  buffer.push({ size: 1, bytes: 80 });
+  assert.equal(buffer.hasRoomFor(1, 30), false, '80 + 30 bytes exceed 100 although 2 records fit');
+  assert.equal(buffer.hasRoomFor(1, 20), true);
+  const room = watch(buffer.waitForRoom(1, Infinity, 30));
+  await drainMicrotasks();
+  assert.equal(room.settled(), false);
+  const taken = await buffer.take();
+  buffer.release(taken!.size, taken!.bytes);
+  assert.equal(await room.promise, true);
+  assert.equal(buffer.bytes, 0);
+  assert.equal(buffer.bytesHighWaterMark, 80);
+  // Larger than the whole byte bound: admitted alone into the empty buffer.
+  assert.equal(buffer.hasRoomFor(1, 500), true);
+});
