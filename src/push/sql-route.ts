@@ -65,7 +65,8 @@ const REFUSALS = new Set(['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_READ_
 /**
  * POST /sql: the body is one SELECT, `?format=JSON|JSONEachRow|CSV|CSVWithNames|TabSeparated|
  * TabSeparatedWithNames` (default JSON) the result's format. `?dp=1`: the body is a DP query
- * (analytics/dp/dp-query.ts), answered with noisy JSON and the principal's budget left. Answers 200 with ClickHouse's
+ * (analytics/dp/dp-query.ts), answered with noisy JSON and the principal's budget left. `?detokenize=1`
+ * (admins, JSON/JSONEachRow): tokens in the answer come back in clear (governance/detokenize-result.ts). Answers 200 with ClickHouse's
  * output, or an error status with `{"error": "...", "code": "...", "status": n}` (codes in
  * analytics/sql-errors.ts). Who may ask: analytics/sql-auth.ts; what may run:
  * analytics/analyst-query.ts. Every query is recorded in the audit trail; logs carry the SQL

@@ -94,8 +94,19 @@ test('POST /sql?detokenize=1: admins read tokenized card ids and sums in clear, 
   }
   assert.equal(reference.size, 0, 'every reference window was read back in clear');
 
-  // Erase 3 cards through the CLI while the engine runs: their tokens stay tokens, and are counted.
+  // Values inside a JSON text column open once the query extracts them: far-late amounts.
   const cards = [...new Set(expected.map((f) => f.cardId))].sort();
+  const maxTs = Math.max(...payments.map((p) => p.ts));
+  const late = cards.slice(3, 6).map((cardId, i) => ({ ...payments.find((p) => p.cardId === cardId)!, paymentId: `late-${i}`, amount: 1000 + i + 0.25, ts: maxTs - 10 * 60_000 }));
+  await paymentsTopic.producer.send(paymentsTopic.topic, late.map((p) => ({ key: p.cardId, value: paymentsTopic.encode(p) })));
+  const lateRows = async () => Number((await queryRows<{ n: string }>(ch, `SELECT count() AS n FROM ${prefix}late_records`))[0]!.n);
+  await waitFor('late records', lateRows, (n) => n >= 2 * late.length, 60_000);
+  const lateAnswer = await post(`${url}?format=JSONEachRow&detokenize=1`, `SELECT visitParamExtractString(payload, 'amount') AS amount FROM ${prefix}late_records`, { authorization: `Bearer ${adminToken}` });
+  assert.equal(lateAnswer.status, 200, lateAnswer.body);
+  const lateAmounts = lateAnswer.body.trim().split('\n').map((line) => (JSON.parse(line) as { amount: unknown }).amount);
+  assert.deepEqual(lateAmounts.sort(), [1000.25, 1000.25, 1001.25, 1001.25, 1002.25, 1002.25]);
+
+  // Erase 3 cards through the CLI while the engine runs: their tokens stay tokens, and are counted.
   const erased = cards.slice(0, 3);
   const env = { ...process.env, TRIBUTARY_KEY_STORE_PREFIX: keyPrefix, FRAUD_TEST_TOPIC: paymentsTopic.topic, FRAUD_TEST_PREFIX: prefix, TRIBUTARY_AUDIT_LOG: path.join(dir, 'audit.jsonl'), TRIBUTARY_AUDIT_TABLE: 'off' };
   const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO_ROOT, env, timeout: 120_000 });
@@ -129,6 +140,7 @@ test('POST /sql?detokenize=1: admins read tokenized card ids and sums in clear, 
     ['analyst', 'refused', 'JSON', undefined],
     ['admin', 'refused', 'CSV', undefined],
     ['admin', 'ok', 'JSON', { opened: 2 * expected.length, erased: 0, unreadable: 0 }],
+    ['admin', 'ok', 'JSONEachRow', { opened: 6, erased: 0, unreadable: 0 }],
     ['admin', 'ok', 'JSONEachRow', { opened: 2 * (expected.length - erasedRows), erased: 2 * erasedRows, unreadable: 0 }],
     ['admin', 'ok', 'JSON', { opened: expected.length - erasedRows, erased: erasedRows, unreadable: 0 }],
   ]);
