@@ -33,8 +33,8 @@ test('an erased subject\'s tokens stay tokens and are counted; a changed token i
   const { keyring, a, b, token } = await keyringWithTokens(t);
   const [idA, idB] = [token('card-a', a), token('card-b', b)];
   assert.equal(await keyring.destroyKey(a), true);
-  // Another subject's pseudonym in front of b's sealed bytes: the associated data no longer matches.
-  const moved = `tok1.${a === b ? a : b}.${idA.split('.')[2]}`;
+  // b's pseudonym in front of a's sealed bytes: the associated data no longer matches.
+  const moved = `tok1.${b}.${idA.split('.')[2]}`;
   const text = `{"x":"${idA}","y":"${idB}","z":"${moved}","w":"tok1.not-a-token"}\n`;
   const opened = await detokenizeResultText(text, keyring);
   assert.deepEqual(opened.counts, { opened: 1, erased: 1, unreadable: 1 });
