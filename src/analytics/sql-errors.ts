@@ -8,7 +8,7 @@ import { clickHouseErrorCode, firstLine } from '../clickhouse/errors.ts';
 export type SqlErrorCode =
   | 'BAD_REQUEST' // empty SQL, a syntax error, unknown ?format=, a FORMAT clause, several statements
   | 'UNAUTHORIZED' // a credential is configured and the request lacks it or has another
-  | 'FORBIDDEN' // no credential configured and the client is not on loopback (or the Host/Origin is not)
+  | 'FORBIDDEN' // no credential configured and the client is not on loopback (or the Host/Origin is not); ?detokenize=1 from an analyst
   | 'NOT_READ_ONLY' // not a SELECT statement, or INTO OUTFILE
   | 'NOT_ALLOWED' // outside the allowlist: SETTINGS, a function, table function, table or database the role may not use
   | 'READ_ONLY' // ClickHouse itself refused it in readonly mode or denied access

@@ -31,6 +31,7 @@ program
   .option('--url <url>', 'base URL of a running engine (default http://HOST:PORT from the environment)')
   .option('--token <token>', 'bearer token of the SQL endpoint (default TRIBUTARY_SQL_TOKEN)')
   .option('--dp', 'differential privacy: <sql> is a DP query as JSON, e.g. \'{"table":"t","aggregate":"count","groupBy":"merchant","epsilon":0.5}\' (needs a running engine)')
+  .option('--detokenize', "admins: tokens in the answer come back in clear (needs a running engine with data protection; token default TRIBUTARY_SQL_ADMIN_TOKEN)")
   .action((sql: string, options: QueryCommandOptions) => queryCommand(sql, options));
 
 registerInitCommand(program);

@@ -22,6 +22,8 @@ export interface QueryCommandOptions {
   audit?: AuditTrail;
   /** The text is a DP query (JSON), sent to POST /sql?dp=1: the engine holds the budget ledger. */
   dp?: boolean;
+  /** Ask for POST /sql?detokenize=1 (admin token: --token or TRIBUTARY_SQL_ADMIN_TOKEN): tokens come back in clear. */
+  detokenize?: boolean;
 }
 
 /** Network failures meaning nobody listens there: then the data is read directly. */
@@ -42,12 +44,17 @@ export async function queryCommand(sqlText: string, options: QueryCommandOptions
   const wire: ResultFormat = options.format === 'csv' ? 'CSVWithNames' : 'JSON';
   const url = (options.url ?? engineUrl(config)).replace(/\/+$/, '');
   const dp = options.dp === true;
-  let text = await askEngine(url, sqlText, dp ? 'JSON' : wire, options.token ?? sqlConfig.token, dp);
+  const detokenize = options.detokenize === true;
+  const asJson = dp || detokenize;
+  const token = options.token ?? (detokenize ? sqlConfig.credentials.adminToken : undefined) ?? sqlConfig.token;
+  let text = await askEngine(url, sqlText, asJson ? 'JSON' : wire, token, dp ? 'dp' : detokenize ? 'detokenize' : undefined);
   if (text === undefined && dp) {
     // Read directly, the budget would be whoever runs the command's to reset: only the engine answers DP queries.
     throw new SqlQueryError('UNAVAILABLE', `no engine answers at ${url}: DP queries need a running engine (it keeps the privacy budget ledger)`);
   }
-  if (dp && options.format === 'csv') text = renderCsv(parseJsonResult(text!));
+  if (text === undefined && detokenize) throw new SqlQueryError('UNAVAILABLE', `no engine answers at ${url}: detokenizing needs a running engine (it holds the keyring)`);
+  if (detokenize) reportDetokenized(text!);
+  if (asJson && options.format === 'csv') text = renderCsv(parseJsonResult(text!));
   if (text === undefined) {
     const where = config.clickhouseUrl !== undefined ? `ClickHouse at ${redact(config.clickhouseUrl)}` : `the embedded data in ${config.clickhouseDataDir}`;
     process.stderr.write(`tributary query: no engine answers at ${url}; reading ${where} directly\n`);
@@ -81,10 +88,10 @@ async function queryDirectly(config: EngineConfig, sqlConfig: ReturnType<typeof 
 }
 
 /** The result text, or undefined when no engine (with an SQL endpoint) answers at `url`. */
-async function askEngine(url: string, sql: string, format: ResultFormat, token: string | undefined, dp = false): Promise<string | undefined> {
+async function askEngine(url: string, sql: string, format: ResultFormat, token: string | undefined, mode?: 'dp' | 'detokenize'): Promise<string | undefined> {
   let response: Response;
   try {
-    response = await fetch(`${url}/sql?format=${format}${dp ? '&dp=1' : ''}`, {
+    response = await fetch(`${url}/sql?format=${format}${mode === undefined ? '' : `&${mode}=1`}`, {
       method: 'POST',
       body: sql,
       headers: { 'Content-Type': 'text/plain; charset=utf-8', ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }) },
@@ -110,6 +117,14 @@ function engineError(url: string, status: number, body: string): SqlQueryError {
     // not the endpoint's JSON: described below
   }
   return new SqlQueryError('UNAVAILABLE', `${url}/sql answered ${status}: ${body.slice(0, 200)}`);
+}
+
+/** What the engine could not detokenize, on stderr (the counts are the answer's `detokenize` field). */
+function reportDetokenized(text: string): void {
+  const counts = (JSON.parse(text) as { detokenize?: { opened: number; erased: number; unreadable: number } }).detokenize;
+  if (counts === undefined) return;
+  const left = counts.erased + counts.unreadable;
+  process.stderr.write(`tributary query: ${counts.opened} token(s) detokenized${left > 0 ? `; ${counts.erased} of erased subjects and ${counts.unreadable} unreadable left as tokens` : ''}\n`);
 }
 
 /** A DP answer (JSON rows) as CSV with a header line. */

@@ -9,6 +9,7 @@ import { SqlQueryError } from '../analytics/sql-errors.ts';
 import { answerDeadlineMs, CONTENT_TYPES, parseFormat, type ResultFormat } from '../analytics/result-format.ts';
 import { runDpQuery } from '../analytics/dp/dp-run.ts';
 import type { DpSettings } from '../analytics/dp/dp-settings.ts';
+import { detokenizeResultText, type DetokenizeCounts, type SubjectKeys } from '../governance/detokenize-result.ts';
 
 export interface SqlRouteOptions {
   /**
@@ -33,7 +34,16 @@ export interface SqlRouteOptions {
   audit?: AuditTrail;
   /** The DP mode (`?dp=1`, a JSON query in the body: analytics/dp/); without it such requests are refused. */
   dp?: DpSettings;
+  /**
+   * The engine's keyring when data protection is on: `?detokenize=1` (admins only, JSON and
+   * JSONEachRow) answers with every token in the result replaced by its clear value. Without
+   * it such requests are refused.
+   */
+  keyring?: () => Promise<SubjectKeys>;
 }
+
+/** Formats whose values can be detokenized in place (string literals are JSON). */
+const DETOKENIZE_FORMATS: readonly ResultFormat[] = ['JSON', 'JSONEachRow'];
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
@@ -55,7 +65,8 @@ const REFUSALS = new Set(['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_READ_
 /**
  * POST /sql: the body is one SELECT, `?format=JSON|JSONEachRow|CSV|CSVWithNames|TabSeparated|
  * TabSeparatedWithNames` (default JSON) the result's format. `?dp=1`: the body is a DP query
- * (analytics/dp/dp-query.ts), answered with noisy JSON and the principal's budget left. Answers 200 with ClickHouse's
+ * (analytics/dp/dp-query.ts), answered with noisy JSON and the principal's budget left. `?detokenize=1`
+ * (admins, JSON/JSONEachRow): tokens in the answer come back in clear (governance/detokenize-result.ts). Answers 200 with ClickHouse's
  * output, or an error status with `{"error": "...", "code": "...", "status": n}` (codes in
  * analytics/sql-errors.ts). Who may ask: analytics/sql-auth.ts; what may run:
  * analytics/analyst-query.ts. Every query is recorded in the audit trail; logs carry the SQL
@@ -85,19 +96,22 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
     };
     const formatParam = req.getQuery('format');
     const dpMode = req.getQuery('dp') === '1';
+    const detokenizing = req.getQuery('detokenize') === '1';
+    let detokenized: DetokenizeCounts | undefined;
     const request = new AbortController();
     let closed = false; // answered, or the client went away: res may not be used again
     res.onAborted(() => {
       closed = true;
       request.abort();
     });
-    const answer = (status: number, contentType: string, body: string) => {
+    const answer = (status: number, contentType: string, body: string, headers: Record<string, string> = {}) => {
       if (closed) return;
       closed = true;
       res.cork(() => {
         res.writeStatus(STATUS_TEXT[status] ?? `${status} Error`).writeHeader('Content-Type', contentType).writeHeader('Cache-Control', 'no-store').writeHeader('X-Content-Type-Options', 'nosniff');
         if (status === 401) res.writeHeader('WWW-Authenticate', 'Bearer realm="tributary-sql"');
         if (status === 429) res.writeHeader('Retry-After', '1');
+        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
         res.end(body);
       });
     };
@@ -112,7 +126,7 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
         ...(principal === undefined ? {} : { role: principal.role }),
         outcome,
         ...(reason === undefined ? {} : { reason }),
-        details: { query: trace.canonical ?? sql.slice(0, 4096), rows, format, remote: facts.remoteAddress },
+        details: { query: trace.canonical ?? sql.slice(0, 4096), rows, format, remote: facts.remoteAddress, ...(detokenizing ? { detokenize: true, ...(detokenized === undefined ? {} : { detokenized }) } : {}) },
       });
     const fail = (error: unknown) => {
       if (closed) return;
@@ -142,6 +156,10 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
         } catch (error) {
           return fail(error);
         }
+        if (detokenizing) {
+          const refusal = detokenizeRefusal(checked.who, format, dpMode, options.keyring !== undefined);
+          if (refusal !== undefined) return fail(refusal);
+        }
         if (!dpMode && options.dp?.analystsDpOnly === true && checked.who.role !== 'admin') {
           return fail(new SqlQueryError('FORBIDDEN', 'analysts are answered with differential privacy only on this engine (TRIBUTARY_DP_ONLY=1): send a DP query to POST /sql?dp=1'));
         }
@@ -163,7 +181,15 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
                 format = 'JSON';
                 return { text: JSON.stringify(answer), canonical: statement, rows: answer.data.length };
               });
-        run
+        const keyring = options.keyring;
+        (detokenizing && keyring !== undefined
+          ? run.then(async (result) => {
+              const opened = await detokenizeResultText(result.text, await keyring());
+              detokenized = opened.counts;
+              return { ...result, text: format === 'JSON' ? withCounts(opened.text, opened.counts) : opened.text };
+            })
+          : run
+        )
           .then(
             async (result) => {
               // Fail closed: an answer the audit trail could not record is not sent.
@@ -176,7 +202,8 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
               const log = { remote: facts.remoteAddress, principal: principal?.name, role: principal?.role, status: 200, ms: Math.round(performance.now() - started), bytes: result.text.length, rows: result.rows };
               logger.info(log, 'sql query answered');
               logger.debug({ ...log, canonical: result.canonical }, 'sql query text');
-              answer(200, CONTENT_TYPES[format], result.text);
+              const counts: Record<string, string> = detokenized === undefined ? {} : { 'X-Tributary-Detokenized': `opened=${detokenized.opened}, erased=${detokenized.erased}, unreadable=${detokenized.unreadable}` };
+              answer(200, CONTENT_TYPES[format], result.text, counts);
             },
             (error) => fail(error),
           )
@@ -195,6 +222,22 @@ export function registerSqlRoute(app: TemplatedApp, options: SqlRouteOptions): v
       .writeHeader('Content-Type', 'application/json; charset=utf-8')
       .end(JSON.stringify(new SqlQueryError('METHOD_NOT_ALLOWED', `send the SQL as the body of a POST to ${path}`)));
   });
+}
+
+/** Why a `?detokenize=1` request is refused, if it is. */
+function detokenizeRefusal(who: SqlPrincipal, format: ResultFormat, dpMode: boolean, available: boolean): SqlQueryError | undefined {
+  if (who.role !== 'admin') return new SqlQueryError('FORBIDDEN', 'only the admin role may detokenize (?detokenize=1); analysts read tokens and keyed hashes as they are stored');
+  if (!available) return new SqlQueryError('BAD_REQUEST', 'this engine runs without data protection, so its tables hold no tokens to detokenize');
+  if (dpMode) return new SqlQueryError('BAD_REQUEST', 'a DP answer holds no tokens: send ?dp=1 or ?detokenize=1, not both');
+  if (!DETOKENIZE_FORMATS.includes(format)) return new SqlQueryError('BAD_REQUEST', `?detokenize=1 answers in ${DETOKENIZE_FORMATS.join(' or ')} only, not ${format}`);
+  return undefined;
+}
+
+/** ClickHouse's JSON answer with the counts as a last field: `"detokenize": {opened, erased, unreadable}`. */
+function withCounts(text: string, counts: DetokenizeCounts): string {
+  const end = text.lastIndexOf('}');
+  if (end < 0) throw new SqlQueryError('INTERNAL', 'the answer is not ClickHouse JSON');
+  return `${text.slice(0, end).trimEnd()},\n\t"detokenize": ${JSON.stringify(counts)}\n}\n`;
 }
 
 /** Collects the request body as UTF-8 (null once it passes `maxBytes`: the rest is ignored). */

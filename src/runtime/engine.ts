@@ -130,7 +130,7 @@ export class Engine {
     if (!spec) throw new ConfigError('KAFKA_BROKERS', `topology "${topology.name}" has no demoSource, so it needs a broker`, 'set KAFKA_BROKERS=host:port or add a demoSource to the topology');
     await this.audit.starting(); // first: an engine that cannot be audited does not start
     if (options.push ?? false) {
-      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), stateKey: (key) => this.governor.stateKey(key), audit: this.audit.trail, analystTables: analystTables(topology) });
+      this.server = await startHttpEndpoint({ config, logger, metrics: this.metrics, topology: topology.name, readiness: this.readiness, state: () => this.environment.sinkEnvironment.state(), stateKey: (key) => this.governor.stateKey(key), audit: this.audit.trail, analystTables: analystTables(topology), ...(this.governor.active ? { keyring: () => this.environment.keyring() } : {}) });
       this.environment.pushServer = this.server;
     }
     // Each partition gets its own pipeline instance on its first batch; build one now so a

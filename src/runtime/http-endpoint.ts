@@ -16,6 +16,7 @@ import type { ModelQualityStats } from './stats-snapshot.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
 import { checkSqlExposure } from '../analytics/sql-exposure.ts';
+import type { SubjectKeys } from '../governance/detokenize-result.ts';
 
 export interface HttpEndpointOptions {
   config: EngineConfig;
@@ -31,6 +32,8 @@ export interface HttpEndpointOptions {
   analystTables: readonly string[];
   /** The store key of a requested key (data protection pseudonymizes subject ids in keys). */
   stateKey?: (key: string) => Promise<string>;
+  /** The engine's keyring, only when data protection is on: admins' POST /sql?detokenize=1. */
+  keyring?: () => Promise<SubjectKeys>;
 }
 
 /**
@@ -48,7 +51,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
     readinessRoutes(readiness)(app);
     if (sql.enabled) {
       const clickhouse = { ...clickhouseTarget(config), ...(sql.analystUser === undefined ? {} : { analyst: sql.analystUser }) };
-      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit, ...(dp === undefined ? {} : { dp }) });
+      registerSqlRoute(app, { clickhouse, analystTables: options.analystTables, logger, audit, ...(dp === undefined ? {} : { dp }), ...(options.keyring === undefined ? {} : { keyring: options.keyring }) });
     }
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };

@@ -182,6 +182,13 @@ function endpointSuite(target: AnalystSuiteTarget): void {
       assert.deepEqual([shadow.status, errorCode(shadow)], [403, 'NOT_ALLOWED']);
       const asAdmin = await sql(select, { path: '/sql-token', format: 'TabSeparated', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
       assert.deepEqual([asAdmin.status, asAdmin.body], [200, 'raw bytes\n']);
+      // ?detokenize=1: analysts are refused; an engine without data protection has nothing to open.
+      const detokenizeAs = (token: string) => post(`http://127.0.0.1:${server.port}/sql-token?detokenize=1`, select, { Authorization: `Bearer ${token}` });
+      const analystDetokenize = await detokenizeAs(TOKEN);
+      assert.deepEqual([analystDetokenize.status, errorCode(analystDetokenize)], [403, 'FORBIDDEN']);
+      const adminDetokenize = await detokenizeAs(ADMIN_TOKEN);
+      assert.deepEqual([adminDetokenize.status, errorCode(adminDetokenize)], [400, 'BAD_REQUEST']);
+      assert.match(JSON.parse(adminDetokenize.body).error, /without data protection/);
       // Admins too stay in the database, and within the allowlist.
       const system = await sql('SELECT * FROM system.one', { path: '/sql-token', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
       assert.deepEqual([system.status, errorCode(system)], [403, 'NOT_ALLOWED']);
