@@ -17,12 +17,13 @@ import type { CardFeatures } from '../../topologies/card-fraud-features.ts';
 import { byCardAndEnd, inCents, referenceCardFeatures, toFeatures } from '../helpers/fraud-reference.ts';
 import { createClient } from '@clickhouse/client';
 import { analystTables } from '../../src/runtime/analyst-tables.ts';
-import { engineConfig, queryRows, requireService, uniqueName, waitFor } from '../helpers/services.ts';
+import { engineConfig, queryRows, uniqueName, waitFor } from '../helpers/services.ts';
 import { startPrivateClickHouse } from '../helpers/private-clickhouse.ts';
 import { post } from '../helpers/sql-http.ts';
 import { createPaymentsTopic } from '../helpers/payments-topic.ts';
 import { canariesIn, canaryPayments, dumpClickHouse, dumpRedis, hmacKeyFrom, isTwoDigitCut, pseudonymOf, rawSubscriber } from '../helpers/canaries.ts';
 import { readTopic } from '../helpers/read-topic.ts';
+import { startPrivateRedis } from '../helpers/private-redis.ts';
 
 const START = Date.UTC(2026, 10, 3, 9, 0, 0);
 const PARTITIONS = 3;
@@ -31,15 +32,22 @@ test('canaries in every tagged field leave the engine in clear nowhere: ClickHou
   const prefix = `${uniqueName('gov')}_`;
   const keyPrefix = `${uniqueName('tkeys')}:`;
   const secret = randomBytes(24).toString('hex');
-  const redisUrl = requireService('REDIS_URL');
+  // A Redis of its own: every key and value is scanned for canaries, and other files' in-clear state
+  // in the shared Redis may hold a sum equal to a canary amount.
+  const privateRedis = await startPrivateRedis();
+  t.after(() => privateRedis.stop());
+  const redisUrl = privateRedis.url;
   // A private 18.16 server with a read-only analyst user, which POST /sql needs on a server.
   const server = await startPrivateClickHouse();
   t.after(() => server.stop());
   const sqlToken = randomBytes(24).toString('hex');
   const saved = { ...process.env };
-  Object.assign(process.env, { CLICKHOUSE_ANALYST_USER: server.analyst.user, CLICKHOUSE_ANALYST_PASSWORD: server.analyst.password, TRIBUTARY_SQL_TOKEN: sqlToken });
+  Object.assign(process.env, { REDIS_URL: redisUrl, CLICKHOUSE_ANALYST_USER: server.analyst.user, CLICKHOUSE_ANALYST_PASSWORD: server.analyst.password, TRIBUTARY_SQL_TOKEN: sqlToken });
   t.after(() => {
-    for (const name of ['CLICKHOUSE_ANALYST_USER', 'CLICKHOUSE_ANALYST_PASSWORD', 'TRIBUTARY_SQL_TOKEN']) if (saved[name] === undefined) delete process.env[name];
+    for (const name of ['REDIS_URL', 'CLICKHOUSE_ANALYST_USER', 'CLICKHOUSE_ANALYST_PASSWORD', 'TRIBUTARY_SQL_TOKEN']) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
   });
   const config = engineConfig({ clickhouseUrl: `${server.url}/${server.database}`, governance: { keyStore: { kind: 'redis', prefix: keyPrefix } }, websocket: { auth: { secret } } });
   const paymentsTopic = await createPaymentsTopic(config.kafkaBrokers!, { partitions: PARTITIONS });
