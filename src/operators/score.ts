@@ -226,6 +226,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
         reportTo?.metrics.stepRecordsOut.inc(reportTo.labels, records.length);
+        batch.side.timing?.note('scored', records.length);
         subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
         releaseAll(batch.acks);
       }

@@ -27,6 +27,7 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
         const match = byKeyAndEnd.get(`${record.key}\u0000${record.value.windowEnd}`);
         records[i] = { value: combine(record.value, match), key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset };
       }
+      l.side.timing?.note('joined', records.length);
       subscriber.next({ records, watermark: Math.min(l.watermark, r.watermark), acks: unionOfAcks(l.acks, r.acks), side: l.side });
     }
 
