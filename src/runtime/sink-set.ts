@@ -24,6 +24,8 @@ export interface SinkConnection {
  */
 export class SinkSet {
   private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
+  /** Per output, the order its sinks are written in (WebSocket channels first). */
+  private readonly writeOrder = new Map<string, Sink<StreamRecord<unknown>>[]>();
   private readonly late: Sink<LateRecord> | null;
   private readonly quarantine: Sink<ContractViolation> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
@@ -56,6 +58,10 @@ export class SinkSet {
     for (const [output, specs] of Object.entries(topology.sinks)) {
       const sinks = (specs ?? []).map((spec) => (governor ? governor.create(spec, 'output', withDeadLetters) : spec.create(withDeadLetters)) as Sink<StreamRecord<unknown>>);
       this.byOutput.set(output, sinks);
+      // WebSocket channels first: a write that fills another sink serializes its whole buffer
+      // (a ClickHouse insert, a Redis pipeline) before returning, which a push need not wait for.
+      const kinds = new Map(sinks.map((sink, i) => [sink, specs![i]!.kind]));
+      this.writeOrder.set(output, [...sinks].sort((a, b) => Number(kinds.get(b) === 'websocket') - Number(kinds.get(a) === 'websocket')));
       this.primary.push(...(sinks as Sink<unknown>[]));
     }
     const { late, quarantine } = topology;
@@ -128,7 +134,7 @@ export class SinkSet {
   /** Writes a batch's records to the sinks of `output` and its side outputs to theirs. */
   route(output: string, batch: Batch<unknown>): void {
     if (batch.records.length > 0) {
-      const sinks = this.byOutput.get(output);
+      const sinks = this.writeOrder.get(output);
       const trace = batch.side.trace;
       const sinkTrace = trace === undefined ? undefined : { tracer: trace.tracer, parents: sinkParents(trace, output) };
       const timing = batch.side.timing;
