@@ -76,3 +76,26 @@ function tagRows(entry: SettledBatch<unknown>, start: number, count: number, tag
   }
   entry.tags.fill(tag, start, start + count);
 }
+
+/**
+ * Takes the first sealed micro-batch, merged with those after it of the same width while the
+ * rows stay within `maxRows` (copies of their rows; their slices in order, so settle() maps the
+ * scores back unchanged). Undefined when none is sealed.
+ */
+export function takeMerged<T>(sealed: MicroBatch<T>[], maxRows: number): MicroBatch<T> | undefined {
+  const first = sealed.shift();
+  if (first === undefined) return undefined;
+  let count = 0;
+  let rows = first.rows;
+  while (count < sealed.length && sealed[count]!.width === first.width && rows + sealed[count]!.rows <= maxRows) rows += sealed[count++]!.rows;
+  if (count === 0) return first;
+  const { width } = first;
+  const merged: MicroBatch<T> = { width, values: new Float32Array(rows * width), times: new Float64Array(rows), rows: 0, slices: [] };
+  for (const part of [first, ...sealed.splice(0, count)]) {
+    merged.values.set(part.values.subarray(0, part.rows * width), merged.rows * width);
+    merged.times.set(part.times.subarray(0, part.rows), merged.rows);
+    for (const slice of part.slices) merged.slices.push(slice);
+    merged.rows += part.rows;
+  }
+  return merged;
+}

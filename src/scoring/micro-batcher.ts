@@ -1,6 +1,6 @@
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError } from '../core/errors.ts';
-import { INITIAL_CAPACITY_ROWS, settle, writeRow, type MicroBatch, type Pending } from './micro-batch.ts';
+import { INITIAL_CAPACITY_ROWS, settle, takeMerged, writeRow, type MicroBatch, type Pending } from './micro-batch.ts';
 
 /**
  * Groups the rows of many input batches into micro-batches for one model call each, and hands
@@ -213,7 +213,9 @@ export class MicroBatcher<T> {
 
   private async runNext(): Promise<void> {
     if (this.running || this.disposed) return;
-    const batch = this.sealed.shift();
+    // What queued up while the model was busy goes in one call (up to maxBatchRows): a burst's
+    // first chunk is scored alone and fast, the rest in as few calls as the model's pace allows.
+    const batch = takeMerged(this.sealed, this.options.maxBatchRows);
     if (batch === undefined) return;
     this.running = true;
     let scores: MicroBatchScores | undefined;
@@ -232,8 +234,9 @@ export class MicroBatcher<T> {
     this.running = false;
     if (this.disposed) return;
     settle(batch, failure === undefined ? scores : undefined, failure);
-    this.drain();
+    // The next call first: the model works on it while this one's rows go through the sinks.
     void this.runNext();
+    this.drain();
   }
 
   /** Emits settled batches from the head of the queue; re-entrant calls (from emit) are absorbed by the running loop. */

@@ -34,7 +34,7 @@ const until = async (condition: () => boolean, what: string) => {
   assert.ok(condition(), `timed out waiting for ${what}`);
 };
 
-test('a burst is scored and emitted in chunks: the first leaves before the rest are scored, acks held until the last', async () => {
+test('a burst is scored and emitted in chunks: the first leaves before the rest are scored, the rest in one call, acks held until the last', async () => {
   const model = new GatedModel();
   const input = new Subject<Batch<{ id: number }>>();
   const outputs: Batch<{ id: number; p: number }>[] = [];
@@ -56,12 +56,11 @@ test('a burst is scored and emitted in chunks: the first leaves before the rest 
   model.finishOne();
   await until(() => outputs.length === 1, 'the first chunk to be emitted');
   assert.equal(done, 0, 'the batch is not acknowledged while chunks are pending');
-  for (let left = 2; left > 0; left--) {
-    await until(() => model.waiting === 1, 'the next chunk to reach the model');
-    model.finishOne();
-  }
+  // The chunks sealed while the model was busy go in one call (within maxBatchRows).
+  await until(() => model.waiting === 1, 'the rest to reach the model');
+  model.finishOne();
   await until(() => outputs.length === 3, 'every chunk');
-  assert.deepEqual(model.runs, [500, 500, 300]);
+  assert.deepEqual(model.runs, [500, 800]);
   assert.deepEqual(outputs.map((b) => b.records.length), [500, 500, 300]);
   assert.deepEqual(outputs.flatMap((b) => b.records.map((r) => r.value.id)), records.map((r) => r.value.id), 'every row once, in input order');
   for (const batch of outputs) {
@@ -94,4 +93,21 @@ test('a batch at or under burstRows stays one output batch, and small batches st
   await until(() => outputs.length === 3, 'three outputs');
   assert.deepEqual(model.runs, [500, 7]);
   assert.deepEqual(outputs.map((b) => b.records.length), [500, 3, 4]);
+});
+
+test('sealed micro-batches merge into one call only up to maxBatchRows', async () => {
+  const model = new GatedModel();
+  const input = new Subject<Batch<{ id: number }>>();
+  const outputs: Batch<{ id: number; p: number }>[] = [];
+  input.pipe(score<{ id: number }, { id: number; p: number }>(model, { features: (v) => [v.id], output: (v, p) => ({ id: v.id, p }), burstRows: 100, maxBatchRows: 250, maxDelayMs: 60_000 })).subscribe((batch) => outputs.push(batch));
+  const token = new AckToken('p/0', 699n, 700, () => {});
+  input.next({ records: Array.from({ length: 700 }, (_, id) => ({ value: { id }, key: 'k', eventTime: 0, topic: 't', partition: 0, offset: String(id) })), watermark: 0, acks: [token], side: newSideOutputs() });
+  token.release();
+  for (let call = 0; call < 4; call++) {
+    await until(() => model.waiting === 1, `call ${call + 1}`);
+    model.finishOne();
+  }
+  await until(() => outputs.length === 7, 'seven chunks');
+  assert.deepEqual(model.runs, [100, 200, 200, 200]);
+  assert.deepEqual(outputs.flatMap((b) => b.records.map((r) => r.value.p)), Array.from({ length: 700 }, (_, id) => Math.fround(id / 10_000)));
 });
