@@ -55,6 +55,7 @@ function onStats(stats: StatsSnapshot): void {
   setText('stat-p99', formatMs(processing.p99));
   $('stat-p99').dataset.ms = processing.p99 === null ? '' : String(processing.p99);
   setText('stat-lag', formatMs(stats.latencyMs.p99));
+  $('stat-lag').dataset.ms = stats.latencyMs.p99 === null ? '' : String(stats.latencyMs.p99);
   const stages = stats.stageLatencyMs ?? [];
   if (stages.length > 0) setText('latency-stages', `close path p99: ${stages.map((s) => `${s.stage} ${formatMs(s.p99)}`).join(' · ')}`);
   setText('stat-model', stats.models.join(', ') || '–');
