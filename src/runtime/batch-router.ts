@@ -29,6 +29,8 @@ export interface BatchRouterOptions {
  */
 export class BatchRouter {
   processedRecords = 0;
+  /** Whether windows closed since takeClosed() was last asked. */
+  private closed = false;
   private readonly options: BatchRouterOptions;
   private readonly labels: { topology: string };
   private readonly contract: ContractCheck<unknown> | null;
@@ -79,10 +81,18 @@ export class BatchRouter {
     if (records.length > 0) clock.observe(partitionKey, maxEventTime);
     const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace, timing);
     this.processedRecords += records.length;
+    if (timing.closing) this.closed = true;
     sinks.route('raw', batch);
     checkpointer?.noteProcessed(partitionKey, token.lastOffset);
     this.options.metrics.watermark.set(this.labels, Number.isFinite(clock.watermark) ? clock.watermark / 1000 : 0);
     token.release();
+  }
+
+  /** Whether windows closed since the last call (the engine then yields, so they are scored first). */
+  takeClosed(): boolean {
+    const closed = this.closed;
+    this.closed = false;
+    return closed;
   }
 
   /** Gives each task whose watermark idleness advanced an empty batch carrying it, so windows close. */

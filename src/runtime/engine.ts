@@ -220,8 +220,8 @@ export class Engine {
       const item = await this.buffer.take();
       if (item === null) break;
       // Queued batches resolve as microtasks, which starve timers and I/O (model results, sink
-      // acknowledgements, commits, heartbeats, WebSocket sends): give them a turn every 5 ms.
-      if (performance.now() - lastYield > 5) {
+      // acknowledgements, commits, heartbeats, WebSocket sends): a turn every 5 ms and after a close.
+      if (performance.now() - lastYield > 5 || this.router.takeClosed()) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
