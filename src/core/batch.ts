@@ -1,6 +1,7 @@
 import type { AckToken } from './ack.ts';
 import type { StateRegistry } from './step-state.ts';
 import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
+import type { BatchTiming } from '../observability/stage-latency.ts';
 
 /** One event moving through a topology, with the provenance it needs for dead letters and lateness. */
 export interface StreamRecord<T> {
@@ -51,6 +52,8 @@ export interface SideOutputs {
   state?: StateRegistry;
   /** The batch's trace, when tracing is on and the batch is traced (see observability/tracing/batch-trace.ts). */
   trace?: BatchTrace;
+  /** The batch's arrival in the engine, for the stage latency metrics (observability/stage-latency.ts); absent outside an engine. */
+  timing?: BatchTiming;
 }
 
 /**

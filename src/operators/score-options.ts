@@ -23,6 +23,12 @@ export interface ScoreOptions<T, U> {
   maxBatchRows?: number;
   /** Longest a row waits for others to join its micro-batch. Default 10 ms. */
   maxDelayMs?: number;
+  /**
+   * A burst: an input batch of more rows than this (a window close of many keys) is scored and
+   * emitted in chunks of this many rows, each leaving as soon as it is scored, sealed at once
+   * rather than after maxDelayMs. Default 512.
+   */
+  burstRows?: number;
   /** Attempts per micro-batch before its rows go to the dead letters. Defaults: 3 attempts, 50 ms, 1 s. */
   retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
   /**

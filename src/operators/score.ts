@@ -5,7 +5,7 @@ import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core
 import { retry } from '../core/retry.ts';
 import type { StepRuntime } from '../core/step-state.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { CircuitBreaker, type CircuitState } from '../scoring/circuit-breaker.ts';
+import { CIRCUIT_GAUGE, scoreBreaker } from './score-breaker.ts';
 import { deadLetterUserError } from './guarded.ts';
 import { checkSource, fallbackReason, type FallbackReasonKind } from '../scoring/fallback.ts';
 import { FreshnessGate } from '../scoring/freshness-gate.ts';
@@ -21,13 +21,13 @@ import type { StageSpan } from '../observability/tracing/pipeline-tracer.ts';
 
 export type { ScoreOptions } from './score-options.ts';
 
-const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 const FALLBACK_KINDS: readonly FallbackReasonKind[] = ['circuit-open', 'model-error', 'stale-inputs'];
 
 /**
  * Scores records with a model, micro-batching rows across input batches: one model call per
- * `maxBatchRows` rows or per `maxDelayMs`, whichever fills first. Each input batch gives exactly
- * one output batch, in input order; its ack tokens are held until that output has been emitted.
+ * `maxBatchRows` rows or per `maxDelayMs`, whichever fills first. Each input batch gives one
+ * output batch (a burst of more than `burstRows` rows: one per chunk of that many), in input
+ * order; its ack tokens are held until that output has been emitted.
  * A record whose feature function throws goes to the dead letters (step `name`); so do the
  * records of a micro-batch that still fails after retries, unless `fallback` answers for them.
  * With `breaker`, a failing or slow model stops being called for a while (ScoreOptions.breaker).
@@ -44,7 +44,7 @@ const FALLBACK_KINDS: readonly FallbackReasonKind[] = ['circuit-open', 'model-er
  */
 export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOptions<T, U>): OperatorFunction<Batch<T>, Batch<U>> {
   const step = options.name ?? 'score';
-  const { maxBatchRows, maxDelayMs } = microBatchLimits(step, options);
+  const { maxBatchRows, maxDelayMs, burstRows } = microBatchLimits(step, options);
   const { fallback } = options;
   if (options.maxInputAge !== undefined && fallback === undefined) {
     throw new ConfigError(`${step}.maxInputAge`, 'a freshness gate needs a fallback to answer for stale rows', 'add fallback: (value, reason) => ... (e.g. the batch prediction), or remove maxInputAge');
@@ -63,15 +63,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
       if (breaker) reportTo.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE[breaker.state]);
     }
   };
-  const breaker = options.breaker && new CircuitBreaker(options.breaker, {
-    field: `${step}.breaker`,
-    onStateChange: ({ state, previous, failures, coolDownMs }) => {
-      reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE[state]);
-      if (state === 'open') reportTo?.metrics.scoringCircuitOpens.inc(reportTo.labels);
-      if (state === 'open') logger?.warn({ step, previous, failures, coolDownMs }, `scoring circuit open: the model is not called for ${coolDownMs} ms; rows go to the ${fallback ? 'fallback' : 'dead letters'}`);
-      else logger?.info({ step, previous }, state === 'closed' ? 'scoring circuit closed: the model scores again' : 'scoring circuit half-open: probing the model');
-    },
-  });
+  const breaker = options.breaker && scoreBreaker(step, options.breaker, fallback !== undefined, () => reportTo, () => logger);
   if (breaker) reportTo?.metrics.scoringCircuitState.set(reportTo.labels, CIRCUIT_GAUGE.closed);
   const serving = isModelServing(model) ? model : fixedServing(model);
   // A model instance's width is known before its (already settled) load promise resolves.
@@ -88,6 +80,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
       const batcher = new MicroBatcher<T>({
         maxBatchRows,
         maxDelayMs,
+        sealRows: burstRows,
         features: options.features,
         featureWidth: () => (loaded ?? passedIn)?.featureCount ?? options.featureNames?.length,
         run: (features, rows, width, eventTimes) => {
@@ -226,6 +219,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
         // Never acknowledge what downstream did not receive: those offsets must be read again.
         if (subscriber.closed) return;
         reportTo?.metrics.stepRecordsOut.inc(reportTo.labels, records.length);
+        batch.side.timing?.note('scored', records.length);
         subscriber.next({ records, watermark: batch.watermark, acks: batch.acks, side: batch.side });
         releaseAll(batch.acks);
       }
@@ -279,7 +273,8 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           }
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);
-          batcher.add(batch);
+          if (batch.records.length <= burstRows || spans?.has(batch)) batcher.add(batch);
+          else batcher.addInChunks(batch, burstRows, () => retainAll(batch.acks));
         },
         error: (error: unknown) => void batcher.whenDrained().then(() => subscriber.error(error)),
         complete: () => void batcher.whenDrained().then(() => subscriber.complete()),

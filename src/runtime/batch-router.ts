@@ -7,6 +7,7 @@ import type { Checkpointer } from './checkpointer.ts';
 import type { EventTimeClock } from '../core/event-time-clock.ts';
 import type { PartitionTasks } from './partition-tasks.ts';
 import type { SinkSet } from './sink-set.ts';
+import { stageLatencyOf, type StageLatency } from '../observability/stage-latency.ts';
 
 export interface BatchRouterOptions {
   tasks: PartitionTasks;
@@ -28,22 +29,27 @@ export interface BatchRouterOptions {
  */
 export class BatchRouter {
   processedRecords = 0;
+  /** Whether windows closed since takeClosed() was last asked. */
+  private closed = false;
   private readonly options: BatchRouterOptions;
   private readonly labels: { topology: string };
   private readonly contract: ContractCheck<unknown> | null;
+  private readonly latency: StageLatency;
 
   constructor(options: BatchRouterOptions) {
     this.options = options;
     this.labels = { topology: options.topology };
     this.contract = options.contract ? new ContractCheck(options.contract, { metrics: options.metrics, topology: options.topology }) : null;
     const { clock, metrics } = options;
+    this.latency = stageLatencyOf(metrics.registry, options.topology);
     // As of the scrape, not of the last batch: an idle or stuck topology's lag keeps growing.
     metrics.watermarkLag.report((gauge) => {
       if (Number.isFinite(clock.watermark)) gauge.set(this.labels, (Date.now() - clock.watermark) / 1000);
     });
   }
 
-  process(sourceBatch: SourceBatch<unknown>): void {
+  /** `arrivedAt`: when the engine took the batch in (performance.now()), the start of its processing latency. */
+  process(sourceBatch: SourceBatch<unknown>, arrivedAt = performance.now()): void {
     const { tasks, clock, sinks, checkpointer } = this.options;
     const { partitionKey, token } = sourceBatch;
     // Decoded by the source, processed here or (revoked partition) by the next owner.
@@ -56,7 +62,8 @@ export class BatchRouter {
     }
     // A new task, or one whose idle partition followed the topology watermark, first gets the
     // partition's watermark alone: its records are judged late against it, as in one pass.
-    const caughtUp = task.advance(clock.watermarkOf(partitionKey));
+    const timing = this.latency.begin(arrivedAt);
+    const caughtUp = task.advance(clock.watermarkOf(partitionKey), timing);
     if (caughtUp) sinks.drainSideOutputs(caughtUp.side, caughtUp.acks);
     // Only restored state makes records already seen (durable checkpoints); replays of stored
     // events keep their original, unordered Kafka offsets and must not be filtered by them.
@@ -72,12 +79,20 @@ export class BatchRouter {
       }
     }
     if (records.length > 0) clock.observe(partitionKey, maxEventTime);
-    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace);
+    const batch = task.process(records, sourceBatch.deadLetters, clock.watermarkOf(partitionKey), [token], token.lastOffset, sourceBatch.trace, timing);
     this.processedRecords += records.length;
+    if (timing.closing) this.closed = true;
     sinks.route('raw', batch);
     checkpointer?.noteProcessed(partitionKey, token.lastOffset);
     this.options.metrics.watermark.set(this.labels, Number.isFinite(clock.watermark) ? clock.watermark / 1000 : 0);
     token.release();
+  }
+
+  /** Whether windows closed since the last call (the engine then yields, so they are scored first). */
+  takeClosed(): boolean {
+    const closed = this.closed;
+    this.closed = false;
+    return closed;
   }
 
   /** Gives each task whose watermark idleness advanced an empty batch carrying it, so windows close. */
@@ -85,14 +100,16 @@ export class BatchRouter {
     const { tasks, clock, metrics } = this.options;
     const watermark = clock.tick();
     metrics.idlePartitions.set(this.labels, clock.idlePartitions);
-    for (const task of tasks.all()) this.advance(task.advance(clock.watermarkOf(task.partition)));
+    const timing = this.latency.begin();
+    for (const task of tasks.all()) this.advance(task.advance(clock.watermarkOf(task.partition), timing));
     if (Number.isFinite(watermark)) metrics.watermark.set(this.labels, watermark / 1000);
   }
 
   /** End of a bounded input: every window closes; resolves once every task's outputs completed. */
   async finish(): Promise<void> {
     const end = this.options.clock.finish();
-    for (const task of this.options.tasks.all()) this.advance(task.advance(end));
+    const timing = this.latency.begin();
+    for (const task of this.options.tasks.all()) this.advance(task.advance(end, timing));
     await this.options.tasks.complete();
   }
 

@@ -42,6 +42,8 @@ interface QueuedBatch {
   size: number;
   /** Encoded bytes of the batch's records, when the source knows them. */
   bytes?: number;
+  /** performance.now() when it was queued: where its processing latency starts. */
+  arrivedAt: number;
 }
 
 /**
@@ -168,7 +170,7 @@ export class Engine {
     this.tasks = new PartitionTasks({ topology, sinks: this.sinks, clock: this.clock, logger, metrics: this.metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => this.fail(error), origin: options.origin, tracer: this.tracer, kafka: config.kafkaBrokers ? { client: () => this.environment.sinkEnvironment.kafkaClient!(), groupId } : undefined });
     this.checkpointer = this.tasks.checkpointer = await openWindowState({ config, logger, metrics: this.metrics, topology: topology.name, groupId, spec, clock: this.clock, tasks: this.tasks, outputs: this.environment.transactionalOutputs, ...(this.governor.active ? { codec: async () => sealedCheckpoints(await this.environment.keyring()) } : {}) });
     this.router = new BatchRouter({ tasks: this.tasks, clock: this.clock, sinks: this.sinks, checkpointer: this.checkpointer, metrics: this.metrics, topology: topology.name, contract: topology.contract, processingTime });
-    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0 }), () => !this.stopping && !this.ended);
+    this.idleTicks = new IdleTicks(spec.idleTimeoutMs ?? 0, () => this.buffer.push({ batch: null, size: 0, arrivedAt: performance.now() }), () => !this.stopping && !this.ended);
     const clickhouse = this.environment.sinkEnvironment.clickhouse;
     this.tables = await startTables(topology, { topology: topology.name, logger, metrics: this.metrics, schemasDir: config.schemasDir, kafkaBrokers: config.kafkaBrokers, kafkaSecurity: config.kafkaSecurity, groupId, clickhouse });
     this.models = await startModels(topology, { clickhouse, logger, modelDirectory: config.modelDirectory, pollIntervalMs: config.modelPollIntervalMs, audit: { trail: this.audit.trail, principal: `engine:${topology.name}` }, metrics: this.metrics, topology: topology.name, origin: options.origin });
@@ -221,7 +223,7 @@ export class Engine {
       }
     }
     if (batch.records.length > 0) this.clock.touch(batch.partitionKey); // queued records: not idle
-    this.buffer.push({ batch, size, bytes });
+    this.buffer.push({ batch, size, bytes, arrivedAt: performance.now() });
     this.metrics.recordsIn.inc({ topology: this.topology.name }, size);
     this.metrics.inFlightRecords.set({ topology: this.topology.name }, this.buffer.size);
   }
@@ -232,8 +234,8 @@ export class Engine {
       const item = await this.buffer.take();
       if (item === null) break;
       // Queued batches resolve as microtasks, which starve timers and I/O (model results, sink
-      // acknowledgements, commits, heartbeats, WebSocket sends): give them a turn every 5 ms.
-      if (performance.now() - lastYield > 5) {
+      // acknowledgements, commits, heartbeats, WebSocket sends): a turn every 5 ms and after a close.
+      if (performance.now() - lastYield > 5 || this.router.takeClosed()) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
@@ -242,7 +244,7 @@ export class Engine {
         await this.sinks.whenReady();
       }
       try {
-        if (item.batch) this.router.process(item.batch);
+        if (item.batch) this.router.process(item.batch, item.arrivedAt);
         else {
           this.idleTicks?.taken();
           this.router.idleTick();

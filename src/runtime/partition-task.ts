@@ -3,6 +3,7 @@ import type { AckToken } from '../core/ack.ts';
 import type { Batch, DeadLetter, StreamRecord } from '../core/batch.ts';
 import type { StateRegistry } from '../core/step-state.ts';
 import type { BatchTrace } from '../observability/tracing/batch-trace.ts';
+import type { BatchTiming } from '../observability/stage-latency.ts';
 import { buildOutputs, type AnyTopology } from '../topology/define-topology.ts';
 import type { SinkConnection, SinkSet } from './sink-set.ts';
 
@@ -42,20 +43,21 @@ export class PartitionTask {
    * Runs records through the pipeline at `watermark` (at least the last one) and returns the
    * batch, whose side outputs (late records, dead letters) the caller drains.
    */
-  process(records: StreamRecord<unknown>[], deadLetters: DeadLetter[], watermark: number, acks: AckToken[], lastOffset: bigint, trace?: BatchTrace): Batch<unknown> {
+  process(records: StreamRecord<unknown>[], deadLetters: DeadLetter[], watermark: number, acks: AckToken[], lastOffset: bigint, trace?: BatchTrace, timing?: BatchTiming): Batch<unknown> {
     if (watermark > this.watermark) this.watermark = watermark;
     if (lastOffset >= this.nextOffset) this.nextOffset = lastOffset + 1n;
     const side: Batch<unknown>['side'] = { late: [], deadLetters, state: this.registry };
     if (trace !== undefined) side.trace = trace;
+    if (timing !== undefined) side.timing = timing;
     const batch: Batch<unknown> = { records, watermark: this.watermark, acks, side };
     this.input.next(batch);
     return batch;
   }
 
   /** Moves the watermark on without records (idleness, end of input), closing windows behind it. */
-  advance(watermark: number): Batch<unknown> | null {
+  advance(watermark: number, timing?: BatchTiming): Batch<unknown> | null {
     if (!(watermark > this.watermark)) return null;
-    return this.process([], [], watermark, [], -1n);
+    return this.process([], [], watermark, [], -1n, undefined, timing);
   }
 
   /** Keeps only the records at or after `nextOffset` (a stale batch overlapping restored state). */

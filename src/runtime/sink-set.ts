@@ -1,10 +1,11 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { Counter } from 'prom-client';
 import type { Batch, DeadLetter, LateRecord, SideOutputs, StreamRecord } from '../core/batch.ts';
-import type { AckToken } from '../core/ack.ts';
+import { AckToken } from '../core/ack.ts';
+import type { BatchTiming } from '../observability/stage-latency.ts';
 import type { Sink, SinkEnvironment } from '../sinks/sink.ts';
 import type { AnyTopology, PipelineOutputs } from '../topology/define-topology.ts';
-import { sinkParents } from '../observability/tracing/batch-trace.ts';
+import { sinkParents, type SinkTrace } from '../observability/tracing/batch-trace.ts';
 import { violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
 import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
 import type { SinkGovernor } from './sink-governor.ts';
@@ -23,6 +24,8 @@ export interface SinkConnection {
  */
 export class SinkSet {
   private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
+  /** Per output, the order its sinks are written in (WebSocket channels first). */
+  private readonly writeOrder = new Map<string, Sink<StreamRecord<unknown>>[]>();
   private readonly late: Sink<LateRecord> | null;
   private readonly quarantine: Sink<ContractViolation> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
@@ -55,6 +58,10 @@ export class SinkSet {
     for (const [output, specs] of Object.entries(topology.sinks)) {
       const sinks = (specs ?? []).map((spec) => (governor ? governor.create(spec, 'output', withDeadLetters) : spec.create(withDeadLetters)) as Sink<StreamRecord<unknown>>);
       this.byOutput.set(output, sinks);
+      // WebSocket channels first: a write that fills another sink serializes its whole buffer
+      // (a ClickHouse insert, a Redis pipeline) before returning, which a push need not wait for.
+      const kinds = new Map(sinks.map((sink, i) => [sink, specs![i]!.kind]));
+      this.writeOrder.set(output, [...sinks].sort((a, b) => Number(kinds.get(b) === 'websocket') - Number(kinds.get(a) === 'websocket')));
       this.primary.push(...(sinks as Sink<unknown>[]));
     }
     const { late, quarantine } = topology;
@@ -127,10 +134,11 @@ export class SinkSet {
   /** Writes a batch's records to the sinks of `output` and its side outputs to theirs. */
   route(output: string, batch: Batch<unknown>): void {
     if (batch.records.length > 0) {
-      const sinks = this.byOutput.get(output);
+      const sinks = this.writeOrder.get(output);
       const trace = batch.side.trace;
       const sinkTrace = trace === undefined ? undefined : { tracer: trace.tracer, parents: sinkParents(trace, output) };
-      if (sinks) for (const sink of sinks) sink.write(batch.records, batch.acks, sinkTrace);
+      const timing = batch.side.timing;
+      if (sinks) for (const sink of sinks) timing === undefined ? sink.write(batch.records, batch.acks, sinkTrace) : writeTimed(sink, output, batch, sinkTrace, timing);
       this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
       this.countOutput(output, batch.records);
     }
@@ -216,6 +224,20 @@ export class SinkSet {
       await Promise.all(this.deadLetters.map((sink) => sink.close()));
     }
   }
+}
+
+/**
+ * Writes with one more ack token, whose release is the moment `sink` acknowledged the rows (a
+ * sink that keeps nothing, as a WebSocket channel, releases it as soon as write returns): the
+ * processing and stage latencies of stage-latency.ts. One token per sink and batch, not per row.
+ */
+function writeTimed(sink: Sink<StreamRecord<unknown>>, output: string, batch: Batch<unknown>, trace: SinkTrace | undefined, timing: BatchTiming): void {
+  const rows = batch.records.length;
+  const token = new AckToken('latency', -1n, rows, () => timing.acknowledged(sink.name, rows, output !== 'raw'));
+  const acks = batch.acks.slice();
+  acks.push(token);
+  sink.write(batch.records, acks, trace);
+  token.release();
 }
 
 function provenanceOf(item: { step: string; topic: string; partition: number; offset: string }) {

@@ -1,5 +1,11 @@
 import type { Metrics } from '../observability/metrics.ts';
 import type { EngineStats } from './engine-stats.ts';
+import { IntervalQuantiles, type Quantiles } from './stats-quantiles.ts';
+import { stageLatencyOf } from '../observability/stage-latency.ts';
+
+const NO_QUANTILES: Quantiles = { p50: null, p99: null };
+/** The close path in order; the sinks (by name) after it. */
+const STAGE_ORDER = ['closed', 'joined', 'scored'];
 import { STATS_CHANNEL, type ContractRuleStats, type ModelQualityStats, type OperatorStats, type SinkStats, type StatsSnapshot } from './stats-snapshot.ts';
 
 export interface SinkStatus {
@@ -43,7 +49,9 @@ export class StatsPublisher {
   private readonly options: StatsPublisherOptions;
   private timer: NodeJS.Timeout | null = null;
   private previous = new Map<string, Map<string, number>>();
-  private previousBuckets = new Map<number, number>();
+  private readonly eventTime = new IntervalQuantiles();
+  private readonly processing = new IntervalQuantiles();
+  private readonly stages = new IntervalQuantiles();
   private previousAt = performance.now();
   private previousFetchBlocked = 0;
 
@@ -97,7 +105,7 @@ export class StatsPublisher {
       backpressure: sinks.some((sink) => sink.full) ? 'sink-full' : blocked ? 'fetch-blocked' : 'ok',
       watermark,
       watermarkLagMs: watermark === null ? null : Date.now() - watermark,
-      latencyMs: await this.latencyQuantiles(),
+      ...(await this.latencies()),
       deadLetters: await sum(metrics.deadLetters),
       lateRecords: await sum(metrics.lateRecords),
       recordsLost: await sum(metrics.recordsLost),
@@ -125,35 +133,21 @@ export class StatsPublisher {
   }
 
   /**
-   * p50 and p99 of end-to-end latency over the last interval, interpolated within the
-   * histogram's buckets (as Prometheus' histogram_quantile does), over every sink.
+   * Over the last interval: event time → acknowledgement (every sink), ingest → delivery (the
+   * WebSocket channels, or every sink when there is none) and the close path's stages.
    */
-  private async latencyQuantiles(): Promise<{ p50: number | null; p99: number | null }> {
-    const histogram = this.options.metrics.endToEndLatency;
-    const cumulative = new Map<number, number>();
-    for (const { labels, value, metricName } of (await histogram.get()).values as Values) {
-      if (!metricName?.endsWith('_bucket')) continue;
-      const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
-      cumulative.set(le, (cumulative.get(le) ?? 0) + value);
-    }
-    const bounds = [...cumulative.keys()].sort((a, b) => a - b);
-    const counts = bounds.map((le) => cumulative.get(le)! - (this.previousBuckets.get(le) ?? 0));
-    this.previousBuckets = cumulative;
-    const total = counts.at(-1) ?? 0;
-    if (total <= 0) return { p50: null, p99: null };
-    const quantile = (q: number) => {
-      const rank = q * total;
-      for (let i = 0; i < bounds.length; i++) {
-        if (counts[i]! < rank) continue;
-        const upper = bounds[i]!;
-        const lower = i === 0 ? 0 : bounds[i - 1]!;
-        if (!Number.isFinite(upper)) return lower * 1000;
-        const below = i === 0 ? 0 : counts[i - 1]!;
-        const inBucket = counts[i]! - below;
-        return (lower + (upper - lower) * (inBucket > 0 ? (rank - below) / inBucket : 1)) * 1000;
-      }
-      return null;
+  private async latencies(): Promise<Pick<StatsSnapshot, 'latencyMs' | 'processingLatencyMs' | 'stageLatencyMs'>> {
+    const { metrics, topology } = this.options;
+    const stages = stageLatencyOf(metrics.registry, topology);
+    const eventTime = await this.eventTime.take(metrics.endToEndLatency, () => '');
+    const processing = await this.processing.take(stages.processing, (labels) => (String(labels.sink).startsWith('ws:') ? 'delivery' : 'other'));
+    const byStage = await this.stages.take(stages.stages, (labels) => (labels.stage === 'sink' ? String(labels.sink) : String(labels.stage)));
+    const order = (name: string) => { const i = STAGE_ORDER.indexOf(name); return i === -1 ? STAGE_ORDER.length : i; };
+    return {
+      latencyMs: eventTime.get('') ?? NO_QUANTILES,
+      // With a WebSocket channel, delivery is what the user sees: an interval without any is '–', not a ClickHouse figure.
+      processingLatencyMs: (this.options.sinks().some((sink) => sink.name.startsWith('ws:')) ? processing.get('delivery') : processing.get('other')) ?? NO_QUANTILES,
+      stageLatencyMs: [...byStage].sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b)).map(([stage, q]) => ({ stage, ...q })),
     };
-    return { p50: quantile(0.5), p99: quantile(0.99) };
   }
 }

@@ -19,8 +19,22 @@ export interface StatsSnapshot {
   watermark: number | null;
   /** Wall clock minus watermark, ms. */
   watermarkLagMs: number | null;
-  /** Event time to sink acknowledgement over the last interval, ms (null: no rows acknowledged). */
+  /**
+   * Event-time lag: event time to sink acknowledgement over the last interval, ms (null: no rows
+   * acknowledged). Includes how far behind the source is (a replay, a catch-up), so it says how
+   * fresh results are, not how fast the engine is.
+   */
   latencyMs: { p50: number | null; p99: number | null };
+  /**
+   * Processing latency: a row's source batch reaching the engine to its delivery on a WebSocket
+   * channel (every sink when the topology has none), over the last interval, ms.
+   */
+  processingLatencyMs: { p50: number | null; p99: number | null };
+  /**
+   * The close path (tributary_stage_latency_seconds): from the batch that closed windows arriving
+   * to 'closed', 'joined', 'scored', then each sink's acknowledgement (stage = the sink's name).
+   */
+  stageLatencyMs: Array<{ stage: string; p50: number | null; p99: number | null }>;
   deadLetters: number;
   lateRecords: number;
   /** Records deleted from a partition's log before they were read (tributary_records_lost_total). */

@@ -1,5 +1,6 @@
 import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError } from '../core/errors.ts';
+import { INITIAL_CAPACITY_ROWS, settle, takeMerged, writeRow, type MicroBatch, type Pending } from './micro-batch.ts';
 
 /**
  * Groups the rows of many input batches into micro-batches for one model call each, and hands
@@ -52,6 +53,11 @@ export interface MicroBatchScores {
 export interface MicroBatcherOptions<T> {
   maxBatchRows: number;
   maxDelayMs: number;
+  /**
+   * An input batch that leaves the open micro-batch with at least this many rows seals it at
+   * once: a burst has nothing to wait for, and the model is better started now (default: never).
+   */
+  sealRows?: number;
   features: (value: T) => ArrayLike<number>;
   /** Values per row once known (the model's width); before that each micro-batch takes the width of its rows. */
   featureWidth: () => number | undefined;
@@ -69,33 +75,15 @@ export interface MicroBatcherOptions<T> {
   gate?: { staleBefore(): number; readonly failure: ScoringFailure };
 }
 
-interface Slice<T> {
-  entry: SettledBatch<T> & { unscored: number };
-  /** Index of the slice's first row in entry.rows. */
-  entryStart: number;
-  count: number;
-}
-
-interface MicroBatch<T> {
-  width: number;
-  values: Float32Array;
-  /** Event time per row (for drift buckets). */
-  times: Float64Array;
-  rows: number;
-  slices: Slice<T>[];
-}
-
-type Pending<T> = Slice<T>['entry'];
-
-const INITIAL_CAPACITY_ROWS = 64;
-
-/** A score step's micro-batch limits (defaults: 4096 rows, 10 ms), checked. */
-export function microBatchLimits(step: string, options: { maxBatchRows?: number; maxDelayMs?: number }): { maxBatchRows: number; maxDelayMs: number } {
+/** A score step's micro-batch limits (defaults: 4096 rows, 10 ms, bursts in chunks of 512 rows), checked. */
+export function microBatchLimits(step: string, options: { maxBatchRows?: number; maxDelayMs?: number; burstRows?: number }): { maxBatchRows: number; maxDelayMs: number; burstRows: number } {
   const maxBatchRows = options.maxBatchRows ?? 4096;
   const maxDelayMs = options.maxDelayMs ?? 10;
+  const burstRows = options.burstRows ?? 512;
+  if (!Number.isInteger(burstRows) || burstRows < 1) throw new ConfigError(`${step}.burstRows`, `${burstRows} is not a positive integer`, 'use e.g. 512');
   if (!Number.isInteger(maxBatchRows) || maxBatchRows < 1) throw new ConfigError(`${step}.maxBatchRows`, `${maxBatchRows} is not a positive integer`, 'use e.g. 1024');
   if (!Number.isFinite(maxDelayMs) || maxDelayMs < 0) throw new ConfigError(`${step}.maxDelayMs`, `${maxDelayMs} is not a non-negative number`, 'use e.g. 10');
-  return { maxBatchRows, maxDelayMs };
+  return { maxBatchRows, maxDelayMs, burstRows };
 }
 
 export class MicroBatcher<T> {
@@ -118,8 +106,11 @@ export class MicroBatcher<T> {
     return this.queue.length;
   }
 
-  /** Takes one input batch; emits it at once when it has nothing to score and nothing is ahead of it. */
-  add(batch: Batch<T>): void {
+  /**
+   * Takes one input batch; emits it at once when it has nothing to score and nothing is ahead of
+   * it. `sealNow`: the batch's rows go to the model without waiting for others (a burst's chunk).
+   */
+  add(batch: Batch<T>, sealNow = false): void {
     if (this.disposed) return;
     const records = batch.records;
     const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tag: undefined, tags: null, unscored: 0 };
@@ -139,7 +130,22 @@ export class MicroBatcher<T> {
       return;
     }
     this.queue.push(entry);
+    if (this.open !== null && (sealNow || this.open.rows >= (this.options.sealRows ?? Infinity))) this.seal();
     this.drain();
+  }
+
+  /**
+   * A burst (a window close of many keys) in chunks of `rows`, each its own entry, so its own
+   * output batch, with the input's acks, watermark and side outputs, sealed at once: the first
+   * chunk is emitted once it is scored, not once the whole burst is. `beforeChunk` runs before
+   * every chunk after the first (a caller that holds acks per output batch retains them again).
+   */
+  addInChunks(batch: Batch<T>, rows: number, beforeChunk: () => void): void {
+    const { records } = batch;
+    for (let start = 0; start < records.length; start += rows) {
+      if (start > 0) beforeChunk();
+      this.add({ records: records.slice(start, start + rows), watermark: batch.watermark, acks: batch.acks, side: batch.side }, true);
+    }
   }
 
   /** Seals the open micro-batch now and resolves once every batch taken so far has been emitted. */
@@ -207,7 +213,9 @@ export class MicroBatcher<T> {
 
   private async runNext(): Promise<void> {
     if (this.running || this.disposed) return;
-    const batch = this.sealed.shift();
+    // What queued up while the model was busy goes in one call (up to maxBatchRows): a burst's
+    // first chunk is scored alone and fast, the rest in as few calls as the model's pace allows.
+    const batch = takeMerged(this.sealed, this.options.maxBatchRows);
     if (batch === undefined) return;
     this.running = true;
     let scores: MicroBatchScores | undefined;
@@ -226,8 +234,9 @@ export class MicroBatcher<T> {
     this.running = false;
     if (this.disposed) return;
     settle(batch, failure === undefined ? scores : undefined, failure);
-    this.drain();
+    // The next call first: the model works on it while this one's rows go through the sinks.
     void this.runNext();
+    this.drain();
   }
 
   /** Emits settled batches from the head of the queue; re-entrant calls (from emit) are absorbed by the running loop. */
@@ -253,59 +262,4 @@ export class MicroBatcher<T> {
     clearTimeout(this.timer);
     this.timer = null;
   }
-}
-
-/** Copies one row into the micro-batch; returns why it cannot be scored, or undefined. */
-function writeRow(batch: MicroBatch<unknown>, values: ArrayLike<number>, eventTime: number): string | undefined {
-  const { width } = batch;
-  const offset = batch.rows * width;
-  if (offset + width > batch.values.length) {
-    const grown = new Float32Array(Math.max(width, batch.values.length * 2));
-    grown.set(batch.values);
-    batch.values = grown;
-    const times = new Float64Array(grown.length / width);
-    times.set(batch.times);
-    batch.times = times;
-  }
-  for (let j = 0; j < width; j++) {
-    const value = values[j]!;
-    // NaN or Infinity would come back as a plausible-looking NaN score; reject the row instead.
-    if (!Number.isFinite(value)) return `feature ${j} is ${value}`;
-    batch.values[offset + j] = value;
-  }
-  batch.times[batch.rows] = eventTime;
-  return undefined;
-}
-
-/** Hands each slice its probabilities (and challenger scores and tag), or marks its rows failed. */
-function settle<T>(batch: MicroBatch<T>, scores: MicroBatchScores | undefined, failure: ScoringFailure | undefined): void {
-  let offset = 0;
-  for (const { entry, entryStart, count } of batch.slices) {
-    if (scores !== undefined) {
-      entry.probabilities.set(scores.probabilities.subarray(offset, offset + count), entryStart);
-      if (scores.challenger !== undefined) {
-        entry.challenger ??= new Float32Array(entry.rows.length).fill(Number.NaN);
-        entry.challenger.set(scores.challenger.subarray(offset, offset + count), entryStart);
-      }
-      if (scores.tag !== undefined) tagRows(entry, entryStart, count, scores.tag);
-    } else {
-      entry.rowErrors ??= new Array<ScoringFailure | undefined>(entry.rows.length);
-      for (let i = 0; i < count; i++) entry.rowErrors[entryStart + i] = failure;
-    }
-    entry.unscored -= count;
-    offset += count;
-  }
-}
-
-/** One tag for the whole batch while its slices agree; per-row tags only once they differ. */
-function tagRows(entry: SettledBatch<unknown>, start: number, count: number, tag: unknown): void {
-  if (entry.tags === null && (entry.tag === undefined || entry.tag === tag)) {
-    entry.tag = tag;
-    return;
-  }
-  if (entry.tags === null) {
-    // Rows settled before this slice carry the earlier tag (unscored rows are overwritten later).
-    entry.tags = Array.from({ length: entry.rows.length }, () => entry.tag);
-  }
-  entry.tags.fill(tag, start, start + count);
 }

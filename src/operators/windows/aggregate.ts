@@ -144,6 +144,7 @@ export function aggregate<T, M extends AggregationMap<T>>(
             acks = [...union];
           }
           const records = toRecords(windows);
+          batch.side.timing?.note('closed', records.length);
           countWindowStep(batch.side, step, batch.records.length, records.length);
           span?.end();
           subscriber.next({ records, watermark: batch.watermark, acks, side: batch.side });

@@ -19,14 +19,21 @@ export function joinWindows<L extends WindowResult, R extends WindowResult, O>(
 ): Observable<Batch<O>> {
   return new Observable<Batch<O>>((subscriber) => {
     function emit(l: Batch<L>, r: Batch<R>): void {
-      const byKeyAndEnd = new Map<string, R>();
-      for (const record of r.records) byKeyAndEnd.set(`${record.key}\u0000${record.value.windowEnd}`, record.value);
+      // By window end, then key: no key string built per window (a close has one or a few ends).
+      const byEnd = new Map<number, Map<string, R>>();
+      for (const record of r.records) {
+        const end = record.value.windowEnd;
+        let byKey = byEnd.get(end);
+        if (byKey === undefined) byEnd.set(end, (byKey = new Map()));
+        byKey.set(record.key, record.value);
+      }
       const records: StreamRecord<O>[] = new Array(l.records.length);
       for (let i = 0; i < l.records.length; i++) {
         const record = l.records[i]!;
-        const match = byKeyAndEnd.get(`${record.key}\u0000${record.value.windowEnd}`);
+        const match = byEnd.get(record.value.windowEnd)?.get(record.key);
         records[i] = { value: combine(record.value, match), key: record.key, eventTime: record.eventTime, topic: record.topic, partition: record.partition, offset: record.offset };
       }
+      l.side.timing?.note('joined', records.length);
       subscriber.next({ records, watermark: Math.min(l.watermark, r.watermark), acks: unionOfAcks(l.acks, r.acks), side: l.side });
     }
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { StatsPublisher } from '../../../src/runtime/stats-publisher.ts';
+import { stageLatencyOf } from '../../../src/observability/stage-latency.ts';
 import type { EngineStats } from '../../../src/runtime/engine-stats.ts';
 import { modelQuality } from '../../../src/runtime/models.ts';
 import type { AnyTopology } from '../../../src/topology/define-topology.ts';
@@ -92,4 +93,24 @@ test("the served models' quality: the latest 30 drift buckets (an empty histogra
   assert.deepEqual(model!.drift.at(-1)!.features, [{ name: 'x', psi: null, ks: 0.5 }]);
   assert.deepEqual(model!.outcomes, [{ version: 'v1', day: '1970-01-01', rows: 10, positives: 2, auc: null, logLoss: 0.3, ece: 0.1, precisionAtK: 0.5, k: 10 }]);
   assert.equal(JSON.parse(JSON.stringify(model)).drift.length, 30, 'plain JSON for the WebSocket frame');
+});
+
+test('processing latency is WebSocket delivery where the topology has a channel, apart from event-time lag; stages in close-path order', async () => {
+  const { metrics, sinks, publisher } = setup();
+  sinks.push({ name: 'ws:fraud', output: 'predictions', full: false });
+  const latency = stageLatencyOf(metrics.registry, 'x');
+  await publisher.snapshot();
+  for (let i = 0; i < 100; i++) metrics.endToEndLatency.labels({ topology: 'x', sink: 'ws:fraud' }).observe(600); // a replay 10 minutes behind
+  latency.processingOf('ws:fraud').observeMany(0.015, 100); // (0.01, 0.02]
+  latency.processingOf('clickhouse:t').observeMany(1.2, 100); // a ClickHouse sink's batching is not delivery
+  latency.stage('sink', 'ws:fraud').observeMany(0.015, 10);
+  latency.stage('scored', '').observeMany(0.012, 10);
+  latency.stage('closed', '').observeMany(0.004, 20);
+  const stats = await publisher.snapshot();
+  assert.equal(stats.processingLatencyMs.p50, (0.01 + 0.01 * 0.5) * 1000);
+  assert.ok(stats.latencyMs.p50! > 300_000, `event-time lag ${stats.latencyMs.p50}`);
+  assert.deepEqual(stats.stageLatencyMs.map((s) => s.stage), ['closed', 'scored', 'ws:fraud']);
+  const again = await publisher.snapshot();
+  assert.deepEqual(again.processingLatencyMs, { p50: null, p99: null }, 'nothing delivered since');
+  assert.deepEqual(again.stageLatencyMs, []);
 });

@@ -1,0 +1,198 @@
+/**
+ * Window-close latency of the card-fraud topology on the real broker, ClickHouse server and Redis
+ * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
+ * WebSocket client, with the engine's per-stage breakdown.
+ *
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--cpu-prof DIR] [--keep]
+ *
+ * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
+ * as its own process (`tributary run test/fixtures/card-fraud-from-env.ts`, from --engine-dir:
+ * another checkout, e.g. main, for a before/after in the same conditions) on a fresh 3-partition
+ * topic. A child process produces --rate payments/s (Avro, ts = now, none late) over --cards
+ * cards; this process only receives frames, so its timestamps are not held up by producing.
+ *
+ * Latency: a window ending at windowEnd can close once the watermark (max event time - 5 s
+ * out-of-orderness, min over partitions) passes windowEnd + 10 s grace, i.e. once events of
+ * windowEnd + 15 s arrive, at about that wall time. latency = receipt - (windowEnd + 15 s). All
+ * cards' windows end on the minute: one burst of about --cards predictions a minute. The first
+ * burst is a warm-up; then --seconds (whole minutes) are measured. The stage breakdown is the
+ * increase of the engine's tributary_stage_latency_seconds over the measured minutes (absent
+ * on an engine that has no such metric).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { fork, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import path from 'node:path';
+import { WebSocket } from 'ws';
+import { CardPaymentModel } from '../src/sources/generator/card-payments.ts';
+import { createPaymentsTopic } from '../test/helpers/payments-topic.ts';
+import { freePort } from '../test/helpers/free-port.ts';
+import { clickhouse, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
+import { histogramQuantiles, parseHistogram, percentile, type Buckets } from './bench/latency-stats.ts';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+const CLOSE_AFTER_MS = 15_000;
+const MINUTE = 60_000;
+
+interface ProducerData { brokers: string[]; topic: string; rate: number; cards: number }
+
+/** Child process: produces `rate` payments/s with ts = now to `topic` until told to stop; posts the count. */
+async function produceInWorker(data: ProducerData): Promise<void> {
+  const { createKafkajsClient } = await import('../src/kafka/kafkajs-client.ts');
+  const { createAvroEncoder } = await import('../src/serde/avro.ts');
+  const { LocalSchemaRegistry } = await import('../src/serde/schema-registry.ts');
+  const { silentLogger } = await import('../src/observability/logger.ts');
+  const kafka = createKafkajsClient({ brokers: data.brokers, clientId: 'bench-latency', logger: silentLogger });
+  const producer = kafka.producer();
+  await producer.connect();
+  const encoder = createAvroEncoder({ wire: 'confluent', registry: LocalSchemaRegistry.fromDirectory(path.join(REPO_ROOT, 'schemas')), schema: 'payment.avsc' });
+  const model = new CardPaymentModel({ seed: 5, cards: data.cards, lateShare: 0 });
+  let stopped = false;
+  process.on('message', () => (stopped = true));
+  const started = Date.now();
+  let sent = 0;
+  while (!stopped) {
+    // At most 2,000 a send: a producer that fell behind on a loaded machine must not exceed the broker's message size.
+    const due = Math.min(2_000, Math.floor(((Date.now() - started) * data.rate) / 1000) - sent);
+    if (due > 0) {
+      const now = Date.now();
+      const messages = new Array(due);
+      for (let i = 0; i < due; i++) {
+        const p = { ...model.next(now).payment, ts: now };
+        messages[i] = { key: p.cardId, value: encoder.encode(p) };
+      }
+      await producer.send(data.topic, messages);
+      sent += due;
+    }
+    if (due < 2_000) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await producer.disconnect();
+  process.send!(sent, () => process.exit());
+}
+
+if (process.argv[2] === '--produce') await produceInWorker(JSON.parse(process.argv[3]!) as ProducerData);
+else await main();
+
+async function main(): Promise<void> {
+  const whole = (text: string) => {
+    const n = Number(text.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+    return n;
+  };
+  const opts = new Command()
+    .name('bench-latency')
+    .option('--rate <n>', 'payments per second', whole, 20_000)
+    .option('--cards <n>', 'active cards (one prediction each per minute)', whole, 10_000)
+    .option('--seconds <n>', 'measured time after the warm-up burst, a multiple of 60', whole, 300)
+    .option('--engine-dir <dir>', 'checkout whose engine runs (default this one)', REPO_ROOT)
+    .option('--cpu-prof <dir>', 'write the engine\'s CPU profile (node --cpu-prof) to this folder')
+    .option('--keep', 'keep the ClickHouse tables')
+    .parse(process.argv)
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; cpuProf?: string; keep?: boolean }>();
+  if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
+  const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const brokers = requireService('KAFKA_BROKERS').split(',');
+  requireService('CLICKHOUSE_URL');
+  requireService('REDIS_URL');
+  log(`node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${JSON.stringify(opts)}`);
+
+  const prefix = `${uniqueName('lat')}_`;
+  const topic = await createPaymentsTopic(brokers, { partitions: 3, name: 'latency' });
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FRAUD_TEST_TOPIC: topic.topic, FRAUD_TEST_PREFIX: prefix, FRAUD_TEST_STATE_PREFIX: prefix, TRIBUTARY_GROUP_ID: uniqueName('latency'), LOG_LEVEL: 'warn' };
+  const profile = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : [];
+  const engine = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli/main.ts', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: opts.engineDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  engine.stdout!.on('data', (chunk) => (output += chunk));
+  engine.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise((resolve) => engine.once('exit', resolve));
+  process.once('exit', () => engine.exitCode === null && engine.kill('SIGKILL'));
+  try {
+    await waitFor('the engine to be ready', async () => {
+      if (engine.exitCode !== null) throw new Error(`the engine exited:\n${output.slice(-2_000)}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => ({ status: 0 }))).status;
+    }, (status) => status === 200, 120_000);
+
+    // Receipts, stamped before anything else is done with the frame.
+    const receipts: Array<{ windowEnd: number; at: number }> = [];
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    socket.on('message', (raw: Buffer) => {
+      const at = Date.now();
+      const text = raw.toString();
+      const i = text.indexOf('"windowEnd":');
+      if (i >= 0 && text.startsWith('{"type":"data"')) receipts.push({ windowEnd: parseInt(text.slice(i + 12, i + 30), 10), at });
+    });
+    socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud', snapshot: false }));
+
+    const producingSince = Date.now();
+    const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards };
+    const producer = fork(fileURLToPath(import.meta.url), ['--produce', JSON.stringify(data)], { execArgv: ['--import', 'tsx'] });
+    const produced = new Promise<number>((resolve, reject) => producer.once('message', (sent) => resolve(Number(sent))).once('error', reject).once('exit', (code) => reject(new Error(`the producer exited with ${code}`))));
+    process.once('exit', () => producer.exitCode === null && producer.kill('SIGKILL'));
+    // The warm-up close at least 20 s from now, then the measured closes.
+    const warmUp = Math.ceil((Date.now() + 20_000 - CLOSE_AFTER_MS) / MINUTE) * MINUTE + CLOSE_AFTER_MS;
+    const from = warmUp + 30_000;
+    const to = from + opts.seconds * 1000;
+    log(`producing ${opts.rate}/s over ${opts.cards} cards; warm-up close ${new Date(warmUp).toISOString()}, measuring closes until ${new Date(to).toISOString()}`);
+    const sleepUntil = (t: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, t - Date.now())));
+    await sleepUntil(from);
+    const stagesBefore = await scrape(port);
+    await sleepUntil(to);
+    const stagesAfter = await scrape(port);
+    producer.send('stop');
+    const sent = await produced;
+    socket.close();
+
+    const measured = receipts.filter((r) => r.windowEnd + CLOSE_AFTER_MS >= from && r.windowEnd + CLOSE_AFTER_MS < to);
+    const latencies = measured.map((r) => r.at - (r.windowEnd + CLOSE_AFTER_MS)).sort((a, b) => a - b);
+    const bursts = new Map<number, number[]>();
+    for (const r of measured) (bursts.get(r.windowEnd) ?? bursts.set(r.windowEnd, []).get(r.windowEnd)!).push(r.at - (r.windowEnd + CLOSE_AFTER_MS));
+    const lines = [
+      '',
+      `Window-close latency (WebSocket receipt - (windowEnd + ${CLOSE_AFTER_MS} ms)), ms: ${opts.rate} payments/s (${sent} produced, ${Math.round(sent / ((Date.now() - producingSince) / 1000))}/s achieved), ${opts.cards} cards, ${opts.seconds} s measured; engine from ${opts.engineDir}.`,
+      '',
+      '| predictions | p50 | p99 | p99.9 | max |',
+      '|---|---|---|---|---|',
+      `| ${latencies.length} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${percentile(latencies, 99.9)} | ${latencies.at(-1) ?? NaN} |`,
+      '',
+      'Per burst: predictions, first and last receipt after the window could close (ms)',
+      ...[...bursts].map(([end, l]) => `- ${new Date(end).toISOString().slice(11, 16)}: ${l.length}, ${Math.min(...l)} .. ${Math.max(...l)}`),
+      '',
+      stageTable(stagesBefore, stagesAfter),
+      '',
+      `Machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n'));
+  } finally {
+    engine.kill('SIGTERM');
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    await topic.close();
+    if (!opts.keep) await dropTables(prefix);
+  }
+  process.exit();
+}
+
+async function scrape(port: number): Promise<Map<string, Buckets>> {
+  return parseHistogram(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), 'tributary_stage_latency_seconds', (labels) => (labels.stage === 'sink' ? `sink ${labels.sink}` : labels.stage!));
+}
+
+function stageTable(before: Map<string, Buckets>, after: Map<string, Buckets>): string {
+  if (after.size === 0) return 'Stages: the engine has no tributary_stage_latency_seconds.';
+  const rows = [...after].map(([stage, buckets]) => {
+    const q = histogramQuantiles(buckets, before.get(stage), [0.5, 0.99, 0.999]);
+    return `| ${stage} | ${q.count} | ${q.values.map((v) => (v === null ? '-' : v.toFixed(1))).join(' | ')} |`;
+  });
+  return ['Stages, ms since the batch that closed the windows reached the engine (interpolated in buckets):', '', '| stage | rows | p50 | p99 | p99.9 |', '|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function dropTables(prefix: string): Promise<void> {
+  const client = clickhouse();
+  const tables = await queryRows<{ name: string; engine: string }>(client, `SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND startsWith(name, '${prefix}')`);
+  for (const t of tables.sort((a, b) => Number(b.engine === 'MaterializedView') - Number(a.engine === 'MaterializedView'))) {
+    await client.command({ query: `DROP TABLE IF EXISTS \`${t.name}\`` }).catch(() => {});
+  }
+  await client.close();
+}
