@@ -57,13 +57,18 @@ export class TransactionalTopicSink<T> implements Sink<StreamRecord<T>>, Transac
 
   write(rows: readonly StreamRecord<T>[], acks: readonly AckToken[]): void {
     if (rows.length === 0) return;
-    const partition = acks[0]?.partitionKey ?? 'untracked';
-    for (let i = 1; i < acks.length; i++) {
-      if (acks[i]!.partitionKey !== partition) {
-        this.environment.fail(new SinkError(this.name, `one write holds rows of ${partition} and ${acks[i]!.partitionKey}; exactly-once needs each partition's rows apart`, { retriable: false }));
+    // Tokens that track no source offset (the engine's latency timing token, untracked sources)
+    // belong to no partition: only the others must agree.
+    let partition: string | undefined;
+    for (const ack of acks) {
+      if (ack.lastOffset < 0n) continue;
+      if (partition === undefined) partition = ack.partitionKey;
+      else if (ack.partitionKey !== partition) {
+        this.environment.fail(new SinkError(this.name, `one write holds rows of ${partition} and ${ack.partitionKey}; exactly-once needs each partition's rows apart`, { retriable: false }));
         return;
       }
     }
+    partition ??= 'untracked';
     const { failed, route } = encodeFailures<T>(this.topic, this.environment);
     const messages = this.records.messages(rows, failed);
     route(acks);

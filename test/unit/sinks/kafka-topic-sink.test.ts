@@ -130,3 +130,19 @@ test('a value the schema cannot encode is a dead letter with its provenance, the
   assert.match(JSON.stringify(letters[0]), /"step":"kafka:out".*"offset":"7"/);
   assert.equal(outputs[0]!.holds('in:0'), false);
 });
+
+test('exactly-once: a token that tracks no offset (the engine\'s latency timing token) joins any partition\'s write; two partitions in one write stop the engine', async () => {
+  const kafka = fakeKafka();
+  const outputs: TransactionalOutput[] = [];
+  const fatal: unknown[] = [];
+  const sink = kafkaTopicSink<{ cardId: string; n: number }>('out', { format: 'json', delivery: 'exactly-once' }).create(environment(kafka.client, outputs, fatal));
+  await sink.open();
+  await outputs[0]!.restore('in:0', null);
+  sink.write([row('a', 1)], [new AckToken('in:0', 4n, 1, () => {}), new AckToken('latency', -1n, 1, () => {})]);
+  assert.deepEqual(fatal, []);
+  assert.ok(outputs[0]!.holds('in:0'), 'the rows wait under their source partition');
+  assert.ok(!outputs[0]!.holds('latency'));
+  sink.write([row('b', 2)], [new AckToken('in:0', 5n, 1, () => {}), new AckToken('in:1', 8n, 1, () => {})]);
+  assert.equal(fatal.length, 1);
+  assert.match(String(fatal[0]), /rows of in:0 and in:1/);
+});
