@@ -36,16 +36,7 @@ export class HistogramSeries {
 
   observe(value: number): void {
     if (!Number.isFinite(value)) return;
-    // The first bound >= value (binary search: ~4 compares for 16 buckets); bounds.length: above all.
-    const bounds = this.bounds;
-    let low = 0;
-    let high = bounds.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (value > bounds[mid]!) low = mid + 1;
-      else high = mid;
-    }
-    this.counts[low]!++;
+    this.counts[this.bucketOf(value)]!++;
     this.sum += value;
     this.count++;
   }
@@ -53,6 +44,13 @@ export class HistogramSeries {
   /** `times` observations of one value (the rows of a batch that share a latency), in one step. */
   observeMany(value: number, times: number): void {
     if (!Number.isFinite(value) || times <= 0) return;
+    this.counts[this.bucketOf(value)]! += times;
+    this.sum += value * times;
+    this.count += times;
+  }
+
+  /** The first bound >= value (binary search: ~4 compares for 16 buckets); bounds.length: above all. */
+  private bucketOf(value: number): number {
     const bounds = this.bounds;
     let low = 0;
     let high = bounds.length;
@@ -61,9 +59,7 @@ export class HistogramSeries {
       if (value > bounds[mid]!) low = mid + 1;
       else high = mid;
     }
-    this.counts[low]! += times;
-    this.sum += value * times;
-    this.count += times;
+    return low;
   }
 
   /**
