@@ -89,7 +89,9 @@ export class Keyring {
     const batches = new Map<Promise<Map<string, Buffer>>, string[]>();
     for (const subject of waiting) {
       const batch = this.loading.get(subject)!;
-      batches.set(batch, [...(batches.get(batch) ?? []), subject]);
+      const members = batches.get(batch);
+      if (members === undefined) batches.set(batch, [subject]);
+      else members.push(subject);
     }
     if (missing.length > 0) batches.set(this.startLoading(missing), missing);
     for (const [batch, members] of batches) {
