@@ -29,6 +29,8 @@ const VERSION = 1;
 export class Keyring {
   readonly pseudonyms: Pseudonymizer;
   private readonly subjects: BoundedCache<Buffer>;
+  /** Subjects whose keys a store round trip is fetching now, and that round trip. */
+  private readonly loading = new Map<string, Promise<Map<string, Buffer>>>();
 
   private constructor(
     readonly store: KeyStore,
@@ -67,23 +69,52 @@ export class Keyring {
     return keys;
   }
 
-  /** The keys of `subjects`, creating those that do not exist yet: one round trip for those not in memory. */
+  /**
+   * The keys of `subjects`, creating those that do not exist yet: one round trip for those not in
+   * memory. Subjects already being loaded (another sink's batch of the same window close asked
+   * for them a moment ago) wait for that round trip instead of starting their own: the sinks of
+   * one output ask for the same new subjects at once, and each would otherwise create them.
+   */
   async loadKeys(subjects: ReadonlySet<string>): Promise<Map<string, Buffer>> {
     const keys = new Map<string, Buffer>();
     const missing: string[] = [];
+    const waiting: string[] = [];
     for (const subject of subjects) {
       const key = this.subjects.get(subject);
-      if (key === undefined) missing.push(subject);
-      else keys.set(subject, key);
+      if (key !== undefined) keys.set(subject, key);
+      else if (this.loading.has(subject)) waiting.push(subject);
+      else missing.push(subject);
     }
-    if (missing.length === 0) return keys;
-    const loaded = await loadOrCreate(this.store, missing.map(subjectId), this.masterKey);
-    for (const subject of missing) {
-      const key = loaded.get(subjectId(subject))!;
-      this.subjects.set(subject, key);
-      keys.set(subject, key);
+    if (missing.length === 0 && waiting.length === 0) return keys;
+    const batches = new Map<Promise<Map<string, Buffer>>, string[]>();
+    for (const subject of waiting) {
+      const batch = this.loading.get(subject)!;
+      const members = batches.get(batch);
+      if (members === undefined) batches.set(batch, [subject]);
+      else members.push(subject);
+    }
+    if (missing.length > 0) batches.set(this.startLoading(missing), missing);
+    for (const [batch, members] of batches) {
+      const loaded = await batch;
+      for (const subject of members) keys.set(subject, loaded.get(subjectId(subject))!);
     }
     return keys;
+  }
+
+  /** One store round trip for `missing`; its keys go to memory unless destroyed meanwhile. */
+  private startLoading(missing: string[]): Promise<Map<string, Buffer>> {
+    const batch = loadOrCreate(this.store, missing.map(subjectId), this.masterKey);
+    for (const subject of missing) this.loading.set(subject, batch);
+    const settle = (loaded: Map<string, Buffer> | undefined): void => {
+      for (const subject of missing) {
+        if (this.loading.get(subject) !== batch) continue;
+        this.loading.delete(subject);
+        if (loaded !== undefined) this.subjects.set(subject, loaded.get(subjectId(subject))!);
+      }
+    };
+    // Failures reach the callers through `batch`.
+    batch.then(settle, () => settle(undefined));
+    return batch;
   }
 
   /** A subject's existing key, read from the store (not created); undefined once erased. */
@@ -109,6 +140,7 @@ export class Keyring {
   /** Destroys a subject's key in the store (and here); true when it existed. */
   async destroyKey(subject: string): Promise<boolean> {
     this.subjects.delete(subject);
+    this.loading.delete(subject);
     return this.store.delete(subjectId(subject));
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AckToken } from '../../../src/core/ack.ts';
@@ -20,6 +20,7 @@ import type { SinkEnvironment, SinkSpec } from '../../../src/sinks/sink.ts';
 import type { AnyTopology } from '../../../src/topology/define-topology.ts';
 import { CARD_FRAUD_GOVERNANCE, createCardFraudTopology } from '../../../topologies/card-fraud.ts';
 import { SCHEMAS_DIR } from '../../helpers/services.ts';
+import { storedKeyText } from '../../helpers/key-files.ts';
 
 /** A key store whose reads wait until `open()`: a slow Redis, to see batches queue in order. */
 class GatedStore implements KeyStore {
@@ -61,7 +62,7 @@ async function setup(t: { after: (fn: () => void) => void }) {
   const files = new FileKeyStore(path.join(dir, 'keys'));
   const store = new GatedStore(files);
   const keyring = await Keyring.open(store);
-  const hmacKey = Buffer.from(readFileSync(path.join(dir, 'keys', 'hmac.1.key'), 'utf8').slice(4), 'base64');
+  const hmacKey = Buffer.from(storedKeyText(path.join(dir, 'keys'), 'hmac.1').slice(4), 'base64');
   const pseudonym = (id: string) => `h1_${createHmac('sha256', hmacKey).update(id).digest().subarray(0, 16).toString('base64url')}`;
   const topology = { ...(createCardFraudTopology() as AnyTopology), governance: CARD_FRAUD_GOVERNANCE };
   const governor = new SinkGovernor(topology, SCHEMAS_DIR, async () => keyring);

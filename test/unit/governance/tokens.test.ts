@@ -10,6 +10,7 @@ import { tokenize } from '../../../src/governance/tokens.ts';
 import { detokenize, detokenizeAll } from '../../../src/governance/detokenize.ts';
 import { parseMasterKey } from '../../../src/governance/master-key.ts';
 import { TributaryError, ConfigError } from '../../../src/core/errors.ts';
+import { storedKeyText } from '../../helpers/key-files.ts';
 
 function tempStore(t: { after: (fn: () => void) => void }): { dir: string; store: FileKeyStore } {
   const dir = mkdtempSync(path.join(tmpdir(), 'keys-'));
@@ -19,7 +20,7 @@ function tempStore(t: { after: (fn: () => void) => void }): { dir: string; store
 
 /** The HMAC key as the file store keeps it without a master key ('raw.<base64>'). */
 function rawKey(dir: string, id: string): Buffer {
-  const text = readFileSync(path.join(dir, 'keys', `${id}.key`), 'utf8');
+  const text = storedKeyText(path.join(dir, 'keys'), id);
   assert.ok(text.startsWith('raw.'), text.slice(0, 8));
   return Buffer.from(text.slice(4), 'base64');
 }
@@ -99,7 +100,7 @@ test('with a master key the store holds no key in clear, and reading it needs th
   const keys = await keyring.loadKeys(new Set([subject]));
   const token = tokenize('wrapped', subject, keys.get(subject)!);
   for (const file of readdirSync(path.join(dir, 'keys'))) {
-    const text = readFileSync(path.join(dir, 'keys', file), 'utf8');
+    const text = storedKeyText(path.join(dir, 'keys'), file.replace(/\.key$/, ''));
     assert.ok(text.startsWith('wrap1.'), `${file}: ${text.slice(0, 6)}`);
   }
   assert.ok(!readFileSync(path.join(dir, 'keys', `subject.${subject}.key`)).includes(keys.get(subject)!.toString('base64')));
