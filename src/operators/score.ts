@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import { releaseAll, retainAll } from '../core/ack.ts';
-import type { Batch, SideOutputs, StreamRecord } from '../core/batch.ts';
+import type { Batch, StreamRecord } from '../core/batch.ts';
 import { ConfigError, errorMessage, ScoringError, TributaryError } from '../core/errors.ts';
 import { retry } from '../core/retry.ts';
 import type { StepRuntime } from '../core/step-state.ts';
@@ -76,8 +76,6 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
       const stop = new AbortController();
       /** Tracing: the span of each traced batch from its arrival to its scores' emission. */
       let spans: Map<Batch<T>, StageSpan> | null = null;
-      /** Chunks of a burst not yet emitted, by the side outputs its chunks share. */
-      const burstChunks = new WeakMap<SideOutputs, number>();
 
       const batcher = new MicroBatcher<T>({
         maxBatchRows,
@@ -210,13 +208,9 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           if (failed > 0 && options.metrics) metrics.deadLetters.inc(labels, failed);
           for (const reason of FALLBACK_KINDS) if (fallbacks[reason] > 0) metrics.scoringFallbackRows.inc({ ...labels, reason }, fallbacks[reason]);
         }
-        // Drift buckets may close behind a watermark once every earlier row is counted: only a burst's last chunk advances it.
-        const chunksLeft = burstChunks.get(batch.side);
-        if (chunksLeft !== undefined && chunksLeft > 1) burstChunks.set(batch.side, chunksLeft - 1);
-        else {
-          burstChunks.delete(batch.side);
-          watermarks?.advance(batch.watermark);
-        }
+        // Drift buckets may close behind a watermark once every earlier row is counted: a burst's
+        // chunks share its watermark, so only its last chunk advances it.
+        if (!settled.moreChunks) watermarks?.advance(batch.watermark);
         const span = spans?.get(batch);
         if (span !== undefined) {
           spans!.delete(batch);
@@ -281,10 +275,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
           // Held until this batch's output is emitted; a pass-through batch releases at once.
           retainAll(batch.acks);
           if (batch.records.length <= burstRows || spans?.has(batch)) batcher.add(batch);
-          else {
-            burstChunks.set(batch.side, Math.ceil(batch.records.length / burstRows));
-            batcher.addInChunks(batch, burstRows, () => retainAll(batch.acks));
-          }
+          else batcher.addInChunks(batch, burstRows, () => retainAll(batch.acks));
         },
         error: (error: unknown) => void batcher.whenDrained().then(() => subscriber.error(error)),
         complete: () => void batcher.whenDrained().then(() => subscriber.complete()),

@@ -41,6 +41,8 @@ export interface SettledBatch<T> {
   tag: unknown;
   /** Per row, when the batch's micro-batches had different tags (a swap between them); else null. */
   tags: unknown[] | null;
+  /** A burst's chunk other than its last: more output of the same input batch follows (see addInChunks). */
+  moreChunks: boolean;
 }
 
 /** A micro-batch's scores: one probability per row, and optionally a second model's and what scored them. */
@@ -110,10 +112,10 @@ export class MicroBatcher<T> {
    * Takes one input batch; emits it at once when it has nothing to score and nothing is ahead of
    * it. `sealNow`: the batch's rows go to the model without waiting for others (a burst's chunk).
    */
-  add(batch: Batch<T>, sealNow = false): void {
+  add(batch: Batch<T>, sealNow = false, moreChunks = false): void {
     if (this.disposed) return;
     const records = batch.records;
-    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tag: undefined, tags: null, unscored: 0 };
+    const entry: Pending<T> = { batch, rows: [], probabilities: new Float32Array(records.length), rowErrors: null, featureFailures: [], challenger: null, tag: undefined, tags: null, moreChunks, unscored: 0 };
     const gate = this.options.gate;
     const staleBefore = gate === undefined || records.length === 0 ? -Infinity : gate.staleBefore();
     for (let i = 0; i < records.length; i++) {
@@ -144,7 +146,7 @@ export class MicroBatcher<T> {
     const { records } = batch;
     for (let start = 0; start < records.length; start += rows) {
       if (start > 0) beforeChunk();
-      this.add({ records: records.slice(start, start + rows), watermark: batch.watermark, acks: batch.acks, side: batch.side }, true);
+      this.add({ records: records.slice(start, start + rows), watermark: batch.watermark, acks: batch.acks, side: batch.side }, true, start + rows < records.length);
     }
   }
 

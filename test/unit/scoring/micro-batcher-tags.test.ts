@@ -43,3 +43,12 @@ test('micro-batches spanning input batches tag each batch by its own rows', asyn
   const settled = await settle([batchOf([1, 2, 3]), batchOf([4, 5, 6])], ['A', 'B', 'C'], 2);
   assert.deepEqual(settled.map((s) => s.tags ?? s.tag), [['A', 'A', 'B'], ['B', 'C', 'C']]);
 });
+
+test('a burst in chunks: every chunk but the last says more chunks follow, in order; a plain batch says none', async () => {
+  const settled: SettledBatch<number>[] = [];
+  const batcher = new MicroBatcher<number>({ maxBatchRows: 10, maxDelayMs: 1, features: (v) => [v], featureWidth: () => 1, run: async (features) => ({ probabilities: Float32Array.from(features) }), emit: (s) => settled.push(s) });
+  batcher.addInChunks(batchOf([1, 2, 3, 4, 5, 6, 7]), 3, () => {});
+  batcher.add(batchOf([8]));
+  await batcher.whenDrained();
+  assert.deepEqual(settled.map((s) => [s.rows.map((r) => r.value), s.moreChunks]), [[[1, 2, 3], true], [[4, 5, 6], true], [[7], false], [[8], false]]);
+});
