@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { Engine } from '../../../src/runtime/engine.ts';
 import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { defineTopology } from '../../../src/topology/define-topology.ts';
@@ -11,27 +10,15 @@ import { count } from '../../../src/operators/windows/aggregations.ts';
 import { StateLimitError } from '../../../src/core/errors.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
-import type { EngineConfig } from '../../../src/topology/config.ts';
+import { localEngineConfig } from '../../helpers/local-engine-config.ts';
 
 interface Event {
   user: string;
   ts: number;
 }
 
-function config(maxOpenWindows: number): EngineConfig {
-  return {
-    clickhouseDataDir: path.resolve('data/unused'),
-    port: 0,
-    host: '127.0.0.1',
-    maxInFlightRecords: 10_000,
-    commitIntervalMs: 1_000,
-    schemasDir: path.resolve('schemas'),
-    windowState: 'memory',
-    checkpointIntervalMs: 1_000,
-    maxOpenWindows,
-    shutdownTimeoutMs: 30_000,
-    audit: { file: path.resolve('data/test-audit/audit.jsonl'), table: null },
-  };
+function config(maxOpenWindows: number) {
+  return localEngineConfig({ maxOpenWindows });
 }
 
 /** One-hour windows per user; every event is a new user, so each opens a window. */

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { Registry } from 'prom-client';
 import { Engine } from '../../../src/runtime/engine.ts';
 import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
@@ -12,23 +11,11 @@ import { count } from '../../../src/operators/windows/aggregations.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import { StageLatency } from '../../../src/observability/stage-latency.ts';
-import type { EngineConfig } from '../../../src/topology/config.ts';
+import { localEngineConfig } from '../../helpers/local-engine-config.ts';
 import type { Sink, SinkSpec } from '../../../src/sinks/sink.ts';
 import type { AckToken } from '../../../src/core/ack.ts';
 
-const config: EngineConfig = {
-  clickhouseDataDir: path.resolve('data/unused'),
-  port: 0,
-  host: '127.0.0.1',
-  maxInFlightRecords: 10_000,
-  commitIntervalMs: 1_000,
-  schemasDir: path.resolve('schemas'),
-  windowState: 'memory',
-  checkpointIntervalMs: 1_000,
-  maxOpenWindows: 100_000,
-  shutdownTimeoutMs: 30_000,
-  audit: { file: path.resolve('data/test-audit/audit.jsonl'), table: null },
-};
+const config = localEngineConfig();
 
 /** A sink that keeps what it is given: `holdMs` > 0 releases the acks that much later (a destination's acknowledgement), 0 never retains them (a WebSocket channel). */
 function recordingSink(name: string, holdMs: number, rows: unknown[]): SinkSpec<unknown> {

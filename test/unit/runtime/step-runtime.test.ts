@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
+import { localEngineConfig } from '../../helpers/local-engine-config.ts';
 import { Engine } from '../../../src/runtime/engine.ts';
 import { generatorSource } from '../../../src/sources/generator/generator-source.ts';
 import { CardPaymentModel, type Payment } from '../../../src/sources/generator/card-payments.ts';
@@ -34,7 +34,7 @@ test('a score step in a running topology reports to the engine metrics without b
   });
   const metrics = new Metrics();
   const engine = await Engine.start(topology, {
-    config: { clickhouseDataDir: path.resolve('data/unused'), port: 0, host: '127.0.0.1', maxInFlightRecords: 10_000, commitIntervalMs: 1_000, schemasDir: path.resolve('schemas'), windowState: 'memory', checkpointIntervalMs: 1_000, maxOpenWindows: 1_000_000, shutdownTimeoutMs: 30_000, audit: { file: path.resolve('data/test-audit/audit.jsonl'), table: null } },
+    config: localEngineConfig({ maxOpenWindows: 1_000_000 }),
     logger: silentLogger,
     metrics,
     push: false,
