@@ -35,25 +35,7 @@ async function dropPrefixed(ch: ClickHouseClient, prefix: string): Promise<void>
  * needs after creating its ClickHouse tables) with `kafka` settings, through a proxy to `listener`.
  */
 async function runAgainstKafka(s: SecureServices, listener: string, kafka: (proxy: CountingProxy) => Record<string, string>): Promise<{ run: CliRun; connections: number }> {
-  const prefix = `${uniqueName('rk')}_`;
-  const proxy = await startCountingProxy(listener);
-  const ch = secureClickHouse(s);
-  try {
-    const run = await runCli(['run', 'test/fixtures/card-fraud-from-env.ts'], {
-      ...baseEnv(),
-      ...secureEnv(s, { clickhouse: { https: true } }),
-      ...kafka(proxy),
-      FRAUD_TEST_TOPIC: uniqueName('refused'),
-      FRAUD_TEST_PREFIX: prefix,
-      PORT: '0',
-      LOG_LEVEL: 'debug',
-    });
-    return { run, connections: proxy.connections() };
-  } finally {
-    await proxy.close();
-    await dropPrefixed(ch, prefix);
-    await ch.close();
-  }
+  return runThroughProxy(s, listener, kafka, 'refused');
 }
 
 const saslEnv = (s: SecureServices, proxy: CountingProxy, overrides: Record<string, string>) => ({
@@ -124,16 +106,20 @@ test('Kafka TLS: an untrusted CA names KAFKA_SSL_CA_FILE, a host name the certif
 
 /** `tributary run` on the demo source with online state in the secured Redis (through a proxy). */
 async function runAgainstRedis(s: SecureServices, listener: 'url' | 'tlsUrl', redis: (proxy: CountingProxy) => Record<string, string>): Promise<{ run: CliRun; connections: number }> {
-  const prefix = `${uniqueName('rr')}_`;
-  const url = new URL(s.redis[listener]);
-  const proxy = await startCountingProxy(url.host);
+  return runThroughProxy(s, new URL(s.redis[listener]).host, redis, 'unused');
+}
+
+/** `tributary run` of the card-fraud fixture with `settings(proxy)`, the proxy in front of `target`; its tables dropped after. */
+async function runThroughProxy(s: SecureServices, target: string, settings: (proxy: CountingProxy) => Record<string, string>, topic: string): Promise<{ run: CliRun; connections: number }> {
+  const prefix = `${uniqueName('rp')}_`;
+  const proxy = await startCountingProxy(target);
   const ch = secureClickHouse(s);
   try {
     const run = await runCli(['run', 'test/fixtures/card-fraud-from-env.ts'], {
       ...baseEnv(),
       ...secureEnv(s, { clickhouse: { https: true } }),
-      ...redis(proxy),
-      FRAUD_TEST_TOPIC: uniqueName('unused'),
+      ...settings(proxy),
+      FRAUD_TEST_TOPIC: uniqueName(topic),
       FRAUD_TEST_PREFIX: prefix,
       PORT: '0',
       LOG_LEVEL: 'debug',
