@@ -47,6 +47,8 @@ export interface StatefulStep {
 export interface AsyncStep {
   /** Resolves once the step holds no records (it flushes what it holds first). */
   whenIdle(): Promise<void>;
+  /** Whether the step holds records now (a score step's rows waiting for the model). */
+  busy?(): boolean;
 }
 
 /**
@@ -132,6 +134,12 @@ export class StateRegistry {
   /** Registers an asynchronous step; checkpoints wait until it holds no records. */
   registerAsync(step: AsyncStep): void {
     this.asyncSteps.push(step);
+  }
+
+  /** Whether an async step holds records now (a burst still on its way to the pushes). */
+  busy(): boolean {
+    for (const step of this.asyncSteps) if (step.busy?.()) return true;
+    return false;
   }
 
   /** Names of checkpointed steps that no step of this topology has claimed (yet). */

@@ -262,7 +262,7 @@ export function score<T, U>(model: ModelSource | ModelServing, options: ScoreOpt
             if (runtime !== undefined && (runtime.origin ?? 'online') === 'online') observer = serving.observer;
             watermarks = observer?.attach(runtime?.watermark);
             // Checkpoints wait for scoring to settle, so no record is between two steps' snapshots.
-            batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained() });
+            batch.side.state?.registerAsync({ whenIdle: () => batcher.whenDrained(), busy: () => batcher.pendingBatches > 0 });
             adoptRuntime(batch.side.state?.runtime);
             reportModel();
           }

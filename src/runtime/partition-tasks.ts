@@ -52,6 +52,12 @@ export class PartitionTasks implements TaskStates {
     return this.tasks.values();
   }
 
+  /** Whether any task's async steps hold records now (scoring a burst). */
+  busy(): boolean {
+    for (const task of this.tasks.values()) if (task.registry.busy()) return true;
+    return false;
+  }
+
   /** A new assignment: drops the tasks of revoked partitions and tells the clock. */
   assign(partitions: readonly string[]): void {
     this.assignment = new Set(partitions);

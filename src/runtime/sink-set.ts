@@ -9,6 +9,7 @@ import { sinkParents, type SinkTrace } from '../observability/tracing/batch-trac
 import { violationLetter, type ContractViolation } from '../contracts/contract-check.ts';
 import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
 import type { SinkGovernor } from './sink-governor.ts';
+import { DeferredWrites } from './deferred-writes.ts';
 
 /** One pipeline instance's output streams, subscribed to the sinks. */
 export interface SinkConnection {
@@ -26,6 +27,10 @@ export class SinkSet {
   private readonly byOutput = new Map<string, Sink<StreamRecord<unknown>>[]>();
   /** Per output, the order its sinks are written in (WebSocket channels first). */
   private readonly writeOrder = new Map<string, Sink<StreamRecord<unknown>>[]>();
+  /** The WebSocket channels among them: never deferred. */
+  private readonly pushes = new Set<Sink<StreamRecord<unknown>>>();
+  /** Storage writes held back while a window close is pushed (deferStorageWrites); null: written at once. */
+  private deferred: DeferredWrites | null = null;
   private readonly late: Sink<LateRecord> | null;
   private readonly quarantine: Sink<ContractViolation> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
@@ -62,6 +67,7 @@ export class SinkSet {
       // (a ClickHouse insert, a Redis pipeline) before returning, which a push need not wait for.
       const kinds = new Map(sinks.map((sink, i) => [sink, specs![i]!.kind]));
       this.writeOrder.set(output, [...sinks].sort((a, b) => Number(kinds.get(b) === 'websocket') - Number(kinds.get(a) === 'websocket')));
+      for (const sink of sinks) if (kinds.get(sink) === 'websocket') this.pushes.add(sink);
       this.primary.push(...(sinks as Sink<unknown>[]));
     }
     const { late, quarantine } = topology;
@@ -86,6 +92,15 @@ export class SinkSet {
 
   async open(): Promise<void> {
     for (const sink of this.all) await sink.open();
+  }
+
+  /**
+   * With WebSocket channels among the sinks: every other sink's writes wait while `busy()` (a
+   * burst of closed windows is still being scored) for at most `maxDelayMs`, so the pushes of
+   * the whole burst go out before any storage write serializes its buffer (deferred-writes.ts).
+   */
+  deferStorageWrites(options: { busy: () => boolean; maxDelayMs: number; onError: (error: unknown) => void }): void {
+    if (this.pushes.size > 0) this.deferred = new DeferredWrites(options);
   }
 
   /**
@@ -138,7 +153,13 @@ export class SinkSet {
       const trace = batch.side.trace;
       const sinkTrace = trace === undefined ? undefined : { tracer: trace.tracer, parents: sinkParents(trace, output) };
       const timing = batch.side.timing;
-      if (sinks) for (const sink of sinks) timing === undefined ? sink.write(batch.records, batch.acks, sinkTrace) : writeTimed(sink, output, batch, sinkTrace, timing);
+      const deferred = this.deferred;
+      if (sinks) {
+        for (const sink of sinks) {
+          if (deferred !== null && !this.pushes.has(sink)) deferred.defer(() => writeTo(sink, output, batch, sinkTrace, timing), batch.acks);
+          else writeTo(sink, output, batch, sinkTrace, timing);
+        }
+      }
       this.routed.set(output, (this.routed.get(output) ?? 0) + batch.records.length);
       this.countOutput(output, batch.records);
     }
@@ -202,6 +223,7 @@ export class SinkSet {
 
   /** The dead-letter sinks last: flushing the others may hand them rows their destination rejected. */
   async flush(): Promise<void> {
+    this.deferred?.runAll();
     await Promise.all(this.primary.map((sink) => sink.flush()));
     await Promise.all(this.deadLetters.map((sink) => sink.flush()));
   }
@@ -218,12 +240,18 @@ export class SinkSet {
 
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.deferred?.runAll();
     try {
       await Promise.all(this.primary.map((sink) => sink.close()));
     } finally {
       await Promise.all(this.deadLetters.map((sink) => sink.close()));
     }
   }
+}
+
+function writeTo(sink: Sink<StreamRecord<unknown>>, output: string, batch: Batch<unknown>, trace: SinkTrace | undefined, timing: BatchTiming | undefined): void {
+  if (timing === undefined) sink.write(batch.records, batch.acks, trace);
+  else writeTimed(sink, output, batch, trace, timing);
 }
 
 /**
