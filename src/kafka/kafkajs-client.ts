@@ -67,7 +67,7 @@ type Connect = (connectClient: () => Promise<void>) => Promise<void>;
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connect): BatchConsumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
-    minBytes: options.minBytes ?? 256 * 1024,
+    minBytes: options.minBytes ?? 1,
     maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
     maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
     maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
