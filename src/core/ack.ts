@@ -50,8 +50,36 @@ export function unionOfAcks(a: AckToken[], b: AckToken[]): AckToken[] {
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
   const union = a.slice();
-  for (const token of b) if (!union.includes(token)) union.push(token);
+  // A set past a few tokens: a window close can carry thousands, and includes() made it quadratic.
+  if (a.length * b.length <= 64) {
+    for (const token of b) if (!union.includes(token)) union.push(token);
+    return union;
+  }
+  const seen = new Set(a);
+  for (const token of b) if (!seen.has(token)) union.push(token);
   return union;
+}
+
+/**
+ * Retains `token` in `held` unless `held` already has an earlier token of its partition (then
+ * `token` is not retained; a later one replaces it). Offsets commit per partition only up to the
+ * first batch not yet acknowledged (offset-tracker.ts), so holding a partition's earliest token
+ * holds back all its later offsets as well: state fed by a minute of small fetches keeps one
+ * token per partition instead of thousands.
+ */
+export function holdEarliest(held: AckToken[], token: AckToken): void {
+  for (let i = 0; i < held.length; i++) {
+    const current = held[i]!;
+    if (current.partitionKey !== token.partitionKey) continue;
+    if (token.lastOffset < current.lastOffset) {
+      token.retain();
+      held[i] = token;
+      current.release();
+    }
+    return;
+  }
+  token.retain();
+  held.push(token);
 }
 
 /** A token that needs no acknowledgement (generator, replay and tests). */

@@ -1,4 +1,4 @@
-import type { AckToken } from '../../core/ack.ts';
+import { holdEarliest, type AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
 import type { Aggregation } from './aggregations.ts';
 import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
@@ -17,7 +17,7 @@ export interface Slice {
   start: number;
   /** Per key (in first-seen order), one accumulator per aggregation. */
   states: Map<string, unknown[]>;
-  /** Source batches with records in this slice: retained until its last window is emitted. */
+  /** Per partition, the earliest source batch with records in this slice (holdEarliest): retained until its last window is emitted. */
   acks: AckToken[];
   lastBatch: object | null;
   /** Revision-tracking specs only (see emit-revisions.ts): keys changed in the current batch. */
@@ -117,10 +117,7 @@ export class WindowSlices<T> {
     this.recent = slice;
     if (this.holdAcks && slice.lastBatch !== batch) {
       slice.lastBatch = batch;
-      for (const token of batch.acks) {
-        token.retain();
-        slice.acks.push(token);
-      }
+      for (const token of batch.acks) holdEarliest(slice.acks, token);
     }
     return slice;
   }

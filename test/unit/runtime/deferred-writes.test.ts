@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AckToken } from '../../src/core/ack.ts';
-import { DeferredWrites } from '../../src/runtime/deferred-writes.ts';
+import { AckToken } from '../../../src/core/ack.ts';
+import { DeferredWrites } from '../../../src/runtime/deferred-writes.ts';
 
 function token(done: string[], name: string): AckToken {
   return new AckToken(name, 1n, 1, () => done.push(name));
