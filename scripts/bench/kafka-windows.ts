@@ -1,11 +1,13 @@
 /**
  * The windows Kafka phase (`npm run bench -- --only kafka-windows`): one fresh 3-partition topic
- * of N Avro payments over 5,000 cards, read by a bare kafkajs consumer (count only) and drained by
+ * of N Avro payments over 5,000 cards, read by a bare kafkajs and a bare @platformatic/kafka
+ * consumer (count only, each in its own process) and drained by
  * the engine with a 1-minute tumbling count/sum/max/min/last per card into ClickHouse. Each drain
  * runs in its own process (windows-child.ts) so its peak RSS is its own: this checkout with the
  * heap flags bin/tributary.js gives it without a budget and with each --memory-mb budget, and,
  * with --compare <dir>, another checkout's engine (e.g. /work/main) with Node's
- * defaults, first and again last: before and after in one run, on the same topic.
+ * defaults, first and again last: before and after in one run, on the same topic. The no-budget
+ * drain runs again on @platformatic/kafka (TRIBUTARY_KAFKA_CLIENT=platformatic).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,13 +89,30 @@ export async function benchKafkaWindows(options: WindowsBenchOptions, services: 
     await producer.disconnect();
     payments.length = 0;
 
-    const bare = await rawConsume(brokers, services.kafkaSecurity, topic, n);
-    const bareRate = (bare.details as { eventsPerSecondAfterFirstBatch: number }).eventsPerSecondAfterFirstBatch;
-    results.push({ ...bare, label: 'windows: bare kafkajs consume (count only)', eventsPerSecond: bareRate });
+    // The bare kafkajs count is the reference (bareRate); with a plain cluster both libraries
+    // count in their own processes, for their own CPU and peak RSS.
+    let bareRate = 0;
+    if (services.kafkaSecurity !== undefined) {
+      const bare = await rawConsume(brokers, services.kafkaSecurity, topic, n);
+      bareRate = (bare.details as { eventsPerSecondAfterFirstBatch: number }).eventsPerSecondAfterFirstBatch;
+      results.push({ ...bare, label: 'windows: bare kafkajs consume (count only)', eventsPerSecond: bareRate });
+    }
+    for (const client of services.kafkaSecurity === undefined ? (['kafkajs', 'platformatic'] as const) : []) {
+      const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: services.kafkaBrokers, BENCH_TOPIC: topic, BENCH_EVENTS: String(n), BENCH_CLIENT: client };
+      delete env.NODE_OPTIONS;
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/bench/bare-child.ts')], { cwd: ROOT, env, maxBuffer: 64 * 2 ** 20, timeout: 600_000 });
+      const { bare, cpuSeconds, peakRssMb } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { bare: BenchResult; cpuSeconds: number; peakRssMb: number };
+      const rate = (bare.details as { eventsPerSecondAfterFirstBatch: number }).eventsPerSecondAfterFirstBatch;
+      if (client === 'kafkajs') bareRate = rate;
+      const note = `${bare.note}; ${(rate / bareRate).toFixed(2)}x bare kafkajs; ${Math.round(n / bare.seconds)}/s overall; CPU ${(((bare.cpuPerWallSecond * bare.seconds) / n) * 1e6).toFixed(1)} us/event while consuming (${((cpuSeconds / n) * 1e6).toFixed(1)} whole process); peak RSS ${Math.round(peakRssMb)} MiB`;
+      results.push({ ...bare, label: `windows: bare ${client === 'kafkajs' ? 'kafkajs' : '@platformatic/kafka'} consume (count only, own process)`, eventsPerSecond: rate, note, details: { ...bare.details, cpuSeconds, peakRssMb } });
+    }
     const drains: Array<{ label: string; root: string; flags: string[]; env: Record<string, string> }> = [];
     if (options.compare) drains.push({ label: `windows: engine of ${options.compare}, Node defaults`, root: path.resolve(options.compare), flags: [], env: {} });
     const launcherFlags = v8FlagsFor(undefined)!;
     drains.push({ label: `windows: engine, tributary run without a budget (${launcherFlags.join(' ')})`, root: ROOT, flags: launcherFlags, env: { MALLOC_ARENA_MAX: '2' } });
+    // The same drain on @platformatic/kafka (TRIBUTARY_KAFKA_CLIENT=platformatic; plain clusters only).
+    if (services.kafkaSecurity === undefined) drains.push({ label: `windows: engine on @platformatic/kafka, without a budget (${launcherFlags.join(' ')})`, root: ROOT, flags: launcherFlags, env: { MALLOC_ARENA_MAX: '2', TRIBUTARY_KAFKA_CLIENT: 'platformatic' } });
     for (const memoryMb of options.memoryMb) {
       // As bin/tributary.js starts the engine.
       const flags = v8FlagsForBudget(memoryMb);

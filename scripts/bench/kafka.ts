@@ -15,6 +15,7 @@ import { connectClickHouse } from '../../src/clickhouse/connection.ts';
 import { createKafkajsClient } from '../../src/kafka/kafkajs-client.ts';
 import { kafkajsSecurity, type KafkaSecurity } from '../../src/kafka/kafka-security.ts';
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
+import { rawConsume, rawPlatformaticConsume } from './bare-consume.ts';
 import { BENCH_TOPOLOGY, benchConfig, fullTopology, log, paymentStream, result, SCHEMAS_DIR, startPhase, type BenchOptions, type BenchResult } from './common.ts';
 
 export interface Services {
@@ -70,6 +71,7 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
     if (written !== n) throw new Error(`topic ${topic} holds ${written} messages, expected ${n}`);
 
     results.push(await rawConsume(brokers, services.kafkaSecurity, topic, n));
+    if (services.kafkaSecurity === undefined) results.push(await rawPlatformaticConsume(brokers, topic, n));
 
     log(`avro decode of ${n} messages`);
     const decoder = createAvroDecoder<Payment>({ wire: 'confluent', registry });
@@ -94,50 +96,6 @@ export async function benchKafka(options: BenchOptions & { keep: boolean }, serv
 }
 
 /** A bare kafkajs consumer with the engine's fetch settings, counting messages and nothing else. */
-export async function rawConsume(brokers: string[], security: KafkaSecurity | undefined, topic: string, n: number): Promise<BenchResult> {
-  log(`kafka: raw kafkajs consume of ${n} messages (new group, fromBeginning)`);
-  const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, ...kafkajsSecurity(security), logLevel: logLevel.NOTHING });
-  // Same settings as src/sources/kafka/kafkajs-client.ts.
-  const consumer = kafka.consumer({
-    groupId: `bench-raw-${randomBytes(5).toString('hex')}`,
-    minBytes: 256 * 1024,
-    maxWaitTimeInMs: 100,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxBytes: 16 * 1024 * 1024,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    allowAutoTopicCreation: false,
-  });
-  const phase = startPhase();
-  const t0 = performance.now();
-  let count = 0;
-  let batches = 0;
-  let firstBatchSeconds = 0;
-  let finished!: () => void;
-  const all = new Promise<void>((resolve) => (finished = resolve));
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch }) => {
-      if (batches++ === 0) firstBatchSeconds = (performance.now() - t0) / 1000;
-      count += batch.messages.length;
-      if (count >= n) finished();
-    },
-  });
-  await all;
-  const measure = phase();
-  await consumer.disconnect();
-  const steady = n / (measure.seconds - firstBatchSeconds);
-  // The rate after the first batch means little when the rest took a few fetches.
-  const after = measure.seconds - firstBatchSeconds > 0.1 ? `; ${Math.round(steady)}/s after it` : '';
-  return result('raw kafkajs consume (count only)', n, measure, {
-    note: `${batches} batches; first batch after ${firstBatchSeconds.toFixed(2)} s${after}`,
-    details: { batches, firstBatchSeconds, eventsPerSecondAfterFirstBatch: steady },
-  });
-}
 
 /**
  * The full topology from Engine.start until stats().processedRecords reaches N, then
@@ -242,3 +200,5 @@ export async function cleanUp(services: Services, brokers: string[], topic: stri
     redis.disconnect();
   }
 }
+
+export { rawConsume, rawPlatformaticConsume } from './bare-consume.ts';

@@ -88,6 +88,7 @@ export async function startEngine(host: EngineHost, options: EngineOptions): Pro
     schemasDir: config.schemasDir,
     kafkaBrokers: config.kafkaBrokers,
     kafkaSecurity: config.kafkaSecurity,
+    kafkaClient: config.kafkaClient,
     groupId,
     commitIntervalMs: config.commitIntervalMs,
     maxChunkRecords: Math.max(1, Math.min(5_000, Math.floor(config.maxInFlightRecords / 4))),

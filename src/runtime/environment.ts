@@ -10,7 +10,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { EngineConfig } from '../topology/config.ts';
 import { clickhouseTarget, redisTarget } from '../topology/connection-config.ts';
 import { ConfigError } from '../core/errors.ts';
-import { createKafkajsClient } from '../kafka/kafkajs-client.ts';
+import { createKafkaClient } from '../kafka/create-kafka-client.ts';
 import type { KafkaClient, Producer } from '../kafka/kafka-client.ts';
 import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
 import { Keyring } from '../governance/keyring.ts';
@@ -67,7 +67,7 @@ export class RuntimeEnvironment {
   private createKafkaClient(topology: string, logger: Logger): KafkaClient {
     const brokers = this.config.kafkaBrokers;
     if (!brokers) throw new ConfigError('KAFKA_BROKERS', 'a Kafka topic sink needs a broker', 'set KAFKA_BROKERS=host:port');
-    return createKafkajsClient({ brokers, clientId: `tributary-${topology}-sink`, logger, security: this.config.kafkaSecurity });
+    return createKafkaClient({ brokers, clientId: `tributary-${topology}-sink`, logger, security: this.config.kafkaSecurity, kind: this.config.kafkaClient });
   }
 
   /** Data protection's keys (TRIBUTARY_KEY_STORE*), opened on first use and shared. */
@@ -89,7 +89,7 @@ export class RuntimeEnvironment {
   private async connectProducer(topology: string, logger: Logger): Promise<Producer> {
     const brokers = this.config.kafkaBrokers;
     if (!brokers) throw new ConfigError('KAFKA_BROKERS', 'a Kafka sink (dead-letter topic) needs a broker', 'set KAFKA_BROKERS=host:port or use a ClickHouse dead-letter table');
-    const producer = createKafkajsClient({ brokers, clientId: `tributary-${topology}-producer`, logger, security: this.config.kafkaSecurity }).producer();
+    const producer = createKafkaClient({ brokers, clientId: `tributary-${topology}-producer`, logger, security: this.config.kafkaSecurity, kind: this.config.kafkaClient }).producer();
     await producer.connect();
     return producer;
   }

@@ -1,4 +1,5 @@
 import type { SchemaRegistryClient } from '../serde/schema-resolver.ts';
+import type { KafkaClientKind } from '../kafka/create-kafka-client.ts';
 import type { AckToken } from '../core/ack.ts';
 import type { CommittableOffset } from '../core/offset-tracker.ts';
 import type { DeadLetter, StreamRecord } from '../core/batch.ts';
@@ -94,6 +95,8 @@ export interface SourceEnvironment {
   kafkaBrokers?: string[];
   /** TLS and SASL for KAFKA_BROKERS (the engine's, for every Kafka client); absent: PLAINTEXT. */
   kafkaSecurity?: KafkaSecurity;
+  /** TRIBUTARY_KAFKA_CLIENT: the library behind the Kafka port; absent: kafkajs. */
+  kafkaClient?: KafkaClientKind;
   groupId: string;
   commitIntervalMs: number;
   /** Largest batch handed to the engine at once; fetches are split into chunks of this size. */

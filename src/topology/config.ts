@@ -5,6 +5,7 @@ import { tracingFromEnv, type TracingConfig } from '../observability/tracing/tra
 import { redactUrlPasswords } from '../observability/redact.ts';
 import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
 import { loadGovernanceConfig, type GovernanceConfig } from './governance-config.ts';
+import { KAFKA_CLIENT_KINDS, type KafkaClientKind } from '../kafka/create-kafka-client.ts';
 import { loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
 
 export type { GovernanceConfig } from './governance-config.ts';
@@ -17,6 +18,8 @@ import type { AuditConfig } from '../audit/open-audit-log.ts';
 export interface EngineConfig extends ConnectionSecurity {
   /** Kafka bootstrap servers; unset means the embedded demo source. */
   kafkaBrokers?: string[];
+  /** TRIBUTARY_KAFKA_CLIENT: the library behind the Kafka port (default kafkajs). */
+  kafkaClient?: KafkaClientKind;
   /** ClickHouse over HTTP; unset means embedded chDB in clickhouseDataDir. */
   clickhouseUrl?: string;
   clickhouseDataDir: string;
@@ -68,6 +71,7 @@ export interface WebSocketConfig {
 
 const FIELDS = {
   KAFKA_BROKERS: 'comma-separated host:port list, e.g. KAFKA_BROKERS=127.0.0.1:9092 (unset it to run the embedded demo)',
+  TRIBUTARY_KAFKA_CLIENT: "'kafkajs' (default) or 'platformatic' (@platformatic/kafka, under evaluation; plain connections only)",
   CLICKHOUSE_URL: 'an http(s) URL such as http://127.0.0.1:8123 (unset it to use embedded chDB)',
   REDIS_URL: 'a redis:// URL such as redis://127.0.0.1:6379 (unset it to keep state in memory)',
   PORT: 'a port number between 0 and 65535, e.g. PORT=8080',
@@ -112,6 +116,7 @@ const schema = z.object({
     .transform((text) => text.split(',').map((broker) => broker.trim()).filter(Boolean))
     .refine((brokers) => brokers.length > 0 && brokers.every(validBroker), 'expected host:port entries with ports 1-65535')
     .optional(),
+  TRIBUTARY_KAFKA_CLIENT: z.enum(KAFKA_CLIENT_KINDS).optional(),
   CLICKHOUSE_URL: z.url({ protocol: /^https?$/ }).optional(),
   CLICKHOUSE_DATA_DIR: z.string().default('data/chdb'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
@@ -207,11 +212,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
   }
   const websocket = websocketConfig(values);
   const security = loadConnectionSecurity(present, { redisUrl: values.REDIS_URL, clickhouseUrl: values.CLICKHOUSE_URL });
+  if (values.TRIBUTARY_KAFKA_CLIENT === 'platformatic' && security.kafkaSecurity !== undefined) {
+    throw new ConfigError('TRIBUTARY_KAFKA_CLIENT', `the platformatic Kafka client does not support KAFKA_SECURITY_PROTOCOL=${security.kafkaSecurity.protocol}`, 'unset TRIBUTARY_KAFKA_CLIENT (kafkajs supports TLS and SASL), or unset KAFKA_SECURITY_PROTOCOL');
+  }
   const governance = loadGovernanceConfig(present, values.REDIS_URL);
   const tracing = tracingFromEnv(env);
   if (tracing !== undefined && 'invalid' in tracing) throw new ConfigError(tracing.invalid, `${JSON.stringify(env[tracing.invalid] ?? '')} is invalid`, tracing.fix);
   return {
     kafkaBrokers: values.KAFKA_BROKERS,
+    ...(values.TRIBUTARY_KAFKA_CLIENT === undefined ? {} : { kafkaClient: values.TRIBUTARY_KAFKA_CLIENT }),
     clickhouseUrl: values.CLICKHOUSE_URL,
     clickhouseDataDir: path.resolve(values.CLICKHOUSE_DATA_DIR),
     redisUrl: values.REDIS_URL,

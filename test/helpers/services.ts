@@ -45,6 +45,8 @@ export function engineConfig(overrides: Partial<EngineConfig> = {}): EngineConfi
     maxOpenWindows: 5_000_000,
     shutdownTimeoutMs: 30_000,
     audit: TEST_AUDIT,
+    // TRIBUTARY_KAFKA_CLIENT=platformatic runs the Kafka tests on @platformatic/kafka.
+    ...(process.env.TRIBUTARY_KAFKA_CLIENT === 'platformatic' ? { kafkaClient: 'platformatic' as const } : {}),
     ...overrides,
   };
 }

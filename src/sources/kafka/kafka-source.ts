@@ -7,7 +7,7 @@ import type { Decoder } from '../../serde/decoder.ts';
 import { createDecoder } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
 import type { Source, SourceContext, SourceEnvironment, SourceSpec } from '../source.ts';
-import { createKafkajsClient } from '../../kafka/kafkajs-client.ts';
+import { createKafkaClient } from '../../kafka/create-kafka-client.ts';
 import type { Admin, BatchConsumer, BatchControl, BatchHandled, FetchedBatch, KafkaClient } from '../../kafka/kafka-client.ts';
 import { OFFSET_GAP_POLICIES } from './offset-gaps.ts';
 import type { GapGuard } from './gap-guard.ts';
@@ -90,7 +90,7 @@ class KafkaSource<T> implements Source<T> {
     this.decoder = createDecoder<T>({ format: options.format, schema: options.schema, registry });
     // kafkajs moves an out-of-range fetch offset and only logs it: its log lines pass by the guard.
     const logger = watchOffsetResets(environment.logger, options.topic, (key) => this.gaps?.offsetReset(key));
-    const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkajsClient({ brokers, clientId: `tributary-${environment.topology}`, logger, security: environment.kafkaSecurity });
+    const client = options.client?.(brokers, { ...environment, logger }) ?? createKafkaClient({ brokers, clientId: `tributary-${environment.topology}`, logger, security: environment.kafkaSecurity, kind: environment.kafkaClient });
     const fetch = environment.fetch === undefined ? {} : { maxBytes: environment.fetch.maxBytes, maxBytesPerPartition: environment.fetch.maxBytesPerPartition };
     const consumer = client.consumer({ groupId: environment.groupId, ...fetch, ...options.consumer });
     this.consumer = consumer;
