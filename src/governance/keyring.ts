@@ -101,6 +101,18 @@ export class Keyring {
     return keys;
   }
 
+  /**
+   * Starts loading (creating) the keys of `subjects` not in memory nor being loaded, without
+   * waiting: for subjects seen in a topology's input, whose tokens come later (a window's close),
+   * so the close path finds their keys in memory instead of waiting for the store. A failure is
+   * left to the load that needs the key (it retries), as is a subject erased meanwhile.
+   */
+  prefetch(subjects: ReadonlySet<string>): void {
+    const missing: string[] = [];
+    for (const subject of subjects) if (this.subjects.get(subject) === undefined && !this.loading.has(subject)) missing.push(subject);
+    if (missing.length > 0) this.startLoading(missing).catch(() => {});
+  }
+
   /** One store round trip for `missing`; its keys go to memory unless destroyed meanwhile. */
   private startLoading(missing: string[]): Promise<Map<string, Buffer>> {
     const batch = loadOrCreate(this.store, missing.map(subjectId), this.masterKey);

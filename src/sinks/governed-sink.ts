@@ -17,6 +17,8 @@ export interface OpenedGovernance<R> {
   views: GovernedView<R>[];
   cachedKeys(subjects: ReadonlySet<string>): SubjectKeys | undefined;
   loadKeys(subjects: ReadonlySet<string>): Promise<SubjectKeys>;
+  /** Starts loading, without waiting, the keys that later outputs of these rows will need (input rows). */
+  prefetch?: (rows: readonly R[]) => void;
 }
 
 const NO_SUBJECTS: ReadonlySet<string> = new Set();
@@ -54,6 +56,7 @@ export class GovernedSink<R> implements Sink<R> {
     if (this.fatal) throw this.fatal;
     if (rows.length === 0) return;
     const opened = this.opened!;
+    opened.prefetch?.(rows);
     const subjects = new Set<string>();
     for (const view of opened.views) view.masker.subjects(rows, subjects);
     if (this.queue === null) {
