@@ -7,6 +7,7 @@ import { schemaReader, UNTAGGED_INPUT } from '../governance/schema-file.ts';
 import { planSinks, type MaskPlan, type SinkDeclaration, type SinkPlan } from '../governance/sink-plans.ts';
 import { ValueMasker } from '../governance/value-masker.ts';
 import { isClickHouseTableSpec } from '../sinks/clickhouse/table-sink.ts';
+import { BackgroundTurns } from '../sinks/background-turns.ts';
 import { GovernedSink, type GovernedView } from '../sinks/governed-sink.ts';
 import type { PushServer } from '../sinks/push-port.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from '../sinks/sink.ts';
@@ -26,6 +27,8 @@ export type SinkRole = 'output' | 'late' | 'quarantine' | 'deadLetter';
 export class SinkGovernor {
   private readonly plans: Map<SinkDeclaration, SinkPlan>;
   private readonly declarations = new Map<SinkSpec<never>, SinkDeclaration>();
+  /** Masking of every governed sink but WebSocket channels, in turns after the close path. */
+  private readonly background = new BackgroundTurns();
   /** Whether any view tokenizes (then subjects' keys are fetched as the input shows them). */
   private readonly tokenizes: boolean;
   /** Online state prefixes and whether their keys are pseudonymized. */
@@ -81,6 +84,9 @@ export class SinkGovernor {
       },
       env.logger,
       env.fail,
+      undefined,
+      // A WebSocket channel is what dashboards wait for: masked at once, the others after it.
+      declaration.destination === 'websocket' ? undefined : this.background,
     );
   }
 
