@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { link, mkdir, open as openFile, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -121,6 +122,10 @@ export class FileKeyStore implements KeyStore {
   /** A key's stored value; `contents` keeps files already read in this call, by inode. */
   private async read(id: string, contents?: Map<number, Buffer>): Promise<string | undefined> {
     const file = this.fileOf(id);
+    // Most ids a burst asks for are new: a failed open costs an exception (30-50 us of main
+    // thread each, 0.4 s for a burst of 10,000 new subjects); a stat that says "absent" does not.
+    // A key created after the stat is found by putIfAbsent's link failing (EEXIST).
+    if (statSync(file, { throwIfNoEntry: false }) === undefined) return undefined;
     let handle: FileHandle;
     try {
       handle = await openFile(file, 'r');

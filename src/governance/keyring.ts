@@ -18,6 +18,8 @@ export interface KeyringOptions {
   cacheMs?: number;
 }
 
+const NO_SUBJECTS: ReadonlySet<string> = new Set();
+
 /** The key version in use for pseudonyms and dead letters (rotation is a new version). */
 const VERSION = 1;
 
@@ -31,6 +33,9 @@ export class Keyring {
   private readonly subjects: BoundedCache<Buffer>;
   /** Subjects whose keys a store round trip is fetching now, and that round trip. */
   private readonly loading = new Map<string, Promise<Map<string, Buffer>>>();
+  /** Subjects to prefetch once the prefetch in flight (if any) is done. */
+  private readonly toPrefetch = new Set<string>();
+  private prefetching = false;
 
   private constructor(
     readonly store: KeyStore,
@@ -101,6 +106,28 @@ export class Keyring {
     return keys;
   }
 
+  /**
+   * Starts loading (creating) the keys of `subjects` not in memory nor being loaded, without
+   * waiting: for subjects seen in a topology's input, whose tokens come later (a window's close),
+   * so the close path finds their keys in memory instead of waiting for the store. A failure is
+   * left to the load that needs the key (it retries), as is a subject erased meanwhile.
+   */
+  prefetch(subjects: ReadonlySet<string>): void {
+    for (const subject of subjects) if (!this.loading.has(subject) && this.subjects.get(subject) === undefined) this.toPrefetch.add(subject);
+    if (this.prefetching || this.toPrefetch.size === 0) return;
+    // One prefetch at a time, of everything asked for meanwhile: input batches come by the
+    // dozen a second, and a store round trip each (a file and an fsync) would crowd the thread pool.
+    const missing = [...this.toPrefetch].filter((subject) => !this.loading.has(subject) && this.subjects.get(subject) === undefined);
+    this.toPrefetch.clear();
+    if (missing.length === 0) return;
+    this.prefetching = true;
+    const next = () => {
+      this.prefetching = false;
+      this.prefetch(NO_SUBJECTS);
+    };
+    this.startLoading(missing).then(next, next);
+  }
+
   /** One store round trip for `missing`; its keys go to memory unless destroyed meanwhile. */
   private startLoading(missing: string[]): Promise<Map<string, Buffer>> {
     const batch = loadOrCreate(this.store, missing.map(subjectId), this.masterKey);
@@ -141,6 +168,7 @@ export class Keyring {
   async destroyKey(subject: string): Promise<boolean> {
     this.subjects.delete(subject);
     this.loading.delete(subject);
+    this.toPrefetch.delete(subject);
     return this.store.delete(subjectId(subject));
   }
 

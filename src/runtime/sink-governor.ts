@@ -7,10 +7,12 @@ import { schemaReader, UNTAGGED_INPUT } from '../governance/schema-file.ts';
 import { planSinks, type MaskPlan, type SinkDeclaration, type SinkPlan } from '../governance/sink-plans.ts';
 import { ValueMasker } from '../governance/value-masker.ts';
 import { isClickHouseTableSpec } from '../sinks/clickhouse/table-sink.ts';
+import { BackgroundTurns } from '../sinks/background-turns.ts';
 import { GovernedSink, type GovernedView } from '../sinks/governed-sink.ts';
 import type { PushServer } from '../sinks/push-port.ts';
 import type { Sink, SinkEnvironment, SinkSpec } from '../sinks/sink.ts';
 import type { AnyTopology } from '../topology/define-topology.ts';
+import type { StreamRecord } from '../core/batch.ts';
 
 /** What a sink does in its topology: an output's, the late records', or a dead-letter one. */
 export type SinkRole = 'output' | 'late' | 'quarantine' | 'deadLetter';
@@ -25,6 +27,10 @@ export type SinkRole = 'output' | 'late' | 'quarantine' | 'deadLetter';
 export class SinkGovernor {
   private readonly plans: Map<SinkDeclaration, SinkPlan>;
   private readonly declarations = new Map<SinkSpec<never>, SinkDeclaration>();
+  /** Masking of every governed sink but WebSocket channels, in turns after the close path. */
+  private readonly background = new BackgroundTurns();
+  /** Whether any view tokenizes (then subjects' keys are fetched as the input shows them). */
+  private readonly tokenizes: boolean;
   /** Online state prefixes and whether their keys are pseudonymized. */
   readonly statePrefixes: Array<{ prefix: string; pseudonymized: boolean }> = [];
 
@@ -44,6 +50,7 @@ export class SinkGovernor {
     if (topology.quarantine) declare(topology.quarantine as SinkSpec<never>, 'quarantine', 'quarantine');
     for (const spec of [topology.deadLetter ?? []].flat() as SinkSpec<never>[]) declare(spec, 'deadLetter', spec.kind === 'kafka' ? 'kafka' : 'deadLetters');
     this.plans = planSinks(topology.governance, inputSchema(topology, read), [...this.declarations.values()]);
+    this.tokenizes = [...this.plans.values()].some((plan) => plan.views.some((view) => view.fields.some((field) => field.policy.kind === 'token')));
     for (const [spec, declaration] of this.declarations) {
       if (declaration.destination !== 'state' || spec.destination === undefined) continue;
       const key = this.plans.get(declaration)?.views[0]?.key.kind ?? 'keep';
@@ -71,10 +78,15 @@ export class SinkGovernor {
           views: views.map(({ view, sink }): GovernedView<R> => ({ sink, masker: maskerOf(role, view, plan, keyring) as RowMasker<R> })),
           cachedKeys: (subjects) => keyring.cachedKeys(subjects),
           loadKeys: (subjects) => keyring.loadKeys(subjects),
+          // The input's table sees each subject seconds before its windows close and are tokenized.
+          ...(role === 'output' && declaration.output === 'raw' && this.tokenizes ? { prefetch: keyPrefetch(new ValueMasker(plan.views[0]!, keyring), keyring) as (rows: readonly R[]) => void } : {}),
         };
       },
       env.logger,
       env.fail,
+      undefined,
+      // A WebSocket channel is what dashboards wait for: masked at once, the others after it.
+      declaration.destination === 'websocket' ? undefined : this.background,
     );
   }
 
@@ -133,4 +145,16 @@ function maskerOf(role: SinkRole, view: MaskPlan, plan: SinkPlan, keyring: Keyri
   const masker = new ValueMasker(view, keyring);
   if (role === 'quarantine') return quarantineMasker(masker) as RowMasker<unknown>;
   return (role === 'late' ? lateMasker(masker) : recordMasker(masker)) as RowMasker<unknown>;
+}
+
+/** Starts creating the keys of the subjects of input records that are not in memory yet. */
+function keyPrefetch(masker: ValueMasker, keyring: Keyring): (records: readonly StreamRecord<unknown>[]) => void {
+  return (records) => {
+    const subjects = new Set<string>();
+    for (const record of records) {
+      const subject = masker.subjectOf(record.value, record.key);
+      if (subject !== undefined) subjects.add(subject);
+    }
+    keyring.prefetch(subjects);
+  };
 }

@@ -4,6 +4,7 @@ import { backoffDelayMs, isRetriable, sleep } from '../core/retry.ts';
 import type { RowMasker } from '../governance/row-maskers.ts';
 import type { SubjectKeys } from '../governance/value-masker.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { BackgroundTurns } from './background-turns.ts';
 import type { Sink } from './sink.ts';
 
 /** One destination view: the sink that writes it and how its rows are masked first. */
@@ -17,6 +18,8 @@ export interface OpenedGovernance<R> {
   views: GovernedView<R>[];
   cachedKeys(subjects: ReadonlySet<string>): SubjectKeys | undefined;
   loadKeys(subjects: ReadonlySet<string>): Promise<SubjectKeys>;
+  /** Starts loading, without waiting, the keys that later outputs of these rows will need (input rows). */
+  prefetch?: (rows: readonly R[]) => void;
 }
 
 const NO_SUBJECTS: ReadonlySet<string> = new Set();
@@ -27,6 +30,7 @@ const NO_SUBJECTS: ReadonlySet<string> = new Set();
  * allow. Batches whose subject keys are in memory (or that need none) are masked and written at
  * once; a batch that needs keys from the key store waits for one fetch, and the batches after it
  * queue behind it in order, their acks retained meanwhile. The queue counts toward `isFull()`.
+ * With `background`, every batch takes that queue, and is masked and written in its turns.
  */
 export class GovernedSink<R> implements Sink<R> {
   readonly name: string;
@@ -41,6 +45,8 @@ export class GovernedSink<R> implements Sink<R> {
     private readonly logger: Logger,
     private readonly fail: (error: unknown) => void,
     private readonly maxQueuedRows = 50_000,
+    /** Where masking waits for the close path (sinks other than WebSocket channels); none: at once. */
+    private readonly background?: BackgroundTurns,
   ) {
     this.name = name;
   }
@@ -54,19 +60,21 @@ export class GovernedSink<R> implements Sink<R> {
     if (this.fatal) throw this.fatal;
     if (rows.length === 0) return;
     const opened = this.opened!;
+    opened.prefetch?.(rows);
     const subjects = new Set<string>();
     for (const view of opened.views) view.masker.subjects(rows, subjects);
-    if (this.queue === null) {
+    if (this.queue === null && this.background === undefined) {
       const keys = subjects.size === 0 ? new Map() : opened.cachedKeys(subjects);
       if (keys !== undefined) return this.writeMasked(rows, acks, keys);
     }
-    // Keys to fetch, or batches ahead still waiting for theirs: in order, behind them.
+    // Keys to fetch, batches ahead still waiting for theirs, or masking that waits for the close
+    // path: in order, behind them, with the acks held until written.
     retainAll(acks);
     this.queuedRows += rows.length;
     const ahead = this.queue ?? Promise.resolve();
     const done = ahead
       .then(() => this.keysFor(subjects.size === 0 ? NO_SUBJECTS : subjects))
-      .then((keys) => this.writeMasked(rows, acks, keys))
+      .then((keys) => (this.background === undefined ? this.writeMasked(rows, acks, keys) : this.background.run(rows.length, (from, to) => this.writeMasked(to - from === rows.length ? rows : rows.slice(from, to), acks, keys))))
       .catch((error: unknown) => this.failWith(error))
       .finally(() => {
         releaseAll(acks);

@@ -84,15 +84,16 @@ test('the dashboard on a running engine: live charts, the topology graph with ev
       throw new Error(`chart ${chart} got no data: ${String(error)}\n${output.slice(-2000)}`);
     });
   }
-  // Honest latency: the first processing p99 the page shows (ingest → WebSocket delivery) is
-  // seconds, and the demo's catch-up replay, which puts event time minutes behind, shows in its
-  // own tile. (Issue 17 asks for under one second; on this shared 2-core machine the first screen
-  // shows 1-3 s (996-2,985 ms in 6 runs at load 7-13): key creation is now one file per batch,
-  // but every prediction is still tokenized on the close path. README, "Close-path latency".)
+  // Honest latency: the first processing p99 the page shows (ingest → WebSocket delivery), and
+  // the demo's catch-up replay, which puts event time minutes behind, in its own tile. Issue 17
+  // asks for under one second: on this shared 2-core machine the first screen shows 0.3-0.75 s
+  // when other work leaves it alone and up to 1.5 s when it does not (README, "Close-path
+  // latency"), so the bound is 5 s; the diagnostics print the figure and the close path's stages.
   const firstProcessingP99 = await page.waitForFunction(() => document.getElementById('stat-p99')?.dataset.ms || null, undefined, { timeout: 45_000 });
   const processingMs = Number(await firstProcessingP99.jsonValue());
   t.diagnostic(`first processing p99 shown: ${Math.round(processingMs)} ms`);
-  assert.ok(Number.isFinite(processingMs) && processingMs >= 0 && processingMs < 10_000, `first processing p99 ${processingMs} ms`);
+  t.diagnostic(`${await page.textContent('#latency-stages')} (at the first figure)`);
+  assert.ok(Number.isFinite(processingMs) && processingMs >= 0 && processingMs < 5_000, `first processing p99 ${processingMs} ms`);
   const lagMs = Number(await (await page.waitForFunction(() => document.getElementById('stat-lag')?.dataset.ms || null, undefined, { timeout: 20_000 })).jsonValue());
   assert.ok(lagMs > 60_000, `event-time lag p99 ${lagMs} ms: the replay starts 20 minutes behind`);
   await page.waitForFunction(() => (document.querySelector('#top-keys')?.children.length ?? 0) >= 3, undefined, { timeout: 20_000 });

@@ -165,3 +165,38 @@ test('dead letters: raw bytes and error text sealed, the key pseudonymized; late
   assert.deepEqual({ ...lateRecord.value, amount: 'token' }, { paymentId: pseudonym('pay-9'), cardId: pseudonym('card-9'), merchantId: pseudonym('m-9'), amount: 'token', currency: 'EUR', country: pseudonym('FR'), ts: 1 });
   assert.equal(await detokenize(lateRecord.value.amount as string, files), 31337.77);
 });
+
+test('the input table starts creating subject keys as rows arrive, so a later tokenized write finds them in memory', async (t) => {
+  const { topology, env, store, keyring, published, pseudonym } = await setup(t);
+  const written: unknown[] = [];
+  const rawSpec = (topology.sinks.raw as SinkSpec<StreamRecord<unknown>>[])[0]!;
+  const raw: SinkSpec<StreamRecord<unknown>> = {
+    ...rawSpec,
+    create: () => ({ name: 'capture', open: async () => {}, write: (rows) => void written.push(...rows), isFull: () => false, whenReady: async () => {}, flush: async () => {}, close: async () => {} }),
+  };
+  const governor = new SinkGovernor({ ...topology, sinks: { ...topology.sinks, raw: [raw] } }, SCHEMAS_DIR, async () => keyring);
+  const rawSink = governor.create(raw, 'output', env);
+  await rawSink.open();
+  const payment = (paymentId: string, cardId: string) => ({ paymentId, cardId, merchantId: 'm-1', amount: 12.5, currency: 'EUR', country: 'FR', ts: 1 });
+  const reads = store.reads;
+  store.hold();
+  rawSink.write([record('card-a', payment('pay-1', 'card-a')), record('card-b', payment('pay-2', 'card-b')), record('card-a', payment('pay-3', 'card-a'))], []);
+  assert.equal(store.reads, reads + 1, 'the write started one store read for its subjects');
+  rawSink.write([record('card-c', payment('pay-4', 'card-c'))], []);
+  assert.equal(store.reads, reads + 1, 'one prefetch at a time: the next batch waits for it');
+  await rawSink.flush();
+  assert.deepEqual(written.map((row) => (row as StreamRecord<Record<string, unknown>>).value.cardId), [pseudonym('card-a'), pseudonym('card-b'), pseudonym('card-a'), pseudonym('card-c')], 'the table rows need no key: masked without waiting for the read');
+  store.resume();
+  // Loading the same subjects joins that read instead of starting another.
+  const keys = await keyring.loadKeys(new Set([pseudonym('card-a'), pseudonym('card-b')]));
+  assert.equal(keys.size, 2);
+  assert.equal(store.reads, reads + 2, 'the prefetch, then one for what the writes meanwhile asked for');
+  assert.equal((await keyring.loadKeys(new Set([pseudonym('card-c')]))).size, 1);
+  assert.equal(store.reads, reads + 2);
+  const spec = (topology.sinks.predictions as SinkSpec<StreamRecord<unknown>>[]).find((s) => s.kind === 'websocket')!;
+  const ws = governor.create(spec, 'output', env);
+  await ws.open();
+  ws.write([record('card-a', prediction('card-a', 5)), record('card-b', prediction('card-b', 6))], []);
+  assert.deepEqual(published.map((p) => p.view), [undefined, 'admin'], 'written at once: the keys were in memory');
+  assert.equal(store.reads, reads + 2);
+});
