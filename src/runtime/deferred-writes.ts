@@ -40,8 +40,12 @@ export class DeferredWrites {
 
   /** Runs every queued write now (before a flush or close). */
   runAll(): void {
-    // Writes may defer more (a dead letter of a rejected row): run until none is left.
-    while (this.queue.length > 0) {
+    this.runWhile(() => true);
+  }
+
+  /** Runs writes from the head while `due()` says so (writes may defer more: they queue behind). */
+  private runWhile(due: (entry: DeferredWrite) => boolean): void {
+    while (this.queue.length > 0 && due(this.queue[0]!)) {
       const entry = this.queue.shift()!;
       try {
         entry.write();
@@ -65,10 +69,14 @@ export class DeferredWrites {
   private readonly tick = (): void => {
     this.scheduled = false;
     if (this.queue.length === 0) return;
-    if (this.busy() && performance.now() - this.queue[0]!.since < this.maxDelayMs) {
-      this.schedule(true);
+    if (!this.busy()) {
+      this.runAll();
       return;
     }
-    this.runAll();
+    // Still busy: only the writes that waited their longest go now, not the ones behind them
+    // (an old raw-events write must not pull a burst's storage writes ahead of its pushes).
+    const overdue = performance.now() - this.maxDelayMs;
+    this.runWhile((entry) => entry.since <= overdue);
+    if (this.queue.length > 0) this.schedule(true);
   };
 }

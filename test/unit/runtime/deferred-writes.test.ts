@@ -61,3 +61,20 @@ test('runAll writes everything at once (flush, close); a failing write reaches o
   assert.deepEqual(committed, ['t']);
   assert.equal(deferred.size, 0);
 });
+
+test('while busy, only the writes past maxDelayMs go; the ones queued after them keep waiting', async () => {
+  const written: string[] = [];
+  let busy = true;
+  const deferred = new DeferredWrites({ busy: () => busy, maxDelayMs: 300, onError: (error) => assert.fail(String(error)) });
+  // The second write is queued when the first runs, so it has its own 300 ms still to wait.
+  deferred.defer(() => {
+    written.push('old');
+    deferred.defer(() => written.push('burst'), []);
+  }, []);
+  await until(() => written.length === 1);
+  assert.deepEqual(written, ['old']);
+  assert.equal(deferred.size, 1, 'the later write is still held');
+  busy = false;
+  await until(() => written.length === 2);
+  assert.deepEqual(written, ['old', 'burst']);
+});
