@@ -12,7 +12,7 @@ import { log, result, startPhase, type BenchResult } from './common.ts';
 export async function rawConsume(brokers: string[], security: KafkaSecurity | undefined, topic: string, n: number): Promise<BenchResult> {
   log(`kafka: raw kafkajs consume of ${n} messages (new group, fromBeginning)`);
   const kafka = new Kafka({ clientId: 'tributary-bench-raw', brokers, ...kafkajsSecurity(security), logLevel: logLevel.NOTHING });
-  // Same settings as src/sources/kafka/kafkajs-client.ts.
+  // The engine's fetch sizes (src/kafka/kafkajs-client.ts); its minBytes is 1, the same here on a backlog, where every fetch fills.
   const consumer = kafka.consumer({
     groupId: `bench-raw-${randomBytes(5).toString('hex')}`,
     minBytes: 256 * 1024,
