@@ -115,6 +115,8 @@ export class PartitionTasks implements TaskStates {
 
   async whenAsyncIdle(): Promise<void> {
     await Promise.all([...this.tasks.values()].map((task) => task.registry.whenAsyncIdle()));
+    // Their output too: rows between the steps and the sinks (deferred, being masked) are in neither snapshot.
+    await this.options.sinks.settle();
   }
 
   /** Ends every task's input; resolves once all their outputs completed. */

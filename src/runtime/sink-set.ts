@@ -221,6 +221,16 @@ export class SinkSet {
     for (const sink of this.all) if (sink.isFull()) await sink.whenReady();
   }
 
+  /**
+   * Every row routed so far is in its destination sink's own buffer: deferred storage writes run
+   * and governed sinks have masked what they hold. A checkpoint then captures the sinks (an
+   * exactly-once topic sink's pending records) without missing rows whose windows it no longer holds.
+   */
+  async settle(): Promise<void> {
+    this.deferred?.runAll();
+    await Promise.all(this.all.map((sink) => sink.settled?.()));
+  }
+
   /** The dead-letter sinks last: flushing the others may hand them rows their destination rejected. */
   async flush(): Promise<void> {
     this.deferred?.runAll();

@@ -109,6 +109,11 @@ export class GovernedSink<R> implements Sink<R> {
     }
   }
 
+  /** Rows waiting for keys or for their masking turns are handed on (a checkpoint captures the sinks next). */
+  settled(): Promise<void> {
+    return this.drainQueue();
+  }
+
   private async drainQueue(): Promise<void> {
     while (this.queue !== null) await this.queue;
     if (this.fatal) throw this.fatal;

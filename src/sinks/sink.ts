@@ -26,6 +26,11 @@ export interface Sink<T = unknown> {
   /** Writes everything buffered and waits for the acknowledgement. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Resolves once every row written so far is in the destination sink's own buffer (a sink that
+   * works on rows asynchronously before that, as a governed sink masking them); absent: at once.
+   */
+  settled?(): Promise<void>;
 }
 
 /** What sinks need from the running engine; built once by the runner. */
