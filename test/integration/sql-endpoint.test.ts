@@ -211,11 +211,12 @@ function endpointSuite(target: AnalystSuiteTarget): void {
 
   test('time limit: an endless query is stopped after 1 s (504); meanwhile a second one is 429', async () => {
     await client.command({ query: `CREATE TABLE ${table}_big (n UInt64) ENGINE = MergeTree ORDER BY n` });
-    await client.command({ query: `INSERT INTO ${table}_big SELECT number FROM system.numbers LIMIT 10000000` });
+    await client.command({ query: `INSERT INTO ${table}_big SELECT number FROM system.numbers LIMIT 40000000` });
     const started = Date.now();
-    // About a billion hashes (chDB needed 2.7 s for them unbounded here), chained inside the lambda so
-    // each block's arrays stay small under the 64 MiB memory limit (and, on 18.16, without a
-    // subquery: there max_result_rows also bounds subqueries).
+    // About four billion hashes (a quarter of them took chDB 1-2.7 s unbounded here, on two cores):
+    // 40M rows rather than longer chains, which 18.16 refuses; chained inside the lambda so each
+    // block's arrays stay small under the 64 MiB memory limit (and, on 18.16, without a subquery:
+    // there max_result_rows also bounds subqueries).
     let hashes = 'x';
     for (let i = 0; i < 24; i++) hashes = `cityHash64(${hashes}, n)`;
     const endless = sql(`SELECT sum(arraySum(arrayMap(x -> ${hashes}, range(4)))) AS h FROM ${table}_big`);
