@@ -84,12 +84,15 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
     const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
     for (const listener of listeners) listener(assignment);
   });
-  // kafkajs emits this after the handler for every batch, and also for fetches whose records were
-  // all filtered out (control records), which never reach the handler.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (progressListeners.length === 0 || payload.lastOffset == null) return;
-    const progress: FetchProgress = { topic: payload.topic, partition: payload.partition, nextOffset: (BigInt(payload.lastOffset) + 1n).toString() };
+  const progressed = (topic: string, partition: number, lastOffset: string) => {
+    const progress: FetchProgress = { topic, partition, nextOffset: (BigInt(lastOffset) + 1n).toString() };
     for (const listener of progressListeners) listener(progress);
+  };
+  // kafkajs emits this after every batch, also for fetches whose records were all filtered out
+  // (control records, aborted ones), which never reach the handler: those are reported here, the
+  // others after the handler, up to what it handled (its payload would claim the whole batch).
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (progressListeners.length > 0 && payload.batchSize === 0 && payload.lastOffset != null) progressed(payload.topic, payload.partition, payload.lastOffset);
   });
 
   return {
@@ -105,8 +108,10 @@ function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connec
         eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
           const handled = await handler({ topic: batch.topic, partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark }, { heartbeat, isRunning, isStale });
           if (handled === null) return;
-          if (handled !== undefined) resolveOffset(handled);
-          else if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
+          const last = handled ?? (batch.messages.length > 0 ? batch.lastOffset() : null);
+          if (last === null) return;
+          resolveOffset(last);
+          if (progressListeners.length > 0) progressed(batch.topic, batch.partition, last);
         },
       }),
     commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ ...o }))),

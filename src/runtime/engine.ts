@@ -116,6 +116,7 @@ export class Engine {
         tasks!.assign(keys);
         this.readiness.assigned(keys.length);
       },
+      behind: (key) => this.parts.clock!.touch(key),
       prepare: (key) => tasks!.prepare(key),
       checkpointOffset: checkpointer ? (key) => checkpointer.peekOffset(key) : undefined,
       discardCheckpoint: (key) => tasks!.discard(key),

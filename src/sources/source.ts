@@ -44,6 +44,11 @@ export interface SourceContext<T> {
    */
   assigned(partitionKeys: readonly string[]): void;
   /**
+   * The partition has records in Kafka that the source has not reached yet (it cannot fetch them,
+   * e.g. while its leader fails over): it is behind, so it must not count as idle.
+   */
+  behind?(partitionKey: string): void;
+  /**
    * Called before the first batch of a partition in an assignment: restores the partition's
    * state (durable window state) and resolves with the offset it covers. Records below it are
    * already in that state: the source skips them. Undefined: nothing to skip.

@@ -9,6 +9,7 @@ import { tumbling } from '../../src/operators/windows/tumbling.ts';
 import { aggregate } from '../../src/operators/windows/aggregate.ts';
 import { count } from '../../src/operators/windows/aggregations.ts';
 import type { Sink, SinkSpec } from '../../src/sinks/sink.ts';
+import type { KafkaClient } from '../../src/kafka/kafka-client.ts';
 import type { LateRecord, StreamRecord } from '../../src/core/batch.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { engineConfig, uniqueName, waitFor } from '../helpers/services.ts';
@@ -134,4 +135,90 @@ test('an idle partition stops holding the watermark; when it delivers again its 
   await new Promise((resolve) => setTimeout(resolve, 1_500)); // a few more idleness ticks: nothing else closes
   assert.deepEqual(rows(), expected3);
   assert.equal(late!.rows.length, 1, 'only the old record was late');
+});
+
+/**
+ * The real kafkajs client, except that while `stalled` its fetched batches of partition 0 are
+ * handed back unhandled (kafkajs fetches them again): partition 0 delivers nothing though its
+ * records are in Kafka, as while its leader fails over to another broker.
+ */
+function stallingClient(brokers: string[], stalled: () => boolean): KafkaClient {
+  const client = createKafkajsClient({ brokers, clientId: 'stalling-partition-test', logger: silentLogger });
+  return {
+    ...client,
+    consumer: (options) => {
+      const consumer = client.consumer(options);
+      return {
+        ...consumer,
+        run: (handler) =>
+          consumer.run(async (batch, control) => {
+            if (batch.partition !== 0 || !stalled()) return handler(batch, control);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            return null;
+          }),
+        get groupJoins() {
+          return consumer.groupJoins;
+        },
+      };
+    },
+  };
+}
+
+test('a partition whose records are in Kafka but cannot be fetched (a leader failing over) is behind, not idle: it holds the watermark and none of its records is late', { timeout: 120_000 }, async (t) => {
+  const topic = uniqueName('behind_partition');
+  const config = engineConfig();
+  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'behind-partition-test', logger: silentLogger });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopic(topic, { partitions: 2 });
+  const producer = kafka.producer();
+  await producer.connect();
+  const send = (partition: number, events: Event[]) => producer.send(topic, events.map((e) => ({ key: e.k, value: JSON.stringify(e), partition })));
+  /** Events of both partitions from `from` ms after BASE, 500 ms apart. */
+  const events = (partition: number, from: number, n: number): Event[] => Array.from({ length: n }, (_, i) => ({ k: `${partition}-${i % 3}`, ts: BASE + from + i * 500 }));
+
+  let stalled = false;
+  let output: CollectingSink<StreamRecord<Row>> | undefined;
+  let late: CollectingSink<LateRecord> | undefined;
+  const topology = defineTopology({
+    name: 'behind-partition',
+    source: kafkaTopic<Event>({ topic, format: 'json', eventTime: (e) => e.ts, outOfOrderness: OUT_OF_ORDERNESS_MS, idleTimeout: '2s', client: (brokers) => stallingClient(brokers, () => stalled) }),
+    pipeline: (records) => ({ counts: records.pipe(keyBy((e) => e.k), tumbling<Event>('10s'), aggregate({ n: count() }, { name: 'count-10s' })) }),
+    sinks: { counts: [{ description: 'collecting test sink', create: () => (output = new CollectingSink('counts')) }] },
+    late: { description: 'collecting late sink', create: () => (late = new CollectingSink('late')) },
+  });
+  const engine = await Engine.start(topology, { config, logger: silentLogger, push: false });
+  t.after(async () => {
+    await engine.stop();
+    await producer.disconnect();
+    await admin.disconnect();
+  });
+
+  // 1. Both partitions deliver their first 20 s.
+  const first = [...events(0, 0, 40), ...events(1, 0, 40)];
+  await send(0, first.slice(0, 40));
+  await send(1, first.slice(40));
+  await waitFor('the first window of both partitions', async () => output?.rows.length ?? 0, (n) => n >= 6, 60_000);
+
+  // 2. Partition 0 stalls with its next records in Kafka, for three idle timeouts, while partition 1
+  //    runs a minute ahead. Partition 0 is behind, not idle: the watermark waits for it.
+  stalled = true;
+  const rest = [...events(0, 20_000, 120), ...events(1, 20_000, 120)];
+  await send(0, rest.slice(0, 120));
+  await send(1, rest.slice(120));
+  await new Promise((resolve) => setTimeout(resolve, 6_000));
+  // (Partition 1, silent after its minute, may count idle meanwhile; partition 0 must not.)
+  assert.deepEqual(late!.rows, [], 'nothing late while partition 0 was behind');
+  assert.ok(engine.stats().watermark <= BASE + 20_000, `the watermark waited for partition 0 (at ${engine.stats().watermark - BASE} ms)`);
+
+  // 3. Partition 0 delivers again; one event per partition past the end closes every window.
+  stalled = false;
+  const closing = [{ k: 'z', ts: BASE + 200_000 }];
+  await send(0, closing);
+  await send(1, closing);
+  const all = [...first, ...rest];
+  const expected = referenceCounts(all, BASE + 200_000 - OUT_OF_ORDERNESS_MS);
+  await waitFor('every window', async () => output!.rows.length, (n) => n >= expected.length, 60_000);
+  assert.deepEqual(late!.rows, [], 'no record was late');
+  assert.deepEqual(sortRows(output!.rows.map((r) => r.value)), expected);
 });

@@ -10,6 +10,11 @@ interface PartitionPosition {
   end: bigint;
   /** The next offset this consumer hands to the pipeline; -1n until its first batch. */
   next: bigint;
+  /**
+   * The next offset this consumer fetches: past what it handed over and past what its fetches
+   * skipped (transaction markers, aborted records); -1n until its first fetch in this assignment.
+   */
+  reached: bigint;
 }
 
 /** End offsets of a topic, as the Kafka admin API reports them. */
@@ -33,6 +38,7 @@ export class ConsumerLag {
   private readonly unregister: Array<() => void>;
   private pollTimer: NodeJS.Timeout | null = null;
   private polling = false;
+  private behindListener: ((partitionKey: string) => void) | null = null;
 
   constructor(metrics: Metrics, topology: string) {
     const labels = (p: PartitionPosition) => ({ topology, topic: p.topic, partition: p.partition });
@@ -60,7 +66,23 @@ export class ConsumerLag {
   handedOver(partitionKey: string, nextOffset: bigint, highWatermark: string | undefined): void {
     const p = this.position(partitionKey);
     p.next = nextOffset;
+    if (nextOffset > p.reached) p.reached = nextOffset;
     if (highWatermark !== undefined && highWatermark !== '') this.raiseEnd(p, BigInt(highWatermark));
+  }
+
+  /** A fetch of the partition was handled up to `nextOffset`, records skipped by the client included. */
+  progressed(partitionKey: string, nextOffset: bigint): void {
+    const p = this.positions.get(partitionKey);
+    if (p !== undefined && nextOffset > p.reached) p.reached = nextOffset;
+  }
+
+  /**
+   * Called after each end-offset poll with every partition that has records in Kafka beyond what
+   * this consumer reached since its assignment: it is behind (its leader unreachable, a broker
+   * failing over), not idle, so it must keep holding the watermark back.
+   */
+  onBehind(listener: (partitionKey: string) => void): void {
+    this.behindListener = listener;
   }
 
   /** Polls `endOffsets` of `topic` every `intervalMs`; failures are logged at debug and retried on the next tick. */
@@ -74,6 +96,7 @@ export class ConsumerLag {
             const p = this.positions.get(`${topic}:${partition}`);
             if (p) this.raiseEnd(p, BigInt(high));
           }
+          this.reportBehind();
         })
         .catch((error) => logger.debug({ err: errorMessage(error), topic }, 'polling end offsets for consumer lag failed'))
         .finally(() => {
@@ -90,11 +113,19 @@ export class ConsumerLag {
     for (const remove of this.unregister) remove();
   }
 
+  private reportBehind(): void {
+    const listener = this.behindListener;
+    if (listener === null) return;
+    // Unknown (nothing fetched since the assignment) is not behind: a caught-up partition whose
+    // fetches return nothing never reports progress, and a new assignment gets a full idle timeout anyway.
+    for (const [key, p] of this.positions) if (p.reached >= 0n && p.end > p.reached) listener(key);
+  }
+
   private position(partitionKey: string): PartitionPosition {
     let p = this.positions.get(partitionKey);
     if (p === undefined) {
       const split = partitionKey.lastIndexOf(':');
-      p = { topic: partitionKey.slice(0, split), partition: partitionKey.slice(split + 1), end: -1n, next: -1n };
+      p = { topic: partitionKey.slice(0, split), partition: partitionKey.slice(split + 1), end: -1n, next: -1n, reached: -1n };
       this.positions.set(partitionKey, p);
     }
     return p;

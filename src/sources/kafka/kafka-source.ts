@@ -24,6 +24,18 @@ export type { KafkaTopicOptions } from './kafka-topic-options.ts';
 const END_OFFSETS_POLL_MS = 5_000;
 
 /**
+ * The poll also tells a partition that is behind from one that is idle, so it runs at least three
+ * times per idle timeout (and at most every 250 ms).
+ */
+export function endOffsetsPollMs(idleTimeoutMs: number): number {
+  return idleTimeoutMs > 0 ? Math.max(250, Math.min(END_OFFSETS_POLL_MS, Math.floor(idleTimeoutMs / 3))) : END_OFFSETS_POLL_MS;
+}
+
+function idleTimeoutMsOf(options: KafkaTopicOptions<unknown>): number {
+  return options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout');
+}
+
+/**
  * A Kafka topic read by a consumer group: one batch per partition fetch, decoded in place,
  * undecodable records dead-lettered with their bytes, offsets committed on a timer only up to
  * what every sink acknowledged.
@@ -38,7 +50,7 @@ export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
   return {
     description: `kafka topic ${options.topic}`,
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
-    idleTimeoutMs: options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout'),
+    idleTimeoutMs: idleTimeoutMsOf(options as KafkaTopicOptions<unknown>),
     eventTime: options.eventTime,
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     resumable: true,
@@ -108,6 +120,10 @@ class KafkaSource<T> implements Source<T> {
     });
     await this.requireTopic(client, brokers);
     await gaps.readCommittedOffsets().catch((error) => environment.logger.warn({ err: errorMessage(error) }, 'reading the committed offsets before the first fetch failed; gap checks read them later'));
+    consumer.onProgress((progress) => lag.progressed(`${progress.topic}:${progress.partition}`, BigInt(progress.nextOffset)));
+    // A partition with records it cannot fetch yet (a leader failing over) is behind, not idle:
+    // counted idle, the others would push the watermark past its records and they would be late.
+    if (context.behind) lag.onBehind(context.behind);
     consumer.onAssignment((assignment) => {
       const keys = assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => `${topic}:${partition}`));
       environment.logger.info({ partitions: keys }, 'partitions assigned');
@@ -170,7 +186,7 @@ class KafkaSource<T> implements Source<T> {
     lag.pollEndOffsets(
       this.options.topic,
       async () => (await this.connectedAdmin(client)).topicEndOffsets(this.options.topic),
-      END_OFFSETS_POLL_MS,
+      endOffsetsPollMs(idleTimeoutMsOf(this.options as KafkaTopicOptions<unknown>)),
       this.environment.logger,
     );
   }

@@ -96,3 +96,44 @@ test('polled end offsets raise the high watermark while nothing is fetched; a fa
   lag.close();
   assert.deepEqual(await series(metrics, 'tributary_consumer_lag_records'), {}, 'closed: no series');
 });
+
+test('after each poll, the partitions with records beyond what the consumer reached are reported behind; skipped markers count as reached, an unknown position does not', async () => {
+  const lag = new ConsumerLag(new Metrics(), 'fraud');
+  lag.assign(['payments:0', 'payments:1', 'payments:2']);
+  lag.handedOver('payments:0', 40n, '40');
+  lag.handedOver('payments:1', 40n, '40');
+  // Partition 1's fetch went past a transaction marker at offset 40: it reached 41, the end.
+  lag.progressed('payments:1', 41n);
+  // Partition 2 has fetched nothing since the assignment.
+  const ends = [
+    [
+      { partition: 0, high: '160' },
+      { partition: 1, high: '41' },
+      { partition: 2, high: '500' },
+    ],
+    [{ partition: 0, high: '160' }],
+  ];
+  const reports: string[][] = [];
+  let current: string[] = [];
+  lag.onBehind((key) => current.push(key));
+  let polls = 0;
+  lag.pollEndOffsets(
+    'payments',
+    async () => {
+      if (polls > 0) reports.push(current);
+      current = [];
+      return ends[Math.min(polls++, ends.length - 1)]!;
+    },
+    10,
+    silentLogger,
+  );
+  const deadline = Date.now() + 5_000;
+  while (polls < 2 && Date.now() < deadline) await sleep(10);
+  assert.deepEqual(reports[0], ['payments:0']);
+  // Partition 0 delivers up to the end: no longer behind.
+  lag.handedOver('payments:0', 160n, '160');
+  const after = polls + 2;
+  while (polls < after && Date.now() < deadline) await sleep(10);
+  lag.close();
+  assert.deepEqual(reports.at(-1), [], 'nothing behind once partition 0 reached its end');
+});

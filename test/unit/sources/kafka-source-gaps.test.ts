@@ -35,6 +35,7 @@ async function startSource(scenario: Scenario) {
           subscribe: async () => {},
           run: async (h: typeof handler) => void (handler = h),
           onAssignment: (listener: typeof assign) => void (assign = listener),
+          onProgress: () => {},
           commit: async () => {},
           pause: () => {},
           seek: (_topic: string, partition: number, offset: bigint) => void seeks.push([partition, offset]),

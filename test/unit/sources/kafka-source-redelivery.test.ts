@@ -22,6 +22,7 @@ function scriptedClient() {
         subscribe: async () => {},
         run: async (h: typeof handler) => void (handler = h),
         onAssignment: (listener: typeof assign) => void (assign = listener),
+        onProgress: () => {},
         commit: async () => {},
         pause: () => {},
         disconnect: async () => {},
