@@ -5,7 +5,10 @@
  * consumer lag. Writes bench-results/soak-<ts>.json and .svg and prints the RSS slope after the
  * first 5 minutes (MiB/min).
  *
- *   npm run soak -- --rate 20000 --minutes 30 [--memory-mb 512]
+ *   npm run soak -- --rate 20000 --minutes 30 [--memory-mb 512] [--heap-snapshots 5,15]
+ *
+ * `--heap-snapshots` writes V8 heap snapshots of the engine at those minutes into bench-results/
+ * (compare two with scripts/bench/heap-diff.ts to see what the live heap gained in between).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,8 +37,10 @@ const opts = new Command()
   .option('--minutes <n>', 'duration', whole, 30)
   .option('--memory-mb <n>', 'TRIBUTARY_MEMORY_MB of the engine', whole, 512)
   .option('--keep', 'keep the topic and tables for inspection')
+  .option('--node-options <flags>', "extra Node/V8 flags for the engine's process (not heap-size flags: the budget sets those)", '')
+  .option('--heap-snapshots <minutes>', 'comma-separated minutes at which to write heap snapshots of the engine', (text) => text.split(',').map(Number), [] as number[])
   .parse(process.argv)
-  .opts<{ rate: number; minutes: number; memoryMb: number; keep?: boolean }>();
+  .opts<{ rate: number; minutes: number; memoryMb: number; keep?: boolean; nodeOptions: string; heapSnapshots: number[] }>();
 const { KAFKA_BROKERS, CLICKHOUSE_URL, REDIS_URL } = process.env;
 if (!KAFKA_BROKERS || !CLICKHOUSE_URL || !REDIS_URL) throw new InvalidArgumentError('set KAFKA_BROKERS, CLICKHOUSE_URL and REDIS_URL (eval "$(bash scripts/services.sh env)")');
 const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
@@ -51,7 +56,9 @@ await producer.connect();
 
 const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', FRAUD_TEST_TOPIC: topic, FRAUD_TEST_PREFIX: `soak_${id}_`, FRAUD_TEST_STATE_PREFIX: `soak:${id}:`, TRIBUTARY_GROUP_ID: `soak-${id}`, TRIBUTARY_MEMORY_MB: String(opts.memoryMb), TRIBUTARY_AUDIT_TABLE: 'off', TRIBUTARY_AUDIT_LOG: path.join(tmpdir(), `soak-${id}-audit.jsonl`), LOG_LEVEL: 'warn' };
 delete env.NODE_OPTIONS;
-const engine = spawn(process.execPath, ['bin/tributary.js', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+// On the launcher's command line (V8 flags are not allowed in NODE_OPTIONS); it passes them on to the engine.
+const nodeOptions = [opts.nodeOptions, opts.heapSnapshots.length > 0 ? '--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=bench-results' : ''].join(' ').trim();
+const engine = spawn(process.execPath, [...nodeOptions.split(/\s+/).filter(Boolean), 'bin/tributary.js', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
 let output = '';
 engine.stdout.on('data', (chunk) => (output += chunk));
 engine.stderr.on('data', (chunk) => process.stderr.write(chunk));
@@ -89,16 +96,23 @@ const samples: SoakSample[] = [];
 const sample = async () => {
   const text = await (await fetch(metricsUrl)).text();
   const rssMb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${enginePid}/status`, 'utf8'))![1]) / 1024;
-  samples.push({ minutes: (Date.now() - t0) / 60_000, rssMb, heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20, openWindows: metric(text, 'tributary_open_windows{'), lagRecords: metric(text, 'tributary_consumer_lag_records{'), produced });
+  samples.push({ minutes: (Date.now() - t0) / 60_000, rssMb, heapUsedMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20, heapTotalMb: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20, externalMb: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20, openWindows: metric(text, 'tributary_open_windows{'), lagRecords: metric(text, 'tributary_consumer_lag_records{'), produced });
   const last = samples.at(-1)!;
-  log(`${last.minutes.toFixed(1)} min: RSS ${last.rssMb.toFixed(0)} MiB, heap ${last.heapUsedMb.toFixed(0)} MiB, ${last.openWindows} open windows, lag ${last.lagRecords}, produced ${produced}`);
+  log(`${last.minutes.toFixed(1)} min: RSS ${last.rssMb.toFixed(0)} MiB, heap ${last.heapUsedMb.toFixed(0)} of ${last.heapTotalMb!.toFixed(0)} MiB, external ${last.externalMb!.toFixed(0)} MiB, ${last.openWindows} open windows, lag ${last.lagRecords}, produced ${produced}`);
 };
 const sampler = setInterval(() => void sample().catch((error) => log(`sample failed: ${String(error)}`)), 10_000);
+const snapshotTimers = opts.heapSnapshots.map((minute) =>
+  setTimeout(() => {
+    log(`heap snapshot at ${minute} min (written by the engine into bench-results/)`);
+    process.kill(enginePid, 'SIGUSR2');
+  }, minute * 60_000),
+);
 try {
   await produce();
   await sample();
 } finally {
   clearInterval(sampler);
+  for (const timer of snapshotTimers) clearTimeout(timer);
   engine.kill('SIGTERM');
   await new Promise((resolve) => engine.once('exit', resolve));
   await producer.disconnect();
@@ -133,14 +147,17 @@ async function dropSoakData(): Promise<void> {
   }
 }
 const steady = samples.filter((s) => s.minutes >= 5);
-const summary = { rate: opts.rate, minutes: opts.minutes, memoryMb: opts.memoryMb, topic, samples: samples.length, rssSlopeMbPerMinuteAfter5: slopePerMinute(steady, (s) => s.rssMb), openWindowsSlopePerMinuteAfter5: slopePerMinute(steady, (s) => s.openWindows), peakRssMb: Math.max(...samples.map((s) => s.rssMb)), maxOpenWindows: Math.max(...samples.map((s) => s.openWindows)), produced };
+const summary = { rate: opts.rate, minutes: opts.minutes, memoryMb: opts.memoryMb, nodeOptions, topic, samples: samples.length, rssSlopeMbPerMinuteAfter5: slopePerMinute(steady, (s) => s.rssMb), heapTotalSlopeMbPerMinuteAfter5: slopePerMinute(steady, (s) => s.heapTotalMb ?? NaN), externalSlopeMbPerMinuteAfter5: slopePerMinute(steady, (s) => s.externalMb ?? NaN), openWindowsSlopePerMinuteAfter5: slopePerMinute(steady, (s) => s.openWindows), peakRssMb: Math.max(...samples.map((s) => s.rssMb)), maxOpenWindows: Math.max(...samples.map((s) => s.openWindows)), produced };
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
 const base = path.join(ROOT, 'bench-results', `soak-${stamp}`);
 writeFileSync(`${base}.json`, JSON.stringify({ summary, samples }, null, 2));
 const svg = soakSvg(samples, `soak: ${opts.rate}/s for ${opts.minutes} min, TRIBUTARY_MEMORY_MB=${opts.memoryMb}; RSS slope after 5 min ${summary.rssSlopeMbPerMinuteAfter5.toFixed(2)} MiB/min`);
 writeFileSync(`${base}.svg`, svg);
-await renderPng(svg, `${base}.png`).catch((error) => log(`no PNG (${String(error)}); the SVG has the chart`));
+const png = await renderPng(svg, `${base}.png`).then(
+  () => ' and .png',
+  (error: unknown) => (log(`no PNG (${String(error)}); the SVG has the chart`), ''),
+);
 console.log(JSON.stringify(summary));
-console.log(`written ${base}.json, .svg and .png${opts.keep ? ` (topic ${topic} and tables soak_${id}_* kept)` : ''}`);
+console.log(`written ${base}.json, .svg${png}${opts.keep ? ` (topic ${topic} and tables soak_${id}_* kept)` : ''}`);
 process.exit(0);

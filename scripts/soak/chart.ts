@@ -4,6 +4,9 @@ export interface SoakSample {
   minutes: number;
   rssMb: number;
   heapUsedMb: number;
+  /** V8's committed heap (used plus the free space it keeps) and memory outside it (Buffers), MiB. */
+  heapTotalMb?: number;
+  externalMb?: number;
   openWindows: number;
   lagRecords: number;
   produced: number;

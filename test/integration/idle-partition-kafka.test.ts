@@ -66,16 +66,26 @@ function sortRows(rows: Row[]): Row[] {
   return [...rows].sort((a, b) => a.windowEnd - b.windowEnd || a.key.localeCompare(b.key));
 }
 
-test('an idle partition stops holding the watermark; when it delivers again its old records are late and new ones count', { timeout: 120_000 }, async (t) => {
-  const topic = uniqueName('idle_partition');
-  const config = engineConfig();
-  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'idle-partition-test', logger: silentLogger });
+/** A fresh two-partition topic on the test broker, with a producer that sends events to one partition. */
+async function twoPartitionTopic(name: string, brokers: string[]) {
+  const topic = uniqueName(name);
+  const kafka = createKafkajsClient({ brokers, clientId: `${name}-test`, logger: silentLogger });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopic(topic, { partitions: 2 });
   const producer = kafka.producer();
   await producer.connect();
   const send = (partition: number, events: Event[]) => producer.send(topic, events.map((e) => ({ key: e.k, value: JSON.stringify(e), partition })));
+  const close = async () => {
+    await producer.disconnect();
+    await admin.disconnect();
+  };
+  return { topic, send, close };
+}
+
+test('an idle partition stops holding the watermark; when it delivers again its old records are late and new ones count', { timeout: 120_000 }, async (t) => {
+  const config = engineConfig();
+  const { topic, send, close } = await twoPartitionTopic('idle_partition', config.kafkaBrokers!);
 
   // Partition 0 only, in event-time order: 0 s .. 35.4 s after BASE, three keys.
   const keys = ['a', 'b', 'c'];
@@ -96,8 +106,7 @@ test('an idle partition stops holding the watermark; when it delivers again its 
   const engine = await Engine.start(topology, { config, logger: silentLogger, push: false });
   t.after(async () => {
     await engine.stop();
-    await producer.disconnect();
-    await admin.disconnect();
+    await close();
   });
   const rows = () => sortRows(output!.rows.map((r) => r.value));
 
@@ -165,15 +174,8 @@ function stallingClient(brokers: string[], stalled: () => boolean): KafkaClient 
 }
 
 test('a partition whose records are in Kafka but cannot be fetched (a leader failing over) is behind, not idle: it holds the watermark and none of its records is late', { timeout: 120_000 }, async (t) => {
-  const topic = uniqueName('behind_partition');
   const config = engineConfig();
-  const kafka = createKafkajsClient({ brokers: config.kafkaBrokers!, clientId: 'behind-partition-test', logger: silentLogger });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopic(topic, { partitions: 2 });
-  const producer = kafka.producer();
-  await producer.connect();
-  const send = (partition: number, events: Event[]) => producer.send(topic, events.map((e) => ({ key: e.k, value: JSON.stringify(e), partition })));
+  const { topic, send, close } = await twoPartitionTopic('behind_partition', config.kafkaBrokers!);
   /** Events of both partitions from `from` ms after BASE, 500 ms apart. */
   const events = (partition: number, from: number, n: number): Event[] => Array.from({ length: n }, (_, i) => ({ k: `${partition}-${i % 3}`, ts: BASE + from + i * 500 }));
 
@@ -190,8 +192,7 @@ test('a partition whose records are in Kafka but cannot be fetched (a leader fai
   const engine = await Engine.start(topology, { config, logger: silentLogger, push: false });
   t.after(async () => {
     await engine.stop();
-    await producer.disconnect();
-    await admin.disconnect();
+    await close();
   });
 
   // 1. Both partitions deliver their first 20 s.
