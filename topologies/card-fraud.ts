@@ -168,6 +168,8 @@ export interface CardFraudOptions {
   drift?: DriftOptions | false;
   /** What to do when payments were deleted from Kafka before they were read (default: 'fail' with durable window state). */
   onOffsetGap?: OffsetGapPolicy;
+  /** How long a silent payments partition holds the watermark back (default 30s; false: for ever). */
+  idleTimeout?: Duration | false;
   /** Demo generator: events per second of event time, and seed. */
   demoRate?: number;
   demoSeed?: number;
@@ -216,7 +218,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const batchPredictions = batchPredictionTable({ name: 'batch-predictions', table: `${tables}batch_predictions`, refresh: options.batchRefresh });
   return defineTopology({
     name: 'card-fraud',
-    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s', onOffsetGap: options.onOffsetGap }),
+    source: kafkaTopic<Payment>({ topic: options.topic ?? 'payments', format: 'avro-confluent', eventTime: (p) => p.ts, outOfOrderness: '5s', onOffsetGap: options.onOffsetGap, idleTimeout: options.idleTimeout }),
     demoSource: generatorSource<Payment>({
       name: 'card-payments',
       events: () => {

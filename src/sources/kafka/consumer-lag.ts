@@ -77,28 +77,47 @@ export class ConsumerLag {
   }
 
   /**
-   * Called after each end-offset poll with every partition that has records in Kafka beyond what
-   * this consumer reached since its assignment: it is behind (its leader unreachable, a broker
-   * failing over), not idle, so it must keep holding the watermark back.
+   * Called on each end-offset poll tick with every partition that cannot be known to be caught up,
+   * so it must keep holding the watermark back instead of counting as idle (Kafka Streams waits
+   * likewise until a partition's lag is known to be zero):
+   * - it has records in Kafka beyond what this consumer reached since its assignment (its fetches
+   *   fail: a leader failing over);
+   * - or its end offset cannot be read: the poll failed or is still waiting (a leader that died
+   *   and has no successor yet; nothing can be produced to it, but nothing says it is silent).
    */
   onBehind(listener: (partitionKey: string) => void): void {
     this.behindListener = listener;
   }
 
-  /** Polls `endOffsets` of `topic` every `intervalMs`; failures are logged at debug and retried on the next tick. */
+  /**
+   * Polls `endOffsets` of `topic` every `intervalMs`; failures are logged at debug and retried on
+   * the next tick, and a warning says so once they have lasted a minute.
+   */
   pollEndOffsets(topic: string, endOffsets: EndOffsets, intervalMs: number, logger: Logger): void {
+    let failingSince = 0;
+    let warned = false;
     this.pollTimer = setInterval(() => {
-      if (this.polling) return;
+      if (this.polling) return this.reportUnknown(); // the last poll still waits for a leader
       this.polling = true;
       endOffsets()
         .then((ends) => {
+          failingSince = 0;
+          warned = false;
           for (const { partition, high } of ends) {
             const p = this.positions.get(`${topic}:${partition}`);
             if (p) this.raiseEnd(p, BigInt(high));
           }
           this.reportBehind();
         })
-        .catch((error) => logger.debug({ err: errorMessage(error), topic }, 'polling end offsets for consumer lag failed'))
+        .catch((error) => {
+          logger.debug({ err: errorMessage(error), topic }, 'polling end offsets for consumer lag failed');
+          this.reportUnknown();
+          failingSince ||= Date.now();
+          if (!warned && Date.now() - failingSince >= 60_000) {
+            warned = true;
+            logger.warn({ err: errorMessage(error), topic }, 'the end offsets of the topic could not be read for a minute: consumer lag is stale, and its partitions cannot count as idle meanwhile');
+          }
+        })
         .finally(() => {
           this.polling = false;
         });
@@ -111,6 +130,11 @@ export class ConsumerLag {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
     for (const remove of this.unregister) remove();
+  }
+
+  private reportUnknown(): void {
+    const listener = this.behindListener;
+    if (listener !== null) for (const key of this.positions.keys()) listener(key);
   }
 
   private reportBehind(): void {

@@ -137,3 +137,41 @@ test('after each poll, the partitions with records beyond what the consumer reac
   lag.close();
   assert.deepEqual(reports.at(-1), [], 'nothing behind once partition 0 reached its end');
 });
+
+test('while the end offsets cannot be read (a failed poll, or one still waiting for a leader) every partition is reported: none is known to be caught up', async () => {
+  const lag = new ConsumerLag(new Metrics(), 'fraud');
+  lag.assign(['payments:0', 'payments:1']);
+  lag.handedOver('payments:0', 40n, '40');
+  lag.handedOver('payments:1', 40n, '40');
+  const reported: string[] = [];
+  lag.onBehind((key) => reported.push(key));
+  let polls = 0;
+  let answer: () => void = () => {};
+  lag.pollEndOffsets(
+    'payments',
+    async () => {
+      polls++;
+      if (polls === 1) throw new Error('broker unreachable');
+      // The second poll waits (a leader failing over) until released; later ones answer at once.
+      if (polls === 2) await new Promise<void>((resolve) => (answer = resolve));
+      return [
+        { partition: 0, high: '40' },
+        { partition: 1, high: '40' },
+      ];
+    },
+    10,
+    silentLogger,
+  );
+  const deadline = Date.now() + 5_000;
+  while (polls < 2 && Date.now() < deadline) await sleep(5);
+  await sleep(50); // ticks while the second poll waits
+  const whileUnknown = reported.length;
+  assert.ok(whileUnknown >= 4, `the failed poll and the waiting one report both partitions (${whileUnknown} reports)`);
+  assert.deepEqual(new Set(reported), new Set(['payments:0', 'payments:1']));
+  answer();
+  await sleep(5);
+  reported.length = 0;
+  await sleep(50);
+  lag.close();
+  assert.deepEqual(reported, [], 'caught up at the end: nothing reported');
+});
