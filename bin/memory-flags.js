@@ -30,16 +30,18 @@ export function v8FlagsFor(setting) {
 
 /**
  * Old space gets 60% of the budget (the rest: young generation, code, native buffers, Node
- * itself): measured on the windows bench, a 307 MB cap keeps a 1M-event drain's peak RSS at
- * ~265 MiB (Node's defaults: 570-700) but V8 then collects far more often: ~9 us of CPU per
- * event instead of ~6 (a 614 MB cap costs the same; 2048 costs nothing). The semi-space is 1/128
- * of the budget within 1-16 MB: start-up grows the young generation to its maximum and V8's
- * memory reducer gives it back only after a minute or so of idling (an idle engine holds ~145 MiB
- * at 16 MB, ~120 at 4, ~111 at 2), while a drain costs ~0.5 us per event more at 4 than at 16.
+ * itself). A cap below ~2 GB makes V8 collect the old space far more often, and records that
+ * wait in the in-flight buffer outlive a small young generation and are promoted: on the windows
+ * bench (1M events, 2 cores) a 307 MB cap with a 4 MB semi-space cost ~11 us of CPU per event
+ * against ~6.4 without a cap. The semi-space is therefore 1/16 of the budget within 1-32 MB
+ * (512: 32 MB, ~7.6-8.1 us per event, so the young generation may take 96 MB of it). Start-up
+ * grows the young generation and V8's memory reducer gives it back only after a minute or so
+ * of idling, so an idle engine under a budget holds more for that minute; without a budget the
+ * semi-space stays at 4 MB (an idle engine ~110 MiB).
  */
 export function v8FlagsForBudget(memoryMb) {
   const oldSpaceMb = Math.floor(memoryMb * 0.6);
-  const semiSpaceMb = Math.max(1, Math.min(16, Math.floor(memoryMb / 128)));
+  const semiSpaceMb = Math.max(1, Math.min(32, Math.floor(memoryMb / 16)));
   return [`--max-old-space-size=${oldSpaceMb}`, `--max-semi-space-size=${semiSpaceMb}`];
 }
 

@@ -46,6 +46,8 @@ export interface WindowsBenchOptions extends BenchOptions {
   keep: boolean;
   /** Another checkout whose engine drains the same topic (its src/ is imported), e.g. /work/main. */
   compare?: string;
+  /** Folder for V8 CPU profiles of each engine drain (drain-<i>/, one per thread: the main one is the largest). */
+  cpuProf?: string;
   /** TRIBUTARY_MEMORY_MB of each budgeted drain. */
   memoryMb: number[];
 }
@@ -127,7 +129,8 @@ export async function benchKafkaWindows(options: WindowsBenchOptions, services: 
       const env: NodeJS.ProcessEnv = { ...process.env, ...drain.env, BENCH_ROOT: drain.root, BENCH_TOPIC: topic, BENCH_TABLE: table, BENCH_EVENTS: String(n), KAFKA_BROKERS: services.kafkaBrokers, CLICKHOUSE_URL: services.clickhouseUrl, TRIBUTARY_SCHEMAS_DIR: schemas, TRIBUTARY_GROUP_ID: `bench-windows-${randomBytes(5).toString('hex')}`, TRIBUTARY_AUDIT_TABLE: 'off', TRIBUTARY_AUDIT_LOG: path.join(schemas, `audit-${i}.jsonl`), PORT: '0', LOG_LEVEL: 'warn' };
       delete env.REDIS_URL;
       delete env.NODE_OPTIONS;
-      const { stdout } = await run(process.execPath, [...drain.flags, '--import', 'tsx', path.join(ROOT, 'scripts/bench/windows-child.ts')], { cwd: drain.root, env, maxBuffer: 64 * 2 ** 20, timeout: 600_000 });
+      const profile = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(options.cpuProf, `drain-${i}`)}`] : [];
+      const { stdout } = await run(process.execPath, [...drain.flags, ...profile, '--import', 'tsx', path.join(ROOT, 'scripts/bench/windows-child.ts')], { cwd: drain.root, env, maxBuffer: 64 * 2 ** 20, timeout: 600_000 });
       const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildReport;
       const measure = phase();
       const rows = await windowRows(services.clickhouseUrl, table, logger);

@@ -13,8 +13,10 @@ test('unset, the budget is 512 MB: 32 MB of records in flight, 8 MB fetches, 2 M
 });
 
 test('a small budget shrinks fetches and the in-flight bytes with it, within their floors', () => {
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 4 * MB, fetchMaxBytesPerPartition: 1 * MB });
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
+  // A budget that was set takes 1/256 for a fetch (at least 1 MB), the default one 1/64.
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '512' }), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 1 * MB, fetchMaxBytesPerPartition: 256 * 1024 });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 1 * MB, fetchMaxBytesPerPartition: 256 * 1024 });
   // Large budgets keep kafkajs' fetch at 16 MB.
   assert.equal(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '8192' }).fetchMaxBytes, 16 * MB);
 });
@@ -35,11 +37,11 @@ test('bad settings are ConfigErrors naming the setting and the fix', () => {
   }
 });
 
-test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/128 of the budget within 1-16 MB", () => {
-  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=4']);
-  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=2']);
-  assert.deepEqual(v8FlagsForBudget(128), ['--max-old-space-size=76', '--max-semi-space-size=1']);
-  assert.deepEqual(v8FlagsForBudget(8192), ['--max-old-space-size=4915', '--max-semi-space-size=16']);
+test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/16 of the budget within 1-32 MB", () => {
+  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=32']);
+  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=18']);
+  assert.deepEqual(v8FlagsForBudget(128), ['--max-old-space-size=76', '--max-semi-space-size=8']);
+  assert.deepEqual(v8FlagsForBudget(8192), ['--max-old-space-size=4915', '--max-semi-space-size=32']);
   // The same default and floor as the engine's check, which reports what the launcher skips.
   assert.equal(DEFAULT_MEMORY_MB, loadMemoryBudget({}).memoryMb);
   assert.equal(parseMemoryMb(undefined), 512);
@@ -52,7 +54,7 @@ test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/128 of the budget
 test('without TRIBUTARY_MEMORY_MB only the semi-space is chosen; a set budget caps the old space too; an invalid one starts nothing', () => {
   assert.deepEqual(v8FlagsFor(undefined), ['--max-semi-space-size=4']);
   assert.deepEqual(v8FlagsFor(' '), ['--max-semi-space-size=4']);
-  assert.deepEqual(v8FlagsFor('512'), ['--max-old-space-size=307', '--max-semi-space-size=4']);
+  assert.deepEqual(v8FlagsFor('512'), ['--max-old-space-size=307', '--max-semi-space-size=32']);
   assert.equal(v8FlagsFor('64'), null);
 });
 

@@ -89,7 +89,7 @@ test('every setting is read from its variable', () => {
     host: '0.0.0.0',
     groupId: 'fraud-v2',
     maxInFlightRecords: 1000,
-    memory: { memoryMb: 256, maxInFlightBytes: 1024 * 1024, fetchMaxBytes: 4 * 1024 * 1024, fetchMaxBytesPerPartition: 1024 * 1024 },
+    memory: { memoryMb: 256, maxInFlightBytes: 1024 * 1024, fetchMaxBytes: 1024 * 1024, fetchMaxBytesPerPartition: 256 * 1024 },
     commitIntervalMs: 250,
     schemasDir: path.resolve('custom/schemas'),
     windowState: 'redis',
