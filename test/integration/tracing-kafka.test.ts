@@ -59,10 +59,12 @@ test('tracing: a record produced with a W3C traceparent yields spans for decode,
   const windowIds = new Set(windows.map((w) => w.spanId));
 
   // The record's 1-minute window and its five 5-minute windows close in later batches: each
-  // scoring of them is a child of the window step that holds the record.
+  // scoring of them is a child of the window step that holds the record. The record's own batch
+  // may also close older windows (its event time moves the watermark): that scoring descends from
+  // decode, which caused it (how the batches fall depends on fetch timing).
   const scores = named('score fraud-score');
-  assert.ok(scores.length >= 1, `a score span: ${describe()}`);
-  for (const score of scores) assert.ok(windowIds.has(score.parentSpanId), 'score is a child of a window span');
+  assert.ok(scores.some((score) => windowIds.has(score.parentSpanId)), `the record's windows are scored under their window span: ${describe()}`);
+  for (const score of scores) assert.ok(windowIds.has(score.parentSpanId) || score.parentSpanId === decode.spanId, `score is a child of a window span or of decode: ${describe()}`);
   const scoreIds = new Set(scores.map((s) => s.spanId));
 
   const parentsOf = (name: string) => named(name).map((span: ReceivedSpan) => span.parentSpanId);
