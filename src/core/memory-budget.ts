@@ -32,9 +32,10 @@ function wholeNumber(setting: string, text: string, min: number, fix: string): n
 
 /**
  * Reads TRIBUTARY_MEMORY_MB and TRIBUTARY_MAX_IN_FLIGHT_BYTES. A fetch gets 1/256 of a budget
- * that was set, 1/64 of the default one (1-16 MB; a partition a quarter of that, 256 KB-4 MB): kafkajs decodes a whole response into
- * message objects (several times its bytes) and holds them until every record in it was handed
- * over, and the next response arrives meanwhile; at 16 MB that is most of a 300 MB drain's heap. Records in flight may take 1/16 of the budget in encoded
+ * that was set, 1/64 of the default one (1-16 MB; a partition a quarter of that, 256 KB-4 MB):
+ * kafkajs decodes a whole response into message objects (several times its bytes) and holds them
+ * until every record in it was handed over, and the next response arrives meanwhile; at 16 MB
+ * that is most of a 300 MB drain's heap. Records in flight may take 1/16 of the budget in encoded
  * bytes (decoded objects are a few times larger), so large messages cannot fill the heap while
  * the record count (TRIBUTARY_MAX_IN_FLIGHT) still looks small.
  */

@@ -17,6 +17,17 @@ interface PartitionPosition {
   reached: bigint;
 }
 
+/** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
+const END_OFFSETS_POLL_MS = 5_000;
+
+/**
+ * The poll also tells a partition that is behind from one that is idle (see onBehind), so it runs
+ * at least three times per idle timeout (and at most every 250 ms).
+ */
+export function endOffsetsPollMs(idleTimeoutMs: number): number {
+  return idleTimeoutMs > 0 ? Math.max(250, Math.min(END_OFFSETS_POLL_MS, Math.floor(idleTimeoutMs / 3))) : END_OFFSETS_POLL_MS;
+}
+
 /** End offsets of a topic, as the Kafka admin API reports them. */
 export type EndOffsets = () => Promise<ReadonlyArray<{ partition: number; high: string }>>;
 

@@ -2,7 +2,7 @@ import { ConfigError, ConnectionError, errorMessage } from '../../core/errors.ts
 import { toMillis } from '../../core/duration.ts';
 import { retry } from '../../core/retry.ts';
 import { OffsetTracker } from '../../core/offset-tracker.ts';
-import { ConsumerLag } from './consumer-lag.ts';
+import { ConsumerLag, endOffsetsPollMs } from './consumer-lag.ts';
 import type { Decoder } from '../../serde/decoder.ts';
 import { createDecoder } from '../../serde/create-decoder.ts';
 import { LocalSchemaRegistry } from '../../serde/schema-registry.ts';
@@ -20,21 +20,6 @@ import type { KafkaTopicOptions } from './kafka-topic-options.ts';
 
 export type { KafkaTopicOptions } from './kafka-topic-options.ts';
 
-/** How often end offsets are polled for consumer lag (fetches bring them too, except while held back). */
-const END_OFFSETS_POLL_MS = 5_000;
-
-/**
- * The poll also tells a partition that is behind from one that is idle, so it runs at least three
- * times per idle timeout (and at most every 250 ms).
- */
-export function endOffsetsPollMs(idleTimeoutMs: number): number {
-  return idleTimeoutMs > 0 ? Math.max(250, Math.min(END_OFFSETS_POLL_MS, Math.floor(idleTimeoutMs / 3))) : END_OFFSETS_POLL_MS;
-}
-
-function idleTimeoutMsOf(options: KafkaTopicOptions<unknown>): number {
-  return options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout');
-}
-
 /**
  * A Kafka topic read by a consumer group: one batch per partition fetch, decoded in place,
  * undecodable records dead-lettered with their bytes, offsets committed on a timer only up to
@@ -47,14 +32,15 @@ export function kafkaTopic<T>(options: KafkaTopicOptions<T>): SourceSpec<T> {
   if (options.onOffsetGap !== undefined && !OFFSET_GAP_POLICIES.includes(options.onOffsetGap)) {
     throw new ConfigError('source.onOffsetGap', `"${String(options.onOffsetGap)}" is not a policy`, "use 'fail', 'earliest' or 'latest'");
   }
+  const idleTimeoutMs = options.idleTimeout === false ? 0 : toMillis(options.idleTimeout ?? '30s', 'source.idleTimeout');
   return {
     description: `kafka topic ${options.topic}`,
     outOfOrdernessMs: toMillis(options.outOfOrderness ?? '5s', 'source.outOfOrderness'),
-    idleTimeoutMs: idleTimeoutMsOf(options as KafkaTopicOptions<unknown>),
+    idleTimeoutMs,
     eventTime: options.eventTime,
     ...(options.schema === undefined ? {} : { schema: options.schema }),
     resumable: true,
-    create: (environment) => new KafkaSource(options, environment),
+    create: (environment) => new KafkaSource(options, environment, idleTimeoutMs),
   };
 }
 
@@ -79,7 +65,11 @@ class KafkaSource<T> implements Source<T> {
   /** The batch handler in progress, so stop() can wait for it to hand over its last chunk. */
   private handling: Promise<BatchHandled> = Promise.resolve();
 
-  constructor(options: KafkaTopicOptions<T>, environment: SourceEnvironment) {
+  constructor(
+    options: KafkaTopicOptions<T>,
+    environment: SourceEnvironment,
+    private readonly idleTimeoutMs: number,
+  ) {
     this.options = options;
     this.environment = environment;
     this.description = `kafka topic ${options.topic}`;
@@ -186,7 +176,7 @@ class KafkaSource<T> implements Source<T> {
     lag.pollEndOffsets(
       this.options.topic,
       async () => (await this.connectedAdmin(client)).topicEndOffsets(this.options.topic),
-      endOffsetsPollMs(idleTimeoutMsOf(this.options as KafkaTopicOptions<unknown>)),
+      endOffsetsPollMs(this.idleTimeoutMs),
       this.environment.logger,
     );
   }
