@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--cpu-prof DIR] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--cpu-prof DIR] [--frames batch|single] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process (`tributary run test/fixtures/card-fraud-from-env.ts`, from --engine-dir:
@@ -87,10 +87,12 @@ async function main(): Promise<void> {
     .option('--seconds <n>', 'measured time after the warm-up burst, a multiple of 60', whole, 300)
     .option('--engine-dir <dir>', 'checkout whose engine runs (default this one)', REPO_ROOT)
     .option('--cpu-prof <dir>', 'write the engine\'s CPU profile (node --cpu-prof) to this folder')
+    .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; cpuProf?: string; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; cpuProf?: string; frames: string; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
+  if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const brokers = requireService('KAFKA_BROKERS').split(',');
   requireService('CLICKHOUSE_URL');
@@ -121,10 +123,15 @@ async function main(): Promise<void> {
     socket.on('message', (raw: Buffer) => {
       const at = Date.now();
       const text = raw.toString();
+      if (text.startsWith('{"type":"batch"')) {
+        for (const item of (JSON.parse(text) as { items: Array<{ data: { windowEnd: number } }> }).items) receipts.push({ windowEnd: item.data.windowEnd, at });
+        return;
+      }
       const i = text.indexOf('"windowEnd":');
       if (i >= 0 && text.startsWith('{"type":"data"')) receipts.push({ windowEnd: parseInt(text.slice(i + 12, i + 30), 10), at });
     });
-    socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud', snapshot: false }));
+    // An engine before protocol 2 ignores `batch` and sends a frame per prediction.
+    socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud', snapshot: false, batch: opts.frames === 'batch' }));
 
     const producingSince = Date.now();
     const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards };

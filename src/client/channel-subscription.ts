@@ -40,7 +40,8 @@ export class ChannelSubscription<T = unknown> extends TypedEmitter<SubscriptionE
 
   /** The subscribe message for (re)connecting: resumes from `lastSeq` when there is one. */
   request(): SubscribeRequest {
-    const request: SubscribeRequest = { type: 'subscribe', channel: this.channel };
+    // This client unpacks batch frames into items, so it always takes them (fewer frames in a burst).
+    const request: SubscribeRequest = { type: 'subscribe', channel: this.channel, batch: true };
     if (this.options.filter !== undefined) request.filter = this.options.filter;
     if (this.options.snapshot !== undefined) request.snapshot = this.options.snapshot;
     if (this.lastSeq !== undefined) {

@@ -162,6 +162,12 @@ export class TributaryClient extends TypedEmitter<ClientEvents> {
       case 'data':
         if (subscription?.handleData(message)) this.emit('data', message);
         break;
+      case 'batch':
+        // Each item as if it had come alone; a malformed batch is ignored like a malformed frame.
+        if (subscription !== undefined && Array.isArray(message.items)) {
+          for (const item of message.items) if (subscription.handleData(item)) this.emit('data', item);
+        }
+        break;
       case 'subscribed':
         if (subscription) subscription.epoch = message.epoch;
         if (this.options.silenceTimeoutMs === undefined) this.silenceTimeoutMs = 3 * message.heartbeatMs;

@@ -4,8 +4,8 @@
  * docs/websocket-protocol.md describes every message with an example.
  */
 
-/** Protocol revision; sent in `subscribed` so clients can check what they talk to. */
-export const PROTOCOL_VERSION = 1;
+/** Protocol revision; sent in `subscribed` so clients can check what they talk to. 2 added `batch`. */
+export const PROTOCOL_VERSION = 2;
 
 /** Which items of a channel a subscription receives. Every given condition must hold. */
 export interface SubscriptionFilter {
@@ -27,6 +27,11 @@ export interface SubscribeRequest {
   resumeFrom?: number;
   /** The `epoch` of the server that numbered `resumeFrom`; another epoch means a restart (a gap). */
   epoch?: string;
+  /**
+   * Items published together may arrive as one `batch` frame instead of one `data` frame each
+   * (default false). A burst of thousands of items then costs a few frames to send and parse.
+   */
+  batch?: boolean;
 }
 
 export interface UnsubscribeRequest {
@@ -60,6 +65,16 @@ export interface DataMessage<T = unknown> {
   /** Present when the channel's sink gives items a key. */
   key?: string;
   data: T;
+}
+
+/**
+ * Several `data` messages of one channel in one frame, in sequence order, each exactly as it
+ * would have been sent alone. Only to subscriptions that asked for `batch`.
+ */
+export interface BatchMessage<T = unknown> {
+  type: 'batch';
+  channel: string;
+  items: DataMessage<T>[];
 }
 
 export interface GapMessage {
@@ -114,6 +129,7 @@ export type ServerMessage =
   | SubscribedMessage
   | UnsubscribedMessage
   | DataMessage
+  | BatchMessage
   | GapMessage
   | SyncedMessage
   | HeartbeatMessage

@@ -5,7 +5,7 @@ import type { LogEntry } from './channel-log.ts';
 import { ChannelState } from './channel-state.ts';
 import { Delivery, SYNCED_SLOT } from './delivery.ts';
 import { matchesFilter } from './filter.ts';
-import { gapFrame, heartbeatFrame, subscribedFrame, syncedFrame, unsubscribedFrame } from './frames.ts';
+import { batchFrame, batchFrameBytes, gapFrame, heartbeatFrame, subscribedFrame, syncedFrame, unsubscribedFrame } from './frames.ts';
 import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
 import type { ParsedRequest } from './protocol.ts';
@@ -89,10 +89,12 @@ export class ChannelHub {
     // Taken before the topic phase: subscribers demoted during it get the rest of this batch below.
     const direct = channel.directSubscribers.size > 0 ? [...channel.directSubscribers] : [];
     if (channel.topicSubscribers.size > 0) this.publishToTopic(channel, entries);
+    if (channel.batchTopicSubscribers.size > 0) this.publishBatchesToTopic(channel, entries);
     for (const sub of direct) {
       if (!sub.session.live) continue;
       sub.session.ws.cork(() => {
-        for (const entry of entries) if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, entry.value)) this.delivery.deliver(sub, entry);
+        if (sub.batch) this.delivery.deliverBatch(sub, sub.filter === undefined ? entries : entries.filter((entry) => matchesFilter(sub.filter!, entry.key, entry.value)));
+        else for (const entry of entries) if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, entry.value)) this.delivery.deliver(sub, entry);
       });
     }
     this.finish();
@@ -109,7 +111,7 @@ export class ChannelHub {
     // The grant's role picks the view; deny by default: only an admin token gets the admin one.
     const view: ChannelView = session.grant.role === 'admin' && this.adminViews.has(request.channel) ? 'admin' : 'public';
     const channel = this.channel(request.channel, view);
-    const sub = new Subscription(session, channel, request.filter);
+    const sub = new Subscription(session, channel, request.filter, request.batch);
     session.subscriptions.set(channel.name, sub);
     channel.directSubscribers.add(sub);
     const head = channel.seq;
@@ -201,12 +203,27 @@ export class ChannelHub {
       sinceCheck += entry.bytes;
       if (sinceCheck < checkEvery && i < entries.length - 1) continue;
       sinceCheck = 0;
-      const before = [...channel.topicSubscribers];
-      this.delivery.checkTopicSubscribers(channel);
       // Demoted now: the rest of the batch waits in their pending queues.
-      for (const sub of before) if (!sub.onTopic) for (let j = i + 1; j < entries.length; j++) this.delivery.enqueue(sub, entries[j]!, true);
+      for (const sub of this.delivery.checkTopicSubscribers(channel.topicSubscribers)) for (let j = i + 1; j < entries.length; j++) this.delivery.enqueue(sub, entries[j]!, true);
     }
     counters.delivered(frames, bytes);
+  }
+
+  /** The batch topic's share of a publish: frames of at most batchFrameBytes, each followed by a check of the soft limit. */
+  private publishBatchesToTopic(channel: ChannelState, entries: readonly LogEntry[]): void {
+    const members = channel.batchTopicSubscribers;
+    let items = 0;
+    let bytes = 0;
+    for (let from = 0; from < entries.length && members.size > 0; ) {
+      const to = this.delivery.batchEnd(channel, entries, from);
+      const single = to - from === 1;
+      this.app.publish(channel.batchTopic, single ? entries[from]!.frame : batchFrame(channel.batchPrefix, entries, from, to), false, false);
+      items += members.size * (to - from);
+      bytes += members.size * (single ? entries[from]!.bytes : batchFrameBytes(channel, entries, from, to));
+      from = to;
+      for (const sub of this.delivery.checkTopicSubscribers(members)) for (let j = from; j < entries.length; j++) this.delivery.enqueue(sub, entries[j]!, true);
+    }
+    this.metrics.channel(channel.name).delivered(items, bytes);
   }
 
   private heartbeat(now: number): void {
@@ -214,6 +231,7 @@ export class ChannelHub {
       if (channel.subscriberCount === 0) continue;
       const frame = heartbeatFrame(channel.name, channel.seq, now);
       if (channel.topicSubscribers.size > 0) this.app.publish(channel.topic, frame, false, false);
+      if (channel.batchTopicSubscribers.size > 0) this.app.publish(channel.batchTopic, frame, false, false);
       for (const sub of channel.directSubscribers) {
         // A client behind gets no heartbeat: its seq would claim items it has not received.
         if (sub.session.live && !sub.session.congested && sub.pending.size === 0) this.delivery.sendControl(sub.session, frame);
@@ -235,8 +253,9 @@ export class ChannelHub {
   /** `socketOpen` false after a close: uWS has already dropped the socket's topics. */
   private removeSubscription(sub: Subscription, socketOpen: boolean, dropReason: 'disconnect' | undefined): void {
     const { channel, session } = sub;
-    if (sub.onTopic && socketOpen) session.ws.unsubscribe(channel.topic);
+    if (sub.onTopic && socketOpen) session.ws.unsubscribe(channel.topicOf(sub).topic);
     channel.topicSubscribers.delete(sub);
+    channel.batchTopicSubscribers.delete(sub);
     channel.directSubscribers.delete(sub);
     sub.onTopic = false;
     const frames = this.delivery.discardPending(sub);

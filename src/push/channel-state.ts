@@ -1,5 +1,5 @@
 import { LatestByKey, type LogEntry, ReplayBuffer } from './channel-log.ts';
-import { dataFrame, dataFramePrefix } from './frames.ts';
+import { batchFramePrefix, dataFrame, dataFramePrefix } from './frames.ts';
 import type { Subscription } from './session.ts';
 
 export interface ChannelBounds {
@@ -11,16 +11,25 @@ export interface ChannelBounds {
 
 /**
  * One channel: its sequence numbers, its memory of past items, and who listens. Unfiltered
- * subscribers that keep up sit in uWS's topic of the same name (C++ fan-out); everyone else
- * (filtered, or catching up, or behind) is served from JS.
+ * subscribers that keep up sit in uWS's topic of the same name (C++ fan-out), or in its batch
+ * topic when they take batch frames; everyone else (filtered, or catching up, or behind) is
+ * served from JS.
  */
 export class ChannelState {
   /** Sequence number of the last published item; 0 before the first. */
   seq = 0;
   readonly replay: ReplayBuffer;
   readonly latest: LatestByKey;
+  /** On `topic`: one data frame per item. */
   readonly topicSubscribers = new Set<Subscription>();
+  /** On `batchTopic`: the items of a publish in batch frames. */
+  readonly batchTopicSubscribers = new Set<Subscription>();
   readonly directSubscribers = new Set<Subscription>();
+  /** `<topic>#batch`: unreachable by name, like the admin view. */
+  readonly batchTopic: string;
+  /** The start of this channel's batch frames (frames.ts). */
+  readonly batchPrefix: string;
+  readonly batchPrefixBytes: number;
   private readonly prefix: string;
 
   /**
@@ -36,10 +45,18 @@ export class ChannelState {
     this.replay = new ReplayBuffer(bounds.replayItems, bounds.replayBytes);
     this.latest = new LatestByKey(bounds.snapshotKeys, bounds.snapshotBytes);
     this.prefix = dataFramePrefix(name);
+    this.batchPrefix = batchFramePrefix(name);
+    this.batchPrefixBytes = Buffer.byteLength(this.batchPrefix);
+    this.batchTopic = `${topic}#batch`;
   }
 
   get subscriberCount(): number {
-    return this.topicSubscribers.size + this.directSubscribers.size;
+    return this.topicSubscribers.size + this.batchTopicSubscribers.size + this.directSubscribers.size;
+  }
+
+  /** The uWS topic a subscription joins while it keeps up, and the set that tracks it there. */
+  topicOf(sub: Subscription): { topic: string; members: Set<Subscription> } {
+    return sub.batch ? { topic: this.batchTopic, members: this.batchTopicSubscribers } : { topic: this.topic, members: this.topicSubscribers };
   }
 
   /** Numbers an item already serialised as `json` and remembers it. */

@@ -4,6 +4,7 @@ import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
 import type { ClientSession, ServerCloseReason, Subscription } from './session.ts';
 import { CLOSE_CODES } from '../client/wire-types.ts';
+import { batchFrame, batchFrameBytes } from './frames.ts';
 
 /** uWS WebSocket.send results: 0 buffered (backpressure), 1 written, 2 dropped (past the hard limit). */
 const SEND_BACKPRESSURE = 0;
@@ -11,6 +12,8 @@ const SEND_DROPPED = 2;
 
 /** The pending-queue slot of a catch-up's closing `synced` frame (keys are 'k…', replayed items '#…'). */
 export const SYNCED_SLOT = 'synced';
+
+const NONE: readonly Subscription[] = [];
 
 const CLOSE: Record<Exclude<ServerCloseReason, 'shutdown'>, [code: number, text: string]> = {
   slow_consumer: [CLOSE_CODES.slowConsumer, 'too slow: send buffer limit'],
@@ -28,6 +31,11 @@ const CLOSE: Record<Exclude<ServerCloseReason, 'shutdown'>, [code: number, text:
 export class Delivery {
   totalPendingBytes = 0;
   totalPendingFrames = 0;
+  /**
+   * Largest batch frame (one bigger item goes alone): half the soft limit, the bytes published
+   * between two checks of it, which keeps every socket under uWS's hard limit.
+   */
+  readonly batchFrameBytes: number;
   private condemned: ClientSession[] = [];
 
   constructor(
@@ -36,7 +44,9 @@ export class Delivery {
     private readonly sessions: ReadonlySet<ClientSession>,
     /** Called for a condemned session before its socket is ended: forget its subscriptions. */
     private readonly detach: (session: ClientSession) => void,
-  ) {}
+  ) {
+    this.batchFrameBytes = Math.max(1, Math.floor(settings.softBufferBytes / 2));
+  }
 
   /** A control frame (ack, error, gap): sent at once, never queued, so it is never conflated away. */
   sendControl(session: ClientSession, frame: string): void {
@@ -52,6 +62,32 @@ export class Delivery {
       return;
     }
     this.sendData(session, entry, sub.channel.name);
+  }
+
+  /**
+   * Items of one publish that passed a batch subscriber's filter: batch frames of at most
+   * `batchFrameBytes` while the client keeps up, the pending queue for the rest once it does not.
+   */
+  deliverBatch(sub: Subscription, entries: readonly LogEntry[]): void {
+    const session = sub.session;
+    let from = 0;
+    while (from < entries.length && session.live) {
+      if (session.congested || sub.pending.size > 0) {
+        for (; from < entries.length; from++) this.enqueue(sub, entries[from]!, true);
+        return;
+      }
+      const to = this.batchEnd(sub.channel, entries, from);
+      this.sendBatch(session, sub.channel, entries, from, to);
+      from = to;
+    }
+  }
+
+  /** Where the batch frame of `channel` starting at `from` ends: at least one entry, at most batchFrameBytes in all. */
+  batchEnd(channel: ChannelState, entries: readonly LogEntry[], from: number): number {
+    let to = from + 1;
+    let bytes = channel.batchPrefixBytes + 2 + entries[from]!.bytes;
+    while (to < entries.length && bytes + 1 + entries[to]!.bytes <= this.batchFrameBytes) bytes += 1 + entries[to++]!.bytes;
+    return to;
   }
 
   /** Queues a frame; `conflate` lets it replace a pending frame with the same key. */
@@ -87,6 +123,10 @@ export class Delivery {
     }
     for (const sub of session.subscriptions.values()) {
       if (sub.pending.size === 0) continue;
+      if (sub.batch) {
+        if (!this.flushBatched(session, sub)) return;
+        continue;
+      }
       for (const [slot, entry] of sub.pending) {
         sub.pending.delete(slot);
         this.unaccount(session, entry);
@@ -104,6 +144,40 @@ export class Delivery {
     for (const sub of session.subscriptions.values()) if (sub.topicEligible && !sub.onTopic) this.promote(sub);
   }
 
+  /** flush() for a batch subscriber: pending items in batch frames, the catch-up's `synced` after them. False once the client is behind again. */
+  private flushBatched(session: ClientSession, sub: Subscription): boolean {
+    const run: LogEntry[] = [];
+    let bytes = 0;
+    for (const [slot, entry] of sub.pending) {
+      const synced = slot === SYNCED_SLOT;
+      // The run goes out before `synced`, and before an item that would take it past the bound.
+      if (run.length > 0 && (synced || bytes + 1 + entry.bytes > this.batchFrameBytes)) {
+        this.sendBatch(session, sub.channel, run, 0, run.length);
+        run.length = 0;
+        if (!this.keepsUp(session)) return false;
+      }
+      sub.pending.delete(slot);
+      this.unaccount(session, entry);
+      if (synced) {
+        this.write(session, entry.frame);
+        if (!this.keepsUp(session)) return false;
+      } else {
+        bytes = run.length === 0 ? sub.channel.batchPrefixBytes + 2 + entry.bytes : bytes + 1 + entry.bytes;
+        run.push(entry);
+      }
+    }
+    if (run.length > 0) this.sendBatch(session, sub.channel, run, 0, run.length);
+    return this.keepsUp(session);
+  }
+
+  /** After a send: false (and the client marked congested) once its socket buffer is past the soft limit or it is gone. */
+  private keepsUp(session: ClientSession): boolean {
+    if (!session.live) return false;
+    if (session.ws.getBufferedAmount() <= this.settings.softBufferBytes) return true;
+    this.markCongested(session);
+    return false;
+  }
+
   /** Moves the client's topic subscriptions to JS delivery; new items queue from now on. */
   markCongested(session: ClientSession): void {
     if (session.congested || !session.live) return;
@@ -112,27 +186,34 @@ export class Delivery {
     for (const sub of session.subscriptions.values()) if (sub.onTopic) this.demote(sub);
   }
 
-  /** After topic publishes: clients whose buffers passed the soft limit become congested. */
-  checkTopicSubscribers(channel: ChannelState): void {
+  /**
+   * After topic publishes: clients of `members` whose buffers passed the soft limit become
+   * congested. Returns their subscriptions, now off the topic: the rest of the publish is theirs to queue.
+   */
+  checkTopicSubscribers(members: ReadonlySet<Subscription>): readonly Subscription[] {
     const soft = this.settings.softBufferBytes;
-    for (const sub of channel.topicSubscribers) {
-      if (sub.session.ws.getBufferedAmount() > soft) this.markCongested(sub.session);
-    }
+    let behind: Subscription[] | undefined;
+    for (const sub of members) if (sub.session.ws.getBufferedAmount() > soft) (behind ??= []).push(sub);
+    if (behind === undefined) return NONE;
+    for (const sub of behind) this.markCongested(sub.session);
+    return behind;
   }
 
   promote(sub: Subscription): void {
-    sub.session.ws.subscribe(sub.channel.topic);
+    const { topic, members } = sub.channel.topicOf(sub);
+    sub.session.ws.subscribe(topic);
     sub.onTopic = true;
     sub.channel.directSubscribers.delete(sub);
-    sub.channel.topicSubscribers.add(sub);
+    members.add(sub);
   }
 
   demote(sub: Subscription): void {
     // Frames uWS already queued for this socket stay queued (the session's keep-alive topic keeps
     // its subscriber alive) and reach the socket before anything sent directly.
-    sub.session.ws.unsubscribe(sub.channel.topic);
+    const { topic, members } = sub.channel.topicOf(sub);
+    sub.session.ws.unsubscribe(topic);
     sub.onTopic = false;
-    sub.channel.topicSubscribers.delete(sub);
+    members.delete(sub);
     sub.channel.directSubscribers.add(sub);
   }
 
@@ -184,6 +265,17 @@ export class Delivery {
   private sendData(session: ClientSession, entry: LogEntry, channel: string): void {
     if (this.write(session, entry.frame)) this.metrics.channel(channel).delivered(1, entry.bytes);
     else this.metrics.channel(channel).dropped('backpressure', 1);
+  }
+
+  /** `entries[from, to)` as one batch frame (a lone item as its data frame). */
+  private sendBatch(session: ClientSession, channel: ChannelState, entries: readonly LogEntry[], from: number, to: number): void {
+    if (to - from === 1) {
+      this.sendData(session, entries[from]!, channel.name);
+      return;
+    }
+    const frame = batchFrame(channel.batchPrefix, entries, from, to);
+    if (this.write(session, frame)) this.metrics.channel(channel.name).delivered(to - from, batchFrameBytes(channel, entries, from, to));
+    else this.metrics.channel(channel.name).dropped('backpressure', to - from);
   }
 
   private unaccount(session: ClientSession, entry: LogEntry): void {

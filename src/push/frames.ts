@@ -19,6 +19,28 @@ export function dataFrame(prefix: string, seq: number, key: string | undefined, 
   return key === undefined ? `${prefix}${seq},"data":${json}}` : `${prefix}${seq},"key":${JSON.stringify(key)},"data":${json}}`;
 }
 
+/** `{"type":"batch","channel":"fraud","items":[` for one channel; data frames and `]}` follow. */
+export function batchFramePrefix(channel: string): string {
+  return `{"type":"batch","channel":${JSON.stringify(channel)},"items":[`;
+}
+
+/**
+ * One batch frame holding `entries[from, to)`'s data frames, the strings already built for
+ * single sends: nothing is serialised again.
+ */
+export function batchFrame(prefix: string, entries: readonly { frame: string }[], from: number, to: number): string {
+  let frame = prefix;
+  for (let i = from; i < to; i++) frame += i === from ? entries[i]!.frame : `,${entries[i]!.frame}`;
+  return `${frame}]}`;
+}
+
+/** UTF-8 length of batchFrame(...) from the lengths already known (no scan of the frame). */
+export function batchFrameBytes(channel: { batchPrefixBytes: number }, entries: readonly { bytes: number }[], from: number, to: number): number {
+  let bytes = channel.batchPrefixBytes + (to - from - 1) + 2;
+  for (let i = from; i < to; i++) bytes += entries[i]!.bytes;
+  return bytes;
+}
+
 /** JSON for an item; undefined (and functions) become null so `data` is always present. Throws what JSON.stringify throws. */
 export function itemJson(item: unknown): string {
   return JSON.stringify(item) ?? 'null';

@@ -16,6 +16,8 @@ export type ParsedRequest =
       snapshot: boolean;
       resumeFrom: number | undefined;
       epoch: string | undefined;
+      /** Several items per frame (`batch` messages) when they are published together. */
+      batch: boolean;
     }
   | { type: 'unsubscribe'; channel: string };
 
@@ -62,11 +64,14 @@ export function parseClientMessage(text: string): ParseResult {
 
   const filter = compileFilter(message.filter);
   if (!filter.ok) return { ok: false, code: 'invalid_filter', error: `${PROTOCOL_ERRORS.invalid_filter}: ${filter.problem}`, channel };
-  const { resumeFrom, epoch, snapshot } = message;
+  const { resumeFrom, epoch, snapshot, batch } = message;
   if (resumeFrom !== undefined && !(Number.isSafeInteger(resumeFrom) && (resumeFrom as number) >= 0)) return failure('invalid_resume', channel);
   if (epoch !== undefined && !(typeof epoch === 'string' && epoch.length <= 64)) return failure('invalid_resume', channel);
   if (snapshot !== undefined && typeof snapshot !== 'boolean') {
     return { ok: false, code: 'invalid_filter', error: `${PROTOCOL_ERRORS.invalid_filter}: snapshot must be true or false`, channel };
+  }
+  if (batch !== undefined && typeof batch !== 'boolean') {
+    return { ok: false, code: 'invalid_filter', error: `${PROTOCOL_ERRORS.invalid_filter}: batch must be true or false`, channel };
   }
   return {
     ok: true,
@@ -77,6 +82,7 @@ export function parseClientMessage(text: string): ParseResult {
       snapshot: snapshot ?? true,
       resumeFrom: resumeFrom as number | undefined,
       epoch: epoch as string | undefined,
+      batch: batch ?? false,
     },
   };
 }

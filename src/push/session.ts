@@ -28,6 +28,8 @@ export class Subscription {
     readonly session: ClientSession,
     readonly channel: ChannelState,
     readonly filter: CompiledFilter | undefined,
+    /** Takes batch frames: items published together go out in as few frames as the size bound allows. */
+    readonly batch = false,
   ) {}
 
   /** Only unfiltered subscriptions may use the topic: uWS cannot filter per subscriber. */

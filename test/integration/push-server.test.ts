@@ -10,7 +10,7 @@ test('subscribe is acknowledged with the sequence number and epoch, then synced'
   withServer(async (server) => {
     const client = await TestClient.connect(server);
     client.send({ type: 'subscribe', channel: 'fraud' });
-    assert.equal(await client.nextRaw(), `{"type":"subscribed","channel":"fraud","seq":0,"epoch":"${server.epoch}","heartbeatMs":10000,"protocol":1}`);
+    assert.equal(await client.nextRaw(), `{"type":"subscribed","channel":"fraud","seq":0,"epoch":"${server.epoch}","heartbeatMs":10000,"protocol":2}`);
     assert.equal(await client.nextRaw(), '{"type":"synced","channel":"fraud","seq":0}');
     await client.expectNothingPending();
     await client.close();

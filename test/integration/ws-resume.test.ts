@@ -16,7 +16,7 @@ test('a reconnecting client resumes from its last sequence number and gets exact
     server.publish('fraud', items(4, 8), ['a', 'b', 'a', 'b', 'a']);
     const again = await TestClient.connect(server);
     const ack = await again.subscribe('fraud', { resumeFrom: 3, epoch });
-    assert.deepEqual(ack, { type: 'subscribed', channel: 'fraud', seq: 8, epoch, heartbeatMs: 10000, protocol: 1 });
+    assert.deepEqual(ack, { type: 'subscribed', channel: 'fraud', seq: 8, epoch, heartbeatMs: 10000, protocol: 2 });
     const replayed: unknown[] = [];
     for (let i = 0; i < 5; i++) replayed.push(await again.next());
     // Every missed item, none conflated away, in order: a replay is not a snapshot.

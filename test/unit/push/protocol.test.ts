@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PROTOCOL_ERRORS, parseClientMessage } from '../../../src/push/protocol.ts';
-import { dataFrame, dataFramePrefix, errorFrame, gapFrame, heartbeatFrame, itemJson, subscribedFrame, syncedFrame } from '../../../src/push/frames.ts';
+import { batchFrame, batchFrameBytes, batchFramePrefix, dataFrame, dataFramePrefix, errorFrame, gapFrame, heartbeatFrame, itemJson, subscribedFrame, syncedFrame } from '../../../src/push/frames.ts';
 
 test('subscribe: defaults, filter, resume', () => {
   assert.deepEqual(parseClientMessage('{"type":"subscribe","channel":"fraud"}'), {
     ok: true,
-    request: { type: 'subscribe', channel: 'fraud', filter: undefined, snapshot: true, resumeFrom: undefined, epoch: undefined },
+    request: { type: 'subscribe', channel: 'fraud', filter: undefined, snapshot: true, resumeFrom: undefined, epoch: undefined, batch: false },
   });
+  const batched = parseClientMessage('{"type":"subscribe","channel":"fraud","batch":true}');
+  assert.ok(batched.ok && batched.request.type === 'subscribe' && batched.request.batch === true);
   const parsed = parseClientMessage('{"type":"subscribe","channel":"fraud","filter":{"keys":["a"]},"snapshot":false,"resumeFrom":0,"epoch":"e1"}');
   assert.ok(parsed.ok && parsed.request.type === 'subscribe');
   assert.deepEqual([...parsed.request.filter!.keys!], ['a']);
@@ -29,10 +31,15 @@ test('errors carry a code, the documented text, and the channel once it is known
 test('server frames are exact JSON', () => {
   const prefix = dataFramePrefix('fraud');
   assert.equal(dataFrame(prefix, 12, undefined, itemJson({ a: 1 })), '{"type":"data","channel":"fraud","seq":12,"data":{"a":1}}');
+  const entries = [{ frame: dataFrame(prefix, 1, 'k', '1') }, { frame: dataFrame(prefix, 2, undefined, '"é"') }, { frame: dataFrame(prefix, 3, undefined, 'null') }];
+  const batch = batchFrame(batchFramePrefix('fraud'), entries, 0, 2);
+  assert.equal(batch, '{"type":"batch","channel":"fraud","items":[{"type":"data","channel":"fraud","seq":1,"key":"k","data":1},{"type":"data","channel":"fraud","seq":2,"data":"é"}]}');
+  const sized = entries.map((e) => ({ bytes: Buffer.byteLength(e.frame) }));
+  assert.equal(batchFrameBytes({ batchPrefixBytes: Buffer.byteLength(batchFramePrefix('fraud')) }, sized, 0, 2), Buffer.byteLength(batch));
   assert.equal(dataFrame(prefix, 13, 'k"1', itemJson(undefined)), '{"type":"data","channel":"fraud","seq":13,"key":"k\\"1","data":null}');
   assert.equal(itemJson(() => 1), 'null');
   assert.throws(() => itemJson({ n: 1n }), TypeError);
-  assert.equal(subscribedFrame('fraud', 3, 'e', 10000), '{"type":"subscribed","channel":"fraud","seq":3,"epoch":"e","heartbeatMs":10000,"protocol":1}');
+  assert.equal(subscribedFrame('fraud', 3, 'e', 10000), '{"type":"subscribed","channel":"fraud","seq":3,"epoch":"e","heartbeatMs":10000,"protocol":2}');
   assert.equal(gapFrame('fraud', 1, 5, 9, 'evicted'), '{"type":"gap","channel":"fraud","resumeFrom":1,"oldest":5,"seq":9,"reason":"evicted"}');
   assert.equal(syncedFrame('fraud', 9), '{"type":"synced","channel":"fraud","seq":9}');
   assert.equal(heartbeatFrame('fraud', 9, 1700000000000), '{"type":"heartbeat","channel":"fraud","seq":9,"time":1700000000000}');
