@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--cpu-prof DIR] [--frames batch|single] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--cpu-prof DIR] [--frames batch|single] [--transport] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process (`tributary run test/fixtures/card-fraud-from-env.ts`, from --engine-dir:
@@ -30,6 +30,7 @@ import { createPaymentsTopic } from '../test/helpers/payments-topic.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 import { clickhouse, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
 import { histogramQuantiles, parseHistogram, percentile, type Buckets } from './bench/latency-stats.ts';
+import { startTransportProbe } from './bench/transport-probe.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const CLOSE_AFTER_MS = 15_000;
@@ -88,9 +89,10 @@ async function main(): Promise<void> {
     .option('--engine-dir <dir>', 'checkout whose engine runs (default this one)', REPO_ROOT)
     .option('--cpu-prof <dir>', 'write the engine\'s CPU profile (node --cpu-prof) to this folder')
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
+    .option('--transport', 'also time Kafka alone: a plain consumer in this process notes when records past each close arrive')
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; cpuProf?: string; frames: string; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; cpuProf?: string; frames: string; transport?: boolean; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
     // An engine before protocol 2 ignores `batch` and sends a frame per prediction.
     socket.send(JSON.stringify({ type: 'subscribe', channel: 'fraud', snapshot: false, batch: opts.frames === 'batch' }));
 
+    const probe = opts.transport ? await startTransportProbe(brokers, topic.topic, 3, uniqueName('latency-probe')) : undefined;
     const producingSince = Date.now();
     const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards };
     const producer = fork(fileURLToPath(import.meta.url), ['--produce', JSON.stringify(data)], { execArgv: ['--import', 'tsx'] });
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
     producer.send('stop');
     const sent = await produced;
     socket.close();
+    await probe?.stop();
 
     const measured = receipts.filter((r) => r.windowEnd + CLOSE_AFTER_MS >= from && r.windowEnd + CLOSE_AFTER_MS < to);
     const latencies = measured.map((r) => r.at - (r.windowEnd + CLOSE_AFTER_MS)).sort((a, b) => a - b);
@@ -165,7 +169,10 @@ async function main(): Promise<void> {
       `| ${latencies.length} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${percentile(latencies, 99.9)} | ${latencies.at(-1) ?? NaN} |`,
       '',
       'Per burst: predictions, first and last receipt after the window could close (ms)',
-      ...[...bursts].map(([end, l]) => `- ${new Date(end).toISOString().slice(11, 16)}: ${l.length}, ${Math.min(...l)} .. ${Math.max(...l)}`),
+      ...[...bursts].map(([end, l]) => {
+        const transport = probe?.delayAfter(end + CLOSE_AFTER_MS);
+        return `- ${new Date(end).toISOString().slice(11, 16)}: ${l.length}, ${Math.min(...l)} .. ${Math.max(...l)}${transport === undefined ? '' : `; Kafka alone delivered the closing records after ${transport} ms`}`;
+      }),
       '',
       stageTable(stagesBefore, stagesAfter),
       '',
