@@ -5,7 +5,7 @@ import type { LogEntry } from './channel-log.ts';
 import { ChannelState } from './channel-state.ts';
 import { Delivery, SYNCED_SLOT } from './delivery.ts';
 import { matchesFilter } from './filter.ts';
-import { batchFrame, batchFrameBytes, gapFrame, heartbeatFrame, subscribedFrame, syncedFrame, unsubscribedFrame } from './frames.ts';
+import { gapFrame, heartbeatFrame, subscribedFrame, syncedFrame, unsubscribedFrame } from './frames.ts';
 import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
 import type { ParsedRequest } from './protocol.ts';
@@ -216,10 +216,10 @@ export class ChannelHub {
     let bytes = 0;
     for (let from = 0; from < entries.length && members.size > 0; ) {
       const to = this.delivery.batchEnd(channel, entries, from);
-      const single = to - from === 1;
-      this.app.publish(channel.batchTopic, single ? entries[from]!.frame : batchFrame(channel.batchPrefix, entries, from, to), false, false);
+      const { frame, bytes: frameBytes } = channel.frameOf(entries, from, to);
+      this.app.publish(channel.batchTopic, frame, false, false);
       items += members.size * (to - from);
-      bytes += members.size * (single ? entries[from]!.bytes : batchFrameBytes(channel, entries, from, to));
+      bytes += members.size * frameBytes;
       from = to;
       for (const sub of this.delivery.checkTopicSubscribers(members)) for (let j = from; j < entries.length; j++) this.delivery.enqueue(sub, entries[j]!, true);
     }

@@ -1,5 +1,5 @@
 import { LatestByKey, type LogEntry, ReplayBuffer } from './channel-log.ts';
-import { batchFramePrefix, dataFrame, dataFramePrefix } from './frames.ts';
+import { batchFrame, batchFrameBytes, batchFramePrefix, dataFrame, dataFramePrefix } from './frames.ts';
 import type { Subscription } from './session.ts';
 
 export interface ChannelBounds {
@@ -27,10 +27,9 @@ export class ChannelState {
   readonly directSubscribers = new Set<Subscription>();
   /** `<topic>#batch`: unreachable by name, like the admin view. */
   readonly batchTopic: string;
-  /** The start of this channel's batch frames (frames.ts). */
-  readonly batchPrefix: string;
-  readonly batchPrefixBytes: number;
   private readonly prefix: string;
+  private readonly batchPrefix: string;
+  private readonly batchPrefixBytes: number;
 
   /**
    * `name`: the channel as clients know it (in frames). `topic`: this view's own uWS topic and
@@ -57,6 +56,19 @@ export class ChannelState {
   /** The uWS topic a subscription joins while it keeps up, and the set that tracks it there. */
   topicOf(sub: Subscription): { topic: string; members: Set<Subscription> } {
     return sub.batch ? { topic: this.batchTopic, members: this.batchTopicSubscribers } : { topic: this.topic, members: this.topicSubscribers };
+  }
+
+  /** Bytes of a batch frame of this channel holding `count` entries of `itemBytes` in all. */
+  batchBytes(count: number, itemBytes: number): number {
+    return batchFrameBytes(this.batchPrefixBytes, count, itemBytes);
+  }
+
+  /** What carries `entries[from, to)`: one batch frame, or a lone entry's own data frame. */
+  frameOf(entries: readonly LogEntry[], from: number, to: number): { frame: string; bytes: number } {
+    if (to - from === 1) return entries[from]!;
+    let itemBytes = 0;
+    for (let i = from; i < to; i++) itemBytes += entries[i]!.bytes;
+    return { frame: batchFrame(this.batchPrefix, entries, from, to), bytes: this.batchBytes(to - from, itemBytes) };
   }
 
   /** Numbers an item already serialised as `json` and remembers it. */

@@ -4,7 +4,6 @@ import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
 import type { ClientSession, ServerCloseReason, Subscription } from './session.ts';
 import { CLOSE_CODES } from '../client/wire-types.ts';
-import { batchFrame, batchFrameBytes } from './frames.ts';
 
 /** uWS WebSocket.send results: 0 buffered (backpressure), 1 written, 2 dropped (past the hard limit). */
 const SEND_BACKPRESSURE = 0;
@@ -85,8 +84,8 @@ export class Delivery {
   /** Where the batch frame of `channel` starting at `from` ends: at least one entry, at most batchFrameBytes in all. */
   batchEnd(channel: ChannelState, entries: readonly LogEntry[], from: number): number {
     let to = from + 1;
-    let bytes = channel.batchPrefixBytes + 2 + entries[from]!.bytes;
-    while (to < entries.length && bytes + 1 + entries[to]!.bytes <= this.batchFrameBytes) bytes += 1 + entries[to++]!.bytes;
+    let itemBytes = entries[from]!.bytes;
+    while (to < entries.length && channel.batchBytes(to - from + 1, itemBytes + entries[to]!.bytes) <= this.batchFrameBytes) itemBytes += entries[to++]!.bytes;
     return to;
   }
 
@@ -147,13 +146,14 @@ export class Delivery {
   /** flush() for a batch subscriber: pending items in batch frames, the catch-up's `synced` after them. False once the client is behind again. */
   private flushBatched(session: ClientSession, sub: Subscription): boolean {
     const run: LogEntry[] = [];
-    let bytes = 0;
+    let itemBytes = 0;
     for (const [slot, entry] of sub.pending) {
       const synced = slot === SYNCED_SLOT;
       // The run goes out before `synced`, and before an item that would take it past the bound.
-      if (run.length > 0 && (synced || bytes + 1 + entry.bytes > this.batchFrameBytes)) {
+      if (run.length > 0 && (synced || sub.channel.batchBytes(run.length + 1, itemBytes + entry.bytes) > this.batchFrameBytes)) {
         this.sendBatch(session, sub.channel, run, 0, run.length);
         run.length = 0;
+        itemBytes = 0;
         if (!this.keepsUp(session)) return false;
       }
       sub.pending.delete(slot);
@@ -162,7 +162,7 @@ export class Delivery {
         this.write(session, entry.frame);
         if (!this.keepsUp(session)) return false;
       } else {
-        bytes = run.length === 0 ? sub.channel.batchPrefixBytes + 2 + entry.bytes : bytes + 1 + entry.bytes;
+        itemBytes += entry.bytes;
         run.push(entry);
       }
     }
@@ -269,14 +269,11 @@ export class Delivery {
 
   /** `entries[from, to)` as one batch frame (a lone item as its data frame). */
   private sendBatch(session: ClientSession, channel: ChannelState, entries: readonly LogEntry[], from: number, to: number): void {
-    if (to - from === 1) {
-      this.sendData(session, entries[from]!, channel.name);
-      return;
-    }
-    const frame = batchFrame(channel.batchPrefix, entries, from, to);
-    if (this.write(session, frame)) this.metrics.channel(channel.name).delivered(to - from, batchFrameBytes(channel, entries, from, to));
+    const { frame, bytes } = channel.frameOf(entries, from, to);
+    if (this.write(session, frame)) this.metrics.channel(channel.name).delivered(to - from, bytes);
     else this.metrics.channel(channel.name).dropped('backpressure', to - from);
   }
+
 
   private unaccount(session: ClientSession, entry: LogEntry): void {
     session.pendingFrames -= 1;

@@ -34,11 +34,9 @@ export function batchFrame(prefix: string, entries: readonly { frame: string }[]
   return `${frame}]}`;
 }
 
-/** UTF-8 length of batchFrame(...) from the lengths already known (no scan of the frame). */
-export function batchFrameBytes(channel: { batchPrefixBytes: number }, entries: readonly { bytes: number }[], from: number, to: number): number {
-  let bytes = channel.batchPrefixBytes + (to - from - 1) + 2;
-  for (let i = from; i < to; i++) bytes += entries[i]!.bytes;
-  return bytes;
+/** UTF-8 length of a batch frame of `count` data frames of `itemBytes` in all, after a prefix of `prefixBytes`: commas and `]}` added, nothing scanned. */
+export function batchFrameBytes(prefixBytes: number, count: number, itemBytes: number): number {
+  return prefixBytes + itemBytes + (count - 1) + 2;
 }
 
 /** JSON for an item; undefined (and functions) become null so `data` is always present. Throws what JSON.stringify throws. */
