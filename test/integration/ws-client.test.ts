@@ -109,8 +109,10 @@ test('a token function is asked on every connect; after expiry (4001) the client
       client.on('close', ({ code }) => closes.push(code));
       // Closed whatever happens: a client left reconnecting would keep the test file alive.
       try {
-        client.subscribe('fraud');
-        await waitUntil(() => client.connected);
+        const subscription = client.subscribe('fraud');
+        // Subscribed at the server, not just connected: an item published before the subscribe
+        // arrives has no subscriber and (without a key) no snapshot, so it would never come.
+        await new Promise((resolve) => subscription.on('synced', resolve));
         server.publish('fraud', predictions(1, 1));
         await waitUntil(() => closes.length === 1, 15_000, 'token expiry');
         server.publish('fraud', predictions(2, 2));
