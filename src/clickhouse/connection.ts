@@ -6,7 +6,6 @@ import { retry } from '../core/retry.ts';
 import type { Logger } from '../observability/logger.ts';
 import { clickHouseErrorCode, firstLine } from './errors.ts';
 import { quoteIdentifier } from './sql.ts';
-import { acceptsEncodedRows, encodedRowsJson } from './encoded-rows.ts';
 import { clickhouseConfigError, serverClientOptions, type ClickHouseSecurity } from './server-security.ts';
 
 export { detectDialect, type ClickHouseDialect } from './dialect.ts';
@@ -42,7 +41,6 @@ async function connectServer(url: string, options: ConnectClickHouseOptions): Pr
   const shownUrl = redactedUrl(url);
   const client = createClient({
     ...serverClientOptions(url, options.security),
-    json: encodedRowsJson,
     database: options.database,
     request_timeout: options.requestTimeoutMs ?? 60_000,
     // Failures surface as thrown errors that the sinks log with context; the client's own
@@ -74,7 +72,7 @@ async function connectServer(url: string, options: ConnectClickHouseOptions): Pr
     );
   }
   options.logger.info({ url: shownUrl }, `connected to ClickHouse at ${shownUrl}`);
-  return acceptsEncodedRows(client);
+  return client;
 }
 
 async function connectEmbedded(options: ConnectClickHouseOptions): Promise<ClickHouseClient> {
@@ -88,7 +86,7 @@ async function connectEmbedded(options: ConnectClickHouseOptions): Promise<Click
     // chDB implements the client's Connection contract against its own bundled copy of
     // @clickhouse/client-common, so the two declarations differ only nominally.
     const connection = createChdbConnection({ path }) as unknown as ClickHouseClientConfigOptions['connection'];
-    client = acceptsEncodedRows(createClient({ connection, json: encodedRowsJson }));
+    client = createClient({ connection });
     await client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((result) => result.json());
     if (options.database !== undefined && options.database !== 'default') {
       // chDB ignores the client's `database` option; its session keeps the USE instead.

@@ -10,10 +10,6 @@ import { violationLetter, type ContractViolation } from '../contracts/contract-c
 import { freshnessTargets, type FreshnessTarget } from '../topology/freshness.ts';
 import type { SinkGovernor } from './sink-governor.ts';
 import { DeferredWrites } from './deferred-writes.ts';
-import { StorageTurns } from './storage-turns.ts';
-
-/** Longest a storage write already under way pauses for a window close's pushes, as DeferredWrites' bound. */
-const STORAGE_TURN_MAX_WAIT_MS = 250;
 
 /** One pipeline instance's output streams, subscribed to the sinks. */
 export interface SinkConnection {
@@ -35,8 +31,6 @@ export class SinkSet {
   private readonly pushes = new Set<Sink<StreamRecord<unknown>>>();
   /** Storage writes held back while a window close is pushed (deferStorageWrites); null: written at once. */
   private deferred: DeferredWrites | null = null;
-  /** Turns between the slices of a storage write (storage-turns.ts); they wait only once deferStorageWrites says for what. */
-  private readonly turns = new StorageTurns(STORAGE_TURN_MAX_WAIT_MS);
   private readonly late: Sink<LateRecord> | null;
   private readonly quarantine: Sink<ContractViolation> | null;
   private readonly deadLetters: Sink<DeadLetter>[];
@@ -62,10 +56,7 @@ export class SinkSet {
    */
   constructor(topology: AnyTopology, environment: SinkEnvironment, governor?: SinkGovernor) {
     // Dead-letter sinks get no deadLetter: a dead letter their destination rejects stays fatal.
-    const { deadLetter: _none, ...rest } = environment;
-    // With WebSocket channels, storage sinks serialise large writes in turns that wait for pushes.
-    const pushing = Object.values(topology.sinks).some((specs) => (specs ?? []).some((spec) => spec.kind === 'websocket'));
-    const plain: SinkEnvironment = pushing ? { ...rest, storageTurn: this.turns.next } : rest;
+    const { deadLetter: _none, ...plain } = environment;
     this.environment = plain;
     // The others send rows their destination rejects to the dead-letter sinks.
     const withDeadLetters: SinkEnvironment = { ...plain, deadLetter: (letters, acks) => this.drainSideOutputs({ late: [], deadLetters: letters.slice() }, acks) };
@@ -109,10 +100,7 @@ export class SinkSet {
    * the whole burst go out before any storage write serializes its buffer (deferred-writes.ts).
    */
   deferStorageWrites(options: { busy: () => boolean; maxDelayMs: number; onError: (error: unknown) => void }): void {
-    if (this.pushes.size > 0) {
-      this.deferred = new DeferredWrites(options);
-      this.turns.watch(options.busy);
-    }
+    if (this.pushes.size > 0) this.deferred = new DeferredWrites(options);
   }
 
   /**

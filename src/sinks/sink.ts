@@ -75,14 +75,6 @@ export interface SinkEnvironment {
    * topics); the engine refuses to start when it has no durable window state.
    */
   transactional?: (output: TransactionalOutput) => void;
-  /**
-   * Set where the topology pushes to WebSocket channels: resolves at a later event-loop turn
-   * that the window-close path leaves free, or at the next turn once `since` (performance.now()
-   * when the work began) is too old to wait longer. Sinks that serialise a large write (a
-   * ClickHouse insert) await it between slices, so a burst of closed windows never waits behind
-   * a whole serialisation.
-   */
-  storageTurn?: (since: number) => Promise<void>;
 }
 
 /**

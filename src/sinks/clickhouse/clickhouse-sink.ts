@@ -7,7 +7,6 @@ import { jsonBytes } from '../../core/json-bytes.ts';
 import { detectDialect, type ClickHouseDialect } from '../../clickhouse/dialect.ts';
 import { clickHouseErrorCode, toSinkError } from '../../clickhouse/errors.ts';
 import { insertTokenFunction, type RowIdentity } from '../../clickhouse/insert-token.ts';
-import { encodeInSlices, ROWS_PER_SLICE, takesEncodedRows } from '../../clickhouse/encoded-rows.ts';
 import { quoteIdentifier, quoteTableName } from '../../clickhouse/sql.ts';
 import { checkExistingTable, type ExpectedTable } from '../../clickhouse/table-check.ts';
 
@@ -131,28 +130,15 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     const client = this.client;
     const encode = this.encode;
     if (!client || !encode) throw new SinkError(this.name, 'write before open()', { retriable: false });
-    let values: unknown[];
-    let body: unknown[];
-    const turn = this.env.storageTurn;
+    const values = new Array<unknown>(rows.length);
     try {
-      if (turn !== undefined && rows.length > ROWS_PER_SLICE && takesEncodedRows(client)) {
-        // Serialised a slice at a time, yielding to window closes: a 10,000-row chunk in one go
-        // held the event loop (and a burst's pushes behind it) for 25-50 ms.
-        const since = performance.now();
-        const encoded = await encodeInSlices(rows, encode, () => turn(since));
-        values = encoded.values;
-        body = encoded.chunks;
-      } else {
-        values = new Array<unknown>(rows.length);
-        for (let i = 0; i < rows.length; i++) values[i] = encode(rows[i]!);
-        body = values;
-      }
+      for (let i = 0; i < rows.length; i++) values[i] = encode(rows[i]!);
     } catch (error) {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
     const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
     try {
-      await client.insert({ table: this.table, columns: this.quotedColumns, values: body, format: this.format, clickhouse_settings: settings });
+      await client.insert({ table: this.table, columns: this.quotedColumns, values, format: this.format, clickhouse_settings: settings });
     } catch (error) {
       throw toSinkError(this.name, `inserting ${rows.length} rows into ${this.table}`, error);
     }
