@@ -243,7 +243,8 @@ export class ChannelHub {
     const topic = view === 'admin' ? `${name}#admin` : name;
     let channel = this.channels.get(topic);
     if (channel === undefined) {
-      const { replayItems, replayBytes, snapshotKeys, snapshotBytes } = this.settings;
+      const { replayItems, replayBytes } = this.settings.replayByChannel.get(name) ?? this.settings;
+      const { snapshotKeys, snapshotBytes } = this.settings;
       channel = new ChannelState(name, { replayItems, replayBytes, snapshotKeys, snapshotBytes }, topic);
       this.channels.set(topic, channel);
     }

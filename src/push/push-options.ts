@@ -39,6 +39,11 @@ export interface PushServerOptions {
   heartbeatIntervalMs?: number;
   /** Per channel: items kept for clients resuming by sequence number. Default 10,000 items, 8 MiB. */
   replay?: { items?: number; bytes?: number };
+  /**
+   * The replay bounds of named channels, in place of `replay`'s: a channel whose every item is a
+   * complete state (the engine's stats, one a second) needs only the last few for a reconnect.
+   */
+  replayByChannel?: Record<string, { items?: number; bytes?: number }>;
   /** Per channel: latest item per key sent on subscribe. Default 10,000 keys, 8 MiB; 0 keys turns it off. */
   snapshot?: { keys?: number; bytes?: number };
   slowClient?: {
@@ -71,6 +76,8 @@ export interface PushSettings {
   heartbeatIntervalMs: number;
   replayItems: number;
   replayBytes: number;
+  /** replayByChannel, each bound given or the default one. */
+  replayByChannel: ReadonlyMap<string, { replayItems: number; replayBytes: number }>;
   snapshotKeys: number;
   snapshotBytes: number;
   softBufferBytes: number;
@@ -114,6 +121,15 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
     heartbeatIntervalMs: integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 10_000, 100, 'milliseconds, at least 100 (default 10000)'),
     replayItems: integer('replay.items', options.replay?.items ?? 10_000, 1, 'a number of items, at least 1 (default 10000)'),
     replayBytes: integer('replay.bytes', options.replay?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024 (default 8 MiB)'),
+    replayByChannel: new Map(
+      Object.entries(options.replayByChannel ?? {}).map(([channel, bounds]) => [
+        channel,
+        {
+          replayItems: integer(`replayByChannel.${channel}.items`, bounds.items ?? options.replay?.items ?? 10_000, 1, 'a number of items, at least 1'),
+          replayBytes: integer(`replayByChannel.${channel}.bytes`, bounds.bytes ?? options.replay?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024'),
+        },
+      ]),
+    ),
     snapshotKeys: integer('snapshot.keys', options.snapshot?.keys ?? 10_000, 0, 'a number of keys, 0 to turn snapshots off (default 10000)'),
     snapshotBytes: integer('snapshot.bytes', options.snapshot?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024 (default 8 MiB)'),
     softBufferBytes: integer('slowClient.softBufferBytes', slow.softBufferBytes ?? Math.min(256 * KiB, Math.floor(maxBackpressureBytes / 4)), 256, 'bytes, at least 256 and below maxBackpressureBytes / 2'),
@@ -130,7 +146,7 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
     throw new ConfigError('slowClient.softBufferBytes', `${settings.softBufferBytes} is more than half of maxBackpressureBytes (${maxBackpressureBytes})`, 'lower softBufferBytes or raise maxBackpressureBytes');
   }
   // A new subscriber's catch-up (a whole snapshot or replay) sits in its pending queue: it must fit.
-  if (settings.maxPendingBytes < Math.max(settings.replayBytes, settings.snapshotBytes)) {
+  if (settings.maxPendingBytes < Math.max(settings.replayBytes, settings.snapshotBytes, ...[...settings.replayByChannel.values()].map((bounds) => bounds.replayBytes))) {
     throw new ConfigError('slowClient.maxPendingBytes', `${settings.maxPendingBytes} is below the replay or snapshot byte bound`, 'raise maxPendingBytes to at least max(replay.bytes, snapshot.bytes)');
   }
   if (settings.maxTotalPendingBytes < settings.maxPendingBytes) {

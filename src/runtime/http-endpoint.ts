@@ -12,7 +12,7 @@ import { clickhouseTarget } from '../topology/connection-config.ts';
 import type { EngineStats } from './engine-stats.ts';
 import type { Readiness } from '../observability/readiness.ts';
 import { StatsPublisher, type SinkStatus } from './stats-publisher.ts';
-import type { ModelQualityStats } from './stats-snapshot.ts';
+import { STATS_CHANNEL, STATS_REPLAY_ITEMS, type ModelQualityStats } from './stats-snapshot.ts';
 import type { AuditTrail } from '../audit/audit-trail.ts';
 import { loadSqlEndpointConfig } from '../analytics/sql-config.ts';
 import { checkSqlExposure } from '../analytics/sql-exposure.ts';
@@ -55,7 +55,11 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
     }
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
-  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, metricsToken: config.metricsToken, audit, extraRoutes });
+  // Each stats item is the engine's whole state: a minute of them covers a reconnect; the default
+  // replay bounds (10,000 items, 8 MiB of frames plus their parsed objects) took over half an hour
+  // to fill at one a second, most of a soak's heap growth.
+  const replayByChannel = { [STATS_CHANNEL]: { items: STATS_REPLAY_ITEMS } };
+  const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, replayByChannel, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');
   if (dp !== undefined) {
     // The ledger's Redis connection (if any) closes with the endpoint.

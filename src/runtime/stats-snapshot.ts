@@ -91,3 +91,5 @@ export interface SinkStats {
 
 /** The channel the engine publishes StatsSnapshot on. */
 export const STATS_CHANNEL = 'tributary.stats';
+/** What the stats channel keeps for resuming clients: a minute of snapshots (one a second). */
+export const STATS_REPLAY_ITEMS = 60;

@@ -118,3 +118,23 @@ test('heartbeats carry each subscribed channel sequence number', () =>
     },
     { heartbeatIntervalMs: 300 },
   ));
+
+test('a channel named in replayByChannel keeps its own replay bounds; the others keep the default ones', () =>
+  withServer(
+    async (server) => {
+      server.publish('fraud', items(1, 10));
+      server.publish('status', items(1, 10));
+      // The frames each channel still holds: fraud all 10, status its last 3.
+      const frameBytes = (channel: string, n: number) => Buffer.byteLength(`{"type":"data","channel":"${channel}","seq":${n},"data":${JSON.stringify({ n })}}`);
+      const held = (channel: string, from: number) => items(from, 10).reduce((sum, item) => sum + frameBytes(channel, item.n), 0);
+      assert.equal(server.stats().replayBytes, held('fraud', 1) + held('status', 8));
+
+      const client = await TestClient.connect(server);
+      assert.deepEqual((await client.subscribeSynced('fraud', { resumeFrom: 1, epoch: server.epoch })).map((frame) => frame.seq), [2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      await client.subscribe('status', { resumeFrom: 1, epoch: server.epoch, snapshot: false });
+      assert.deepEqual(await client.next(), { type: 'gap', channel: 'status', resumeFrom: 1, oldest: 8, seq: 10, reason: 'evicted' });
+      assert.deepEqual(await client.next(), { type: 'synced', channel: 'status', seq: 10 });
+      await client.close();
+    },
+    { replay: { items: 50 }, replayByChannel: { status: { items: 3 } } },
+  ));

@@ -15,6 +15,7 @@ test('defaults', () => {
     heartbeatIntervalMs: 10000,
     replayItems: 10000,
     replayBytes: 8388608,
+    replayByChannel: new Map(),
     snapshotKeys: 10000,
     snapshotBytes: 8388608,
     softBufferBytes: 262144,
@@ -33,6 +34,9 @@ test('inconsistent limits are ConfigErrors naming the field', () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ heartbeatIntervalMs: 50 }, 'heartbeatIntervalMs'],
     [{ replay: { items: 0 } }, 'replay.items'],
+    [{ replayByChannel: { stats: { items: 0 } } }, 'replayByChannel.stats.items'],
+    [{ replayByChannel: { stats: { bytes: 100 } } }, 'replayByChannel.stats.bytes'],
+    [{ replayByChannel: { stats: { bytes: 64 * 1024 * 1024 } } }, 'slowClient.maxPendingBytes'],
     [{ snapshot: { keys: -1 } }, 'snapshot.keys'],
     [{ slowClient: { softBufferBytes: 600 * 1024 } }, 'slowClient.softBufferBytes'],
     [{ slowClient: { maxPendingBytes: 1024 * 1024 } }, 'slowClient.maxPendingBytes'],
