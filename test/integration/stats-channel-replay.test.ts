@@ -1,28 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { noAudit } from '../../src/audit/audit-trail.ts';
-import { Metrics } from '../../src/observability/metrics.ts';
-import { Readiness } from '../../src/observability/readiness.ts';
-import { silentLogger } from '../../src/observability/logger.ts';
-import { startHttpEndpoint } from '../../src/runtime/http-endpoint.ts';
-import { loadConfig } from '../../src/topology/config.ts';
+import { startTestEndpoint } from '../helpers/http-endpoint.ts';
 import { TestClient } from './ws-test-client.ts';
 
 // The engine's endpoint keeps a minute of stats snapshots (one a second) for resuming clients,
 // not the 10,000 items other channels keep: at one a second those took over half an hour to fill.
 test("the engine's endpoint keeps the last 60 items of tributary.stats and the default replay for other channels", async () => {
-  const server = await startHttpEndpoint({
-    config: loadConfig({ PORT: '0', TRIBUTARY_SQL: 'off' }),
-    logger: silentLogger,
-    metrics: new Metrics(),
-    topology: 'card-fraud',
-    readiness: new Readiness(),
-    audit: noAudit,
-    state: async () => {
-      throw new Error('not used');
-    },
-    analystTables: [],
-  });
+  const server = await startTestEndpoint({ PORT: '0', TRIBUTARY_SQL: 'off' });
   try {
     const snapshots = Array.from({ length: 100 }, (_, i) => ({ n: i + 1 }));
     for (const snapshot of snapshots) server.publish('tributary.stats', [snapshot], ['card-fraud']);

@@ -1,13 +1,8 @@
 import { test } from 'node:test';
-import { noAudit } from '../../../src/audit/audit-trail.ts';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { startHttpEndpoint } from '../../../src/runtime/http-endpoint.ts';
 import { analystTables } from '../../../src/runtime/analyst-tables.ts';
-import { loadConfig } from '../../../src/topology/config.ts';
-import { Metrics } from '../../../src/observability/metrics.ts';
-import { Readiness } from '../../../src/observability/readiness.ts';
-import { silentLogger } from '../../../src/observability/logger.ts';
+import { startTestEndpoint } from '../../helpers/http-endpoint.ts';
 import { createCardFraudTopology } from '../../../topologies/card-fraud.ts';
 
 const SQL_VARIABLES = ['TRIBUTARY_SQL', 'TRIBUTARY_SQL_TOKEN', 'TRIBUTARY_SQL_ADMIN_TOKEN', 'TRIBUTARY_SQL_JWT_SECRET'];
@@ -27,19 +22,7 @@ async function withSqlEnv(values: Record<string, string>, body: () => Promise<vo
   }
 }
 
-const start = (host: string) =>
-  startHttpEndpoint({
-    config: loadConfig({ HOST: host, PORT: '0' }),
-    logger: silentLogger,
-    metrics: new Metrics(),
-    topology: 'card-fraud',
-    readiness: new Readiness(),
-    audit: noAudit,
-    state: async () => {
-      throw new Error('not used');
-    },
-    analystTables: ['payments'],
-  });
+const start = (host: string) => startTestEndpoint({ HOST: host, PORT: '0' }, ['payments']);
 
 test('the engine refuses to serve POST /sql beyond loopback without a credential, naming the variable and the fix', async () => {
   await withSqlEnv({}, async () => {
