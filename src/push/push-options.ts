@@ -147,7 +147,7 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
   }
   // A new subscriber's catch-up (a whole snapshot or replay) sits in its pending queue: it must fit.
   if (settings.maxPendingBytes < Math.max(settings.replayBytes, settings.snapshotBytes, ...[...settings.replayByChannel.values()].map((bounds) => bounds.replayBytes))) {
-    throw new ConfigError('slowClient.maxPendingBytes', `${settings.maxPendingBytes} is below the replay or snapshot byte bound`, 'raise maxPendingBytes to at least max(replay.bytes, snapshot.bytes)');
+    throw new ConfigError('slowClient.maxPendingBytes', `${settings.maxPendingBytes} is below the replay or snapshot byte bound`, 'raise maxPendingBytes to at least the largest of replay.bytes, snapshot.bytes and every replayByChannel bytes');
   }
   if (settings.maxTotalPendingBytes < settings.maxPendingBytes) {
     throw new ConfigError('slowClient.maxTotalPendingBytes', `${settings.maxTotalPendingBytes} is below maxPendingBytes (${settings.maxPendingBytes})`, 'raise maxTotalPendingBytes');
