@@ -91,8 +91,12 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
   }
 
-  /** The next text frame as sent (raw JSON). */
-  nextRaw(timeoutMs = 5000): Promise<string> {
+  /**
+   * The next text frame as sent (raw JSON). The wait is long because the suite runs files in
+   * parallel on 2 cores beside Kafka and ClickHouse: a CI run once waited over 5 s for a
+   * `subscribed` (ws-auth); no test expects this timeout to fire.
+   */
+  nextRaw(timeoutMs = 15_000): Promise<string> {
     const queued = this.queue.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
