@@ -112,6 +112,8 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
     throw new ConfigError('listenRetryMs', `${listenRetryMs} is not a duration`, 'use 0 (fail at once) or a number of milliseconds');
   }
   const slow = options.slowClient ?? {};
+  const replayItems = integer('replay.items', options.replay?.items ?? 10_000, 1, 'a number of items, at least 1 (default 10000)');
+  const replayBytes = integer('replay.bytes', options.replay?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024 (default 8 MiB)');
   const settings: PushSettings = {
     host,
     listenRetryMs,
@@ -119,14 +121,15 @@ export function resolvePushSettings(options: PushServerOptions): PushSettings {
     idleTimeoutSeconds,
     maxBackpressureBytes,
     heartbeatIntervalMs: integer('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 10_000, 100, 'milliseconds, at least 100 (default 10000)'),
-    replayItems: integer('replay.items', options.replay?.items ?? 10_000, 1, 'a number of items, at least 1 (default 10000)'),
-    replayBytes: integer('replay.bytes', options.replay?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024 (default 8 MiB)'),
+    replayItems,
+    replayBytes,
+    // A bound a channel does not name is the default one.
     replayByChannel: new Map(
       Object.entries(options.replayByChannel ?? {}).map(([channel, bounds]) => [
         channel,
         {
-          replayItems: integer(`replayByChannel.${channel}.items`, bounds.items ?? options.replay?.items ?? 10_000, 1, 'a number of items, at least 1'),
-          replayBytes: integer(`replayByChannel.${channel}.bytes`, bounds.bytes ?? options.replay?.bytes ?? 8 * MiB, 1024, 'bytes, at least 1024'),
+          replayItems: integer(`replayByChannel.${channel}.items`, bounds.items ?? replayItems, 1, 'a number of items, at least 1'),
+          replayBytes: integer(`replayByChannel.${channel}.bytes`, bounds.bytes ?? replayBytes, 1024, 'bytes, at least 1024'),
         },
       ]),
     ),
