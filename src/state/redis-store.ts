@@ -3,6 +3,7 @@ import { ConnectionError, errorMessage, TributaryError } from '../core/errors.ts
 import type { Logger } from '../observability/logger.ts';
 import { StateUnavailableError, TrackedKeyValueStore } from './key-value-store.ts';
 import { connectRedis, redactRedisUrl, type RedisConnection } from './redis-connection.ts';
+import { defineSetMany, setMany } from './redis-set-many.ts';
 
 export interface RedisStoreOptions {
   prefix: string;
@@ -13,7 +14,8 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Hot state in Redis: one JSON string per key, written with one pipeline per batch.
+ * Hot state in Redis: one JSON string per key, a batch written by a script in calls of a few
+ * hundred keys (redis-set-many.ts).
  *
  * During an outage nothing waits: commands are not queued while disconnected (they fail at
  * once), commands in flight fail when the connection drops and are not resent later (a resent
@@ -31,6 +33,7 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
     super();
     this.redis = redis;
     this.prefix = prefix;
+    defineSetMany(redis);
   }
 
   static async connect(connection: RedisConnection | string, options: RedisStoreOptions): Promise<RedisKeyValueStore> {
@@ -41,8 +44,11 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
       connectTimeoutMs: options.connectTimeoutMs,
       maxReconnectDelayMs: 2_000,
       onReconnect: (attempt, delayMs) => options.logger.warn({ attempt, delayMs, url: redactRedisUrl(typeof connection === 'string' ? connection : connection.url) }, 'Redis unreachable, retrying'),
-      // The writes of setMany, so a read-only user fails the start (NOPERM), not the first batch.
-      check: (redis) => redis.set(`${options.prefix}connection-check`, String(process.pid), 'PX', 10_000),
+      // The writes of setMany (a script: EVALSHA), so a user without them fails the start (NOPERM), not the first batch.
+      check: (redis) => {
+        defineSetMany(redis);
+        return setMany(redis, [`${options.prefix}connection-check`], [String(process.pid)], 10_000);
+      },
     });
     return new RedisKeyValueStore(redis, options.prefix);
   }
@@ -50,20 +56,18 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
   /** Fails fast with a retriable ConnectionError while Redis is unreachable (see the class comment). */
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs = 0): Promise<void> {
     if (entries.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [key, value] of entries) {
-      const text = serialize(key, value);
-      if (ttlMs > 0) pipeline.set(this.prefix + key, text, 'PX', ttlMs);
-      else pipeline.set(this.prefix + key, text);
+    const keys = new Array<string>(entries.length);
+    const texts = new Array<string>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const [key, value] = entries[i]!;
+      keys[i] = this.prefix + key;
+      texts[i] = serialize(key, value);
     }
-    let results: Array<[Error | null, unknown]> | null;
     try {
-      results = await pipeline.exec();
+      await setMany(this.redis, keys, texts, ttlMs);
     } catch (error) {
       throw new ConnectionError('Redis', `write failed: ${errorMessage(error)}`, error);
     }
-    const failed = results?.find(([error]) => error);
-    if (failed) throw new ConnectionError('Redis', `write failed: ${failed[0]!.message}`, failed[0]);
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
