@@ -6,7 +6,7 @@ import { redactUrlPasswords } from '../observability/redact.ts';
 import { loadConnectionSecurity, type ConnectionSecurity } from './connection-config.ts';
 import { loadGovernanceConfig, type GovernanceConfig } from './governance-config.ts';
 import { KAFKA_CLIENT_KINDS, type KafkaClientKind } from '../kafka/create-kafka-client.ts';
-import { loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
+import { defaultMaxInFlightRecords, loadMemoryBudget, type MemoryBudget } from '../core/memory-budget.ts';
 
 export type { GovernanceConfig } from './governance-config.ts';
 import type { AuditConfig } from '../audit/open-audit-log.ts';
@@ -123,7 +123,7 @@ const schema = z.object({
   PORT: z.string().trim().regex(/^\d{1,5}$/, 'expected a decimal port number').transform(Number).pipe(z.number().max(65535)).default(8080),
   HOST: z.string().default('127.0.0.1'),
   TRIBUTARY_GROUP_ID: z.string().min(1).optional(),
-  TRIBUTARY_MAX_IN_FLIGHT: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(50_000),
+  TRIBUTARY_MAX_IN_FLIGHT: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).optional(),
   TRIBUTARY_COMMIT_INTERVAL_MS: z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().positive()).default(1_000),
   TRIBUTARY_SCHEMAS_DIR: z.string().default('schemas'),
   TRIBUTARY_WINDOW_STATE: z.enum(['memory', 'redis']).default('memory'),
@@ -227,7 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): EngineConfig {
     port: values.PORT,
     host: values.HOST,
     groupId: values.TRIBUTARY_GROUP_ID,
-    maxInFlightRecords: values.TRIBUTARY_MAX_IN_FLIGHT,
+    maxInFlightRecords: values.TRIBUTARY_MAX_IN_FLIGHT ?? defaultMaxInFlightRecords(present),
     memory: loadMemoryBudget(present),
     commitIntervalMs: values.TRIBUTARY_COMMIT_INTERVAL_MS,
     schemasDir: path.resolve(values.TRIBUTARY_SCHEMAS_DIR),

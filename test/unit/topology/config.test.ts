@@ -54,6 +54,14 @@ test('empty strings count as unset', () => {
   assert.equal(config.maxInFlightRecords, 50_000);
 });
 
+test('the in-flight record bound defaults to 50,000, to 5,000 under a memory budget that was set, and an explicit one wins', () => {
+  assert.equal(loadConfig({}).maxInFlightRecords, 50_000);
+  assert.equal(loadConfig({ TRIBUTARY_MEMORY_MB: '512' }).maxInFlightRecords, 5_000);
+  assert.equal(loadConfig({ TRIBUTARY_MEMORY_MB: '2048' }).maxInFlightRecords, 5_000);
+  assert.equal(loadConfig({ TRIBUTARY_MEMORY_MB: '', TRIBUTARY_MAX_IN_FLIGHT: '' }).maxInFlightRecords, 50_000);
+  assert.equal(loadConfig({ TRIBUTARY_MEMORY_MB: '512', TRIBUTARY_MAX_IN_FLIGHT: '20000' }).maxInFlightRecords, 20_000);
+});
+
 test('unrelated variables are ignored', () => {
   assert.deepEqual(loadConfig({ PATH: '/usr/bin', HOME: '/root', PORT: '9000' }), loadConfig({ PORT: '9000' }));
 });
