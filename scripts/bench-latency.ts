@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--frames batch|single] [--transport] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process, started as users start it (`bin/tributary.js run
@@ -91,11 +91,12 @@ async function main(): Promise<void> {
     .option('--engine-dir <dir>', 'checkout whose engine runs (default this one)', REPO_ROOT)
     .option('--memory-mb <n>', "the engine's TRIBUTARY_MEMORY_MB (default unset, as `tributary run` without a budget)", whole)
     .option('--cpu-prof <dir>', 'write the engine\'s CPU profile (node --cpu-prof) to this folder')
+    .option('--node-flags <flags>', 'extra node/V8 flags for the engine process, space-separated (e.g. "--min-semi-space-size=16")', '')
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
     .option('--transport', 'also time Kafka alone: a plain consumer in this process notes when records past each close arrive')
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; frames: string; transport?: boolean; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FRAUD_TEST_TOPIC: topic.topic, FRAUD_TEST_PREFIX: prefix, FRAUD_TEST_STATE_PREFIX: prefix, TRIBUTARY_GROUP_ID: uniqueName('latency'), LOG_LEVEL: 'warn' };
   if (opts.memoryMb === undefined) delete env.TRIBUTARY_MEMORY_MB;
   else env.TRIBUTARY_MEMORY_MB = String(opts.memoryMb);
-  const profile = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : [];
+  const profile = [...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : []), ...opts.nodeFlags.split(/\s+/).filter(Boolean)];
   const engine = spawn(process.execPath, [...profile, 'bin/tributary.js', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: opts.engineDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   engine.stdout!.on('data', (chunk) => (output += chunk));
