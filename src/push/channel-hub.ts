@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { AccessGrant } from './access-gate.ts';
-import type { LogEntry } from './channel-log.ts';
+import { itemOfFrame, type LogEntry } from './channel-log.ts';
 import { ChannelState } from './channel-state.ts';
 import { Delivery, SYNCED_SLOT } from './delivery.ts';
 import { matchesFilter } from './filter.ts';
@@ -85,7 +85,7 @@ export class ChannelHub {
     if (view === 'admin') this.adminViews.add(name);
     const channel = this.channel(name, view);
     const entries = new Array<LogEntry>(json.length);
-    for (let i = 0; i < json.length; i++) entries[i] = channel.append(json[i]!, keys?.[i], items[i]);
+    for (let i = 0; i < json.length; i++) entries[i] = channel.append(json[i]!, keys?.[i]);
     // Taken before the topic phase: subscribers demoted during it get the rest of this batch below.
     const direct = channel.directSubscribers.size > 0 ? [...channel.directSubscribers] : [];
     if (channel.topicSubscribers.size > 0) this.publishToTopic(channel, entries);
@@ -93,8 +93,8 @@ export class ChannelHub {
     for (const sub of direct) {
       if (!sub.session.live) continue;
       sub.session.ws.cork(() => {
-        if (sub.batch) this.delivery.deliverBatch(sub, sub.filter === undefined ? entries : entries.filter((entry) => matchesFilter(sub.filter!, entry.key, entry.value)));
-        else for (const entry of entries) if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, entry.value)) this.delivery.deliver(sub, entry);
+        if (sub.batch) this.delivery.deliverBatch(sub, sub.filter === undefined ? entries : entries.filter((entry, i) => matchesFilter(sub.filter!, entry.key, items[i])));
+        else for (let i = 0; i < entries.length; i++) if (sub.filter === undefined || matchesFilter(sub.filter, entries[i]!.key, items[i])) this.delivery.deliver(sub, entries[i]!);
       });
     }
     this.finish();
@@ -118,11 +118,13 @@ export class ChannelHub {
     this.delivery.sendControl(session, subscribedFrame(channel.name, head, this.epoch, this.settings.heartbeatIntervalMs));
 
     const { entries, replay } = this.catchUp(session, channel, request);
+    // Entries hold frames only: a filter on fields reads each item back from its frame.
+    const readsFields = sub.filter !== undefined && (sub.filter.min.length > 0 || sub.filter.equals.length > 0);
     for (const entry of entries) {
-      if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, entry.value)) this.delivery.enqueue(sub, entry, !replay);
+      if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, readsFields ? itemOfFrame(entry) : undefined)) this.delivery.enqueue(sub, entry, !replay);
     }
     const synced = syncedFrame(channel.name, head);
-    this.delivery.enqueue(sub, { seq: head, key: undefined, frame: synced, bytes: Buffer.byteLength(synced), value: undefined }, false, SYNCED_SLOT);
+    this.delivery.enqueue(sub, { seq: head, key: undefined, frame: synced, bytes: Buffer.byteLength(synced) }, false, SYNCED_SLOT);
     this.delivery.flush(session);
     this.finish();
   }

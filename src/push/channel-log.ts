@@ -1,8 +1,9 @@
 /**
  * What a channel remembers of its past: the last items (replay buffer, for clients resuming by
  * sequence number) and the latest item per key (snapshot, for new subscribers). Both are bounded by
- * a count and by the bytes of their frames; the entries are shared, not copied, between the two
- * and with the pending queues of slow clients.
+ * a count and by the bytes of their frames, which is all an entry holds (not the published
+ * object too, which would take about as much heap again); the entries are shared, not copied,
+ * between the two and with the pending queues of slow clients.
  */
 
 /** One published item, serialised once. */
@@ -13,8 +14,15 @@ export interface LogEntry {
   readonly frame: string;
   /** UTF-8 length of `frame`, the unit of every buffer bound. */
   readonly bytes: number;
-  /** The published item itself, kept to evaluate filters during snapshot and replay. */
-  readonly value: unknown;
+}
+
+/**
+ * The item a data frame carries, as its clients see it (parsed back from the frame): what a
+ * filtered subscriber's snapshot or replay is matched on. Live publishes match the published
+ * object, which has the same top-level scalars.
+ */
+export function itemOfFrame(entry: LogEntry): unknown {
+  return (JSON.parse(entry.frame) as { data?: unknown }).data;
 }
 
 /** The last `maxItems` entries (fewer if their frames pass `maxBytes`), in sequence order. */

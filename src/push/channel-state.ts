@@ -72,10 +72,10 @@ export class ChannelState {
   }
 
   /** Numbers an item already serialised as `json` and remembers it. */
-  append(json: string, key: string | undefined, value: unknown): LogEntry {
+  append(json: string, key: string | undefined): LogEntry {
     this.seq += 1;
     const frame = dataFrame(this.prefix, this.seq, key, json);
-    const entry: LogEntry = { seq: this.seq, key, frame, bytes: Buffer.byteLength(frame), value };
+    const entry: LogEntry = { seq: this.seq, key, frame, bytes: Buffer.byteLength(frame) };
     this.replay.push(entry);
     if (key !== undefined && this.latest.maxKeys > 0) this.latest.set(key, entry);
     return entry;

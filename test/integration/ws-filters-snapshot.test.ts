@@ -57,6 +57,29 @@ test('filters by key, minimum score and field equality select exactly the matchi
     await Promise.all(clients.map((client) => client.close()));
   }));
 
+/** Sequence numbers of catch-up frames, batch frames unpacked into their items. */
+function seqsOf(frames: Array<Record<string, unknown>>): unknown[] {
+  return frames.flatMap((frame) => (frame.type === 'batch' ? (frame.items as Array<Record<string, unknown>>) : [frame])).map((frame) => frame.seq);
+}
+
+test('field filters select the same items from the snapshot and from a replay as from live publishes, in single and batch frames', () =>
+  withServer(async (server) => {
+    server.publish('fraud', live.map(([, item]) => item), live.map(([key]) => key));
+    const { epoch } = await (await TestClient.connect(server)).subscribe('fraud', { snapshot: false });
+    const filter = { min: { probability: 0.5 }, equals: { source: 'model' } };
+    // Latest per key: c1 seq 4 (0.2), c2 seq 5 (0.95 model), c3 seq 3 (0.75 model), c4 seq 7 ('high'); no-key seq 6 is not in the snapshot.
+    for (const batch of [false, true]) {
+      const snapshot = await TestClient.connect(server);
+      assert.deepEqual(seqsOf(await snapshot.subscribeSynced('fraud', { filter, batch })), [3, 5], `snapshot, batch ${batch}`);
+      // Every item after seq 0, in order: 1 (0.9 model), 3 (0.75 model), 5 (0.95 model), 6 (0.99 model, no key).
+      const replay = await TestClient.connect(server);
+      assert.deepEqual(seqsOf(await replay.subscribeSynced('fraud', { filter, batch, resumeFrom: 0, epoch })), [1, 3, 5, 6], `replay, batch ${batch}`);
+      const flagged = await TestClient.connect(server);
+      assert.deepEqual(seqsOf(await flagged.subscribeSynced('fraud', { filter: { equals: { flagged: null } }, batch, resumeFrom: 0, epoch })), [3], `replay of flagged null, batch ${batch}`);
+      await Promise.all([snapshot.close(), replay.close(), flagged.close()]);
+    }
+  }));
+
 test('a filtered frame is the very frame everyone else gets', () =>
   withServer(async (server) => {
     const all = await TestClient.connect(server);

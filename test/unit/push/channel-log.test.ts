@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LatestByKey, type LogEntry, ReplayBuffer } from '../../../src/push/channel-log.ts';
 
-const entry = (seq: number, bytes = 10, key?: string): LogEntry => ({ seq, key, frame: `f${seq}`, bytes, value: seq });
+const entry = (seq: number, bytes = 10, key?: string): LogEntry => ({ seq, key, frame: `f${seq}`, bytes });
 
 test('the replay buffer keeps the last items within its count and byte bounds, in order', () => {
   const buffer = new ReplayBuffer(3, 1000);
