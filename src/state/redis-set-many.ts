@@ -16,7 +16,7 @@ return #KEYS`;
 const COMMAND = 'tributarySetMany';
 /** Keys per script call: Redis runs a call to its end before anything else, so it stays short (~0.5 ms). */
 const MAX_KEYS_PER_CALL = 500;
-/** Value bytes per script call (UTF-16 length as an upper bound of work), so large values make smaller calls. */
+/** Characters of values per script call (JS string length, about their bytes), so large values make smaller calls. */
 const MAX_CHARS_PER_CALL = 1 << 20;
 
 type SetManyCommand = (...args: string[]) => Promise<number>;
