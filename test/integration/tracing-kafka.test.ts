@@ -69,9 +69,14 @@ test('tracing: a record produced with a W3C traceparent yields spans for decode,
 
   const parentsOf = (name: string) => named(name).map((span: ReceivedSpan) => span.parentSpanId);
   assert.deepEqual(parentsOf(`sink clickhouse:${prefix}payments`), [decode.spanId], 'the raw-event write descends from decode');
+  // A feature write's span has its first traced batch as parent and every one as a link: when the
+  // record's batch also closed older windows, and their rows share an insert with the record's
+  // windows, that parent is decode and the window spans are links.
+  const linkedTo = (span: ReceivedSpan, ids: Set<string>) => ids.has(span.parentSpanId) || span.links.some((link) => ids.has(link.spanId));
   for (const sink of [`sink clickhouse:${prefix}card_features`, `sink state:${prefix}:features:card-features:v1:`]) {
     const parents = parentsOf(sink);
-    assert.ok(parents.length >= 1 && parents.every((id) => windowIds.has(id)), `${sink} descends from a window span: ${describe()}`);
+    assert.ok(parents.length >= 1 && parents.every((id) => windowIds.has(id) || id === decode.spanId), `${sink} is a child of a window span or of decode: ${describe()}`);
+    assert.ok(named(sink).some((span) => linkedTo(span, windowIds)), `${sink} carries the record's window spans: ${describe()}`);
   }
   for (const sink of [`sink clickhouse:${prefix}fraud_predictions`, `sink state:${prefix}:prediction:card:`, 'sink ws:fraud']) {
     const parents = parentsOf(sink);
