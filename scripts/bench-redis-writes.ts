@@ -9,7 +9,7 @@
  * wall time per round of --keys writes, median over --rounds, after two warm-up rounds.
  */
 import { Redis } from 'ioredis';
-import { defineSetMany, setMany } from '../src/state/redis-set-many.ts';
+import { setMany } from '../src/state/redis-set-many.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : fallback; };
@@ -17,7 +17,6 @@ const keys = opt('keys', 10_000);
 const rounds = opt('rounds', 10);
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = `bench-redis-writes:${process.pid}:`;
-defineSetMany(redis);
 
 function values(round: number): Array<[string, string]> {
   const out: Array<[string, string]> = [];

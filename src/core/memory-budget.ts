@@ -19,8 +19,8 @@ export interface MemoryBudget {
 
 export const DEFAULT_MEMORY_MB = 512;
 /** TRIBUTARY_MAX_IN_FLIGHT (records) when unset, without a budget and with one (see defaultMaxInFlightRecords). */
-export const DEFAULT_MAX_IN_FLIGHT = 50_000;
-export const BUDGETED_MAX_IN_FLIGHT = 5_000;
+const DEFAULT_MAX_IN_FLIGHT = 50_000;
+const BUDGETED_MAX_IN_FLIGHT = 5_000;
 export const MIN_MEMORY_MB = 128;
 const MB = 1024 * 1024;
 const MIN_IN_FLIGHT_BYTES = 64 * 1024;

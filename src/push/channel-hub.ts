@@ -4,7 +4,7 @@ import type { AccessGrant } from './access-gate.ts';
 import { itemOfFrame, type LogEntry } from './channel-log.ts';
 import { ChannelState } from './channel-state.ts';
 import { Delivery, SYNCED_SLOT } from './delivery.ts';
-import { matchesFilter } from './filter.ts';
+import { matchesFilter, testsFields } from './filter.ts';
 import { gapFrame, heartbeatFrame, subscribedFrame, syncedFrame, unsubscribedFrame } from './frames.ts';
 import type { PushMetrics } from './push-metrics.ts';
 import type { PushSettings } from './push-options.ts';
@@ -119,7 +119,7 @@ export class ChannelHub {
 
     const { entries, replay } = this.catchUp(session, channel, request);
     // Entries hold frames only: a filter on fields reads each item back from its frame.
-    const readsFields = sub.filter !== undefined && (sub.filter.min.length > 0 || sub.filter.equals.length > 0);
+    const readsFields = sub.filter !== undefined && testsFields(sub.filter);
     for (const entry of entries) {
       if (sub.filter === undefined || matchesFilter(sub.filter, entry.key, readsFields ? itemOfFrame(entry) : undefined)) this.delivery.enqueue(sub, entry, !replay);
     }

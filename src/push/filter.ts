@@ -44,10 +44,15 @@ export function compileFilter(raw: unknown): FilterResult {
   return { ok: true, filter: { keys: keySet, min: minEntries, equals: equalsEntries } };
 }
 
+/** Whether the filter tests the item's fields (not only its key): matching then needs the item. */
+export function testsFields(filter: CompiledFilter): boolean {
+  return filter.min.length > 0 || filter.equals.length > 0;
+}
+
 /** Whether an item (with its key) passes the filter. Field tests look at top-level fields only. */
 export function matchesFilter(filter: CompiledFilter, key: string | undefined, item: unknown): boolean {
   if (filter.keys !== undefined && (key === undefined || !filter.keys.has(key))) return false;
-  if (filter.min.length === 0 && filter.equals.length === 0) return true;
+  if (!testsFields(filter)) return true;
   if (typeof item !== 'object' || item === null) return false;
   const record = item as Record<string, unknown>;
   for (const [field, min] of filter.min) {

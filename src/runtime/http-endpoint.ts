@@ -56,8 +56,8 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<R
     registerStateRoute(app, { store: state, logger, ...(stateKey ? { storeKey: stateKey } : {}) });
   };
   // Each stats item is the engine's whole state: a minute of them covers a reconnect; the default
-  // replay bounds (10,000 items, 8 MiB of frames plus their parsed objects) took over half an hour
-  // to fill at one a second, most of a soak's heap growth.
+  // replay bounds (10,000 items, 8 MiB of frames) took over half an hour to fill at one a second,
+  // most of a soak's heap growth.
   const replayByChannel = { [STATS_CHANNEL]: { items: STATS_REPLAY_ITEMS } };
   const server = await startPushServer({ port: config.port, host: config.host, logger, metrics, topology, ...config.websocket, replayByChannel, metricsToken: config.metricsToken, audit, extraRoutes });
   logger.info({ url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/` }, 'dashboard and WebSocket endpoint (/ws) listening');

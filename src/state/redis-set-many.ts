@@ -21,14 +21,14 @@ const MAX_CHARS_PER_CALL = 1 << 20;
 
 type SetManyCommand = (...args: string[]) => Promise<number>;
 
-/** Registers the script on this client (EVALSHA, with ioredis loading it on NOSCRIPT). Idempotent. */
-export function defineSetMany(redis: Redis): void {
-  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND] !== 'function') redis.defineCommand(COMMAND, { lua: SET_MANY_LUA });
-}
-
-/** SET key value [PX ttlMs] for every pair (`ttlMs` 0: no expiry); rejects when any call fails. */
+/**
+ * SET key value [PX ttlMs] for every pair (`ttlMs` 0: no expiry); rejects when any call fails.
+ * The script is registered on the client on first use (EVALSHA, which ioredis follows with EVAL on NOSCRIPT).
+ */
 export async function setMany(redis: Redis, keys: readonly string[], values: readonly string[], ttlMs: number): Promise<void> {
-  const command = (redis as unknown as Record<string, SetManyCommand>)[COMMAND]!.bind(redis);
+  const commands = redis as unknown as Record<string, SetManyCommand | undefined>;
+  if (commands[COMMAND] === undefined) redis.defineCommand(COMMAND, { lua: SET_MANY_LUA });
+  const command = commands[COMMAND]!.bind(redis);
   const ttl = String(Math.max(0, Math.floor(ttlMs)));
   const calls: Promise<number>[] = [];
   for (let start = 0; start < keys.length; ) {

@@ -3,7 +3,7 @@ import { ConnectionError, errorMessage, TributaryError } from '../core/errors.ts
 import type { Logger } from '../observability/logger.ts';
 import { StateUnavailableError, TrackedKeyValueStore } from './key-value-store.ts';
 import { connectRedis, redactRedisUrl, type RedisConnection } from './redis-connection.ts';
-import { defineSetMany, setMany } from './redis-set-many.ts';
+import { setMany } from './redis-set-many.ts';
 
 export interface RedisStoreOptions {
   prefix: string;
@@ -33,7 +33,6 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
     super();
     this.redis = redis;
     this.prefix = prefix;
-    defineSetMany(redis);
   }
 
   static async connect(connection: RedisConnection | string, options: RedisStoreOptions): Promise<RedisKeyValueStore> {
@@ -45,10 +44,7 @@ export class RedisKeyValueStore extends TrackedKeyValueStore {
       maxReconnectDelayMs: 2_000,
       onReconnect: (attempt, delayMs) => options.logger.warn({ attempt, delayMs, url: redactRedisUrl(typeof connection === 'string' ? connection : connection.url) }, 'Redis unreachable, retrying'),
       // The writes of setMany (a script: EVALSHA), so a user without them fails the start (NOPERM), not the first batch.
-      check: (redis) => {
-        defineSetMany(redis);
-        return setMany(redis, [`${options.prefix}connection-check`], [String(process.pid)], 10_000);
-      },
+      check: (redis) => setMany(redis, [`${options.prefix}connection-check`], [String(process.pid)], 10_000),
     });
     return new RedisKeyValueStore(redis, options.prefix);
   }
