@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process, started as users start it (`bin/tributary.js run
@@ -19,11 +19,13 @@
  * cards' windows end on the minute: one burst of about --cards predictions a minute. The first
  * burst is a warm-up; then --seconds (whole minutes) are measured. The stage breakdown is the
  * increase of the engine's tributary_stage_latency_seconds over the measured minutes (absent
- * on an engine that has no such metric).
+ * on an engine that has no such metric). The engine's CPU (per minute and per payment), GC pauses
+ * by kind (prom-client's nodejs_gc_duration_seconds) and RSS over the same minutes follow.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
@@ -31,7 +33,7 @@ import { CardPaymentModel } from '../src/sources/generator/card-payments.ts';
 import { createPaymentsTopic } from '../test/helpers/payments-topic.ts';
 import { freePort } from '../test/helpers/free-port.ts';
 import { clickhouse, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
-import { histogramQuantiles, parseHistogram, percentile, type Buckets } from './bench/latency-stats.ts';
+import { histogramQuantiles, parseHistogram, parseProcessSample, percentile, processLine, type Buckets, type ProcessSample } from './bench/latency-stats.ts';
 import { startTransportProbe } from './bench/transport-probe.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -94,9 +96,10 @@ async function main(): Promise<void> {
     .option('--node-flags <flags>', 'extra node/V8 flags for the engine process, space-separated (e.g. "--min-semi-space-size=16")', '')
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
     .option('--transport', 'also time Kafka alone: a plain consumer in this process notes when records past each close arrive')
+    .option('--engine-log <file>', "write the engine's output (stdout and stderr) to this file")
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; engineLog?: string; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -114,8 +117,14 @@ async function main(): Promise<void> {
   const profile = [...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : []), ...opts.nodeFlags.split(/\s+/).filter(Boolean)];
   const engine = spawn(process.execPath, [...profile, 'bin/tributary.js', 'run', 'test/fixtures/card-fraud-from-env.ts'], { cwd: opts.engineDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  engine.stdout!.on('data', (chunk) => (output += chunk));
-  engine.stderr!.on('data', (chunk) => (output += chunk));
+  // --engine-log: everything the engine writes (e.g. with --node-flags --trace-gc), as it comes.
+  const engineLog = opts.engineLog ? fs.createWriteStream(opts.engineLog) : undefined;
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk).slice(-10_000);
+    engineLog?.write(chunk);
+  };
+  engine.stdout!.on('data', collect);
+  engine.stderr!.on('data', collect);
   const exited = new Promise((resolve) => engine.once('exit', resolve));
   process.once('exit', () => engine.exitCode === null && engine.kill('SIGKILL'));
   try {
@@ -154,9 +163,9 @@ async function main(): Promise<void> {
     log(`producing ${opts.rate}/s over ${opts.cards} cards; warm-up close ${new Date(warmUp).toISOString()}, measuring closes until ${new Date(to).toISOString()}`);
     const sleepUntil = (t: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, t - Date.now())));
     await sleepUntil(from);
-    const stagesBefore = await scrape(port);
+    const [stagesBefore, processBefore] = await scrape(port);
     await sleepUntil(to);
-    const stagesAfter = await scrape(port);
+    const [stagesAfter, processAfter] = await scrape(port);
     producer.send('stop');
     const sent = await produced;
     socket.close();
@@ -182,6 +191,9 @@ async function main(): Promise<void> {
       '',
       stageTable(stagesBefore, stagesAfter),
       '',
+      // Payments in the measured span at the achieved rate: the CPU per payment covers bursts and all.
+      processLine(processBefore, processAfter, opts.seconds / 60, (sent / ((Date.now() - producingSince) / 1000)) * opts.seconds),
+      '',
       `Machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       '',
     ];
@@ -195,8 +207,10 @@ async function main(): Promise<void> {
   process.exit();
 }
 
-async function scrape(port: number): Promise<Map<string, Buckets>> {
-  return parseHistogram(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), 'tributary_stage_latency_seconds', (labels) => (labels.stage === 'sink' ? `sink ${labels.sink}` : labels.stage!));
+/** The stage histograms and the process's CPU, GC and RSS, from one scrape of the engine's /metrics. */
+async function scrape(port: number): Promise<[Map<string, Buckets>, ProcessSample]> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return [parseHistogram(text, 'tributary_stage_latency_seconds', (labels) => (labels.stage === 'sink' ? `sink ${labels.sink}` : labels.stage!)), parseProcessSample(text)];
 }
 
 function stageTable(before: Map<string, Buckets>, after: Map<string, Buckets>): string {
