@@ -1,7 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import { readInsert, type ExecParams } from '../helpers/fake-clickhouse.ts';
 import type { StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
@@ -121,11 +124,15 @@ function tokenSuite(connect: () => Promise<ClickHouseClient>, cleanup?: () => Pr
 function losingAnswers(client: ClickHouseClient, attempts: Attempt[], lose: () => boolean): ClickHouseClient {
   return new Proxy(client, {
     get(target, property) {
-      if (property === 'insert') {
-        return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
-          const settings: ClickHouseSettings = params.clickhouse_settings ?? {};
-          attempts.push({ table: params.table, token: settings.insert_deduplication_token, rows: (params.values as unknown[]).length });
-          const result = await target.insert(params);
+      if (property === 'exec') {
+        return async (params: ExecParams) => {
+          const insert = await readInsert(params);
+          if (insert === undefined) return target.exec(params as Parameters<ClickHouseClient['exec']>[0]);
+          const settings = (params.clickhouse_settings ?? {}) as ClickHouseSettings;
+          attempts.push({ table: insert.table, token: settings.insert_deduplication_token, rows: insert.values.length });
+          const result = await target.exec({ ...params, values: Readable.from([insert.body]) } as Parameters<ClickHouseClient['exec']>[0]);
+          result.stream.resume();
+          await finished(result.stream);
           if (lose()) throw new Error('Timeout error.');
           return result;
         };

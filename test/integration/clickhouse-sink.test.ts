@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { readInsert, type ExecParams } from '../helpers/fake-clickhouse.ts';
 import { AckToken } from '../../src/core/ack.ts';
 import type { DeadLetter, LateRecord, StreamRecord } from '../../src/core/batch.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
@@ -52,7 +54,7 @@ function sinkSuite(format: Format, connect: () => Promise<ClickHouseClient>, cle
   const tables = { format: `format_${suffix}`, payments: `payments_${suffix}`, features: `card_features_${suffix}`, dead: `dead_letters_${suffix}`, late: `late_${suffix}`, bad: `bad_${suffix}`, types: `types_${suffix}` };
   let client: ClickHouseClient;
   /** FORMAT of every INSERT the sinks sent, by table. */
-  const inserts: Array<{ table: string; format: string }> = [];
+  const inserts: Array<{ table: string; format: string; rows: number; chunks: number }> = [];
   const fatal: unknown[] = [];
   let env: SinkEnvironment;
   const rows = async <T,>(query: string): Promise<T[]> => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
@@ -81,7 +83,7 @@ function sinkSuite(format: Format, connect: () => Promise<ClickHouseClient>, cle
     assert.equal(sink.insertFormat, format);
     sink.write([record(payment(3), 'payments', 0, '3')], []);
     await sink.close();
-    assert.deepEqual(inserts, [{ table: `\`${tables.format}\``, format }]);
+    assert.deepEqual(inserts, [{ table: `\`${tables.format}\``, format, rows: 1, chunks: 1 }]);
     const [row] = await rows<Record<string, unknown>>(`SELECT * FROM ${tables.format}`);
     assert.deepEqual(numbers('ts')(row!), payment(3));
   });
@@ -99,6 +101,10 @@ function sinkSuite(format: Format, connect: () => Promise<ClickHouseClient>, cle
     const acked = await writeInChunks(sink, payments.map((p, i) => record(p, 'payments', i % 3, String(1_000_000 + i))), 100);
     await sink.flush();
     assert.equal(acked.completed, 250);
+    // Inserts of up to 4,000 rows (~200 characters of JSON each) go in bodies of several chunks.
+    const mine = inserts.filter((i) => i.table === `\`${tables.payments}\``);
+    assert.equal(mine.reduce((sum, i) => sum + i.rows, 0), 25_000);
+    assert.ok(mine.some((i) => i.chunks > 10), `chunks per insert: ${mine.map((i) => i.chunks).join(', ')}`);
 
     const [totals] = await rows<{ n: string | number; total: number }>(`SELECT count() AS n, sum(amount) AS total FROM ${tables.payments}`);
     assert.equal(Number(totals!.n), 25_000);
@@ -252,15 +258,18 @@ function payment(i: number): Payment {
 }
 
 /** The client, with each insert's table and FORMAT appended to `log` (as sent on the wire). */
-function recordingInserts(client: ClickHouseClient, log: Array<{ table: string; format: string }>): ClickHouseClient {
+function recordingInserts(client: ClickHouseClient, log: Array<{ table: string; format: string; rows: number; chunks: number }>): ClickHouseClient {
   return new Proxy(client, {
     get(target, property) {
-      if (property === 'insert') {
-        return (params: Parameters<ClickHouseClient['insert']>[0]) => {
-          log.push({ table: params.table, format: String(params.format) });
-          return target.insert(params);
+      if (property === 'exec') {
+        return async (params: ExecParams) => {
+          const insert = await readInsert(params);
+          if (insert === undefined) return target.exec(params as Parameters<ClickHouseClient['exec']>[0]);
+          log.push({ table: insert.table, format: insert.format, rows: insert.values.length, chunks: insert.chunks });
+          return target.exec({ ...params, values: Readable.from([insert.body]) } as Parameters<ClickHouseClient['exec']>[0]);
         };
       }
+      if (property === 'insert') assert.fail('the sinks insert through exec (a streamed body)');
       const value: unknown = Reflect.get(target, property);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { SinkError, errorMessage } from '../../core/errors.ts';
 import { BatchingSink } from '../batching-sink.ts';
@@ -51,7 +53,7 @@ export interface ClickHouseSinkOptions<T> {
 /**
  * A BatchingSink into one ClickHouse table: `open()` creates the table if absent, each chunk
  * is one INSERT INTO t (columns) FORMAT JSONCompactEachRow where the server reads it (chDB,
- * current servers), else FORMAT JSONEachRow (18.16). Arrays skip building a keyed object per
+ * current servers), else FORMAT JSONEachRow (18.16), its body streamed in pieces (bodyChunks). Arrays skip building a keyed object per
  * row and JSON.stringify writing every key; the stored rows are the same. Inserts into tables
  * with a row identity carry a token derived from their rows (insert-token.ts), so a retry of
  * an insert the server already wrote is dropped where the server supports tokens.
@@ -64,7 +66,8 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
   private client: ClickHouseClient | undefined;
   private encode: ((row: T) => unknown) | undefined;
   private format: InsertFormat = 'JSONEachRow';
-  private quotedColumns: [string, ...string[]] = [''];
+  /** `INSERT INTO t (columns) FORMAT f`, known after open(). */
+  private insertQuery = '';
   private settings: ClickHouseSettings = {};
   /** The insert's `insert_deduplication_token`; undefined where the server has no such setting. */
   private tokenOf: ((values: readonly unknown[]) => string) | undefined;
@@ -105,8 +108,8 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     const [first, ...rest] = plan.columns;
     if (first === undefined) throw new SinkError(this.name, `table ${this.table} has no columns to write`, { retriable: false });
     this.client = client;
-    this.quotedColumns = [quoteIdentifier(first), ...rest.map(quoteIdentifier)];
     this.format = dialect.supportsJsonCompactEachRow ? 'JSONCompactEachRow' : 'JSONEachRow';
+    this.insertQuery = `INSERT INTO ${this.table} (${[first, ...rest].map(quoteIdentifier).join(', ')}) FORMAT ${this.format}`;
     this.encode = this.format === 'JSONEachRow' ? plan.toRow : (plan.toValues ?? inColumnOrder(plan.columns, plan.toRow));
     // chDB turns async_insert on by default; this sink batches already, so insert directly.
     // 18.16 rejects unknown settings, hence only where the setting exists.
@@ -137,12 +140,55 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
     const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
+    let body: Buffer[];
     try {
-      await client.insert({ table: this.table, columns: this.quotedColumns, values, format: this.format, clickhouse_settings: settings });
+      body = bodyChunks(values);
+    } catch (error) {
+      throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
+    }
+    try {
+      // The body as a stream of chunks, not one string: see bodyChunks.
+      const result = await client.exec({ query: this.insertQuery, values: Readable.from(body), clickhouse_settings: settings });
+      // An insert answers with an empty body; reading it to the end keeps the connection for the next one.
+      result.stream.resume();
+      await finished(result.stream);
     } catch (error) {
       throw toSinkError(this.name, `inserting ${rows.length} rows into ${this.table}`, error);
     }
   }
+}
+
+/** Characters of JSON per body chunk (the string is short-lived; its bytes are what the request holds). */
+const CHUNK_CHARS = 32 * 1024;
+
+/**
+ * An insert's body (one JSON document and a newline per row, as the client's insert would send)
+ * as UTF-8 chunks of about CHUNK_CHARS, outside the JS heap. The client's insert joins all rows
+ * into one string held until the server has read it: a few MB per insert of 10,000 rows,
+ * allocated as a large object, which only a full mark-compact reclaims. Strings of the chunks
+ * would still outlive the young generation while a busy server reads slowly; Buffers keep the
+ * bytes off the heap, and each chunk's string dies at once.
+ */
+export function bodyChunks(values: readonly unknown[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let lines: string[] = [];
+  let length = 0;
+  for (let i = 0; i < values.length; i++) {
+    const line = JSON.stringify(values[i]);
+    lines.push(line);
+    length += line.length + 1;
+    if (length >= CHUNK_CHARS) {
+      lines.push('');
+      chunks.push(Buffer.from(lines.join('\n')));
+      lines = [];
+      length = 0;
+    }
+  }
+  if (lines.length > 0) {
+    lines.push('');
+    chunks.push(Buffer.from(lines.join('\n')));
+  }
+  return chunks;
 }
 
 /** Column-ordered values from the row's object (plans off the hot path give only `toRow`). */

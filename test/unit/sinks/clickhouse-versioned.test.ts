@@ -9,7 +9,7 @@ import type { StreamRecord } from '../../../src/core/batch.ts';
 import { Metrics } from '../../../src/observability/metrics.ts';
 import { silentLogger } from '../../../src/observability/logger.ts';
 import { clickhouseTable, type ClickHouseTableOptions } from '../../../src/sinks/clickhouse/table-sink.ts';
-import { existingTable } from '../../helpers/fake-clickhouse.ts';
+import { existingTable, fakeExec } from '../../helpers/fake-clickhouse.ts';
 
 /**
  * Without a server: a fake client answers the dialect queries as 18.16 (JSONEachRow) or as a
@@ -28,7 +28,7 @@ function fakeClient(compact: boolean, engine: string | undefined, seen: Seen): C
   return {
     query: async ({ query }: { query: string }) => ({ json: async () => answer(query) }),
     command: async ({ query }: { query: string }) => void seen.ddl.push(query),
-    insert: async (params: { columns: string[]; values: unknown[] }) => void seen.inserts.push({ columns: params.columns, values: params.values }),
+    exec: fakeExec(({ columns, values }) => seen.inserts.push({ columns, values })),
   } as unknown as ClickHouseClient;
 }
 
