@@ -16,8 +16,13 @@ return #KEYS`;
 const COMMAND = 'tributarySetMany';
 /** Keys per script call: Redis runs a call to its end before anything else, so it stays short (~0.5 ms). */
 const MAX_KEYS_PER_CALL = 500;
-/** Characters of values per script call (JS string length, about their bytes), so large values make smaller calls. */
-const MAX_CHARS_PER_CALL = 1 << 20;
+/**
+ * Characters of values per script call (JS string length, about their bytes), so large values
+ * make smaller calls. ioredis writes a call as one string: kept under V8's large-object size
+ * (128 KiB), it is an ordinary young object that dies once written, where a larger one would
+ * wait for a full mark-compact (500 predictions of ~350 characters made ~190 KB calls).
+ */
+const MAX_CHARS_PER_CALL = 64 * 1024;
 
 type SetManyCommand = (...args: string[]) => Promise<number>;
 

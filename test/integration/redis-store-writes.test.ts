@@ -8,7 +8,7 @@ import { requireService, uniqueName } from '../helpers/services.ts';
 
 /**
  * The hot-state store's batch writes on the real Redis: every key lands with its value and its
- * expiry, however the batch is cut into script calls (500 keys, or 1 MiB of values, a call), and
+ * expiry, however the batch is cut into script calls (500 keys, or 64 KiB of values, a call), and
  * a user that may not run them fails at connect.
  */
 
@@ -46,7 +46,13 @@ test('setMany writes every key with its JSON value and expiry, across call bound
       assert.ok(ttl > 0 && ttl <= 60_000, `card:${i} expires in ${ttl} ms`);
     }
 
-    // Values of 400,000 characters: a call takes at most 1 MiB of them, so these go two and one.
+    // 600 values of ~500 characters: calls of ~130 keys by the 64 KiB bound, every key whole.
+    const medium = Array.from({ length: 600 }, (_, i) => [`medium:${i}`, `${i}:`.padEnd(500, 'm')] as [string, string]);
+    await store.setMany(medium, 60_000);
+    assert.equal((await keysUnder(raw, `${prefix}medium:`)).length, 600);
+    for (const i of [0, 129, 130, 131, 599]) assert.equal(await raw.get(`${prefix}medium:${i}`), JSON.stringify(`${i}:`.padEnd(500, 'm')));
+
+    // Values of 400,000 characters, each over the bound on its own: one a call.
     const big = ['a', 'b', 'c'].map((letter) => [`big:${letter}`, letter.repeat(400_000)] as [string, string]);
     await store.setMany(big, 0);
     for (const [key, value] of big) {
