@@ -147,8 +147,10 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
     try {
-      // The body as a stream of chunks, not one string: see bodyChunks.
-      const result = await client.exec({ query: this.insertQuery, values: Readable.from(body), clickhouse_settings: settings });
+      // One Buffer outside the JS heap (see bodyChunks), written in one piece: a stream of the
+      // chunks would wait for an event-loop turn per chunk, and a busy loop (a burst of window
+      // closes) made the inserts' acknowledgements ~250 ms slower at p99 that way.
+      const result = await client.exec({ query: this.insertQuery, values: Readable.from([Buffer.concat(body)]), clickhouse_settings: settings });
       // An insert answers with an empty body; reading it to the end keeps the connection for the next one.
       result.stream.resume();
       await finished(result.stream);
@@ -167,7 +169,7 @@ const CHUNK_CHARS = 32 * 1024;
  * into one string held until the server has read it: a few MB per insert of 10,000 rows,
  * allocated as a large object, which only a full mark-compact reclaims. Strings of the chunks
  * would still outlive the young generation while a busy server reads slowly; Buffers keep the
- * bytes off the heap, and each chunk's string dies at once.
+ * bytes off the heap, and each chunk's string dies at once. writeRows sends them as one Buffer.
  */
 export function bodyChunks(values: readonly unknown[]): Buffer[] {
   const chunks: Buffer[] = [];
