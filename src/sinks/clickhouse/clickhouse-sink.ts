@@ -134,18 +134,14 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     const encode = this.encode;
     if (!client || !encode) throw new SinkError(this.name, 'write before open()', { retriable: false });
     const values = new Array<unknown>(rows.length);
-    try {
-      for (let i = 0; i < rows.length; i++) values[i] = encode(rows[i]!);
-    } catch (error) {
-      throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
-    }
-    const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
     let body: Buffer[];
     try {
+      for (let i = 0; i < rows.length; i++) values[i] = encode(rows[i]!);
       body = bodyChunks(values);
     } catch (error) {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
+    const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
     try {
       // One Buffer outside the JS heap (see bodyChunks), written in one piece: a stream of the
       // chunks would wait for an event-loop turn per chunk, and a busy loop (a burst of window
