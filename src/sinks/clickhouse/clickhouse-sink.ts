@@ -53,8 +53,9 @@ export interface ClickHouseSinkOptions<T> {
 /**
  * A BatchingSink into one ClickHouse table: `open()` creates the table if absent, each chunk
  * is one INSERT INTO t (columns) FORMAT JSONCompactEachRow where the server reads it (chDB,
- * current servers), else FORMAT JSONEachRow (18.16), its body streamed in pieces (bodyChunks). Arrays skip building a keyed object per
- * row and JSON.stringify writing every key; the stored rows are the same. Inserts into tables
+ * current servers), else FORMAT JSONEachRow (18.16), its body one Buffer outside the JS heap
+ * (bodyChunks). Arrays skip building a keyed object per row and JSON.stringify writing every
+ * key; the stored rows are the same. Inserts into tables
  * with a row identity carry a token derived from their rows (insert-token.ts), so a retry of
  * an insert the server already wrote is dropped where the server supports tokens.
  */
