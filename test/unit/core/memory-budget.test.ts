@@ -7,18 +7,19 @@ import { DEFAULT_MEMORY_MB, MIN_MEMORY_MB, heapFlagsGiven, parseMemoryMb, v8Flag
 
 const MB = 1024 * 1024;
 
-test('unset, the budget is 512 MB: 32 MB of records in flight, 8 MB fetches, 2 MB per partition', () => {
-  assert.deepEqual(loadMemoryBudget({}), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 8 * MB, fetchMaxBytesPerPartition: 2 * MB });
-  assert.deepEqual(loadConfig({}).memory, { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 8 * MB, fetchMaxBytesPerPartition: 2 * MB });
+test('unset, the budget is 512 MB: 32 MB of records in flight, 2 MB fetches, 512 KB per partition', () => {
+  assert.deepEqual(loadMemoryBudget({}), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
+  assert.deepEqual(loadConfig({}).memory, { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
 });
 
 test('a small budget shrinks fetches and the in-flight bytes with it, within their floors', () => {
-  // A budget that was set takes 1/256 for a fetch (at least 1 MB), the default one 1/64.
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '512' }), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 2 * MB, fetchMaxBytesPerPartition: 512 * 1024 });
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 1 * MB, fetchMaxBytesPerPartition: 256 * 1024 });
-  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 1 * MB, fetchMaxBytesPerPartition: 256 * 1024 });
-  // Large budgets keep kafkajs' fetch at 16 MB.
-  assert.equal(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '8192' }).fetchMaxBytes, 16 * MB);
+  // A budget that was set takes 1/1024 for a fetch (at least 256 KB), the default one 1/256.
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '512' }), { memoryMb: 512, maxInFlightBytes: 32 * MB, fetchMaxBytes: 512 * 1024, fetchMaxBytesPerPartition: 128 * 1024 });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '256' }), { memoryMb: 256, maxInFlightBytes: 16 * MB, fetchMaxBytes: 256 * 1024, fetchMaxBytesPerPartition: 64 * 1024 });
+  assert.deepEqual(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '128' }), { memoryMb: 128, maxInFlightBytes: 8 * MB, fetchMaxBytes: 256 * 1024, fetchMaxBytesPerPartition: 64 * 1024 });
+  assert.equal(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '8192' }).fetchMaxBytes, 8 * MB);
+  // Large budgets stop at kafkajs' 16 MB.
+  assert.equal(loadMemoryBudget({ TRIBUTARY_MEMORY_MB: '65536' }).fetchMaxBytes, 16 * MB);
 });
 
 test('TRIBUTARY_MAX_IN_FLIGHT_BYTES overrides the derived bound', () => {
