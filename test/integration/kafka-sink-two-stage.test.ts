@@ -43,11 +43,10 @@ test('two stages: stage 1 re-keys merchant-keyed payments by card into a topic (
   const start = Date.UTC(2026, 10, 6, 9, 0, 0);
   const payments = Array.from({ length: 6_000 }, (_, i) => generator.next(start + i * 60).payment);
   const last = Math.max(...payments.map((p) => p.ts));
-  // Keyed by merchant: a card's payments spread over every partition. Closing events on every
-  // partition, under 30 card ids so that stage 1's re-keying also reaches every enriched partition.
+  // Keyed by merchant: a card's payments spread over every partition.
   for (let i = 0; i < payments.length; i += 1_000) await byMerchant.producer.send(byMerchant.topic, payments.slice(i, i + 1_000).map((p) => ({ key: p.merchantId, value: byMerchant.encode(p) })));
   const closing = Array.from({ length: 30 }, (_, n): Payment => ({ ...payments[0]!, paymentId: `advance-${n}`, cardId: `watermark-${n}`, ts: last + CLOSE_AFTER_MS }));
-  await byMerchant.producer.send(byMerchant.topic, closing.map((p, n) => ({ key: p.cardId, value: byMerchant.encode(p), partition: n % PARTITIONS })));
+  const sendClosing = () => byMerchant.producer.send(byMerchant.topic, closing.map((p, n) => ({ key: p.cardId, value: byMerchant.encode(p), partition: n % PARTITIONS })));
   await byCard.send(payments);
   await byCard.sendWatermarkEvents(payments, CLOSE_AFTER_MS);
 
@@ -59,6 +58,14 @@ test('two stages: stage 1 re-keys merchant-keyed payments by card into a topic (
     engines.push(await Engine.start(topology, { config: engineConfig({ groupId: uniqueName('group') }), logger: silentLogger, push: false }));
   };
   await run(createEnrichStage(stages));
+  // Closing events on every partition, under 30 card ids so that stage 1's re-keying also reaches
+  // every enriched partition, sent once stage 1 has read every payment: they come later in time.
+  // Sent with the payments, a partition's closing events 2 h ahead would reach the enriched topic
+  // before the other partitions' payments (stage 1 takes its partitions' batches one after the
+  // other), far beyond stage 2's 30-minute out-of-orderness, and those payments would be late
+  // wherever stage 2 reads them in more than one fetch.
+  await waitFor('stage 1 has read every payment', async () => engines[0]!.stats().processedRecords, (n) => n >= payments.length, 60_000);
+  await sendClosing();
   await run(createFeatureStage(stages));
   await run(singleStage(byCard.topic, one, ['cardId', 'windowEnd']));
   // Several different results per card and window must survive as rows here: the results are in the sorting key.
