@@ -60,8 +60,10 @@ async function runDockerfile(root: string): Promise<Stage> {
         cpSync(origin, destination, { recursive: true, filter: (file) => !file.includes(`${path.sep}node_modules`) && !file.includes(`${path.sep}.services`) });
       }
     } else if (instruction === 'RUN') {
-      // chown to the image's user has no meaning here.
-      const command = args.replace(/chown -R \S+ \/app/, 'true');
+      // chown to the image's user has no meaning here; nor has emptying npm's cache, which keeps
+      // the image layer small but here would empty this machine's shared cache (~/.npm) under
+      // every other npm at work, and did fail on it (ENOTEMPTY).
+      const command = args.replace(/chown -R \S+ \/app/, 'true').replace(/npm cache clean --force/, 'true');
       await run('bash', ['-euo', 'pipefail', '-c', command], { cwd: inStage('.'), env: stage.env, maxBuffer: 64 * 1024 * 1024 });
     } else if (instruction === 'CMD') {
       stage.cmd = JSON.parse(args) as string[];
