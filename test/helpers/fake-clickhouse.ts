@@ -69,7 +69,7 @@ export function fakeClickHouse(current: boolean, existing?: (ddl: string) => { e
   const client = {
     query: async ({ query }: { query: string }) => ({ json: async () => answer(query) }),
     command: async ({ query }: { query: string }) => void seen.ddl.push(query),
-    // The sinks stream their inserts through exec; other writers (batch predictions) use insert.
+    // The sinks send their inserts through exec (the body as one Buffer); other writers (batch predictions) use insert.
     exec: fakeExec((insert) => seen.inserts.push(insert)),
     insert: async (params: { table: string; columns: string[]; format: string; values: unknown[]; clickhouse_settings?: Record<string, unknown> }) =>
       void seen.inserts.push({ table: params.table, columns: params.columns, format: params.format, values: params.values, settings: params.clickhouse_settings ?? {} }),
