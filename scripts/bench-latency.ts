@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--producer-nice 0..19] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process, started as users start it (`bin/tributary.js run
@@ -11,7 +11,8 @@
  * unless --memory-mb is given), from --engine-dir:
  * another checkout, e.g. main, for a before/after in the same conditions) on a fresh 3-partition
  * topic. A child process produces --rate payments/s (Avro, ts = now, none late) over --cards
- * cards; this process only receives frames, so its timestamps are not held up by producing.
+ * cards (at --producer-nice); this process only receives frames, so its timestamps are not held up
+ * by producing.
  *
  * Latency: a window ending at windowEnd can close once the watermark (max event time - 5 s
  * out-of-orderness, min over partitions) passes windowEnd + 10 s grace, i.e. once events of
@@ -35,10 +36,13 @@ import { freePort } from '../test/helpers/free-port.ts';
 import { clickhouse, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
 import { histogramQuantiles, parseHistogram, parseProcessSample, percentile, processLine, type Buckets, type ProcessSample } from './bench/latency-stats.ts';
 import { startTransportProbe } from './bench/transport-probe.ts';
+import { engineProcess, sampleAroundCloses } from './bench/cpu-contention.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const CLOSE_AFTER_MS = 15_000;
 const MINUTE = 60_000;
+/** The span after each close whose CPU time is broken down (the bursts take 100-300 ms here). */
+const CONTENTION_SPAN_MS = 300;
 
 interface ProducerData { brokers: string[]; topic: string; rate: number; cards: number }
 
@@ -97,9 +101,14 @@ async function main(): Promise<void> {
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
     .option('--transport', 'also time Kafka alone: a plain consumer in this process notes when records past each close arrive')
     .option('--engine-log <file>', "write the engine's output (stdout and stderr) to this file")
+    .option('--producer-nice <n>', 'nice value of the load generator (0: an equal of the engine and the services; 19: it yields the CPUs to them, as a generator on another machine would, but then it may fall behind when they are busy and stamp the closing payments late)', (text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError('expected 0 to 19');
+      return n;
+    }, 0)
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; engineLog?: string; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; engineLog?: string; producerNice: number; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -153,7 +162,12 @@ async function main(): Promise<void> {
     const probe = opts.transport ? await startTransportProbe(brokers, topic.topic, 3, uniqueName('latency-probe')) : undefined;
     const producingSince = Date.now();
     const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards };
-    const producer = fork(fileURLToPath(import.meta.url), ['--produce', JSON.stringify(data)], { execArgv: ['--import', 'tsx'] });
+    // The load generator takes 0.5-0.9 of a CPU at 20,000/s on the engine's machine. `nice` sets
+    // all of its threads' priority (setpriority on its pid would set only the main thread's).
+    const producerArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--produce', JSON.stringify(data)];
+    const producer = opts.producerNice === 0
+      ? fork(producerArgs[2]!, producerArgs.slice(3), { execArgv: producerArgs.slice(0, 2) })
+      : spawn('nice', ['-n', String(opts.producerNice), process.execPath, ...producerArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const produced = new Promise<number>((resolve, reject) => producer.once('message', (sent) => resolve(Number(sent))).once('error', reject).once('exit', (code) => reject(new Error(`the producer exited with ${code}`))));
     process.once('exit', () => producer.exitCode === null && producer.kill('SIGKILL'));
     // The warm-up close at least 20 s from now, then the measured closes.
@@ -161,12 +175,15 @@ async function main(): Promise<void> {
     const from = warmUp + 30_000;
     const to = from + opts.seconds * 1000;
     log(`producing ${opts.rate}/s over ${opts.cards} cards; warm-up close ${new Date(warmUp).toISOString()}, measuring closes until ${new Date(to).toISOString()}`);
+    const closes = Array.from({ length: opts.seconds / 60 }, (_, i) => warmUp + (i + 1) * MINUTE);
+    const contention = sampleAroundCloses({ engine: engineProcess(engine.pid!), producer: producer.pid!, client: process.pid }, closes, CONTENTION_SPAN_MS);
     const sleepUntil = (t: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, t - Date.now())));
     await sleepUntil(from);
     const [stagesBefore, processBefore] = await scrape(port);
     await sleepUntil(to);
     const [stagesAfter, processAfter] = await scrape(port);
     producer.send('stop');
+    contention?.stop();
     const sent = await produced;
     socket.close();
     await probe?.stop();
@@ -194,6 +211,7 @@ async function main(): Promise<void> {
       // Payments in the measured span at the achieved rate: the CPU per payment covers bursts and all.
       processLine(processBefore, processAfter, opts.seconds / 60, (sent / ((Date.now() - producingSince) / 1000)) * opts.seconds),
       '',
+      ...(contention === undefined ? [] : [`CPU time in the ${CONTENTION_SPAN_MS} ms after each close, ms (${os.cpus().length} CPUs give ${os.cpus().length * CONTENTION_SPAN_MS}; load generator at nice ${opts.producerNice}):`, '', ...contention.lines(), '']),
       `Machine: ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`,
       '',
     ];
