@@ -17,7 +17,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Subject, share } from 'rxjs';
 import { cardFeatures, fraudFeatureVector, FRAUD_FEATURE_NAMES, type CardFeatures } from '../topologies/card-fraud-features.ts';
-import { DEFAULT_MODEL_PATH } from '../topologies/card-fraud.ts';
+import { DEFAULT_MODEL_PATH, type FraudPrediction } from '../topologies/card-fraud.ts';
 import { newSideOutputs, type Batch, type StreamRecord } from '../src/core/batch.ts';
 import { untrackedToken } from '../src/core/ack.ts';
 import { score } from '../src/operators/score.ts';
@@ -50,11 +50,15 @@ const features = cardFeatures(input).pipe(share());
 let featuresAt = 0;
 features.subscribe((batch) => batch.records.length > 0 && (featuresAt = performance.now()));
 const predictions = features.pipe(
-  score<CardFeatures, CardFeatures & { probability: number }>(DEFAULT_MODEL_PATH, {
+  score<CardFeatures, FraudPrediction>(DEFAULT_MODEL_PATH, {
     name: 'fraud-score',
     featureNames: FRAUD_FEATURE_NAMES,
     features: fraudFeatureVector,
-    output: (f, probability) => ({ ...f, probability }),
+    // The fields of the topology's predictions (topologies/card-fraud.ts), so the JSON costs the same.
+    output: (f, probability) => ({
+      cardId: f.cardId, windowEnd: f.windowEnd, count1m: f.count1m, sum1m: f.sum1m, max1m: f.max1m, count5m: f.count5m, sum5m: f.sum5m, max5m: f.max5m, featureVersion: f.featureVersion,
+      probability, model: 'fraud-lr@1', modelVersion: '1', source: 'model', fallbackReason: '', challengerModel: '', challengerProbability: null,
+    }),
   }),
   share(),
 );
