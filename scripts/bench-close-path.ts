@@ -13,7 +13,7 @@
  * two warm-up closes): ms from the closing batch to the features, to the first scored chunk and
  * to the last prediction's frame, and the GC pauses in between (median and max over the closes).
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Subject, share } from 'rxjs';
 import { cardFeatures, fraudFeatureVector, FRAUD_FEATURE_NAMES, type CardFeatures } from '../topologies/card-fraud-features.ts';
@@ -24,17 +24,13 @@ import { score } from '../src/operators/score.ts';
 import { ChannelState } from '../src/push/channel-state.ts';
 import { itemJson } from '../src/push/frames.ts';
 import type { Payment } from '../src/sources/generator/card-payments.ts';
+import { wholeNumber } from './bench/options.ts';
 
-const whole = (text: string) => {
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
-  return n;
-};
 const opts = new Command()
   .name('bench-close-path')
-  .option('--cards <n>', 'cards, each with windows closing every minute', whole, 10_000)
-  .option('--minutes <n>', 'minutes of event time (closes: minutes - 1, the first two are warm-up)', whole, 12)
-  .option('--per-minute <n>', 'payments per card and minute', whole, 3)
+  .option('--cards <n>', 'cards, each with windows closing every minute', wholeNumber, 10_000)
+  .option('--minutes <n>', 'minutes of event time (closes: minutes - 1, the first two are warm-up)', wholeNumber, 12)
+  .option('--per-minute <n>', 'payments per card and minute', wholeNumber, 3)
   .parse(process.argv)
   .opts<{ cards: number; minutes: number; perMinute: number }>();
 

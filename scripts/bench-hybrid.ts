@@ -40,6 +40,7 @@ import { startEngineProcess, type EngineProcess } from '../test/helpers/engine-p
 import { freePort } from '../test/helpers/free-port.ts';
 import { createPaymentsTopic, type PaymentsTopic } from '../test/helpers/payments-topic.ts';
 import { clickhouse, queryRows, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
+import { wholeNumber } from './bench/options.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 const FIXTURE = 'test/fixtures/card-fraud-from-env.ts';
@@ -47,11 +48,6 @@ const FIXTURE = 'test/fixtures/card-fraud-from-env.ts';
 const CLOSE_AFTER_MS = 5_000 + toMillis(WINDOW_GRACE);
 const MINUTE = 60_000;
 
-const wholeNumber = (text: string) => {
-  const n = Number(text.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
-  return n;
-};
 const opts = new Command()
   .name('bench-hybrid')
   .option('--seconds <n>', 'length of each phase, a multiple of 60 (windows close once a minute)', wholeNumber, 60)

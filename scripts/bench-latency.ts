@@ -36,6 +36,7 @@ import { freePort } from '../test/helpers/free-port.ts';
 import { clickhouse, queryRows, REPO_ROOT, requireService, uniqueName, waitFor } from '../test/helpers/services.ts';
 import { histogramQuantiles, parseHistogram, parseProcessSample, percentile, processLine, type Buckets, type ProcessSample } from './bench/latency-stats.ts';
 import { startTransportProbe } from './bench/transport-probe.ts';
+import { wholeNumber } from './bench/options.ts';
 import { engineProcess, sampleAroundCloses } from './bench/cpu-contention.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
@@ -84,18 +85,13 @@ if (process.argv[2] === '--produce') await produceInWorker(JSON.parse(process.ar
 else await main();
 
 async function main(): Promise<void> {
-  const whole = (text: string) => {
-    const n = Number(text.replace(/_/g, ''));
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
-    return n;
-  };
   const opts = new Command()
     .name('bench-latency')
-    .option('--rate <n>', 'payments per second', whole, 20_000)
-    .option('--cards <n>', 'active cards (one prediction each per minute)', whole, 10_000)
-    .option('--seconds <n>', 'measured time after the warm-up burst, a multiple of 60', whole, 300)
+    .option('--rate <n>', 'payments per second', wholeNumber, 20_000)
+    .option('--cards <n>', 'active cards (one prediction each per minute)', wholeNumber, 10_000)
+    .option('--seconds <n>', 'measured time after the warm-up burst, a multiple of 60', wholeNumber, 300)
     .option('--engine-dir <dir>', 'checkout whose engine runs (default this one)', REPO_ROOT)
-    .option('--memory-mb <n>', "the engine's TRIBUTARY_MEMORY_MB (default unset, as `tributary run` without a budget)", whole)
+    .option('--memory-mb <n>', "the engine's TRIBUTARY_MEMORY_MB (default unset, as `tributary run` without a budget)", wholeNumber)
     .option('--cpu-prof <dir>', 'write the engine\'s CPU profile (node --cpu-prof) to this folder')
     .option('--node-flags <flags>', 'extra node/V8 flags for the engine process, space-separated (e.g. "--min-semi-space-size=16")', '')
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
