@@ -16,8 +16,9 @@
 import { Command } from 'commander';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Subject, share } from 'rxjs';
-import { cardFeatures, fraudFeatureVector, FRAUD_FEATURE_NAMES, type CardFeatures } from '../topologies/card-fraud-features.ts';
-import { DEFAULT_MODEL_PATH, type FraudPrediction } from '../topologies/card-fraud.ts';
+import { cardFeatures, fraudFeatureVector, FRAUD_FEATURE_NAMES, WINDOW_GRACE, type CardFeatures } from '../topologies/card-fraud-features.ts';
+import { toMillis } from '../src/core/duration.ts';
+import { DEFAULT_MODEL_PATH, toPrediction, type FraudPrediction } from '../topologies/card-fraud.ts';
 import { newSideOutputs, type Batch, type StreamRecord } from '../src/core/batch.ts';
 import { untrackedToken } from '../src/core/ack.ts';
 import { score } from '../src/operators/score.ts';
@@ -35,7 +36,7 @@ const opts = new Command()
   .opts<{ cards: number; minutes: number; perMinute: number }>();
 
 const BATCH = 2_000;
-const GRACE_MS = 10_000;
+const GRACE_MS = toMillis(WINDOW_GRACE);
 const BATCH_FRAME_ITEMS = 300; // about the push server's 128 KiB batch frames
 
 let gcMs = 0;
@@ -50,11 +51,8 @@ const predictions = features.pipe(
     name: 'fraud-score',
     featureNames: FRAUD_FEATURE_NAMES,
     features: fraudFeatureVector,
-    // The fields of the topology's predictions (topologies/card-fraud.ts), so the JSON costs the same.
-    output: (f, probability) => ({
-      cardId: f.cardId, windowEnd: f.windowEnd, count1m: f.count1m, sum1m: f.sum1m, max1m: f.max1m, count5m: f.count5m, sum5m: f.sum5m, max5m: f.max5m, featureVersion: f.featureVersion,
-      probability, model: 'fraud-lr@1', modelVersion: '1', source: 'model', fallbackReason: '', challengerModel: '', challengerProbability: null,
-    }),
+    // The topology's own prediction rows, so building and serialising them costs what it does there.
+    output: (f, probability) => toPrediction(f, probability, 'fraud-lr@1', '1', 'model', ''),
   }),
   share(),
 );

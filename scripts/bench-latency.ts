@@ -160,10 +160,11 @@ async function main(): Promise<void> {
     const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards };
     // The load generator takes 0.5-0.9 of a CPU at 20,000/s on the engine's machine. `nice` sets
     // all of its threads' priority (setpriority on its pid would set only the main thread's).
-    const producerArgs = ['--import', 'tsx', fileURLToPath(import.meta.url), '--produce', JSON.stringify(data)];
+    const script = fileURLToPath(import.meta.url);
+    const args = ['--produce', JSON.stringify(data)];
     const producer = opts.producerNice === 0
-      ? fork(producerArgs[2]!, producerArgs.slice(3), { execArgv: producerArgs.slice(0, 2) })
-      : spawn('nice', ['-n', String(opts.producerNice), process.execPath, ...producerArgs], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      ? fork(script, args, { execArgv: ['--import', 'tsx'] })
+      : spawn('nice', ['-n', String(opts.producerNice), process.execPath, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const produced = new Promise<number>((resolve, reject) => producer.once('message', (sent) => resolve(Number(sent))).once('error', reject).once('exit', (code) => reject(new Error(`the producer exited with ${code}`))));
     process.once('exit', () => producer.exitCode === null && producer.kill('SIGKILL'));
     // The warm-up close at least 20 s from now, then the measured closes.
