@@ -38,6 +38,17 @@ async function withFreshServerOnRace(...args: Parameters<typeof withServer>): Pr
   }
 }
 
+/** The name of the client whose connection closes first; fails after `timeoutMs` instead of waiting for ever. */
+async function firstClosed(clients: Record<string, TestClient>, timeoutMs = 15_000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no client was closed within ${timeoutMs} ms`)), timeoutMs)));
+  try {
+    return await Promise.race([...Object.entries(clients).map(([name, client]) => client.closed.then(() => name)), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads data frames until one with `seq`; returns all of them. */
 async function readThrough(client: TestClient, seq: number): Promise<Array<{ seq: number; key?: string; data: Record<string, unknown> }>> {
   const frames: Array<{ type: string; seq: number; key?: string; data: Record<string, unknown> }> = [];
@@ -178,6 +189,9 @@ test('past the bound on all pending frames, the client holding most is closed', 
       assert.equal(server.stats().clients, 1);
       a.tcp.resume();
       b.tcp.resume();
+      // b's kernel buffer may have taken less than a's, leaving it more pending than a's 10 extra
+      // items: then b is the one closed, the setup raced. (Waiting on a alone hung the file.)
+      if ((await firstClosed({ a, b })) === 'b') throw new CongestionRace('b held more pending bytes than a');
       assert.equal((await a.closed).code, 4008);
       // b catches up and stays: its reply to a probe comes after everything queued for it.
       b.send({ type: 'probe' });
