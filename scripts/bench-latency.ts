@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--producer-nice 0..19] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--producer-nice 0..19] [--stagger 1s] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process, started as users start it (`bin/tributary.js run
@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     .option('--frames <kind>', "'batch': the client takes batch frames (protocol 2); 'single': a frame per prediction", 'batch')
     .option('--transport', 'also time Kafka alone: a plain consumer in this process notes when records past each close arrive')
     .option('--engine-log <file>', "write the engine's output (stdout and stderr) to this file")
+    .option('--stagger <duration>', "spread the cards' windows over the minute in steps of this (the topology's staggerWindows, e.g. 1s); default aligned: one burst a minute")
     .option('--producer-nice <n>', 'nice value of the load generator (0: an equal of the engine and the services; 19: it yields the CPUs to them, as a generator on another machine would, but then it may fall behind when they are busy and stamp the closing payments late)', (text) => {
       const n = Number(text);
       if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError('expected 0 to 19');
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
     }, 0)
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; transport?: boolean; engineLog?: string; producerNice: number; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; stagger?: string; transport?: boolean; engineLog?: string; producerNice: number; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
   const topic = await createPaymentsTopic(brokers, { partitions: 3, name: 'latency' });
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), FRAUD_TEST_TOPIC: topic.topic, FRAUD_TEST_PREFIX: prefix, FRAUD_TEST_STATE_PREFIX: prefix, TRIBUTARY_GROUP_ID: uniqueName('latency'), LOG_LEVEL: 'warn' };
+  if (opts.stagger !== undefined) env.FRAUD_TEST_STAGGER = opts.stagger;
   if (opts.memoryMb === undefined) delete env.TRIBUTARY_MEMORY_MB;
   else env.TRIBUTARY_MEMORY_MB = String(opts.memoryMb);
   const profile = [...(opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProf)}`] : []), ...opts.nodeFlags.split(/\s+/).filter(Boolean)];
@@ -187,17 +189,21 @@ async function main(): Promise<void> {
 
     const measured = receipts.filter((r) => r.windowEnd + CLOSE_AFTER_MS >= from && r.windowEnd + CLOSE_AFTER_MS < to);
     const latencies = measured.map((r) => r.at - (r.windowEnd + CLOSE_AFTER_MS)).sort((a, b) => a - b);
+    // Per minute of window ends: one burst when aligned; with --stagger, the minute's 60 small ones together.
     const bursts = new Map<number, number[]>();
-    for (const r of measured) (bursts.get(r.windowEnd) ?? bursts.set(r.windowEnd, []).get(r.windowEnd)!).push(r.at - (r.windowEnd + CLOSE_AFTER_MS));
+    for (const r of measured) {
+      const minute = Math.floor(r.windowEnd / MINUTE) * MINUTE;
+      (bursts.get(minute) ?? bursts.set(minute, []).get(minute)!).push(r.at - (r.windowEnd + CLOSE_AFTER_MS));
+    }
     const lines = [
       '',
-      `Window-close latency (WebSocket receipt - (windowEnd + ${CLOSE_AFTER_MS} ms)), ms: ${opts.rate} payments/s (${sent} produced, ${Math.round(sent / ((Date.now() - producingSince) / 1000))}/s achieved), ${opts.cards} cards, ${opts.seconds} s measured; engine from ${opts.engineDir}.`,
+      `Window-close latency (WebSocket receipt - (windowEnd + ${CLOSE_AFTER_MS} ms)), ms: ${opts.rate} payments/s (${sent} produced, ${Math.round(sent / ((Date.now() - producingSince) / 1000))}/s achieved), ${opts.cards} cards, ${opts.stagger === undefined ? 'windows aligned to the minute' : `windows staggered in steps of ${opts.stagger}`}, ${opts.seconds} s measured; engine from ${opts.engineDir}.`,
       '',
       '| predictions | p50 | p99 | p99.9 | max |',
       '|---|---|---|---|---|',
       `| ${latencies.length} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${percentile(latencies, 99.9)} | ${latencies.at(-1) ?? NaN} |`,
       '',
-      'Per burst: predictions, first and last receipt after the window could close (ms)',
+      `Per ${opts.stagger === undefined ? 'burst' : 'minute of window ends'}: predictions, first and last receipt after the window could close (ms)`,
       ...[...bursts].map(([end, l]) => {
         const transport = probe?.delayAfter(end + CLOSE_AFTER_MS);
         return `- ${new Date(end).toISOString().slice(11, 16)}: ${l.length}, ${Math.min(...l)} .. ${Math.max(...l)}${transport === undefined ? '' : `; Kafka alone delivered the closing records after ${transport} ms`}`;

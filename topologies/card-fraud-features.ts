@@ -1,5 +1,5 @@
 import { share, type Observable } from 'rxjs';
-import { type Batch, keyBy, aggregate, count, max, sum, hopping, joinWindows, tumbling, defineFeatureSet } from 'tributary';
+import { type Batch, type Duration, type FeatureSet, keyBy, aggregate, count, max, sum, hopping, joinWindows, tumbling, defineFeatureSet, toMillis } from 'tributary';
 import type { Payment } from 'tributary/testing';
 
 /** Per-card features at one window end (schemas/card_features.avsc). */
@@ -30,15 +30,35 @@ export function cents(amount: number): number {
 
 const perCard = { count: count<Payment>(), sum: sum<Payment>((p) => p.amount), max: max<Payment>((p) => p.amount) };
 
+export interface CardFeatureOptions {
+  /**
+   * Spread the cards' windows over the minute in steps of this (the windows' `stagger`): each
+   * card's 1- and 5-minute windows end at its own phase of the minute, so about 1/60 of the
+   * cards close each second (with '1s') instead of all of them on the minute. A different
+   * feature version (`v1-stagger-1000ms`): models are trained and served on one or the other.
+   * Default: aligned to the minute.
+   */
+  stagger?: Duration;
+}
+
+/** The feature version rows carry: FEATURE_VERSION, with the stagger when there is one. */
+export function cardFeatureVersion(options: CardFeatureOptions = {}): string {
+  const staggerMs = options.stagger === undefined ? 0 : toMillis(options.stagger, 'cardFeatures.stagger');
+  return staggerMs === 0 ? FEATURE_VERSION : `${FEATURE_VERSION}-stagger-${staggerMs}ms`;
+}
+
 /**
  * The feature definition, used online, in the demo, in training and in tests: per card, count,
  * sum and max amount over the last minute (tumbling) and the last five minutes (hopping by one
  * minute), joined on the window end they share.
  */
-export function cardFeatures(payments: Observable<Batch<Payment>>): Observable<Batch<CardFeatures>> {
+export function cardFeatures(payments: Observable<Batch<Payment>>, options: CardFeatureOptions = {}): Observable<Batch<CardFeatures>> {
+  const featureVersion = cardFeatureVersion(options);
+  // Both windows with the same stagger: a card's 1- and 5-minute windows end together, as the join needs.
+  const windowOptions = { grace: WINDOW_GRACE, stagger: options.stagger };
   const byCard = payments.pipe(keyBy((p) => p.cardId), share());
-  const lastMinute = byCard.pipe(tumbling('1m', { grace: WINDOW_GRACE }), aggregate(perCard, { name: 'card-1m' }));
-  const lastFiveMinutes = byCard.pipe(hopping('5m', '1m', { grace: WINDOW_GRACE }), aggregate(perCard, { name: 'card-5m' }));
+  const lastMinute = byCard.pipe(tumbling('1m', windowOptions), aggregate(perCard, { name: 'card-1m' }));
+  const lastFiveMinutes = byCard.pipe(hopping('5m', '1m', windowOptions), aggregate(perCard, { name: 'card-5m' }));
   return joinWindows(lastFiveMinutes, lastMinute, (five, one) => ({
     cardId: five.key,
     windowStart: five.windowStart,
@@ -49,7 +69,7 @@ export function cardFeatures(payments: Observable<Batch<Payment>>): Observable<B
     count5m: five.count,
     sum5m: cents(five.sum),
     max5m: five.max,
-    featureVersion: FEATURE_VERSION,
+    featureVersion,
   })).pipe(share());
 }
 
@@ -64,14 +84,19 @@ export function fraudFeatureVector(f: CardFeatures): number[] {
  * The card features as a named, versioned feature set: the online path (Kafka), the backfill
  * (events read back from ClickHouse), training and batch scoring all use this one definition.
  */
-export const CARD_FEATURES = defineFeatureSet<Payment, CardFeatures>({
-  name: 'card-features',
-  version: FEATURE_VERSION,
-  entity: 'card',
-  compute: cardFeatures,
-  featureNames: FRAUD_FEATURE_NAMES,
-  vector: fraudFeatureVector,
-  entityId: (f) => f.cardId,
-  // The 5-minute hopping window is the longest.
-  lookback: '5m',
-});
+export function cardFeatureSet(options: CardFeatureOptions = {}): FeatureSet<Payment, CardFeatures> {
+  return defineFeatureSet<Payment, CardFeatures>({
+    name: 'card-features',
+    version: cardFeatureVersion(options),
+    entity: 'card',
+    compute: (payments) => cardFeatures(payments, options),
+    featureNames: FRAUD_FEATURE_NAMES,
+    vector: fraudFeatureVector,
+    entityId: (f) => f.cardId,
+    // The 5-minute hopping window is the longest.
+    lookback: '5m',
+  });
+}
+
+/** The card features with windows aligned to the minute (FEATURE_VERSION). */
+export const CARD_FEATURES = cardFeatureSet();

@@ -4,10 +4,10 @@ import {
   clickhouseTable, clickhouseDeadLetters, clickhouseLateRecords, clickhouseQuarantine, kafkaDeadLetters, kafkaTopicSink, websocketChannel, onlineState,
   withRollups, countDistinct, countDistinctIf, maxOf, sumOf, inClear,
   type TopologyGovernance, type DestinationPolicies, type ScoreSource, type RollupDefinition, type DriftOptions, type OffsetGapPolicy, type ServedModelOptions, type Challenger, type LookupTable, type CircuitBreakerOptions, type Duration, type LifecycleSpec,
-  type FallbackReasonKind,
+  type FallbackReasonKind, type FeatureSet,
 } from 'tributary';
 import { CardPaymentModel, type Payment } from 'tributary/testing';
-import { CARD_FEATURES, type CardFeatures } from './card-fraud-features.ts';
+import { CARD_FEATURES, cardFeatureSet, type CardFeatures } from './card-fraud-features.ts';
 import { PAYMENT_CONTRACT, breakPaymentContract } from './payment-contract.ts';
 
 /** The model's output row (schemas/fraud_prediction.avsc). */
@@ -103,9 +103,9 @@ export function cardFraudRollups(prefix = ''): { predictions: RollupDefinition[]
 }
 
 /** Where the card-fraud model lifecycle's batch jobs find its data (tables under `prefix`). */
-export function cardFraudLifecycle(prefix = ''): LifecycleSpec {
+export function cardFraudLifecycle(prefix = '', featureSet: FeatureSet<Payment, CardFeatures> = CARD_FEATURES): LifecycleSpec {
   return {
-    featureSet: CARD_FEATURES,
+    featureSet,
     model: FRAUD_MODEL,
     registryTable: `${prefix}model_registry`,
     baselinesTable: `${prefix}model_baselines`,
@@ -160,6 +160,13 @@ export interface CardFraudOptions {
   batchRefresh?: Duration;
   /** WebSocket channel for predictions. */
   channel?: string;
+  /**
+   * Spread the cards' windows over the minute in steps of this (e.g. '1s'): a minute's closes
+   * come a few cards at a time instead of in one burst of every card (README "Close-path
+   * latency"). Its own feature version: a model trained on aligned features is not served on
+   * these. Default: aligned to the minute.
+   */
+  staggerWindows?: Duration;
   /** Prefix of the online state keys (features:..., prediction:card:...) in the state store; tests use a random one. */
   statePrefix?: string;
   /** Also send dead letters to this Kafka topic (raw bytes + provenance headers). */
@@ -208,10 +215,11 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
   const tables = options.tablePrefix ?? '';
   const seed = options.demoSeed ?? 7;
   const rollups = cardFraudRollups(tables);
+  const featureSet = options.staggerWindows === undefined ? CARD_FEATURES : cardFeatureSet({ stagger: options.staggerWindows });
   // The registry's live fraud-lr (hot-swapped on promotion, with canary or shadow candidates).
   // Drift of its inputs and score against the version's training baseline, per minute of event time.
   const model = servedModel({
-    model: FRAUD_MODEL, featureSet: CARD_FEATURES, registryTable: `${tables}model_registry`, bootstrap: options.modelPath ?? DEFAULT_MODEL_PATH, load: options.loadModel,
+    model: FRAUD_MODEL, featureSet, registryTable: `${tables}model_registry`, bootstrap: options.modelPath ?? DEFAULT_MODEL_PATH, load: options.loadModel,
     baselinesTable: `${tables}model_baselines`, outcomesTable: `${tables}model_outcomes`, drift: options.drift ?? { table: `${tables}model_drift`, bucket: '1m' },
   });
   // The latest batch prediction per card (tributary score-batch), served while the model is unavailable.
@@ -237,12 +245,12 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       outOfOrderness: '5s',
     }),
     pipeline: (payments) => {
-      const features = CARD_FEATURES.compute(payments);
+      const features = featureSet.compute(payments);
       const predictions = features.pipe(
         score(model, {
           name: 'fraud-score',
-          featureNames: CARD_FEATURES.featureNames,
-          features: CARD_FEATURES.vector,
+          featureNames: featureSet.featureNames,
+          features: featureSet.vector,
           output: (f, probability, scoredBy, challenger): FraudPrediction => toPrediction(f, probability, modelLabel(scoredBy), scoredBy.version, 'model', '', challenger),
           // After 5 failed (after retries) or over-1s micro-batches in a row, stop calling the model
           // for 10 s (doubling while probes fail); meanwhile each card gets its latest batch
@@ -266,7 +274,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
       features: [
         clickhouseTable<CardFeatures>(`${tables}card_features`, { schema: 'card_features.avsc', orderBy: ['cardId', 'windowEnd', 'featureVersion'], timeField: 'windowEnd', versionColumn: 'revision', origin: true }),
         // Versioned keys (features:card-features:v1:<card>): a new feature version never mixes with the old.
-        onlineState<CardFeatures>({ prefix: `${options.statePrefix ?? ''}${CARD_FEATURES.onlinePrefix}`, ttl: '1h' }),
+        onlineState<CardFeatures>({ prefix: `${options.statePrefix ?? ''}${featureSet.onlinePrefix}`, ttl: '1h' }),
       ],
       predictions: [
         withRollups(clickhouseTable<FraudPrediction>(`${tables}fraud_predictions`, { schema: 'fraud_prediction.avsc', orderBy: ['cardId', 'windowEnd', 'featureVersion'], timeField: 'windowEnd', versionColumn: 'revision', origin: true }), rollups.predictions),
@@ -281,7 +289,7 @@ export function createCardFraudTopology(options: CardFraudOptions = {}) {
     freshness: options.freshness && { features: options.freshness.features, predictions: options.freshness.predictions ?? options.freshness.features },
     models: [model],
     tables: [batchPredictions as LookupTable<unknown>],
-    lifecycle: cardFraudLifecycle(tables),
+    lifecycle: cardFraudLifecycle(tables, featureSet),
     late: clickhouseLateRecords(`${tables}late_records`),
     deadLetter: [clickhouseDeadLetters(`${tables}dead_letters`), ...(options.deadLetterTopic ? [kafkaDeadLetters(options.deadLetterTopic)] : [])],
     governance: options.governance ?? inClear(),

@@ -1,4 +1,5 @@
 import type { ScoringModel } from './scoring-model.ts';
+import { keyHash } from '../core/key-hash.ts';
 
 /**
  * Which models a score step uses for one micro-batch: the live model scores every row; while a
@@ -70,10 +71,5 @@ export function inCanary(entityId: string, percent: number): boolean {
 
 /** The key's bucket, 0..9999. */
 export function canaryBucket(entityId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < entityId.length; i++) {
-    hash ^= entityId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % 10_000;
+  return keyHash(entityId) % 10_000;
 }

@@ -1,15 +1,18 @@
 import type { Payment } from '../../src/sources/generator/card-payments.ts';
 import { cents, FEATURE_VERSION, type CardFeatures } from '../../topologies/card-fraud-features.ts';
+import { referenceKeyHash } from './reference-hash.ts';
 
 /**
  * The card-fraud features computed independently of the engine: plain loops over the events,
- * summing in the given order (the per-card order of a Kafka partition).
+ * summing in the given order (the per-card order of a Kafka partition). `staggerMs`: each card's
+ * minutes start at its phase, (FNV-1a of the card id modulo 60,000/staggerMs) x staggerMs.
  */
-export function referenceCardFeatures(payments: readonly Payment[]): CardFeatures[] {
+export function referenceCardFeatures(payments: readonly Payment[], staggerMs = 0): CardFeatures[] {
   const oneMinute = new Map<string, { count: number; sum: number; max: number }>();
   const fiveMinutes = new Map<string, { cardId: string; end: number; count: number; sum: number; max: number }>();
   for (const p of payments) {
-    const end1 = Math.floor(p.ts / 60_000) * 60_000 + 60_000;
+    const phase = staggerMs === 0 ? 0 : (referenceKeyHash(p.cardId) % (60_000 / staggerMs)) * staggerMs;
+    const end1 = phase + Math.floor((p.ts - phase) / 60_000) * 60_000 + 60_000;
     const one = oneMinute.get(`${p.cardId}|${end1}`) ?? { count: 0, sum: 0, max: -Infinity };
     one.count++;
     one.sum += p.amount;
@@ -37,7 +40,7 @@ export function referenceCardFeatures(payments: readonly Payment[]): CardFeature
       count5m: five.count,
       sum5m: cents(five.sum),
       max5m: five.max,
-      featureVersion: FEATURE_VERSION,
+      featureVersion: staggerMs === 0 ? FEATURE_VERSION : `${FEATURE_VERSION}-stagger-${staggerMs}ms`,
     });
   }
   return rows.sort(byCardAndEnd);
@@ -77,9 +80,7 @@ export function referenceFraudVector(f: CardFeatures): number[] {
   return [f.count1m, Math.log(1 + f.sum1m), Math.log(1 + f.max1m), f.count5m, Math.log(1 + f.sum5m), Math.log(1 + f.max5m)];
 }
 
-/** The canary bucket of a key, computed with BigInt (independent of src/scoring/model-serving.ts): 32-bit FNV-1a of the UTF-16 code units, modulo 10,000. */
+/** The canary bucket of a key (independent of src/scoring/model-serving.ts): 32-bit FNV-1a of the UTF-16 code units, modulo 10,000. */
 export function referenceCanaryBucket(key: string): number {
-  let hash = 2166136261n;
-  for (let i = 0; i < key.length; i++) hash = ((hash ^ BigInt(key.charCodeAt(i))) * 16777619n) % 4294967296n;
-  return Number(hash % 10000n);
+  return referenceKeyHash(key) % 10_000;
 }

@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import type { Batch, StreamRecord } from '../../core/batch.ts';
 import type { AggregateResult, Aggregation, AggregationMap } from './aggregations.ts';
 import { lastWindowEnd, type WindowedBatch } from './window-spec.ts';
+import { staggerPhase } from './window-stagger.ts';
 import { WindowSlices, type ClosedWindow, type WindowSlicesState } from './window-slices.ts';
 import { RevisionEmitter, type RevisionState } from './emit-revisions.ts';
 import { countWindowStep } from './count-window-step.ts';
@@ -70,15 +71,17 @@ export function aggregate<T, M extends AggregationMap<T>>(
       function addRecords(batch: WindowedBatch<T>, state: WindowSlices<T>, step: string, traced: TraceContext | undefined): void {
         const spec = batch.window;
         const input = batch.records;
+        const staggered = spec.staggerMs > 0;
         for (let r = 0; r < input.length; r++) {
           const record = input[r]!;
           const t = record.eventTime;
+          const phase = staggered ? staggerPhase(record.key, spec.hopMs, spec.staggerMs) : 0;
           // Late only when the last window containing the record is final, i.e. all of them.
-          if (lastWindowEnd(spec, t) + spec.graceMs + spec.allowedLatenessMs <= watermark) {
+          if (lastWindowEnd(spec, t, phase) + spec.graceMs + spec.allowedLatenessMs <= watermark) {
             batch.side.late.push({ step, key: record.key, eventTime: t, watermark, topic: record.topic, partition: record.partition, offset: record.offset, value: record.value });
             continue;
           }
-          const slice = state.sliceFor(t, batch);
+          const slice = state.sliceFor(t, batch, phase);
           state.add(slice, record.key, record.value, t);
           if (traced !== undefined) state.noteTrace(slice, traced);
         }

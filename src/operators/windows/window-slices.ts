@@ -2,7 +2,7 @@ import { holdEarliest, type AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
 import type { Aggregation } from './aggregations.ts';
 import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
-import type { WindowSpec } from './window-spec.ts';
+import { sliceStart, type WindowSpec } from './window-spec.ts';
 import type { TraceContext } from '../../observability/tracing/pipeline-tracer.ts';
 
 /** Most trace contexts one slice keeps (tracing on: the spans of traced batches that added to it). */
@@ -106,9 +106,9 @@ export class WindowSlices<T> {
     return this.closedThrough;
   }
 
-  /** The slice containing `eventTime`, created if needed; it retains `batch`'s acks once. */
-  sliceFor(eventTime: number, batch: Batch<T>): Slice {
-    const start = Math.floor(eventTime / this.spec.hopMs) * this.spec.hopMs;
+  /** The slice containing `eventTime` for keys of `phase` (staggered windows; else 0), created if needed; it retains `batch`'s acks once. */
+  sliceFor(eventTime: number, batch: Batch<T>, phase = 0): Slice {
+    const start = sliceStart(this.spec, eventTime, phase);
     let slice = this.recent !== null && this.recent.start === start ? this.recent : this.slices.get(start);
     if (slice === undefined) {
       slice = { start, states: new Map(), acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };

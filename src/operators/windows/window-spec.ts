@@ -4,8 +4,8 @@ import type { Batch } from '../../core/batch.ts';
 
 /**
  * The shape of a window, separate from the clock: which windows an event time belongs to.
- * Windows are aligned to the epoch, so [start, end) boundaries are the same on every process and
- * in backfills.
+ * Windows are aligned to the epoch (shifted per key by its phase when staggered), so [start, end)
+ * boundaries are the same on every process and in backfills.
  */
 export interface WindowSpec {
   readonly kind: 'tumbling' | 'hopping';
@@ -17,6 +17,8 @@ export interface WindowSpec {
   readonly allowedLatenessMs: number;
   /** 'final': emit when the window closes (then once per late update); 'current': on every change. */
   readonly emit: EmitMode;
+  /** 0: aligned. Else each key's windows start at its phase (window-stagger.ts), a multiple of this below the hop. */
+  readonly staggerMs: number;
   /** Default step name for the aggregate that follows, e.g. 'tumbling-60000ms'. */
   readonly name: string;
 }
@@ -45,6 +47,15 @@ export interface WindowOptions {
    * @example tumbling('1m', { grace: '10s', allowedLateness: '5m' })
    */
   allowedLateness?: Duration;
+  /**
+   * Spread the keys' windows over the hop in steps of this: each key's windows are shifted by a
+   * phase from a hash of the key (0, step, 2 x step, ... below the hop), so their closes spread
+   * over the hop instead of all falling on one watermark. A row's windowStart and windowEnd are
+   * its key's own. Default 0: every key's windows aligned to the epoch.
+   *
+   * @example tumbling('1m', { grace: '10s', stagger: '1s' }) // 60 phases: about 1/60 of the keys close each second
+   */
+  stagger?: Duration;
 }
 
 export function makeWindowSpec(kind: WindowSpec['kind'], size: Duration, hop: Duration, options: WindowOptions): WindowSpec {
@@ -52,18 +63,28 @@ export function makeWindowSpec(kind: WindowSpec['kind'], size: Duration, hop: Du
   const hopMs = toMillis(hop, `${kind}.hop`);
   const graceMs = toMillis(options.grace ?? 0, `${kind}.grace`);
   const allowedLatenessMs = toMillis(options.allowedLateness ?? 0, `${kind}.allowedLateness`);
+  const staggerMs = toMillis(options.stagger ?? 0, `${kind}.stagger`);
   const emit = options.emit ?? 'final';
   if (emit !== 'final' && emit !== 'current') throw new ConfigError(`${kind}.emit`, `"${String(emit)}" is not an emit mode`, "use 'final' or 'current'");
   if (sizeMs <= 0) throw new ConfigError(`${kind}.size`, 'the window size must be positive', "use e.g. '1m'");
   if (hopMs <= 0 || hopMs > sizeMs) throw new ConfigError(`${kind}.hop`, `hop ${hopMs} ms must be positive and at most the size ${sizeMs} ms`, 'choose a hop that divides the size, e.g. 5m windows every 1m');
   if (sizeMs % hopMs !== 0) throw new ConfigError(`${kind}.hop`, `size ${sizeMs} ms is not a multiple of hop ${hopMs} ms`, 'choose a hop that divides the size');
-  const name = kind === 'tumbling' ? `tumbling-${sizeMs}ms` : `hopping-${sizeMs}ms-every-${hopMs}ms`;
-  return { kind, sizeMs, hopMs, graceMs, allowedLatenessMs, emit, name };
+  if (staggerMs < 0 || staggerMs >= hopMs || (staggerMs > 0 && hopMs % staggerMs !== 0)) {
+    throw new ConfigError(`${kind}.stagger`, `stagger ${staggerMs} ms must be 0 or a divisor of the hop ${hopMs} ms below it`, "use e.g. '1s' for 1-minute windows (60 phases), or leave it out for aligned windows");
+  }
+  const aligned = kind === 'tumbling' ? `tumbling-${sizeMs}ms` : `hopping-${sizeMs}ms-every-${hopMs}ms`;
+  const name = staggerMs === 0 ? aligned : `${aligned}-stagger-${staggerMs}ms`;
+  return { kind, sizeMs, hopMs, graceMs, allowedLatenessMs, emit, staggerMs, name };
 }
 
-/** End (exclusive) of the latest window containing `eventTime`. */
-export function lastWindowEnd(spec: WindowSpec, eventTime: number): number {
-  return Math.floor(eventTime / spec.hopMs) * spec.hopMs + spec.sizeMs;
+/** Start of the slice (hop-long piece of event time) holding `eventTime` for a key of `phase` (0 when aligned). */
+export function sliceStart(spec: WindowSpec, eventTime: number, phase: number): number {
+  return Math.floor((eventTime - phase) / spec.hopMs) * spec.hopMs + phase;
+}
+
+/** End (exclusive) of the latest window containing `eventTime`, for a key of `phase` (0 when aligned). */
+export function lastWindowEnd(spec: WindowSpec, eventTime: number, phase = 0): number {
+  return sliceStart(spec, eventTime, phase) + spec.sizeMs;
 }
 
 /** How many windows contain each event: 1 for tumbling, size/hop for hopping. */
