@@ -21,7 +21,12 @@ export interface ScoreOptions<T, U> {
   featureNames?: readonly string[];
   /** Most rows per model call. Default 4096 (a window close emits every key at once). */
   maxBatchRows?: number;
-  /** Longest a row waits for others to join its micro-batch. Default 10 ms. */
+  /**
+   * Longest a row waits for others to join its micro-batch. Default 10 ms. 0: an input batch's
+   * rows go to the model at once, with no wait for other batches (rows that arrive while the
+   * model is busy still share its next call): for steps whose rows come in batches of their own,
+   * such as the closes of staggered windows.
+   */
   maxDelayMs?: number;
   /**
    * A burst: an input batch of more rows than this (a window close of many keys) is scored and

@@ -132,7 +132,8 @@ export class MicroBatcher<T> {
       return;
     }
     this.queue.push(entry);
-    if (this.open !== null && (sealNow || this.open.rows >= (this.options.sealRows ?? Infinity))) this.seal();
+    // maxDelayMs 0: nothing to wait for; rows added while a run is busy still queue up behind it.
+    if (this.open !== null && (sealNow || this.options.maxDelayMs === 0 || this.open.rows >= (this.options.sealRows ?? Infinity))) this.seal();
     this.drain();
   }
 
