@@ -72,8 +72,8 @@ export class WindowSlices<T> {
   /** Every window ending at or before this has been closed (emitted if it had records). */
   private closedThrough = -Infinity;
   private readonly slicesPerWindow: number;
-  // One-entry cache: consecutive records mostly fall into the same slice.
-  private recent: Slice | null = null;
+  // One entry per phase (one in all for aligned windows): consecutive records of a phase mostly fall into the same slice.
+  private readonly recent: Array<Slice | null>;
   /** Whether slices record changed keys (emit 'current' or allowed lateness > 0). */
   readonly tracking: boolean;
   private touched: Slice[] = [];
@@ -94,6 +94,7 @@ export class WindowSlices<T> {
   ) {
     this.slicesPerWindow = spec.sizeMs / spec.hopMs;
     this.tracking = spec.emit === 'current' || spec.allowedLatenessMs > 0;
+    this.recent = new Array<Slice | null>(spec.staggerMs > 0 ? spec.hopMs / spec.staggerMs : 1).fill(null);
   }
 
   /** Accumulators held over all open slices (one per key and slice). */
@@ -109,12 +110,14 @@ export class WindowSlices<T> {
   /** The slice containing `eventTime` for keys of `phase` (staggered windows; else 0), created if needed; it retains `batch`'s acks once. */
   sliceFor(eventTime: number, batch: Batch<T>, phase = 0): Slice {
     const start = sliceStart(this.spec, eventTime, phase);
-    let slice = this.recent !== null && this.recent.start === start ? this.recent : this.slices.get(start);
+    const cached = phase === 0 ? 0 : phase / this.spec.staggerMs;
+    const recent = this.recent[cached]!;
+    let slice = recent !== null && recent.start === start ? recent : this.slices.get(start);
     if (slice === undefined) {
       slice = { start, states: new Map(), acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };
       this.slices.set(start, slice);
     }
-    this.recent = slice;
+    this.recent[cached] = slice;
     if (this.holdAcks && slice.lastBatch !== batch) {
       slice.lastBatch = batch;
       for (const token of batch.acks) holdEarliest(slice.acks, token);
@@ -191,7 +194,7 @@ export class WindowSlices<T> {
       this.entries -= slice.states.size;
       if (slice.traces !== undefined) this.tracedSlices--;
     }
-    if (this.recent !== null && this.recent.start + this.spec.sizeMs <= horizon) this.recent = null;
+    for (let i = 0; i < this.recent.length; i++) if (this.recent[i] !== null && this.recent[i]!.start + this.spec.sizeMs <= horizon) this.recent[i] = null;
     return dropped;
   }
 
@@ -269,7 +272,7 @@ export class WindowSlices<T> {
   /** Replaces the (empty) slices with checkpointed ones; they hold no acks (durable state). */
   restore(state: WindowSlicesState): void {
     this.slices.clear();
-    this.recent = null;
+    this.recent.fill(null);
     this.entries = 0;
     this.tracedSlices = 0;
     this.closedThrough = state.closedThrough;
