@@ -80,6 +80,8 @@ export class WindowSlices<T> {
   private nextSeq = 0;
   /** Accumulators held (one per key and slice): the open-window count bounded by the runtime. */
   private entries = 0;
+  /** Start of the oldest open slice (Infinity when none): until it is past, dropThrough has nothing to do. */
+  private oldestStart = Infinity;
   /** Slices holding trace contexts: while 0, emitting costs nothing for tracing. */
   private tracedSlices = 0;
 
@@ -116,6 +118,7 @@ export class WindowSlices<T> {
     if (slice === undefined) {
       slice = { start, states: new Map(), acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };
       this.slices.set(start, slice);
+      if (start < this.oldestStart) this.oldestStart = start;
     }
     this.recent[cached] = slice;
     if (this.holdAcks && slice.lastBatch !== batch) {
@@ -160,14 +163,34 @@ export class WindowSlices<T> {
   /** Ends in (previous limit, `limit`] of windows with records, ascending; marks them closed. */
   closingEnds(limit: number): number[] {
     if (limit <= this.closedThrough) return [];
-    const { hopMs, sizeMs } = this.spec;
-    const ends = new Set<number>();
-    for (const slice of this.slices.values()) {
-      const last = Math.min(slice.start + sizeMs, limit);
-      for (let end = slice.start + hopMs; end <= last; end += hopMs) if (end > this.closedThrough) ends.add(end);
+    const { hopMs, sizeMs, staggerMs } = this.spec;
+    // Every window end is a multiple of the stagger step (of the hop when aligned). A watermark
+    // mostly moves a few ms a batch: looking at the few possible ends costs less than looking at
+    // every open slice (staggered: one per phase and hop).
+    const step = staggerMs > 0 ? staggerMs : hopMs;
+    const first = Math.floor(this.closedThrough / step) * step + step;
+    const possible = Number.isFinite(first) ? Math.floor((limit - first) / step) + 1 : Infinity;
+    let ends: number[];
+    if (possible <= this.slices.size) {
+      ends = [];
+      for (let end = first; end <= limit; end += step) {
+        for (let start = end - sizeMs; start < end; start += hopMs) {
+          if (this.slices.has(start)) {
+            ends.push(end);
+            break;
+          }
+        }
+      }
+    } else {
+      const found = new Set<number>();
+      for (const slice of this.slices.values()) {
+        const last = Math.min(slice.start + sizeMs, limit);
+        for (let end = slice.start + hopMs; end <= last; end += hopMs) if (end > this.closedThrough) found.add(end);
+      }
+      ends = [...found].sort((a, b) => a - b);
     }
     this.closedThrough = limit;
-    return [...ends].sort((a, b) => a - b);
+    return ends;
   }
 
   /** Adds the ack tokens (and, tracing, the trace contexts) of the slices of the window ending at `end`. */
@@ -187,8 +210,15 @@ export class WindowSlices<T> {
 
   /** Removes the slices whose last window ends at or before `horizon`; release their acks after emitting. */
   dropThrough(horizon: number): Slice[] {
+    // Called on every batch: without a slice to drop, no look at all of them (staggered: one per phase and hop).
+    if (this.oldestStart + this.spec.sizeMs > horizon) return [];
     const dropped: Slice[] = [];
-    for (const slice of this.slices.values()) if (slice.start + this.spec.sizeMs <= horizon) dropped.push(slice);
+    let oldest = Infinity;
+    for (const slice of this.slices.values()) {
+      if (slice.start + this.spec.sizeMs <= horizon) dropped.push(slice);
+      else if (slice.start < oldest) oldest = slice.start;
+    }
+    this.oldestStart = oldest;
     for (const slice of dropped) {
       this.slices.delete(slice.start);
       this.entries -= slice.states.size;
@@ -273,6 +303,7 @@ export class WindowSlices<T> {
   restore(state: WindowSlicesState): void {
     this.slices.clear();
     this.recent.fill(null);
+    this.oldestStart = Infinity;
     this.entries = 0;
     this.tracedSlices = 0;
     this.closedThrough = state.closedThrough;
@@ -280,6 +311,7 @@ export class WindowSlices<T> {
     for (const saved of state.slices) {
       const states = decodeKeyedAccumulators(this.aggs, saved.states);
       this.slices.set(saved.start, { start: saved.start, states, acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
+      if (saved.start < this.oldestStart) this.oldestStart = saved.start;
       this.entries += states.size;
     }
   }
