@@ -3,6 +3,7 @@ import type { Batch } from '../../core/batch.ts';
 import type { Aggregation } from './aggregations.ts';
 import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
 import { sliceStart, type WindowSpec } from './window-spec.ts';
+import { windowEndsBetween } from './window-ends.ts';
 import type { TraceContext } from '../../observability/tracing/pipeline-tracer.ts';
 
 /** Most trace contexts one slice keeps (tracing on: the spans of traced batches that added to it). */
@@ -72,7 +73,7 @@ export class WindowSlices<T> {
   /** Every window ending at or before this has been closed (emitted if it had records). */
   private closedThrough = -Infinity;
   private readonly slicesPerWindow: number;
-  // One entry per phase (one in all for aligned windows): consecutive records of a phase mostly fall into the same slice.
+  // Per phase (one when aligned): consecutive records of a phase mostly fall into one slice.
   private readonly recent: Array<Slice | null>;
   /** Whether slices record changed keys (emit 'current' or allowed lateness > 0). */
   readonly tracking: boolean;
@@ -163,32 +164,7 @@ export class WindowSlices<T> {
   /** Ends in (previous limit, `limit`] of windows with records, ascending; marks them closed. */
   closingEnds(limit: number): number[] {
     if (limit <= this.closedThrough) return [];
-    const { hopMs, sizeMs, staggerMs } = this.spec;
-    // Every window end is a multiple of the stagger step (of the hop when aligned). A watermark
-    // mostly moves a few ms a batch: looking at the few possible ends costs less than looking at
-    // every open slice (staggered: one per phase and hop).
-    const step = staggerMs > 0 ? staggerMs : hopMs;
-    const first = Math.floor(this.closedThrough / step) * step + step;
-    const possible = Number.isFinite(first) ? Math.floor((limit - first) / step) + 1 : Infinity;
-    let ends: number[];
-    if (possible <= this.slices.size) {
-      ends = [];
-      for (let end = first; end <= limit; end += step) {
-        for (let start = end - sizeMs; start < end; start += hopMs) {
-          if (this.slices.has(start)) {
-            ends.push(end);
-            break;
-          }
-        }
-      }
-    } else {
-      const found = new Set<number>();
-      for (const slice of this.slices.values()) {
-        const last = Math.min(slice.start + sizeMs, limit);
-        for (let end = slice.start + hopMs; end <= last; end += hopMs) if (end > this.closedThrough) found.add(end);
-      }
-      ends = [...found].sort((a, b) => a - b);
-    }
+    const ends = windowEndsBetween(this.spec, this.slices, this.closedThrough, limit);
     this.closedThrough = limit;
     return ends;
   }
