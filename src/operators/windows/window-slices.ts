@@ -73,8 +73,7 @@ export class WindowSlices<T> {
   /** Every window ending at or before this has been closed (emitted if it had records). */
   private closedThrough = -Infinity;
   private readonly slicesPerWindow: number;
-  // Per phase (one when aligned): consecutive records of a phase mostly fall into one slice.
-  private readonly recent: Array<Slice | null>;
+  private readonly recent: Array<Slice | null>; // per phase (one when aligned): a phase's records mostly fall into one slice
   /** Whether slices record changed keys (emit 'current' or allowed lateness > 0). */
   readonly tracking: boolean;
   private touched: Slice[] = [];
