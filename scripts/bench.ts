@@ -57,6 +57,7 @@ const program = new Command()
   .option('--only <phases>', `comma-separated subset of ${PHASES.join(',')}`)
   .option('--compare <dir>', 'kafka-windows: also drain with the engine of another checkout (e.g. /work/main), same topic, same run')
   .option('--memory-mb <list>', 'kafka-windows: TRIBUTARY_MEMORY_MB of each budgeted drain, comma-separated', (text) => text.split(',').map(positiveInt), [512])
+  .option('--stagger <duration>', "kafka-windows: also drain with each card's windows staggered in steps of this (e.g. 1s), under the first --memory-mb")
   .option('--cpu-prof <dir>', 'kafka-windows: write a V8 CPU profile of each engine drain into this folder')
   .option('--keep', 'keep the Kafka topic, ClickHouse tables and Redis keys for inspection')
   .option('--log-level <level>', 'engine log level', 'warn')
@@ -68,7 +69,7 @@ const program = new Command()
   .showHelpAfterError();
 
 async function main(): Promise<void> {
-  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; compare?: string; cpuProf?: string; memoryMb: number[]; logLevel: string; traceRatio: number }>();
+  const opts = program.parse(process.argv).opts<{ events: number; warmup?: number; repeat: number; eventRate: number; seed: number; skipKafka?: boolean; only?: string; keep?: boolean; compare?: string; cpuProf?: string; stagger?: string; memoryMb: number[]; logLevel: string; traceRatio: number }>();
   if (opts.events < 1 || opts.repeat < 1 || opts.eventRate < 1) throw new InvalidArgumentError('--events, --repeat and --event-rate must be at least 1');
   const phases = new Set<Phase>((opts.only?.split(',').map((p) => p.trim()) ?? DEFAULT_PHASES) as Phase[]);
   for (const phase of phases) if (!PHASES.includes(phase)) throw new InvalidArgumentError(`unknown phase "${phase}" (use ${PHASES.join(',')})`);
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   if (phases.has('embedded')) record(await benchEmbeddedDefault(options, logger));
   if (phases.has('kafka')) for (const r of await benchKafka({ ...options, keep: opts.keep ?? false }, services(), logger)) record(r);
   if (phases.has('kafka-sink')) for (const r of await benchKafkaSink(options, services(), logger)) record(r);
-  if (phases.has('kafka-windows')) for (const r of await benchKafkaWindows({ ...options, keep: opts.keep ?? false, compare: opts.compare, cpuProf: opts.cpuProf, memoryMb: opts.memoryMb }, services(), logger)) record(r);
+  if (phases.has('kafka-windows')) for (const r of await benchKafkaWindows({ ...options, keep: opts.keep ?? false, compare: opts.compare, cpuProf: opts.cpuProf, memoryMb: opts.memoryMb, stagger: opts.stagger }, services(), logger)) record(r);
   if (phases.has('tracing')) for (const r of await benchTracing({ ...options, keep: opts.keep ?? false, traceRatio: opts.traceRatio }, services(), logger)) record(r);
 
   printTable(results);

@@ -50,6 +50,8 @@ export interface WindowsBenchOptions extends BenchOptions {
   cpuProf?: string;
   /** TRIBUTARY_MEMORY_MB of each budgeted drain. */
   memoryMb: number[];
+  /** Also drain with the windows staggered in steps of this (e.g. '1s'), under the first budget. */
+  stagger?: string;
 }
 
 interface ChildReport {
@@ -119,6 +121,10 @@ export async function benchKafkaWindows(options: WindowsBenchOptions, services: 
       // As bin/tributary.js starts the engine.
       const flags = v8FlagsForBudget(memoryMb);
       drains.push({ label: `windows: engine, TRIBUTARY_MEMORY_MB=${memoryMb} (${flags.join(' ')})`, root: ROOT, flags, env: { TRIBUTARY_MEMORY_MB: String(memoryMb), MALLOC_ARENA_MAX: '2' } });
+    }
+    if (options.stagger !== undefined) {
+      const memoryMb = options.memoryMb[0]!;
+      drains.push({ label: `windows: engine, TRIBUTARY_MEMORY_MB=${memoryMb}, windows staggered in steps of ${options.stagger}`, root: ROOT, flags: v8FlagsForBudget(memoryMb), env: { TRIBUTARY_MEMORY_MB: String(memoryMb), MALLOC_ARENA_MAX: '2', BENCH_STAGGER: options.stagger } });
     }
     // Again at the end: on a shared machine the order of the drains shows in their rates too.
     if (options.compare) drains.push({ ...drains[0]!, label: `${drains[0]!.label} (again, last)` });

@@ -36,7 +36,7 @@ const topology = defineTopology({
   pipeline: (payments) => ({
     minutes: payments.pipe(
       keyBy((p) => p.cardId),
-      tumbling('1m'),
+      tumbling('1m', { stagger: process.env.BENCH_STAGGER || undefined }),
       aggregate({ count: count(), sum: sum((p: Payment) => p.amount), max: max((p: Payment) => p.amount), min: min((p: Payment) => p.amount), last: last((p: Payment) => p.amount) }),
       map((w): CardMinute => ({ cardId: w.key, windowStart: w.windowStart, windowEnd: w.windowEnd, count: w.count, sum: w.sum, max: w.max, min: w.min, last: w.last ?? 0 })),
     ),
