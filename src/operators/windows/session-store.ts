@@ -2,6 +2,7 @@ import type { AckToken } from '../../core/ack.ts';
 import type { Batch } from '../../core/batch.ts';
 import { accumulatorsFromState, accumulatorsToState, type Aggregation } from './aggregations.ts';
 import { MinHeap } from './session-heap.ts';
+import { BatchSequence } from './batch-sequence.ts';
 
 /** One open session of one key: events in [start, last], window [start, last + gap). */
 export interface Session {
@@ -13,7 +14,8 @@ export interface Session {
   state: unknown[];
   /** Tokens of the batches that contributed, each retained once by this session (always empty with durable state). */
   acks: Set<AckToken>;
-  lastBatch: object | null;
+  /** BatchSequence number of the last batch with records in this session (0: none). */
+  lastBatch: number;
   /** False once closed or merged into another session (its heap entry is then stale). */
   open: boolean;
 }
@@ -51,6 +53,7 @@ const NO_ACKS: Set<AckToken> = new Set();
 export class SessionStore<T> {
   private readonly byKey = new Map<string, Session[]>();
   private readonly ends = new MinHeap<Session>();
+  private readonly batches = new BatchSequence();
   private open = 0;
 
   /**
@@ -85,7 +88,7 @@ export class SessionStore<T> {
     let target: Session;
     if (from === to) {
       if (t + gap <= closeLimit) return false;
-      target = { key, start: t, last: t, state: this.newState(), acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: null, open: true };
+      target = { key, start: t, last: t, state: this.newState(), acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: 0, open: true };
       if (sessions === undefined) this.byKey.set(key, (sessions = []));
       sessions.splice(from, 0, target);
       this.ends.push(t + gap, target);
@@ -101,8 +104,9 @@ export class SessionStore<T> {
       if (t < target.start) target.start = t;
       if (t > target.last) target.last = t;
     }
-    if (this.holdAcks && target.lastBatch !== batch) {
-      target.lastBatch = batch;
+    const seq = this.batches.of(batch);
+    if (this.holdAcks && target.lastBatch !== seq) {
+      target.lastBatch = seq;
       for (const token of batch.acks) {
         if (target.acks.has(token)) continue;
         token.retain();
@@ -182,7 +186,7 @@ export class SessionStore<T> {
         accumulators = new Array<unknown>(width); // not Array.from(subarray): ~40x slower per session
         for (let a = 0; a < width; a++) accumulators[a] = numbers[i * width + a];
       }
-      const session: Session = { key, start: starts[i]!, last: lasts[i]!, state: accumulators, acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: null, open: true };
+      const session: Session = { key, start: starts[i]!, last: lasts[i]!, state: accumulators, acks: this.holdAcks ? new Set() : NO_ACKS, lastBatch: 0, open: true };
       if (i === 0 || keys[i - 1] !== key) this.byKey.set(key, (sessions = []));
       sessions!.push(session);
       this.ends.push(session.last + this.gapMs, session);

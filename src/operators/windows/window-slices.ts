@@ -4,6 +4,7 @@ import type { Aggregation } from './aggregations.ts';
 import { decodeKeyedAccumulators, encodeKeyedAccumulators, type KeyedAccumulators } from './keyed-accumulators.ts';
 import { sliceStart, type WindowSpec } from './window-spec.ts';
 import { windowEndsBetween } from './window-ends.ts';
+import { BatchSequence } from './batch-sequence.ts';
 import type { TraceContext } from '../../observability/tracing/pipeline-tracer.ts';
 
 /** Most trace contexts one slice keeps (tracing on: the spans of traced batches that added to it). */
@@ -20,7 +21,8 @@ export interface Slice {
   states: Map<string, unknown[]>;
   /** Per partition, the earliest source batch with records in this slice (holdEarliest): retained until its last window is emitted. */
   acks: AckToken[];
-  lastBatch: object | null;
+  /** BatchSequence number of the last batch with records in this slice (0: none). */
+  lastBatch: number;
   /** Revision-tracking specs only (see emit-revisions.ts): keys changed in the current batch. */
   changed: Set<string> | null;
   /** Revision-tracking specs only: each key's first-seen sequence, for the output order of a subset. */
@@ -80,6 +82,7 @@ export class WindowSlices<T> {
   private nextSeq = 0;
   /** Accumulators held (one per key and slice): the open-window count bounded by the runtime. */
   private entries = 0;
+  private readonly batches = new BatchSequence();
   /** Start of the oldest open slice (Infinity when none): until it is past, dropThrough has nothing to do. */
   private oldestStart = Infinity;
   /** Slices holding trace contexts: while 0, emitting costs nothing for tracing. */
@@ -116,13 +119,14 @@ export class WindowSlices<T> {
     const recent = this.recent[cached]!;
     let slice = recent !== null && recent.start === start ? recent : this.slices.get(start);
     if (slice === undefined) {
-      slice = { start, states: new Map(), acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };
+      slice = { start, states: new Map(), acks: [], lastBatch: 0, changed: this.tracking ? new Set() : null, seq: this.tracking ? new Map() : null };
       this.slices.set(start, slice);
       if (start < this.oldestStart) this.oldestStart = start;
     }
     this.recent[cached] = slice;
-    if (this.holdAcks && slice.lastBatch !== batch) {
-      slice.lastBatch = batch;
+    const seq = this.batches.of(batch);
+    if (this.holdAcks && slice.lastBatch !== seq) {
+      slice.lastBatch = seq;
       for (const token of batch.acks) holdEarliest(slice.acks, token);
     }
     return slice;
@@ -285,7 +289,7 @@ export class WindowSlices<T> {
     this.nextSeq = state.nextSeq;
     for (const saved of state.slices) {
       const states = decodeKeyedAccumulators(this.aggs, saved.states);
-      this.slices.set(saved.start, { start: saved.start, states, acks: [], lastBatch: null, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
+      this.slices.set(saved.start, { start: saved.start, states, acks: [], lastBatch: 0, changed: this.tracking ? new Set() : null, seq: this.tracking ? (saved.seq ?? new Map()) : null });
       if (saved.start < this.oldestStart) this.oldestStart = saved.start;
       this.entries += states.size;
     }
