@@ -122,9 +122,10 @@ export async function benchKafkaWindows(options: WindowsBenchOptions, services: 
       const flags = v8FlagsForBudget(memoryMb);
       drains.push({ label: `windows: engine, TRIBUTARY_MEMORY_MB=${memoryMb} (${flags.join(' ')})`, root: ROOT, flags, env: { TRIBUTARY_MEMORY_MB: String(memoryMb), MALLOC_ARENA_MAX: '2' } });
     }
-    if (options.stagger !== undefined) {
-      const memoryMb = options.memoryMb[0]!;
-      drains.push({ label: `windows: engine, TRIBUTARY_MEMORY_MB=${memoryMb}, windows staggered in steps of ${options.stagger}`, root: ROOT, flags: v8FlagsForBudget(memoryMb), env: { TRIBUTARY_MEMORY_MB: String(memoryMb), MALLOC_ARENA_MAX: '2', BENCH_STAGGER: options.stagger } });
+    // The first budgeted drain again, its windows staggered.
+    const budgeted = drains.find((drain) => drain.env.TRIBUTARY_MEMORY_MB !== undefined);
+    if (options.stagger !== undefined && budgeted !== undefined) {
+      drains.push({ ...budgeted, label: `${budgeted.label}, windows staggered in steps of ${options.stagger}`, env: { ...budgeted.env, BENCH_STAGGER: options.stagger } });
     }
     // Again at the end: on a shared machine the order of the drains shows in their rates too.
     if (options.compare) drains.push({ ...drains[0]!, label: `${drains[0]!.label} (again, last)` });

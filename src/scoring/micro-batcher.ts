@@ -195,7 +195,8 @@ export class MicroBatcher<T> {
     entry.rows.push(record);
     entry.unscored++;
     target.rows++;
-    if (target.rows === 1) this.timer = setTimeout(() => this.seal(), this.options.maxDelayMs);
+    // maxDelayMs 0: add() seals once the batch's rows are in, no timer to set and clear.
+    if (target.rows === 1 && this.options.maxDelayMs > 0) this.timer = setTimeout(() => this.seal(), this.options.maxDelayMs);
     if (target.rows >= this.options.maxBatchRows) this.seal();
   }
 
