@@ -38,11 +38,11 @@ test('bad settings are ConfigErrors naming the setting and the fix', () => {
   }
 });
 
-test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/16 of the budget within 1-32 MB", () => {
-  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=32']);
-  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=18']);
-  assert.deepEqual(v8FlagsForBudget(128), ['--max-old-space-size=76', '--max-semi-space-size=8']);
-  assert.deepEqual(v8FlagsForBudget(8192), ['--max-old-space-size=4915', '--max-semi-space-size=32']);
+test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/16 of the budget within 1-32 MB, the old space growing 2x past what a mark-compact left", () => {
+  assert.deepEqual(v8FlagsForBudget(512), ['--max-old-space-size=307', '--max-semi-space-size=32', '--heap-growing-percent=100']);
+  assert.deepEqual(v8FlagsForBudget(300), ['--max-old-space-size=180', '--max-semi-space-size=18', '--heap-growing-percent=100']);
+  assert.deepEqual(v8FlagsForBudget(128), ['--max-old-space-size=76', '--max-semi-space-size=8', '--heap-growing-percent=100']);
+  assert.deepEqual(v8FlagsForBudget(8192), ['--max-old-space-size=4915', '--max-semi-space-size=32', '--heap-growing-percent=100']);
   // The same default and floor as the engine's check, which reports what the launcher skips.
   assert.equal(DEFAULT_MEMORY_MB, loadMemoryBudget({}).memoryMb);
   assert.equal(parseMemoryMb(undefined), 512);
@@ -55,12 +55,13 @@ test("bin/tributary.js's V8 flags: 60% old space, semi-space 1/16 of the budget 
 test('without TRIBUTARY_MEMORY_MB only the semi-space is chosen; a set budget caps the old space too; an invalid one starts nothing', () => {
   assert.deepEqual(v8FlagsFor(undefined), ['--max-semi-space-size=4']);
   assert.deepEqual(v8FlagsFor(' '), ['--max-semi-space-size=4']);
-  assert.deepEqual(v8FlagsFor('512'), ['--max-old-space-size=307', '--max-semi-space-size=32']);
+  assert.deepEqual(v8FlagsFor('512'), ['--max-old-space-size=307', '--max-semi-space-size=32', '--heap-growing-percent=100']);
   assert.equal(v8FlagsFor('64'), null);
 });
 
 test("an operator's own heap flags win over the budget's", () => {
   assert.equal(heapFlagsGiven(['--max-old-space-size=1024'], undefined), true);
   assert.equal(heapFlagsGiven([], '--enable-source-maps --max-semi-space-size=8'), true);
+  assert.equal(heapFlagsGiven([], '--heap-growing-percent=50'), true);
   assert.equal(heapFlagsGiven(['--import', 'tsx'], '--enable-source-maps'), false);
 });
