@@ -116,6 +116,14 @@ export abstract class BatchingSink<T> implements Sink<T> {
     else if (this.timer === null && !this.flushPending) this.startTimer();
   }
 
+  /**
+   * A full chunk already waits behind the write in flight: this sink is what the pipeline waits
+   * for (a drain), so a write should not give event-loop turns away (see ClickHouseSink.writeRows).
+   */
+  protected get backlogged(): boolean {
+    return this.buffer.length >= this.maxRows;
+  }
+
   /** Rows buffered plus rows in flight: what this sink holds in memory. */
   get bufferedRows(): number {
     return this.buffer.length + this.inFlightRows;

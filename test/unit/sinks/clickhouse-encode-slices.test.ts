@@ -13,7 +13,7 @@ import { fakeClickHouse } from '../../helpers/fake-clickhouse.ts';
  * meanwhile (a window close's batch) waits for one slice, not the whole insert. Observed by order
  * alone: a setImmediate ticker logs its turns between the rows the table's toRow encodes.
  */
-test('an insert of 2,500 rows is encoded over at least 3 event-loop turns, at most 1,000 rows a turn, and lands whole and in order', async () => {
+async function encodeWithTicker(chunks: number): Promise<{ log: Array<'tick' | number>; runs: number[]; encoded: number[]; inserts: Array<{ values: unknown[] }> }> {
   const log: Array<'tick' | number> = [];
   const { client, seen } = fakeClickHouse(false);
   const spec = clickhouseTable<{ card: number }>('features', {
@@ -34,19 +34,17 @@ test('an insert of 2,500 rows is encoded over at least 3 event-loop turns, at mo
     },
   });
   await sink.open();
-  const rows: StreamRecord<{ card: number }>[] = Array.from({ length: 2_500 }, (_, card) => ({ value: { card }, key: '', eventTime: 0, topic: '', partition: -1, offset: '' }));
+  const rows: StreamRecord<{ card: number }>[] = Array.from({ length: 2_500 * chunks }, (_, card) => ({ value: { card }, key: '', eventTime: 0, topic: '', partition: -1, offset: '' }));
   let ticking = true;
   const tick = (): void => {
     log.push('tick');
     if (ticking) setImmediate(tick);
   };
   setImmediate(tick);
-  sink.write(rows, []); // 2,500 rows: maxRows reached, the flush starts at once
+  // Each 2,500 rows reach maxRows: the first flush starts at once, the others wait behind it.
+  for (let i = 0; i < chunks; i++) sink.write(rows.slice(i * 2_500, (i + 1) * 2_500), []);
   await sink.close();
   ticking = false;
-
-  const encoded = log.filter((entry): entry is number => entry !== 'tick');
-  assert.deepEqual(encoded, rows.map((r) => r.value.card), 'each row encoded once, in order');
   const runs: number[] = [];
   let run = 0;
   for (const entry of log) {
@@ -56,10 +54,24 @@ test('an insert of 2,500 rows is encoded over at least 3 event-loop turns, at mo
     } else run++;
   }
   if (run > 0) runs.push(run);
-  assert.deepEqual(runs, [1_000, 1_000, 500], 'rows encoded between two turns of the ticker');
+  return { log, runs, encoded: log.filter((entry): entry is number => entry !== 'tick'), inserts: seen.inserts };
+}
 
-  assert.equal(seen.inserts.length, 1);
-  const insert = seen.inserts[0]!;
-  assert.equal(insert.values.length, 2_500);
-  assert.deepEqual(insert.values.map((v) => (v as { cardId: string }).cardId), rows.map((r) => `c-${r.value.card}`));
+test('an insert of 2,500 rows is encoded over 3 event-loop turns, at most 1,000 rows a turn, and lands whole and in order', async () => {
+  const { runs, encoded, inserts } = await encodeWithTicker(1);
+  assert.deepEqual(encoded, Array.from({ length: 2_500 }, (_, i) => i), 'each row encoded once, in order');
+  assert.deepEqual(runs, [1_000, 1_000, 500], 'rows encoded between two turns of the ticker');
+  assert.equal(inserts.length, 1);
+  assert.deepEqual(inserts[0]!.values.map((v) => (v as { cardId: string }).cardId), Array.from({ length: 2_500 }, (_, i) => `c-${i}`));
+});
+
+test('a backlogged sink (a full chunk waiting behind the insert) encodes the rest of the insert in one turn', async () => {
+  const { log, encoded, inserts } = await encodeWithTicker(2);
+  assert.deepEqual(encoded, Array.from({ length: 5_000 }, (_, i) => i));
+  assert.deepEqual(inserts.map((insert) => insert.values.length), [2_500, 2_500]);
+  const turnsBetween = (from: number, to: number) => log.slice(log.indexOf(from), log.indexOf(to)).filter((entry) => entry === 'tick').length;
+  // The first slice of the first insert ran inside the first write, before the second chunk
+  // came; from then on 2,500 rows waited behind it. The second insert had nothing behind it.
+  assert.equal(turnsBetween(1_000, 2_499), 0, 'the first insert, once backlogged, took no turns');
+  assert.equal(turnsBetween(2_500, 4_999), 2, 'the second insert took a turn after each 1,000 rows');
 });
