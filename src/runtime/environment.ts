@@ -35,6 +35,8 @@ export class RuntimeEnvironment {
   schemaRegistry: SchemaRegistryClient | undefined;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
+  /** Records fetched and not yet processed, for the sinks (SinkEnvironment.backlog); set once the queue exists. */
+  backlog: () => number = () => 0;
   /** Outputs committed with the checkpoints (exactly-once Kafka topic sinks), registered as sinks are created. */
   readonly transactionalOutputs: TransactionalOutput[] = [];
 
@@ -61,6 +63,7 @@ export class RuntimeEnvironment {
       groupId: config.groupId ?? `tributary-${topology}`,
       kafkaClient: () => (this.kafka ??= this.createKafkaClient(topology, logger)),
       transactional: (output) => this.transactionalOutputs.push(output),
+      backlog: () => this.backlog(),
     };
   }
 

@@ -66,6 +66,11 @@ export interface SinkEnvironment {
   governedSchema?: (schema: object) => object;
   /** The topology's Schema Registry (topology option schemaRegistry); absent: schemas/registry.json's ids. */
   schemaRegistry?: () => SchemaRegistryClient | undefined;
+  /**
+   * Records fetched and waiting to be processed (0 where the runtime does not say). Many waiting
+   * means the engine drains a backlog: a sink's write then gives no event-loop turns away.
+   */
+  backlog?: () => number;
   /** The source's consumer group (transactional sinks commit its offsets). */
   groupId?: string;
   /** Kafka clients on KAFKA_BROKERS (transactional producers, admin); fails with ConfigError without brokers. */
