@@ -35,8 +35,8 @@ export class RuntimeEnvironment {
   schemaRegistry: SchemaRegistryClient | undefined;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
-  /** Records fetched and not yet processed, for the sinks (SinkEnvironment.backlog); set once the queue exists. */
-  backlog: () => number = () => 0;
+  /** Whether the engine works through a backlog, for the sinks (SinkEnvironment.draining); set once the queue exists. */
+  draining: () => boolean = () => false;
   /** Outputs committed with the checkpoints (exactly-once Kafka topic sinks), registered as sinks are created. */
   readonly transactionalOutputs: TransactionalOutput[] = [];
 
@@ -63,7 +63,7 @@ export class RuntimeEnvironment {
       groupId: config.groupId ?? `tributary-${topology}`,
       kafkaClient: () => (this.kafka ??= this.createKafkaClient(topology, logger)),
       transactional: (output) => this.transactionalOutputs.push(output),
-      backlog: () => this.backlog(),
+      draining: () => this.draining(),
     };
   }
 

@@ -67,10 +67,10 @@ export interface SinkEnvironment {
   /** The topology's Schema Registry (topology option schemaRegistry); absent: schemas/registry.json's ids. */
   schemaRegistry?: () => SchemaRegistryClient | undefined;
   /**
-   * Records fetched and waiting to be processed (0 where the runtime does not say). Many waiting
-   * means the engine drains a backlog: a sink's write then gives no event-loop turns away.
+   * True while the engine works through a backlog (its buffer of fetched records at least half
+   * full): a sink's write then gives no event-loop turns away. Absent: never.
    */
-  backlog?: () => number;
+  draining?: () => boolean;
   /** The source's consumer group (transactional sinks commit its offsets). */
   groupId?: string;
   /** Kafka clients on KAFKA_BROKERS (transactional producers, admin); fails with ConfigError without brokers. */

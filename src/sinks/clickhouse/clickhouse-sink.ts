@@ -19,12 +19,11 @@ import { InsertBody } from './insert-body.ts';
  * one turn, and a window close whose batch arrived meanwhile waited for all of it (the `closed`
  * stage's p99 54 ms at 20,000 payments/s, staggered windows; 18-23 ms with the turns). Between
  * blocks the loop takes its I/O (the closing batch) first. While the engine drains a backlog
- * (more than BACKLOG_RECORDS fetched records wait) or this sink is backlogged (its next chunk
- * is already full), it encodes at once: a turn given away there is a pipeline batch more
+ * (its buffer of fetched records at least half full) or this sink is backlogged (its next
+ * chunk is already full), it encodes at once: a turn given away there is a pipeline batch more
  * before the insert starts, and the windows drain was 10-20% slower with turns.
  */
 const ENCODE_BLOCK_ROWS = 1_000;
-const BACKLOG_RECORDS = 1_000;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -144,7 +143,7 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
 
   /** Neither this sink nor the engine has work piling up: an insert's encoding may take turns. */
   private keepingUp(): boolean {
-    return !this.backlogged && (this.env.backlog?.() ?? 0) <= BACKLOG_RECORDS;
+    return !this.backlogged && this.env.draining?.() !== true;
   }
 
   /** The format of this sink's inserts, known after open(). */
