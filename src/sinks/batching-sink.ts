@@ -116,10 +116,7 @@ export abstract class BatchingSink<T> implements Sink<T> {
     else if (this.timer === null && !this.flushPending) this.startTimer();
   }
 
-  /**
-   * A full chunk already waits behind the write in flight: this sink is what the pipeline waits
-   * for (a drain), so a write should not give event-loop turns away (see ClickHouseSink.writeRows).
-   */
+  /** A full chunk waits behind the write in flight: the pipeline waits on this sink (a drain). */
   protected get backlogged(): boolean {
     return this.buffer.length >= this.maxRows;
   }

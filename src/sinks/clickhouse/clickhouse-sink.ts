@@ -16,9 +16,8 @@ import { InsertBody } from './insert-body.ts';
 /**
  * An insert's rows are turned into JSON in blocks of ENCODE_BLOCK_ROWS, giving the event loop a
  * turn after each while the engine keeps up. A raw-events insert of 10,000 rows took ~20 ms of
- * one turn, and a window close whose batch arrived meanwhile waited for all of it (the `closed`
- * stage's p99 54 ms at 20,000 payments/s, staggered windows; 18-23 ms with the turns). Between
- * blocks the loop takes its I/O (the closing batch) first. While the engine drains a backlog
+ * one turn (twice a second at 20,000 payments/s), and a window close whose batch arrived
+ * meanwhile waited for all of it. Between blocks the loop takes its I/O (the closing batch) first. While the engine drains a backlog
  * (its buffer of fetched records at least half full) or this sink is backlogged (its next
  * chunk is already full), it encodes at once: a turn given away there is a pipeline batch more
  * before the insert starts, and the windows drain was 10-20% slower with turns.
@@ -69,8 +68,9 @@ export interface ClickHouseSinkOptions<T> {
  * A BatchingSink into one ClickHouse table: `open()` creates the table if absent, each chunk
  * is one INSERT INTO t (columns) FORMAT JSONCompactEachRow where the server reads it (chDB,
  * current servers), else FORMAT JSONEachRow (18.16), its body one Buffer outside the JS heap
- * (InsertBody), encoded over several event-loop turns while the engine keeps up. Arrays skip building a
- * keyed object per row and JSON.stringify writing every key; the stored rows are the same.
+ * (InsertBody), encoded over several event-loop turns while the engine keeps up. Arrays skip
+ * building a keyed object per row and JSON.stringify writing every key; the stored rows are the
+ * same.
  * Inserts into tables with a row identity carry a token derived from their rows
  * (insert-token.ts), so a retry of an insert the server already wrote is dropped where the
  * server supports tokens.
