@@ -103,8 +103,6 @@ export async function startEngine(host: EngineHost, options: EngineOptions): Pro
   const processingTime = source.processingTime ? () => source.processingTime!() : undefined;
   sinks.processingTime = processingTime;
   const tasks = (parts.tasks = new PartitionTasks({ topology, sinks, clock, logger, metrics, durable, maxOpenWindows: config.maxOpenWindows, processingTime, onError: (error) => host.fail(error), origin: options.origin, tracer, kafka: config.kafkaBrokers ? { client: () => environment.sinkEnvironment.kafkaClient!(), groupId } : undefined }));
-  // A half-full buffer of fetched records: a backlog, which sinks should not give turns away in.
-  environment.draining = () => host.queue.buffer.halfFull;
   // Pushes first: storage writes wait while a burst of closed windows is being scored (or a
   // fetched batch waits), a quarter of a second at most.
   sinks.deferStorageWrites({ busy: () => host.queue.buffer.size > 0 || tasks.busy(), maxDelayMs: STORAGE_WRITE_MAX_DELAY_MS, onError: (error) => host.fail(error) });

@@ -35,8 +35,6 @@ export class RuntimeEnvironment {
   schemaRegistry: SchemaRegistryClient | undefined;
   pushServer: PushServer | undefined;
   readonly sinkEnvironment: SinkEnvironment;
-  /** Whether the engine works through a backlog, for the sinks (SinkEnvironment.draining); set once the queue exists. */
-  draining: () => boolean = () => false;
   /** Outputs committed with the checkpoints (exactly-once Kafka topic sinks), registered as sinks are created. */
   readonly transactionalOutputs: TransactionalOutput[] = [];
 
@@ -63,7 +61,6 @@ export class RuntimeEnvironment {
       groupId: config.groupId ?? `tributary-${topology}`,
       kafkaClient: () => (this.kafka ??= this.createKafkaClient(topology, logger)),
       transactional: (output) => this.transactionalOutputs.push(output),
-      draining: () => this.draining(),
     };
   }
 

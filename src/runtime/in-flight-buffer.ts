@@ -43,11 +43,6 @@ export class InFlightBuffer<T extends { size: number; bytes?: number }> {
     return this.peak;
   }
 
-  /** At least half full, by count or by bytes: the consumer is behind the producer. */
-  get halfFull(): boolean {
-    return this.count * 2 >= this.capacity || this.byteCount * 2 >= this.byteCapacity;
-  }
-
   hasRoomFor(size: number, bytes = 0): boolean {
     return this.count === 0 || (this.count + size <= this.capacity && this.byteCount + bytes <= this.byteCapacity);
   }

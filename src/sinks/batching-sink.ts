@@ -116,11 +116,6 @@ export abstract class BatchingSink<T> implements Sink<T> {
     else if (this.timer === null && !this.flushPending) this.startTimer();
   }
 
-  /** A full chunk waits behind the write in flight: the pipeline waits on this sink (a drain). */
-  protected get backlogged(): boolean {
-    return this.buffer.length >= this.maxRows;
-  }
-
   /** Rows buffered plus rows in flight: what this sink holds in memory. */
   get bufferedRows(): number {
     return this.buffer.length + this.inFlightRows;

@@ -66,11 +66,6 @@ export interface SinkEnvironment {
   governedSchema?: (schema: object) => object;
   /** The topology's Schema Registry (topology option schemaRegistry); absent: schemas/registry.json's ids. */
   schemaRegistry?: () => SchemaRegistryClient | undefined;
-  /**
-   * True while the engine works through a backlog (its buffer of fetched records at least half
-   * full): a sink's write then gives no event-loop turns away. Absent: never.
-   */
-  draining?: () => boolean;
   /** The source's consumer group (transactional sinks commit its offsets). */
   groupId?: string;
   /** Kafka clients on KAFKA_BROKERS (transactional producers, admin); fails with ConfigError without brokers. */

@@ -11,20 +11,6 @@ import { clickHouseErrorCode, toSinkError } from '../../clickhouse/errors.ts';
 import { insertTokenFunction, type RowIdentity } from '../../clickhouse/insert-token.ts';
 import { quoteIdentifier, quoteTableName } from '../../clickhouse/sql.ts';
 import { checkExistingTable, type ExpectedTable } from '../../clickhouse/table-check.ts';
-import { InsertBody } from './insert-body.ts';
-
-/**
- * An insert's rows are turned into JSON in blocks of ENCODE_BLOCK_ROWS, giving the event loop a
- * turn after each while the engine keeps up. A raw-events insert of 10,000 rows took ~20 ms of
- * one turn (twice a second at 20,000 payments/s), and a window close whose batch arrived
- * meanwhile waited for all of it. Between blocks the loop takes its I/O (the closing batch) first. While the engine drains a backlog
- * (its buffer of fetched records at least half full) or this sink is backlogged (its next
- * chunk is already full), it encodes at once: a turn given away there is a pipeline batch more
- * before the insert starts, and the windows drain was 10-20% slower with turns.
- */
-const ENCODE_BLOCK_ROWS = 1_000;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** How rows of type T land in one table, known once the server's dialect is. */
 export interface TablePlan<T> {
@@ -68,12 +54,10 @@ export interface ClickHouseSinkOptions<T> {
  * A BatchingSink into one ClickHouse table: `open()` creates the table if absent, each chunk
  * is one INSERT INTO t (columns) FORMAT JSONCompactEachRow where the server reads it (chDB,
  * current servers), else FORMAT JSONEachRow (18.16), its body one Buffer outside the JS heap
- * (InsertBody), encoded over several event-loop turns while the engine keeps up. Arrays skip
- * building a keyed object per row and JSON.stringify writing every key; the stored rows are the
- * same.
- * Inserts into tables with a row identity carry a token derived from their rows
- * (insert-token.ts), so a retry of an insert the server already wrote is dropped where the
- * server supports tokens.
+ * (bodyChunks). Arrays skip building a keyed object per row and JSON.stringify writing every
+ * key; the stored rows are the same. Inserts into tables
+ * with a row identity carry a token derived from their rows (insert-token.ts), so a retry of
+ * an insert the server already wrote is dropped where the server supports tokens.
  */
 export class ClickHouseSink<T> extends BatchingSink<T> {
   private readonly env: SinkEnvironment;
@@ -141,11 +125,6 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     this.logger.debug({ sink: this.name, ddl: plan.ddl, format: this.format }, `table ${this.table} ready`);
   }
 
-  /** Neither this sink nor the engine has work piling up: an insert's encoding may take turns. */
-  private keepingUp(): boolean {
-    return !this.backlogged && this.env.draining?.() !== true;
-  }
-
   /** The format of this sink's inserts, known after open(). */
   get insertFormat(): InsertFormat {
     return this.format;
@@ -156,21 +135,16 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
     const encode = this.encode;
     if (!client || !encode) throw new SinkError(this.name, 'write before open()', { retriable: false });
     const values = new Array<unknown>(rows.length);
-    const builder = new InsertBody();
     let body: Buffer[];
     try {
-      for (let from = 0; from < rows.length; from += ENCODE_BLOCK_ROWS) {
-        if (from > 0 && this.keepingUp()) await nextTurn();
-        const to = Math.min(rows.length, from + ENCODE_BLOCK_ROWS);
-        for (let i = from; i < to; i++) builder.add((values[i] = encode(rows[i]!)));
-      }
-      body = builder.finish();
+      for (let i = 0; i < rows.length; i++) values[i] = encode(rows[i]!);
+      body = bodyChunks(values);
     } catch (error) {
       throw new SinkError(this.name, `turning a record into a row failed: ${errorMessage(error)}`, { retriable: false, cause: error });
     }
     const settings = this.tokenOf === undefined ? this.settings : { ...this.settings, insert_deduplication_token: this.tokenOf(values) };
     try {
-      // One Buffer outside the JS heap (see InsertBody), written in one piece: a stream of the
+      // One Buffer outside the JS heap (see bodyChunks), written in one piece: a stream of the
       // chunks would wait for an event-loop turn per chunk, and a busy loop (a burst of window
       // closes) made the inserts' acknowledgements ~250 ms slower at p99 that way.
       const result = await client.exec({ query: this.insertQuery, values: Readable.from([Buffer.concat(body)]), clickhouse_settings: settings });
@@ -181,6 +155,39 @@ export class ClickHouseSink<T> extends BatchingSink<T> {
       throw toSinkError(this.name, `inserting ${rows.length} rows into ${this.table}`, error);
     }
   }
+}
+
+/** Characters of JSON per body chunk (the string is short-lived; its bytes are what the request holds). */
+const CHUNK_CHARS = 32 * 1024;
+
+/**
+ * An insert's body (one JSON document and a newline per row, as the client's insert would send)
+ * as UTF-8 chunks of about CHUNK_CHARS, outside the JS heap. The client's insert joins all rows
+ * into one string held until the server has read it: a few MB per insert of 10,000 rows,
+ * allocated as a large object, which only a full mark-compact reclaims. Strings of the chunks
+ * would still outlive the young generation while a busy server reads slowly; Buffers keep the
+ * bytes off the heap, and each chunk's string dies at once. writeRows sends them as one Buffer.
+ */
+export function bodyChunks(values: readonly unknown[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let lines: string[] = [];
+  let length = 0;
+  for (let i = 0; i < values.length; i++) {
+    const line = JSON.stringify(values[i]);
+    lines.push(line);
+    length += line.length + 1;
+    if (length >= CHUNK_CHARS) {
+      lines.push('');
+      chunks.push(Buffer.from(lines.join('\n')));
+      lines = [];
+      length = 0;
+    }
+  }
+  if (lines.length > 0) {
+    lines.push('');
+    chunks.push(Buffer.from(lines.join('\n')));
+  }
+  return chunks;
 }
 
 /** Column-ordered values from the row's object (plans off the hot path give only `toRow`). */

@@ -53,20 +53,6 @@ test('hasRoomFor follows the capacity in records', () => {
   assert.equal(buffer.hasRoomFor(6), true);
 });
 
-test('halfFull: at least half the records or half the bytes are in flight (the engine is draining a backlog)', () => {
-  const buffer = new InFlightBuffer<Item & { bytes: number }>(10, 1_000);
-  assert.equal(buffer.halfFull, false);
-  buffer.push({ id: 'a', size: 4, bytes: 100 });
-  assert.equal(buffer.halfFull, false, '4 of 10 records, 100 of 1,000 bytes');
-  buffer.push({ id: 'b', size: 1, bytes: 100 });
-  assert.equal(buffer.halfFull, true, '5 of 10 records');
-  buffer.release(5, 200);
-  buffer.push({ id: 'c', size: 1, bytes: 500 });
-  assert.equal(buffer.halfFull, true, '500 of 1,000 bytes');
-  buffer.release(1, 500);
-  assert.equal(buffer.halfFull, false);
-});
-
 test('a batch larger than the capacity is admitted alone into an empty buffer', () => {
   const buffer = new InFlightBuffer<Item>(10);
   assert.equal(buffer.hasRoomFor(25), true);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bodyChunks } from '../../../src/sinks/clickhouse/insert-body.ts';
+import { bodyChunks } from '../../../src/sinks/clickhouse/clickhouse-sink.ts';
 
 /** What @clickhouse/client's insert sends for an array of rows: each row's JSON and a newline. */
 function clientBody(rows: unknown[]): string {
