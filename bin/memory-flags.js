@@ -29,7 +29,7 @@ export function v8FlagsFor(setting) {
 }
 
 /** How far V8 lets the old space grow past what a mark-compact left alive, under a budget (percent). */
-export const HEAP_GROWING_PERCENT = 100;
+const HEAP_GROWING_PERCENT = 100;
 
 /**
  * Old space gets 60% of the budget (the rest: young generation, code, native buffers, Node
