@@ -53,6 +53,8 @@ export interface ProcessSample {
   gcSeconds: Map<string, number>;
   /** process_resident_memory_bytes. */
   rssBytes: number;
+  /** tributary_sink_wait_seconds_total; undefined on an engine without it. */
+  sinkWaitSeconds?: number;
 }
 
 /** Reads one ProcessSample from Prometheus text; absent series read as 0. */
@@ -60,12 +62,15 @@ export function parseProcessSample(text: string): ProcessSample {
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   const gcSeconds = new Map<string, number>();
   for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) gcSeconds.set(match[1]!, Number(match[2]));
-  return { cpuSeconds: value('process_cpu_seconds_total'), gcSeconds, rssBytes: value('process_resident_memory_bytes') };
+  // A counter that never moved has no series yet, only its TYPE line (0); an older engine has neither.
+  const sinkWait = /^tributary_sink_wait_seconds_total\{[^}]*\} (\S+)$/m.exec(text);
+  const sinkWaitSeconds = sinkWait !== null ? Number(sinkWait[1]) : text.includes('# TYPE tributary_sink_wait_seconds_total ') ? 0 : undefined;
+  return { cpuSeconds: value('process_cpu_seconds_total'), gcSeconds, rssBytes: value('process_resident_memory_bytes'), sinkWaitSeconds };
 }
 
 /** The engine's CPU and GC pauses between two samples, per minute, as one line of text. */
 export function processLine(before: ProcessSample, after: ProcessSample, minutes: number, events: number): string {
   const cpu = after.cpuSeconds - before.cpuSeconds;
   const gc = [...after.gcSeconds].map(([kind, seconds]) => `${kind} ${(((seconds - (before.gcSeconds.get(kind) ?? 0)) * 1000) / minutes).toFixed(0)}`);
-  return `Engine over the measured minutes: CPU ${(cpu / minutes).toFixed(1)} s a minute (${((cpu * 1e6) / events).toFixed(1)} us per payment); GC pauses, ms a minute: ${gc.join(', ') || 'none reported'}; RSS at the end ${(after.rssBytes / 2 ** 20).toFixed(0)} MiB.`;
+  return `Engine over the measured minutes: CPU ${(cpu / minutes).toFixed(1)} s a minute (${((cpu * 1e6) / events).toFixed(1)} us per payment); GC pauses, ms a minute: ${gc.join(', ') || 'none reported'}; ${after.sinkWaitSeconds === undefined ? '' : `waiting for full sinks ${(((after.sinkWaitSeconds - (before.sinkWaitSeconds ?? 0)) * 1000) / minutes).toFixed(0)} ms a minute; `}RSS at the end ${(after.rssBytes / 2 ** 20).toFixed(0)} MiB.`;
 }

@@ -93,7 +93,9 @@ export class BatchQueue {
       }
       if (sinks.isFull()) {
         this.sinkWaits++;
+        const since = performance.now();
         await sinks.whenReady();
+        this.metrics.sinkWaitSeconds.inc({ topology: this.topology }, (performance.now() - since) / 1000);
       }
       try {
         if (item.batch) router.process(item.batch, item.arrivedAt);

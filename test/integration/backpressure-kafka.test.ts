@@ -61,6 +61,7 @@ test('a slow sink bounds in-flight records, stops and restarts fetching, keeps t
     await producer.disconnect();
     await admin.disconnect();
   });
+  const startedAt = performance.now();
   let maxSeen = 0;
   const sampler = setInterval(() => (maxSeen = Math.max(maxSeen, engine.stats().inFlight)), 2);
   await waitFor('every record in the sink', async () => sink?.offsets.length ?? 0, (n) => n >= EVENTS, 90_000);
@@ -72,6 +73,11 @@ test('a slow sink bounds in-flight records, stops and restarts fetching, keeps t
   assert.ok(stats.peakInFlight >= MAX_IN_FLIGHT / 2, `the buffer never filled (peak ${stats.peakInFlight}), so backpressure was not exercised`);
   assert.ok(stats.fetchBlocked >= 1, 'fetching never had to stop');
   assert.ok(stats.sinkWaits >= 1, 'processing never waited for the sink');
+  // The sink writes ~3,300 rows/s, so 20,000 rows take ~6 s, most of it with processing held
+  // back: the wait the metric reports is seconds, and no more than the run took.
+  const waited = (await engine.metrics.registry.getSingleMetric('tributary_sink_wait_seconds_total')?.get())?.values[0]?.value ?? 0;
+  const elapsed = (performance.now() - startedAt) / 1000;
+  assert.ok(waited >= 1 && waited <= elapsed, `tributary_sink_wait_seconds_total ${waited} s, not between 1 s and the run's ${elapsed.toFixed(1)} s`);
   const groupJoins = (engine.activeSource as unknown as { groupJoins: number }).groupJoins;
   assert.equal(groupJoins, 1, 'the consumer rejoined its group (a rebalance happened)');
 
