@@ -3,7 +3,7 @@
  * (issue 17): p50/p99/p99.9 from the moment a window can close to its prediction's receipt at a
  * WebSocket client, with the engine's per-stage breakdown.
  *
- *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--producer-nice 0..19] [--stagger 1s] [--keep]
+ *   npm run bench:latency -- [--rate 20000] [--cards 10000] [--seconds 300] [--engine-dir DIR] [--memory-mb N] [--cpu-prof DIR] [--node-flags FLAGS] [--frames batch|single] [--transport] [--engine-log FILE] [--producer-nice 0..19] [--producer-client platformatic|kafkajs] [--stagger 1s] [--keep]
  *
  * Needs the real services (eval "$(bash scripts/services.sh env)"). The engine runs the topology
  * as its own process, started as users start it (`bin/tributary.js run
@@ -11,8 +11,9 @@
  * unless --memory-mb is given), from --engine-dir:
  * another checkout, e.g. main, for a before/after in the same conditions) on a fresh 3-partition
  * topic. A child process produces --rate payments/s (Avro, ts = now, none late) over --cards
- * cards (at --producer-nice); this process only receives frames, so its timestamps are not held up
- * by producing.
+ * cards (at --producer-nice, with --producer-client: @platformatic/kafka by default, kafkajs as
+ * before 2026-12-07); this process only receives frames, so its timestamps are not held up by
+ * producing.
  *
  * Latency: a window ending at windowEnd can close once the watermark (max event time - 5 s
  * out-of-orderness, min over partitions) passes windowEnd + 10 s grace, i.e. once events of
