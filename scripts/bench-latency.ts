@@ -163,8 +163,9 @@ async function main(): Promise<void> {
     const probe = opts.transport ? await startTransportProbe(brokers, topic.topic, 3, uniqueName('latency-probe')) : undefined;
     const producingSince = Date.now();
     const data: ProducerData = { brokers, topic: topic.topic, rate: opts.rate, cards: opts.cards, client: opts.producerClient };
-    // The load generator takes 0.5-0.9 of a CPU at 20,000/s on the engine's machine. `nice` sets
-    // all of its threads' priority (setpriority on its pid would set only the main thread's).
+    // The load generator takes 0.3-0.6 of a CPU at 20,000/s on the engine's machine (0.5-0.9 with
+    // kafkajs). `nice` sets all of its threads' priority (setpriority on its pid would set only
+    // the main thread's).
     const script = fileURLToPath(import.meta.url);
     const args = ['--produce', JSON.stringify(data)];
     // Its GC on its own thread: a stand-in for producers on other machines should not take

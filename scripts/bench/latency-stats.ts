@@ -62,10 +62,8 @@ export function parseProcessSample(text: string): ProcessSample {
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   const gcSeconds = new Map<string, number>();
   for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) gcSeconds.set(match[1]!, Number(match[2]));
-  // A counter that never moved has no series yet, only its TYPE line (0); an older engine has neither.
   const sinkWait = /^tributary_sink_wait_seconds_total\{[^}]*\} (\S+)$/m.exec(text);
-  const sinkWaitSeconds = sinkWait !== null ? Number(sinkWait[1]) : text.includes('# TYPE tributary_sink_wait_seconds_total ') ? 0 : undefined;
-  return { cpuSeconds: value('process_cpu_seconds_total'), gcSeconds, rssBytes: value('process_resident_memory_bytes'), sinkWaitSeconds };
+  return { cpuSeconds: value('process_cpu_seconds_total'), gcSeconds, rssBytes: value('process_resident_memory_bytes'), sinkWaitSeconds: sinkWait === null ? undefined : Number(sinkWait[1]) };
 }
 
 /** The engine's CPU and GC pauses between two samples, per minute, as one line of text. */

@@ -45,6 +45,8 @@ export class BatchQueue {
     this.topology = topology;
     this.metrics = metrics;
     this.buffer = new InFlightBuffer(maxRecords, maxBytes);
+    // The series exists from the start, so "never waited" reads 0 rather than absent.
+    metrics.sinkWaitSeconds.inc({ topology }, 0);
   }
 
   /** Queues a source batch, waiting (and keeping the consumer alive) while the buffer is full. */
