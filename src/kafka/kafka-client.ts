@@ -49,6 +49,21 @@ export interface ConsumerOptions {
   readUncommitted?: boolean;
 }
 
+/**
+ * What a consumer fetches when its options leave a setting out, the same behind every client.
+ * `minBytes` 1 (Kafka's own default): a fetch returns as soon as records exist, so a window's
+ * closing record never waits out maxWaitTimeMs for bytes to accumulate; a backlog still fills
+ * each fetch up to the byte limits.
+ */
+export const FETCH_DEFAULTS = {
+  minBytes: 1,
+  maxWaitTimeMs: 100,
+  maxBytesPerPartition: 4 * 1024 * 1024,
+  maxBytes: 16 * 1024 * 1024,
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+} as const satisfies Required<Omit<ConsumerOptions, 'groupId' | 'readUncommitted'>>;
+
 export interface FetchProgress {
   topic: string;
   partition: number;

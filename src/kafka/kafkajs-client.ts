@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, ProducedMessage, Producer, ProducerOptions, TransactionalProducer } from './kafka-client.ts';
+import { FETCH_DEFAULTS } from './kafka-client.ts';
 import { kafkajsSecurity, usesTls, withSecurityErrors, type KafkaSecurity } from './kafka-security.ts';
 import { checkBrokerTls } from './tls-check.ts';
 
@@ -67,12 +68,12 @@ type Connect = (connectClient: () => Promise<void>) => Promise<void>;
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connect): BatchConsumer {
   const consumer = kafka.consumer({
     groupId: options.groupId,
-    minBytes: options.minBytes ?? 1,
-    maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
-    maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+    minBytes: options.minBytes ?? FETCH_DEFAULTS.minBytes,
+    maxWaitTimeInMs: options.maxWaitTimeMs ?? FETCH_DEFAULTS.maxWaitTimeMs,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_DEFAULTS.maxBytesPerPartition,
+    maxBytes: options.maxBytes ?? FETCH_DEFAULTS.maxBytes,
+    sessionTimeout: options.sessionTimeoutMs ?? FETCH_DEFAULTS.sessionTimeoutMs,
+    heartbeatInterval: options.heartbeatIntervalMs ?? FETCH_DEFAULTS.heartbeatIntervalMs,
     allowAutoTopicCreation: false,
     readUncommitted: options.readUncommitted ?? false,
   });

@@ -1,6 +1,7 @@
 import type { Consumer as PltConsumer, Message as PltMessage, MessagesStream } from '@platformatic/kafka';
 import type { Logger } from '../observability/logger.ts';
 import type { BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, FetchProgress, KafkaMessage } from './kafka-client.ts';
+import { FETCH_DEFAULTS } from './kafka-client.ts';
 
 /** What the consumer needs of the lazily imported module (type-only here, so nothing loads it early). */
 export type PlatformaticModule = typeof import('@platformatic/kafka');
@@ -85,12 +86,12 @@ export function platformaticConsumer(load: () => Promise<PlatformaticModule>, ba
         bootstrapBrokers: base.brokers,
         groupId: options.groupId,
         autocommit: false,
-        sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-        heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
-        minBytes: options.minBytes ?? 256 * 1024,
-        maxWaitTime: options.maxWaitTimeMs ?? 100,
-        maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
-        maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
+        sessionTimeout: options.sessionTimeoutMs ?? FETCH_DEFAULTS.sessionTimeoutMs,
+        heartbeatInterval: options.heartbeatIntervalMs ?? FETCH_DEFAULTS.heartbeatIntervalMs,
+        minBytes: options.minBytes ?? FETCH_DEFAULTS.minBytes,
+        maxWaitTime: options.maxWaitTimeMs ?? FETCH_DEFAULTS.maxWaitTimeMs,
+        maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_DEFAULTS.maxBytesPerPartition,
+        maxBytes: options.maxBytes ?? FETCH_DEFAULTS.maxBytes,
         isolationLevel: options.readUncommitted ? kafka.FetchIsolationLevels.READ_UNCOMMITTED : kafka.FetchIsolationLevels.READ_COMMITTED,
         connectTimeout: 3_000,
         retries: 5,
