@@ -31,6 +31,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
+import { createKafkaClient, KAFKA_CLIENT_KINDS, type KafkaClientKind } from '../src/kafka/create-kafka-client.ts';
 import { CardPaymentModel } from '../src/sources/generator/card-payments.ts';
 import { createPaymentsTopic } from '../test/helpers/payments-topic.ts';
 import { freePort } from '../test/helpers/free-port.ts';
@@ -46,11 +47,10 @@ const MINUTE = 60_000;
 /** The span after each close whose CPU time is broken down (the bursts take 100-300 ms here). */
 const CONTENTION_SPAN_MS = 300;
 
-interface ProducerData { brokers: string[]; topic: string; rate: number; cards: number; client: 'kafkajs' | 'platformatic' }
+interface ProducerData { brokers: string[]; topic: string; rate: number; cards: number; client: KafkaClientKind }
 
 /** Child process: produces `rate` payments/s with ts = now to `topic` until told to stop; posts the count. */
 async function produceInWorker(data: ProducerData): Promise<void> {
-  const { createKafkaClient } = await import('../src/kafka/create-kafka-client.ts');
   const { createAvroEncoder } = await import('../src/serde/avro.ts');
   const { LocalSchemaRegistry } = await import('../src/serde/schema-registry.ts');
   const { silentLogger } = await import('../src/observability/logger.ts');
@@ -107,10 +107,10 @@ async function main(): Promise<void> {
     .option('--producer-client <client>', "the load generator's Kafka client: 'platformatic' (@platformatic/kafka, about 17 us of CPU a payment here) or 'kafkajs' (about 27 us; the generator before 2026-12-07)", 'platformatic')
     .option('--keep', 'keep the ClickHouse tables')
     .parse(process.argv)
-    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; stagger?: string; transport?: boolean; engineLog?: string; producerNice: number; producerClient: string; keep?: boolean }>();
+    .opts<{ rate: number; cards: number; seconds: number; engineDir: string; memoryMb?: number; cpuProf?: string; nodeFlags: string; frames: string; stagger?: string; transport?: boolean; engineLog?: string; producerNice: number; producerClient: KafkaClientKind; keep?: boolean }>();
   if (opts.seconds % 60 !== 0) throw new InvalidArgumentError('--seconds must be a multiple of 60');
   if (opts.frames !== 'batch' && opts.frames !== 'single') throw new InvalidArgumentError("--frames must be 'batch' or 'single'");
-  if (opts.producerClient !== 'platformatic' && opts.producerClient !== 'kafkajs') throw new InvalidArgumentError("--producer-client must be 'platformatic' or 'kafkajs'");
+  if (!KAFKA_CLIENT_KINDS.includes(opts.producerClient)) throw new InvalidArgumentError(`--producer-client must be one of ${KAFKA_CLIENT_KINDS.join(', ')}`);
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const brokers = requireService('KAFKA_BROKERS').split(',');
   requireService('CLICKHOUSE_URL');
