@@ -62,7 +62,21 @@ export const FETCH_DEFAULTS = {
   maxBytes: 16 * 1024 * 1024,
   sessionTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
-} as const satisfies Required<Omit<ConsumerOptions, 'groupId' | 'readUncommitted'>>;
+} as const satisfies Required<FetchSettings>;
+
+export type FetchSettings = Omit<ConsumerOptions, 'groupId' | 'readUncommitted'>;
+
+/** A consumer's fetch settings with the port's defaults filled in: what every client adapter passes on. */
+export function fetchSettings(options: ConsumerOptions): Required<FetchSettings> {
+  return {
+    minBytes: options.minBytes ?? FETCH_DEFAULTS.minBytes,
+    maxWaitTimeMs: options.maxWaitTimeMs ?? FETCH_DEFAULTS.maxWaitTimeMs,
+    maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_DEFAULTS.maxBytesPerPartition,
+    maxBytes: options.maxBytes ?? FETCH_DEFAULTS.maxBytes,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? FETCH_DEFAULTS.sessionTimeoutMs,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? FETCH_DEFAULTS.heartbeatIntervalMs,
+  };
+}
 
 export interface FetchProgress {
   topic: string;

@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../observability/logger.ts';
 import type { Admin, BatchConsumer, ConsumerOptions, FetchProgress, KafkaClient, ProducedMessage, Producer, ProducerOptions, TransactionalProducer } from './kafka-client.ts';
-import { FETCH_DEFAULTS } from './kafka-client.ts';
+import { fetchSettings } from './kafka-client.ts';
 import { kafkajsSecurity, usesTls, withSecurityErrors, type KafkaSecurity } from './kafka-security.ts';
 import { checkBrokerTls } from './tls-check.ts';
 
@@ -66,14 +66,15 @@ export function createKafkajsClient(options: KafkajsClientOptions): KafkaClient 
 type Connect = (connectClient: () => Promise<void>) => Promise<void>;
 
 function kafkajsConsumer(kafka: Kafka, options: ConsumerOptions, connect: Connect): BatchConsumer {
+  const settings = fetchSettings(options);
   const consumer = kafka.consumer({
     groupId: options.groupId,
-    minBytes: options.minBytes ?? FETCH_DEFAULTS.minBytes,
-    maxWaitTimeInMs: options.maxWaitTimeMs ?? FETCH_DEFAULTS.maxWaitTimeMs,
-    maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_DEFAULTS.maxBytesPerPartition,
-    maxBytes: options.maxBytes ?? FETCH_DEFAULTS.maxBytes,
-    sessionTimeout: options.sessionTimeoutMs ?? FETCH_DEFAULTS.sessionTimeoutMs,
-    heartbeatInterval: options.heartbeatIntervalMs ?? FETCH_DEFAULTS.heartbeatIntervalMs,
+    minBytes: settings.minBytes,
+    maxWaitTimeInMs: settings.maxWaitTimeMs,
+    maxBytesPerPartition: settings.maxBytesPerPartition,
+    maxBytes: settings.maxBytes,
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: settings.heartbeatIntervalMs,
     allowAutoTopicCreation: false,
     readUncommitted: options.readUncommitted ?? false,
   });

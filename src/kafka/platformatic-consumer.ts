@@ -1,7 +1,7 @@
 import type { Consumer as PltConsumer, Message as PltMessage, MessagesStream } from '@platformatic/kafka';
 import type { Logger } from '../observability/logger.ts';
 import type { BatchConsumer, BatchControl, BatchHandled, ConsumerOptions, FetchedBatch, FetchProgress, KafkaMessage } from './kafka-client.ts';
-import { FETCH_DEFAULTS } from './kafka-client.ts';
+import { fetchSettings } from './kafka-client.ts';
 
 /** What the consumer needs of the lazily imported module (type-only here, so nothing loads it early). */
 export type PlatformaticModule = typeof import('@platformatic/kafka');
@@ -81,17 +81,18 @@ export function platformaticConsumer(load: () => Promise<PlatformaticModule>, ba
   return {
     connect: async () => {
       const kafka = await load();
+      const settings = fetchSettings(options);
       consumer = new kafka.Consumer({
         clientId: base.clientId,
         bootstrapBrokers: base.brokers,
         groupId: options.groupId,
         autocommit: false,
-        sessionTimeout: options.sessionTimeoutMs ?? FETCH_DEFAULTS.sessionTimeoutMs,
-        heartbeatInterval: options.heartbeatIntervalMs ?? FETCH_DEFAULTS.heartbeatIntervalMs,
-        minBytes: options.minBytes ?? FETCH_DEFAULTS.minBytes,
-        maxWaitTime: options.maxWaitTimeMs ?? FETCH_DEFAULTS.maxWaitTimeMs,
-        maxBytesPerPartition: options.maxBytesPerPartition ?? FETCH_DEFAULTS.maxBytesPerPartition,
-        maxBytes: options.maxBytes ?? FETCH_DEFAULTS.maxBytes,
+        sessionTimeout: settings.sessionTimeoutMs,
+        heartbeatInterval: settings.heartbeatIntervalMs,
+        minBytes: settings.minBytes,
+        maxWaitTime: settings.maxWaitTimeMs,
+        maxBytesPerPartition: settings.maxBytesPerPartition,
+        maxBytes: settings.maxBytes,
         isolationLevel: options.readUncommitted ? kafka.FetchIsolationLevels.READ_UNCOMMITTED : kafka.FetchIsolationLevels.READ_COMMITTED,
         connectTimeout: 3_000,
         retries: 5,
